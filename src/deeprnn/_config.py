@@ -1,0 +1,144 @@
+"""Config round trips and the ``config.json`` + ``model.safetensors`` folder format.
+
+Every deeprnn module implements ``get_config() -> dict`` (JSON-serialisable constructor
+arguments) and inherits ``from_config``, ``save_pretrained`` and ``from_pretrained`` from
+:class:`ConfigMixin`. Nothing is pickled: weights go through safetensors, the config through
+JSON, and both files are written atomically (temp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: make ``cls`` loadable by name from a ``config.json``."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def registered_classes() -> dict[str, type]:
+    return dict(_REGISTRY)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    atomic_write_bytes(path, save(tensors, metadata={"format": "pt"}))
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; a corrupt or non-safetensors file gives a clear error."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    data = path.read_bytes()
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{path} is not a valid safetensors file ({e})") from e
+
+
+class ConfigMixin:
+    """``get_config``/``from_config`` and ``save_pretrained``/``from_pretrained``."""
+
+    def get_config(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        return cls(**config)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_weights(self, directory / WEIGHTS_NAME)
+        payload = {"class": type(self).__name__, "config": self.get_config()}
+        from deeprnn import __version__
+
+        payload["deeprnn_version"] = __version__
+        atomic_write_text(directory / CONFIG_NAME, json.dumps(payload, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike, *, map_location: str | torch.device = "cpu"
+    ):
+        """Build the module from ``config.json`` and load ``model.safetensors`` (strict).
+
+        The module comes back in eval mode; call ``.train()`` to fine-tune it.
+        """
+        directory = Path(directory)
+        cfg_path = directory / CONFIG_NAME
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"{CONFIG_NAME} not found in {directory}")
+        try:
+            payload = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{cfg_path} is not valid JSON: {e}") from e
+        name = payload.get("class") if isinstance(payload, dict) else None
+        target = _REGISTRY.get(name) if isinstance(name, str) else None
+        if target is None:
+            raise ValueError(f"{cfg_path}: unknown class {name!r}; known: {sorted(_REGISTRY)}")
+        if cls is not ConfigMixin and not issubclass(target, cls):
+            raise ValueError(f"{cfg_path} holds a {name}, not a {cls.__name__}")
+        module = target.from_config(payload.get("config", {}))
+        state = load_weights(directory / WEIGHTS_NAME)
+        expected = module.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        wrong = [
+            f"{k}: config says {tuple(expected[k].shape)}, file has {tuple(state[k].shape)}"
+            for k in expected
+            if k in state and expected[k].shape != state[k].shape
+        ]
+        if missing or unexpected or wrong:
+            raise ValueError(
+                f"{directory / WEIGHTS_NAME} does not match {cfg_path}: "
+                f"missing {missing}, unexpected {unexpected}, shape mismatch {wrong}"
+            )
+        module.load_state_dict(state, strict=True)
+        return module.to(map_location).eval()  # ready for inference, as in transformers
+
+
+def load_pretrained(directory: str | os.PathLike, **kwargs):
+    """Load any deeprnn module saved with ``save_pretrained``."""
+    return ConfigMixin.from_pretrained.__func__(ConfigMixin, directory, **kwargs)

@@ -1,0 +1,116 @@
+"""Boundary checks shared by every module: errors name the argument and the value received."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def check_nonneg_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
+def check_probability(name: str, value) -> float:
+    """A dropout-like rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, choices, n=1)
+            if close:
+                hint = f" (did you mean {close[0]!r}?)"
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}{hint}")
+    return value
+
+
+def check_float_tensor(name: str, x, ndim: int | tuple[int, ...]) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    if x.dim() not in ndims:
+        raise ValueError(
+            f"{name} must have {' or '.join(map(str, ndims))} dimensions, got shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def check_lengths(lengths, batch: int, steps: int, device) -> Tensor:
+    """Validate ``lengths`` (N,) integers in [0, T]; returns a LongTensor on ``device``."""
+    if not isinstance(lengths, Tensor):
+        try:
+            lengths = torch.as_tensor(lengths)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(
+                f"lengths must be a 1-D integer tensor, got {type(lengths).__name__}"
+            ) from e
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
+    if lengths.dim() != 1 or lengths.shape[0] != batch:
+        raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
+    if batch:
+        bad = (lengths < 0) | (lengths > steps)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0, 0])
+            raise ValueError(
+                f"lengths must be in [0, {steps}], got {int(lengths[i])} at batch index {i}"
+            )
+    return lengths.to(device=device, dtype=torch.long)
+
+
+def check_mask(mask, batch: int, steps: int, device) -> Tensor:
+    """Validate a (N, T) mask (True = real step); returns a bool tensor on ``device``."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(
+            f"mask must be a torch.Tensor of shape ({batch}, {steps}), got {type(mask).__name__}"
+        )
+    if mask.shape != (batch, steps):
+        raise ValueError(f"mask must have shape ({batch}, {steps}) (N, T), got {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        if mask.is_floating_point():
+            ok = ((mask == 0) | (mask == 1)).all()
+        else:
+            ok = ((mask == 0) | (mask == 1)).all()
+        if not bool(ok):
+            raise ValueError("mask must be boolean (or 0/1 valued), got other values")
+        mask = mask != 0
+    return mask.to(device)
+
+
+def check_finite(name: str, x: Tensor) -> None:
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or Inf values")
+
+
+def close_key_hint(key: str, valid: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,163 @@
+"""The public calling convention shared by every recurrent layer.
+
+Symbols used in every docstring: N batch size, T (or L) time steps, I input features,
+H hidden size, D directions (1 or 2), F output features.
+
+``layer(x, lengths=None, mask=None, initial_state=None)``:
+
+* ``x``: (N, T, I) with ``batch_first=True`` (the default), else (T, N, I);
+* ``lengths``: (N,) integers in [0, T] for post-padded batches; or
+* ``mask``: (N, T) bool, True at real steps — any padding side, always batch-first (like
+  torch's ``key_padding_mask``);
+* ``initial_state``: :class:`~deeprnn.States`, a list of per-(layer, direction) states, or a
+  single state / ``h`` tensor for a one-layer, one-direction layer. Batch-first, (N, H) each.
+
+Returns ``output`` — (N, T, F) with ``return_sequences=True`` (zeros at masked steps), else
+(N, F), the output at each row's last real step (zeros for an empty row) — and, with
+``return_state=True``, ``(output, states)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from deeprnn._config import ConfigMixin
+from deeprnn._validation import check_bool, check_float_tensor, check_lengths, check_mask
+from deeprnn.states import States
+
+
+def lengths_to_mask(lengths: Tensor, steps: int) -> Tensor:
+    """(N,) lengths -> (N, T) bool mask, True at the first ``lengths[n]`` steps."""
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class SequenceLayer(ConfigMixin, nn.Module):
+    """Base of ``Recurrent``, ``Bidirectional`` and ``DeepRNN``: validation, layouts, state.
+
+    Subclasses define ``input_size``, ``layout`` (directions per layer), ``_cells()`` (one cell
+    per (layer, direction), layer-major) and ``_run(x, mask, states) -> (out, summary, finals)``
+    on batch-first tensors.
+    """
+
+    layout: tuple[int, ...]
+    input_size: int
+
+    def __init__(
+        self,
+        *,
+        batch_first: bool = True,
+        return_sequences: bool = True,
+        return_state: bool = True,
+        stateful: bool = False,
+    ):
+        super().__init__()
+        self.batch_first = check_bool("batch_first", batch_first)
+        self.return_sequences = check_bool("return_sequences", return_sequences)
+        self.return_state = check_bool("return_state", return_state)
+        self.stateful = check_bool("stateful", stateful)
+        self._stored: States | None = None
+
+    # -- to implement ------------------------------------------------------------------------
+    def _cells(self) -> list[nn.Module]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _run(self, x: Tensor, mask: Tensor | None, states: list):  # pragma: no cover
+        raise NotImplementedError
+
+    # -- states --------------------------------------------------------------------------------
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> States:
+        """Zero states for every (layer, direction)."""
+        return States(
+            [c.initial_state(batch_size, device, dtype) for c in self._cells()], self.layout
+        )
+
+    def _coerce_initial_state(self, initial_state, batch: int) -> list:
+        cells = self._cells()
+        if isinstance(initial_state, Tensor) or (
+            isinstance(initial_state, tuple) and hasattr(initial_state, "_fields")
+        ):
+            initial_state = [initial_state]
+        if not isinstance(initial_state, Sequence):
+            raise TypeError(
+                f"initial_state must be States, a list of states or a tensor, got {type(initial_state).__name__}"
+            )
+        if len(initial_state) != len(cells):
+            raise ValueError(
+                f"initial_state must hold {len(cells)} states (one per layer and direction, "
+                f"layout {self.layout}), got {len(initial_state)}"
+            )
+        return [
+            cell.coerce_state(s, batch, name=f"initial_state[{i}]")
+            for i, (cell, s) in enumerate(zip(cells, initial_state))
+        ]
+
+    def reset_states(self, mask: Tensor | None = None) -> None:
+        """Forget the carried state of a stateful layer: all rows, or rows where ``mask``."""
+        if mask is None or self._stored is None:
+            self._stored = None
+            return
+        batch = self._stored[0].h.shape[0]
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (batch,):
+            shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+            raise ValueError(f"mask must be a bool tensor of shape ({batch},), got {shape}")
+        keep = ~mask.to(self._stored[0].h.device)[:, None]  # (N, 1)
+        self._stored = self._stored.map(lambda t: t * keep)
+
+    @property
+    def states(self) -> States | None:
+        """The carried states of a stateful layer (``None`` before the first call)."""
+        return self._stored
+
+    # -- the call ----------------------------------------------------------------------------
+    def forward(self, x: Tensor, lengths=None, mask=None, initial_state=None):
+        check_float_tensor("x", x, 3)
+        if not self.batch_first:
+            x = x.transpose(0, 1)  # (T, N, I) -> (N, T, I)
+        batch, steps, features = x.shape
+        if features != self.input_size:
+            raise ValueError(
+                f"x must have {self.input_size} features (input_size) in its last dimension, "
+                f"got shape {tuple(x.shape if self.batch_first else x.transpose(0, 1).shape)}"
+            )
+        if lengths is not None and mask is not None:
+            raise ValueError("pass lengths or mask, not both")
+        if lengths is not None:
+            mask = lengths_to_mask(check_lengths(lengths, batch, steps, x.device), steps)
+        elif mask is not None:
+            mask = check_mask(mask, batch, steps, x.device)
+        if initial_state is not None:
+            states = self._coerce_initial_state(initial_state, batch)
+        elif self.stateful and self._stored is not None:
+            stored_batch = self._stored[0].h.shape[0]
+            if stored_batch != batch:
+                raise ValueError(
+                    f"stateful layer carries states for batch size {stored_batch}, got x with batch "
+                    f"size {batch}; call reset_states() before changing the batch size"
+                )
+            states = list(self._stored)
+        else:
+            states = list(self.initial_state(batch, x.device, x.dtype))
+        states = [type(s)(*(t.to(dtype=x.dtype) for t in s)) for s in states]
+        out, summary, finals = self._run(x, mask, states)
+        finals = States(finals, self.layout)
+        if self.stateful:
+            self._stored = finals.detach()
+        output = out if self.return_sequences else summary
+        if self.return_sequences and not self.batch_first:
+            output = (
+                tuple(o.transpose(0, 1) for o in output)
+                if isinstance(output, tuple)
+                else output.transpose(0, 1)
+            )
+        return (output, finals) if self.return_state else output
+
+    def _base_config(self) -> dict:
+        return {
+            "batch_first": self.batch_first,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "stateful": self.stateful,
+        }

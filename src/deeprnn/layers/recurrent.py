@@ -1,0 +1,167 @@
+"""``Recurrent(cell)``: one layer, one direction. It owns the time loop and every sequence
+option; the cell only ever sees one step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from deeprnn._config import register
+from deeprnn._validation import check_bool, check_choice, check_probability
+from deeprnn.cells import RecurrentCell
+from deeprnn.layers._sequence import SequenceLayer
+
+IMPLS = ("auto", "loop")
+MASKED_OUTPUTS = ("zero", "carry")
+
+
+@register
+class Recurrent(SequenceLayer):
+    r"""Run a cell over a sequence (Keras ``RNN(cell)``).
+
+    For :math:`t = 1 \dots T` (or :math:`T \dots 1` with ``go_backwards``):
+
+    .. math::
+        (y_t, s_t) = \text{cell}(x_t, s_{t-1}) \text{ if } m_t \text{ else } (0, s_{t-1})
+
+    so a masked step carries the state through unchanged and outputs zeros
+    (``masked_output="carry"`` repeats the previous output instead, as Keras does). The final
+    state is the state after each row's last real step; an empty row keeps its initial state.
+    With ``go_backwards`` the scan starts at each row's last real step — padding is skipped,
+    not read — and outputs stay aligned with the input: ``out[:, t]`` belongs to ``x[:, t]``
+    (Keras returns them reversed).
+
+    Args:
+        cell: a :class:`~deeprnn.cells.RecurrentCell`.
+        go_backwards: scan from the end.
+        recurrent_dropout: variational dropout on :math:`h_{t-1}` where it enters
+            :math:`W_{hh}`: one mask per sequence, the same at every step (Gal & Ghahramani
+            2016), off in eval.
+        zoneout: probability of keeping each unit of the previous state (Krueger et al. 2016);
+            in eval the expectation :math:`p\,s_{t-1} + (1-p)\,s_t`.
+        masked_output: ``"zero"`` or ``"carry"``.
+        impl: ``"auto"`` picks the fastest implementation; ``"loop"`` forces the readable
+            Python loop.
+        batch_first, return_sequences, return_state, stateful: see
+            :mod:`deeprnn.layers._sequence`.
+
+    >>> from deeprnn.cells import LSTMCell
+    >>> layer = Recurrent(LSTMCell(8, 16), return_state=False)
+    >>> layer(torch.randn(4, 10, 8), lengths=torch.tensor([10, 3, 0, 7])).shape
+    torch.Size([4, 10, 16])
+    """
+
+    def __init__(
+        self,
+        cell: RecurrentCell,
+        *,
+        go_backwards: bool = False,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        masked_output: str = "zero",
+        impl: str = "auto",
+        batch_first: bool = True,
+        return_sequences: bool = True,
+        return_state: bool = True,
+        stateful: bool = False,
+    ):
+        super().__init__(
+            batch_first=batch_first,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+        )
+        if not isinstance(cell, RecurrentCell):
+            raise TypeError(f"cell must be a deeprnn RecurrentCell, got {type(cell).__name__}")
+        self.cell = cell
+        self.input_size = cell.input_size
+        self.hidden_size = cell.hidden_size
+        self.output_size = cell.hidden_size
+        self.layout = (1,)
+        self.go_backwards = check_bool("go_backwards", go_backwards)
+        self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
+        self.zoneout = check_probability("zoneout", zoneout)
+        self.masked_output = check_choice("masked_output", masked_output, MASKED_OUTPUTS)
+        self.impl = check_choice("impl", impl, IMPLS)
+        self._probe = None  # set by deeprnn.GradientProbe: called as probe(t, dL/dh_t)
+
+    def _cells(self) -> list[RecurrentCell]:
+        return [self.cell]
+
+    # -- regularisers ----------------------------------------------------------------------
+    def _recurrent_mask(self, batch: int, like: Tensor) -> Tensor | None:
+        """(N, H) inverted-dropout mask, sampled once per call and reused at every step."""
+        p = self.recurrent_dropout
+        if not self.training or p == 0.0:
+            return None
+        keep = torch.empty(batch, self.hidden_size, device=like.device, dtype=like.dtype)
+        return keep.bernoulli_(1.0 - p) / (1.0 - p)
+
+    def _zoneout(self, old, new):
+        p = self.zoneout
+        if self.training:
+            return type(new)(*(torch.where(torch.rand_like(o) < p, o, n) for o, n in zip(old, new)))
+        return type(new)(*(p * o + (1.0 - p) * n for o, n in zip(old, new)))
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _run(self, x: Tensor, mask: Tensor | None, states: list):
+        return self._run_loop(x, mask, states[0])
+
+    def _run_loop(self, x: Tensor, mask: Tensor | None, state):
+        batch, steps, _ = x.shape
+        xp = self.cell.project_input(x)  # (N, T, G*H): the input half of every gate, one GEMM
+        rec_mask = self._recurrent_mask(batch, x)
+        carry = self.masked_output == "carry"
+        prev = x.new_zeros(batch, self.hidden_size)  # last output, for masked_output="carry"
+        outputs: list[Tensor | None] = [None] * steps
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            h, new = self.cell.step(xp[:, t], state, rec_mask)
+            if self.zoneout:
+                new = self._zoneout(state, new)
+                h = new.h
+            if mask is not None:
+                m = mask[:, t, None]  # (N, 1)
+                new = type(new)(*(torch.where(m, n, o) for n, o in zip(new, state)))
+                h = torch.where(m, new.h, prev if carry else torch.zeros_like(new.h))
+            state = new
+            if self._probe is not None and state.h.requires_grad:
+                state.h.register_hook(lambda g, t=t: self._probe(self, t, g))
+            outputs[t] = h
+            prev = h
+        if steps:
+            out = torch.stack(outputs, dim=1)  # (N, T, H)
+        else:
+            out = x.new_zeros(batch, 0, self.hidden_size)
+        summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
+        return out, summary, [state]
+
+    # -- config ------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "cell": {"class": type(self.cell).__name__, "config": self.cell.get_config()},
+            "go_backwards": self.go_backwards,
+            "recurrent_dropout": self.recurrent_dropout,
+            "zoneout": self.zoneout,
+            "masked_output": self.masked_output,
+            "impl": self.impl,
+            **self._base_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        from deeprnn._config import registered_classes
+
+        config = dict(config)
+        cell = config.pop("cell")
+        if isinstance(cell, dict):
+            cell = registered_classes()[cell["class"]].from_config(cell["config"])
+        return cls(cell, **config)
+
+    def extra_repr(self) -> str:
+        opts = [f"go_backwards={self.go_backwards}"] if self.go_backwards else []
+        opts += [f"recurrent_dropout={self.recurrent_dropout}"] if self.recurrent_dropout else []
+        opts += [f"zoneout={self.zoneout}"] if self.zoneout else []
+        return ", ".join(opts)

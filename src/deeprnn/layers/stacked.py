@@ -1,0 +1,349 @@
+"""``DeepRNN``: a stack of recurrent layers with everything that goes between them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from deeprnn._config import register
+from deeprnn._validation import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_probability,
+    close_key_hint,
+)
+from deeprnn.cells import ACTIVATIONS, CELLS
+from deeprnn.cells._base import INITS
+from deeprnn.layers._sequence import SequenceLayer
+from deeprnn.layers.bidirectional import Bidirectional, check_merge_mode
+from deeprnn.layers.norm import MaskedBatchNorm1d
+from deeprnn.layers.recurrent import IMPLS, MASKED_OUTPUTS, Recurrent
+
+NORMS = ("batch", "layer", None)
+
+
+@dataclass
+class LayerSpec:
+    """One layer of a :class:`DeepRNN`. Fields left ``None`` take the stack's value."""
+
+    hidden_size: int | None = None
+    cell: str | None = None
+    bidirectional: bool | None = None
+    merge_mode: str | None = "inherit"
+    activation: str | None = None
+    reset_after: bool | None = None
+    layer_norm: bool | None = None
+    bias: bool | None = None
+    recurrent_dropout: float | None = None
+    zoneout: float | None = None
+
+    @classmethod
+    def coerce(cls, spec, index: int) -> LayerSpec:
+        if isinstance(spec, LayerSpec):
+            return spec
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            return cls(hidden_size=spec)
+        if isinstance(spec, dict):
+            valid = [f.name for f in fields(cls)]
+            for key in spec:
+                if key not in valid:
+                    raise ValueError(
+                        f"layers[{index}] has unknown key {key!r}{close_key_hint(key, valid)}; "
+                        f"valid keys: {valid}"
+                    )
+            return cls(**spec)
+        raise TypeError(
+            f"layers[{index}] must be a LayerSpec, a dict or an int hidden size, got {type(spec).__name__}"
+        )
+
+
+def _gather_steps(out: Tensor, index: Tensor) -> Tensor:
+    """out (N, T, F), index (N,) -> (N, F)."""
+    return out.gather(1, index[:, None, None].expand(-1, 1, out.shape[-1])).squeeze(1)
+
+
+@register
+class DeepRNN(SequenceLayer):
+    r"""A stack of recurrent layers: mixed cells and sizes, per-layer bidirectionality, and the
+    connections and regularisers that go between layers.
+
+    Layer :math:`l` maps :math:`x_l` (N, T, I_l) to :math:`y_l = \mathrm{block}_l(x_l)`; then
+
+    .. math::
+        \begin{aligned}
+        y_l &\leftarrow y_l + P_l x_l && \text{residual (}l \ge 1\text{)} \\
+        y_l &\leftarrow g \odot y_l + (1 - g) \odot P_l x_l,\ g = \sigma(W_g x_l + b_g)
+            && \text{highway (}l \ge 1\text{)} \\
+        x_{l+1} &= \mathrm{dropout}(\mathrm{norm}(y_l)) && (l < L - 1)
+        \end{aligned}
+
+    with :math:`P_l` the identity, or a bias-free projection when sizes differ; ``norm`` is a
+    masked batch norm (statistics over real steps only) or a layer norm.
+
+    Args:
+        input_size: I.
+        layers: one entry per layer — an int (hidden size), a dict or a :class:`LayerSpec`
+            (``cell``, ``hidden_size``, ``bidirectional``, ``merge_mode``, ``activation``,
+            ``reset_after``, ``layer_norm``, ``bias``, ``recurrent_dropout``, ``zoneout``);
+            omitted fields take the stack-wide value. Or use ``hidden_size`` + ``num_layers``.
+        cell: ``"lstm"``, ``"gru"``, ``"rnn"`` or ``"minimal_gru"``.
+        bidirectional, merge_mode: per-layer defaults; ``merge_mode`` one of ``concat``,
+            ``sum``, ``mul``, ``ave`` or ``None`` (last layer only: returns a tuple).
+        activation: SimpleRNN nonlinearity. reset_after: GRU variant. layer_norm: use the
+            layer-normalised LSTM/GRU cells. bias: gate biases.
+        dropout: between layers (not after the last), as in torch.
+        recurrent_dropout, zoneout: inside each layer, see :class:`Recurrent`.
+        residual, highway: skip connections around layers 2..L.
+        norm: ``"batch"`` (masked), ``"layer"`` or ``None``, between layers.
+        go_backwards: every unidirectional layer scans from the end.
+        masked_output, init, impl, batch_first, return_sequences, return_state, stateful:
+            see :class:`Recurrent` and :mod:`deeprnn.layers._sequence`.
+
+    Returns the last layer's outputs (N, T, F) — or (N, F) at each row's last real step — and,
+    with ``return_state``, :class:`~deeprnn.States` for every layer and direction.
+
+    >>> net = DeepRNN(16, layers=[dict(cell="lstm", hidden_size=32, bidirectional=True),
+    ...                           dict(cell="gru", hidden_size=24), dict(cell="rnn", hidden_size=8)])
+    >>> out, states = net(torch.randn(4, 10, 16), lengths=torch.tensor([10, 2, 0, 5]))
+    >>> out.shape, states.layout
+    (torch.Size([4, 10, 8]), (2, 1, 1))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        layers: list | None = None,
+        *,
+        cell: str = "lstm",
+        hidden_size: int | None = None,
+        num_layers: int | None = None,
+        bidirectional: bool = False,
+        merge_mode: str | None = "concat",
+        activation: str = "tanh",
+        reset_after: bool = True,
+        layer_norm: bool = False,
+        bias: bool = True,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        residual: bool = False,
+        highway: bool = False,
+        norm: str | None = None,
+        go_backwards: bool = False,
+        masked_output: str = "zero",
+        init: str = "keras",
+        impl: str = "auto",
+        batch_first: bool = True,
+        return_sequences: bool = True,
+        return_state: bool = True,
+        stateful: bool = False,
+    ):
+        super().__init__(
+            batch_first=batch_first,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+        )
+        self.input_size = check_positive_int("input_size", input_size)
+        defaults = LayerSpec(
+            hidden_size=hidden_size,
+            cell=cell,
+            bidirectional=bidirectional,
+            merge_mode=merge_mode,
+            activation=activation,
+            reset_after=reset_after,
+            layer_norm=layer_norm,
+            bias=bias,
+            recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout,
+        )
+        if layers is None:
+            if hidden_size is None:
+                raise ValueError("pass hidden_size (with num_layers) or layers, got neither")
+            layers = [LayerSpec()] * check_positive_int(
+                "num_layers", 1 if num_layers is None else num_layers
+            )
+        elif hidden_size is not None or num_layers is not None:
+            raise ValueError("pass either layers or hidden_size/num_layers, not both")
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise ValueError(f"layers must be a non-empty list, got {layers!r}")
+        self.specs = [
+            self._resolve(LayerSpec.coerce(s, i), defaults, i, len(layers))
+            for i, s in enumerate(layers)
+        ]
+        self.dropout = check_probability("dropout", dropout)
+        self.residual = check_bool("residual", residual)
+        self.highway = check_bool("highway", highway)
+        if residual and highway:
+            raise ValueError("residual and highway are alternatives; got both True")
+        self.norm = norm
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {list(NORMS)}, got {norm!r}")
+        self.go_backwards = check_bool("go_backwards", go_backwards)
+        self.masked_output = check_choice("masked_output", masked_output, MASKED_OUTPUTS)
+        self.init = check_choice("init", init, INITS)
+        self.impl = check_choice("impl", impl, IMPLS)
+        self._build()
+
+    # -- construction ------------------------------------------------------------------------
+    @staticmethod
+    def _resolve(spec: LayerSpec, defaults: LayerSpec, i: int, n: int) -> LayerSpec:
+        merged = {}
+        for f in fields(LayerSpec):
+            value = getattr(spec, f.name)
+            inherit = value == "inherit" if f.name == "merge_mode" else value is None
+            merged[f.name] = getattr(defaults, f.name) if inherit else value
+        r = LayerSpec(**merged)
+        where = f"layers[{i}]"
+        if r.hidden_size is None:
+            raise ValueError(f"{where}: hidden_size is required")
+        check_positive_int(f"{where}.hidden_size", r.hidden_size)
+        check_choice(f"{where}.cell", r.cell, CELLS)
+        check_bool(f"{where}.bidirectional", r.bidirectional)
+        check_merge_mode(r.merge_mode)
+        if r.merge_mode is None and r.bidirectional and i != n - 1:
+            raise ValueError(f"{where}: merge_mode=None is only allowed on the last layer")
+        check_choice(f"{where}.activation", r.activation, ACTIVATIONS)
+        check_bool(f"{where}.reset_after", r.reset_after)
+        check_bool(f"{where}.layer_norm", r.layer_norm)
+        check_bool(f"{where}.bias", r.bias)
+        check_probability(f"{where}.recurrent_dropout", r.recurrent_dropout)
+        check_probability(f"{where}.zoneout", r.zoneout)
+        if r.layer_norm and CELLS[r.cell][1] is None:
+            raise ValueError(
+                f"{where}: layer_norm is available for 'lstm' and 'gru', got cell {r.cell!r}"
+            )
+        if r.layer_norm and r.cell == "gru" and not r.reset_after:
+            raise ValueError(
+                f"{where}: the layer-norm GRU is reset-after only; got reset_after=False"
+            )
+        return r
+
+    def _make_cell(self, spec: LayerSpec, input_size: int):
+        plain, normed = CELLS[spec.cell]
+        cls = normed if spec.layer_norm else plain
+        kwargs: dict[str, Any] = {"bias": spec.bias, "init": self.init}
+        if spec.cell == "rnn":
+            kwargs["activation"] = spec.activation
+        if spec.cell == "gru" and not spec.layer_norm:
+            kwargs["reset_after"] = spec.reset_after
+        return cls(input_size, spec.hidden_size, **kwargs)
+
+    def _build(self) -> None:
+        self.blocks = nn.ModuleList()
+        self.skips = nn.ModuleList()  # residual / highway projections, for layers 1..L-1
+        self.gates = nn.ModuleList()  # highway gates
+        self.norms = nn.ModuleList()  # between layers 0..L-2
+        size = self.input_size
+        for i, spec in enumerate(self.specs):
+            rec = Recurrent(
+                self._make_cell(spec, size),
+                go_backwards=self.go_backwards,
+                recurrent_dropout=spec.recurrent_dropout,
+                zoneout=spec.zoneout,
+                masked_output=self.masked_output,
+                impl=self.impl,
+            )
+            block = Bidirectional(rec, merge_mode=spec.merge_mode) if spec.bidirectional else rec
+            self.blocks.append(block)
+            out = block.output_size
+            if (self.residual or self.highway) and spec.bidirectional and spec.merge_mode is None:
+                raise ValueError(
+                    f"layers[{i}]: residual/highway need a merged output, got merge_mode=None"
+                )
+            if i > 0 and (self.residual or self.highway):
+                self.skips.append(
+                    nn.Identity() if size == out else nn.Linear(size, out, bias=False)
+                )
+                if self.highway:
+                    gate = nn.Linear(size, out)
+                    nn.init.constant_(gate.bias, -1.0)  # start close to the carry path
+                    self.gates.append(gate)
+            if i < len(self.specs) - 1 and self.norm is not None:
+                self.norms.append(
+                    MaskedBatchNorm1d(out) if self.norm == "batch" else nn.LayerNorm(out)
+                )
+            size = out
+        self.output_size = size
+        self.layout = tuple(2 if s.bidirectional else 1 for s in self.specs)
+        self.drop = nn.Dropout(self.dropout)
+
+    def _cells(self):
+        return [c for b in self.blocks for c in b._cells()]
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.blocks)
+
+    # -- forward -------------------------------------------------------------------------------
+    def _run(self, x: Tensor, mask: Tensor | None, states: list):
+        finals: list = []
+        last = len(self.blocks) - 1
+        summary = None
+        offset = 0
+        for i, block in enumerate(self.blocks):
+            n = self.layout[i]
+            y, summary, fin = block._run(x, mask, states[offset : offset + n])
+            offset += n
+            finals.extend(fin)
+            if i > 0 and (self.residual or self.highway):
+                skip = self.skips[i - 1](x)
+                if self.highway:
+                    g = torch.sigmoid(self.gates[i - 1](x))
+                    y = g * y + (1 - g) * skip
+                else:
+                    y = y + skip
+            if i < last:
+                if self.norm == "batch":
+                    y = self.norms[i](y, mask)
+                elif self.norm == "layer":
+                    y = self.norms[i](y)
+                y = self.drop(y)
+            if mask is not None and self.masked_output == "zero" and not isinstance(y, tuple):
+                y = y * mask[..., None]
+            x = y
+        if last > 0 and (self.residual or self.highway):
+            summary = self._summary_from_outputs(x, mask)
+        return x, summary, finals
+
+    def _summary_from_outputs(self, out: Tensor, mask: Tensor | None) -> Tensor:
+        """The output at each row's last real step (first, for a backward-only stack)."""
+        batch, steps = out.shape[:2]
+        backwards = self.go_backwards and not self.specs[-1].bidirectional
+        if mask is None:
+            index = torch.full((batch,), 0 if backwards else steps - 1, device=out.device)
+            return _gather_steps(out, index)
+        pos = torch.arange(steps, device=out.device)
+        if backwards:
+            index = torch.where(mask, pos, steps).amin(dim=1).clamp(max=steps - 1)
+        else:
+            index = torch.where(mask, pos, -1).amax(dim=1).clamp(min=0)
+        return _gather_steps(out, index) * mask.any(dim=1, keepdim=True)
+
+    # -- config ----------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "input_size": self.input_size,
+            "layers": [asdict(s) for s in self.specs],
+            "dropout": self.dropout,
+            "residual": self.residual,
+            "highway": self.highway,
+            "norm": self.norm,
+            "go_backwards": self.go_backwards,
+            "masked_output": self.masked_output,
+            "init": self.init,
+            "impl": self.impl,
+            **self._base_config(),
+        }
+
+    def extra_repr(self) -> str:
+        opts = {
+            k: getattr(self, k)
+            for k in ("dropout", "residual", "highway", "norm")
+            if getattr(self, k)
+        }
+        return ", ".join(f"{k}={v!r}" for k, v in opts.items())
