@@ -59,7 +59,14 @@ def reference_forward_backward(module, x, mask, states0, d_out, d_finals, rec_ma
             s0 = tuple(_np(t) for t in states0[k])
             rm = None if rec_masks is None else rec_masks[k]
             o, fin, cache = ref.forward(
-                kind, h, s0, params, mask=mask_np, reverse=rec.go_backwards, rec_mask=rm, activation=act
+                kind,
+                h,
+                s0,
+                params,
+                mask=mask_np,
+                reverse=rec.go_backwards,
+                rec_mask=rm,
+                activation=act,
             )
             outs.append(o)
             finals.append(fin)

@@ -70,29 +70,71 @@ def _deep(layers, **kw):
 LAYERS = [
     LayerCase("lstm", lambda i, **o: deeprnn.LSTM(i, H, **o), torch_equivalent=True),
     LayerCase("gru", lambda i, **o: deeprnn.GRU(i, H, **o), torch_equivalent=True),
-    LayerCase("rnn_relu", lambda i, **o: deeprnn.SimpleRNN(i, H, activation="relu", **o), torch_equivalent=True),
+    LayerCase(
+        "rnn_relu",
+        lambda i, **o: deeprnn.SimpleRNN(i, H, activation="relu", **o),
+        torch_equivalent=True,
+    ),
     LayerCase("gru_v1", lambda i, **o: deeprnn.GRU(i, H, reset_after=False, **o)),
     LayerCase("minimal_gru", lambda i, **o: deeprnn.MinimalGRU(i, H, **o)),
     LayerCase("lstm_backwards", lambda i, **o: deeprnn.LSTM(i, H, go_backwards=True, **o)),
-    LayerCase("bilstm_2", lambda i, **o: deeprnn.LSTM(i, H, 2, bidirectional=True, **o), torch_equivalent=True),
-    LayerCase("bigru_2", lambda i, **o: deeprnn.GRU(i, H, 2, bidirectional=True, **o), torch_equivalent=True),
-    LayerCase("birnn_sum", lambda i, **o: deeprnn.SimpleRNN(i, H, bidirectional=True, merge_mode="sum", **o)),
+    LayerCase(
+        "bilstm_2",
+        lambda i, **o: deeprnn.LSTM(i, H, 2, bidirectional=True, **o),
+        torch_equivalent=True,
+    ),
+    LayerCase(
+        "bigru_2",
+        lambda i, **o: deeprnn.GRU(i, H, 2, bidirectional=True, **o),
+        torch_equivalent=True,
+    ),
+    LayerCase(
+        "birnn_sum",
+        lambda i, **o: deeprnn.SimpleRNN(i, H, bidirectional=True, merge_mode="sum", **o),
+    ),
     LayerCase(
         "mixed_stack",
-        _deep([dict(cell="lstm", hidden_size=5, bidirectional=True), dict(cell="gru", hidden_size=4), dict(cell="rnn", hidden_size=3)]),
+        _deep(
+            [
+                dict(cell="lstm", hidden_size=5, bidirectional=True),
+                dict(cell="gru", hidden_size=4),
+                dict(cell="rnn", hidden_size=3),
+            ]
+        ),
     ),
-    LayerCase("ln_lstm_2", lambda i, **o: deeprnn.LSTM(i, H, 2, layer_norm=True, **o), reference=False),
-    LayerCase("ln_gru", lambda i, **o: deeprnn.GRU(i, H, layer_norm=True, bidirectional=True, **o), reference=False),
-    LayerCase("residual", lambda i, **o: deeprnn.LSTM(i, H, 3, residual=True, **o), reference=False),
+    LayerCase(
+        "ln_lstm_2", lambda i, **o: deeprnn.LSTM(i, H, 2, layer_norm=True, **o), reference=False
+    ),
+    LayerCase(
+        "ln_gru",
+        lambda i, **o: deeprnn.GRU(i, H, layer_norm=True, bidirectional=True, **o),
+        reference=False,
+    ),
+    LayerCase(
+        "residual", lambda i, **o: deeprnn.LSTM(i, H, 3, residual=True, **o), reference=False
+    ),
     LayerCase("highway_proj", _deep([4, 6, 5], cell="gru", highway=True), reference=False),
     LayerCase("batchnorm", lambda i, **o: deeprnn.GRU(i, H, 2, norm="batch", **o), reference=False),
-    LayerCase("layernorm_between", lambda i, **o: deeprnn.LSTM(i, H, 2, norm="layer", **o), reference=False),
     LayerCase(
-        "rec_dropout", lambda i, **o: deeprnn.LSTM(i, H, 2, recurrent_dropout=0.3, **o), deterministic=False
+        "layernorm_between",
+        lambda i, **o: deeprnn.LSTM(i, H, 2, norm="layer", **o),
+        reference=False,
     ),
-    LayerCase("zoneout", lambda i, **o: deeprnn.GRU(i, H, zoneout=0.2, **o), reference=False, deterministic=False),
     LayerCase(
-        "dropout_between", lambda i, **o: deeprnn.GRU(i, H, 2, dropout=0.4, **o), deterministic=False
+        "rec_dropout",
+        lambda i, **o: deeprnn.LSTM(i, H, 2, recurrent_dropout=0.3, **o),
+        deterministic=False,
+    ),
+    LayerCase(
+        "zoneout",
+        lambda i, **o: deeprnn.GRU(i, H, zoneout=0.2, **o),
+        reference=False,
+        deterministic=False,
+    ),
+    LayerCase(
+        "dropout_between",
+        lambda i, **o: deeprnn.GRU(i, H, 2, dropout=0.4, **o),
+        deterministic=False,
     ),
 ]
 

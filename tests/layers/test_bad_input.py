@@ -14,54 +14,266 @@ def _lstm(**kw):
 
 
 CALL_CASES = [
-    ("rank 2 input", lambda: _lstm()(torch.randn(5, 3)), ValueError, r"x must have 3 dimensions, got shape \(5, 3\)"),
-    ("feature size", lambda: _lstm()(torch.randn(2, 5, 7)), ValueError, r"x must have 3 features \(input_size\).*got shape \(2, 5, 7\)"),
-    ("integer input", lambda: _lstm()(torch.ones(2, 5, 3, dtype=torch.long)), TypeError, "x must be a floating-point tensor, got dtype torch.int64"),
-    ("not a tensor", lambda: _lstm()([[1.0, 2.0, 3.0]]), TypeError, "x must be a torch.Tensor, got list"),
-    ("lengths too long", lambda: _lstm()(torch.randn(5, 50, 3), lengths=torch.tensor([50, 1, 2, 3, 73])), ValueError, r"lengths must be in \[0, 50\], got 73 at batch index 4"),
-    ("negative length", lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([-1, 2])), ValueError, r"lengths must be in \[0, 5\], got -1 at batch index 0"),
-    ("lengths shape", lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([1, 2, 3])), ValueError, r"lengths must have shape \(2,\), got \(3,\)"),
-    ("float lengths", lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([1.0, 2.0])), TypeError, "lengths must be an integer tensor, got dtype torch.float32"),
-    ("mask shape", lambda: _lstm()(torch.randn(2, 5, 3), mask=torch.ones(2, 4, dtype=torch.bool)), ValueError, r"mask must have shape \(2, 5\) \(N, T\), got \(2, 4\)"),
-    ("mask values", lambda: _lstm()(torch.randn(2, 5, 3), mask=torch.full((2, 5), 2)), ValueError, "mask must be boolean"),
-    ("mask and lengths", lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([1, 2]), mask=torch.ones(2, 5, dtype=torch.bool)), ValueError, "pass lengths or mask, not both"),
-    ("initial state count", lambda: _lstm(num_layers=2)(torch.randn(2, 5, 3), initial_state=[(torch.zeros(2, 4), torch.zeros(2, 4))]), ValueError, r"initial_state must hold 2 states \(one per layer and direction, layout \(1, 1\)\), got 1"),
-    ("initial state shape", lambda: _lstm()(torch.randn(2, 5, 3), initial_state=[(torch.zeros(2, 5), torch.zeros(2, 4))]), ValueError, r"initial_state\[0\]\.h must have shape \(2, 4\) \(N, H\), got \(2, 5\)"),
-    ("initial state fields", lambda: _lstm()(torch.randn(2, 5, 3), initial_state=torch.zeros(2, 4)), ValueError, r"initial_state\[0\] must have 2 tensor\(s\) \('h', 'c'\) for LSTMCell, got 1"),
-    ("torch-layout state", lambda: deeprnn.GRU(3, 4)(torch.randn(2, 5, 3), initial_state=torch.zeros(1, 2, 4)), ValueError, r"initial_state\[0\]\.h must have shape \(2, 4\) \(N, H\), got \(1, 2, 4\)"),
-    ("cell input", lambda: deeprnn.LSTMCell(3, 4)(torch.randn(2, 5)), ValueError, r"x must have 3 features \(input_size\), got shape \(2, 5\)"),
+    (
+        "rank 2 input",
+        lambda: _lstm()(torch.randn(5, 3)),
+        ValueError,
+        r"x must have 3 dimensions, got shape \(5, 3\)",
+    ),
+    (
+        "feature size",
+        lambda: _lstm()(torch.randn(2, 5, 7)),
+        ValueError,
+        r"x must have 3 features \(input_size\).*got shape \(2, 5, 7\)",
+    ),
+    (
+        "integer input",
+        lambda: _lstm()(torch.ones(2, 5, 3, dtype=torch.long)),
+        TypeError,
+        "x must be a floating-point tensor, got dtype torch.int64",
+    ),
+    (
+        "not a tensor",
+        lambda: _lstm()([[1.0, 2.0, 3.0]]),
+        TypeError,
+        "x must be a torch.Tensor, got list",
+    ),
+    (
+        "lengths too long",
+        lambda: _lstm()(torch.randn(5, 50, 3), lengths=torch.tensor([50, 1, 2, 3, 73])),
+        ValueError,
+        r"lengths must be in \[0, 50\], got 73 at batch index 4",
+    ),
+    (
+        "negative length",
+        lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([-1, 2])),
+        ValueError,
+        r"lengths must be in \[0, 5\], got -1 at batch index 0",
+    ),
+    (
+        "lengths shape",
+        lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([1, 2, 3])),
+        ValueError,
+        r"lengths must have shape \(2,\), got \(3,\)",
+    ),
+    (
+        "float lengths",
+        lambda: _lstm()(torch.randn(2, 5, 3), lengths=torch.tensor([1.0, 2.0])),
+        TypeError,
+        "lengths must be an integer tensor, got dtype torch.float32",
+    ),
+    (
+        "mask shape",
+        lambda: _lstm()(torch.randn(2, 5, 3), mask=torch.ones(2, 4, dtype=torch.bool)),
+        ValueError,
+        r"mask must have shape \(2, 5\) \(N, T\), got \(2, 4\)",
+    ),
+    (
+        "mask values",
+        lambda: _lstm()(torch.randn(2, 5, 3), mask=torch.full((2, 5), 2)),
+        ValueError,
+        "mask must be boolean",
+    ),
+    (
+        "mask and lengths",
+        lambda: _lstm()(
+            torch.randn(2, 5, 3),
+            lengths=torch.tensor([1, 2]),
+            mask=torch.ones(2, 5, dtype=torch.bool),
+        ),
+        ValueError,
+        "pass lengths or mask, not both",
+    ),
+    (
+        "initial state count",
+        lambda: _lstm(num_layers=2)(
+            torch.randn(2, 5, 3), initial_state=[(torch.zeros(2, 4), torch.zeros(2, 4))]
+        ),
+        ValueError,
+        r"initial_state must hold 2 states \(one per layer and direction, layout \(1, 1\)\), got 1",
+    ),
+    (
+        "initial state shape",
+        lambda: _lstm()(
+            torch.randn(2, 5, 3), initial_state=[(torch.zeros(2, 5), torch.zeros(2, 4))]
+        ),
+        ValueError,
+        r"initial_state\[0\]\.h must have shape \(2, 4\) \(N, H\), got \(2, 5\)",
+    ),
+    (
+        "initial state fields",
+        lambda: _lstm()(torch.randn(2, 5, 3), initial_state=torch.zeros(2, 4)),
+        ValueError,
+        r"initial_state\[0\] must have 2 tensor\(s\) \('h', 'c'\) for LSTMCell, got 1",
+    ),
+    (
+        "torch-layout state",
+        lambda: deeprnn.GRU(3, 4)(torch.randn(2, 5, 3), initial_state=torch.zeros(1, 2, 4)),
+        ValueError,
+        r"initial_state\[0\]\.h must have shape \(2, 4\) \(N, H\), got \(1, 2, 4\)",
+    ),
+    (
+        "cell input",
+        lambda: deeprnn.LSTMCell(3, 4)(torch.randn(2, 5)),
+        ValueError,
+        r"x must have 3 features \(input_size\), got shape \(2, 5\)",
+    ),
 ]
 
 CONSTRUCTOR_CASES = [
-    ("hidden size", lambda: deeprnn.LSTM(3, -3), ValueError, "hidden_size must be a positive int, got -3"),
-    ("input size", lambda: deeprnn.GRU(0, 4), ValueError, "input_size must be a positive int, got 0"),
-    ("num layers", lambda: deeprnn.LSTM(3, 4, num_layers=0), ValueError, "num_layers must be a positive int, got 0"),
-    ("float size", lambda: deeprnn.LSTMCell(3, 4.5), ValueError, "hidden_size must be a positive int, got 4.5"),
-    ("dropout high", lambda: deeprnn.LSTM(3, 4, dropout=1.0), ValueError, r"dropout must be a float in \[0, 1\), got 1.0"),
-    ("dropout negative", lambda: deeprnn.LSTM(3, 4, recurrent_dropout=-0.1), ValueError, r"recurrent_dropout must be a float in \[0, 1\), got -0.1"),
-    ("zoneout", lambda: deeprnn.GRU(3, 4, zoneout=1.5), ValueError, r"zoneout must be a float in \[0, 1\), got 1.5"),
-    ("activation", lambda: deeprnn.SimpleRNN(3, 4, activation="tahn"), ValueError, r"activation must be one of \['tanh', 'relu', 'leaky_relu', 'sigmoid', 'identity'\], got 'tahn' \(did you mean 'tanh'\?\)"),
-    ("cell name", lambda: deeprnn.DeepRNN(3, layers=[dict(cell="lstn", hidden_size=4)]), ValueError, r"layers\[0\]\.cell must be one of \['rnn', 'lstm', 'gru', 'minimal_gru'\], got 'lstn' \(did you mean 'lstm'\?\)"),
-    ("merge mode", lambda: deeprnn.LSTM(3, 4, bidirectional=True, merge_mode="max"), ValueError, r"merge_mode must be one of \['concat', 'sum', 'mul', 'ave', None\], got 'max'"),
-    ("merge None inside", lambda: deeprnn.LSTM(3, 4, 2, bidirectional=True, merge_mode=None), ValueError, r"layers\[0\]: merge_mode=None is only allowed on the last layer"),
-    ("unknown layer key", lambda: deeprnn.DeepRNN(3, layers=[dict(cell="gru", hidden_sise=4)]), ValueError, r"layers\[0\] has unknown key 'hidden_sise' \(did you mean 'hidden_size'\?\)"),
-    ("layers and hidden", lambda: deeprnn.DeepRNN(3, layers=[4], hidden_size=4), ValueError, "pass either layers or hidden_size/num_layers, not both"),
+    (
+        "hidden size",
+        lambda: deeprnn.LSTM(3, -3),
+        ValueError,
+        "hidden_size must be a positive int, got -3",
+    ),
+    (
+        "input size",
+        lambda: deeprnn.GRU(0, 4),
+        ValueError,
+        "input_size must be a positive int, got 0",
+    ),
+    (
+        "num layers",
+        lambda: deeprnn.LSTM(3, 4, num_layers=0),
+        ValueError,
+        "num_layers must be a positive int, got 0",
+    ),
+    (
+        "float size",
+        lambda: deeprnn.LSTMCell(3, 4.5),
+        ValueError,
+        "hidden_size must be a positive int, got 4.5",
+    ),
+    (
+        "dropout high",
+        lambda: deeprnn.LSTM(3, 4, dropout=1.0),
+        ValueError,
+        r"dropout must be a float in \[0, 1\), got 1.0",
+    ),
+    (
+        "dropout negative",
+        lambda: deeprnn.LSTM(3, 4, recurrent_dropout=-0.1),
+        ValueError,
+        r"recurrent_dropout must be a float in \[0, 1\), got -0.1",
+    ),
+    (
+        "zoneout",
+        lambda: deeprnn.GRU(3, 4, zoneout=1.5),
+        ValueError,
+        r"zoneout must be a float in \[0, 1\), got 1.5",
+    ),
+    (
+        "activation",
+        lambda: deeprnn.SimpleRNN(3, 4, activation="tahn"),
+        ValueError,
+        r"activation must be one of \['tanh', 'relu', 'leaky_relu', 'sigmoid', 'identity'\], got 'tahn' \(did you mean 'tanh'\?\)",
+    ),
+    (
+        "cell name",
+        lambda: deeprnn.DeepRNN(3, layers=[dict(cell="lstn", hidden_size=4)]),
+        ValueError,
+        r"layers\[0\]\.cell must be one of \['rnn', 'lstm', 'gru', 'minimal_gru'\], got 'lstn' \(did you mean 'lstm'\?\)",
+    ),
+    (
+        "merge mode",
+        lambda: deeprnn.LSTM(3, 4, bidirectional=True, merge_mode="max"),
+        ValueError,
+        r"merge_mode must be one of \['concat', 'sum', 'mul', 'ave', None\], got 'max'",
+    ),
+    (
+        "merge None inside",
+        lambda: deeprnn.LSTM(3, 4, 2, bidirectional=True, merge_mode=None),
+        ValueError,
+        r"layers\[0\]: merge_mode=None is only allowed on the last layer",
+    ),
+    (
+        "unknown layer key",
+        lambda: deeprnn.DeepRNN(3, layers=[dict(cell="gru", hidden_sise=4)]),
+        ValueError,
+        r"layers\[0\] has unknown key 'hidden_sise' \(did you mean 'hidden_size'\?\)",
+    ),
+    (
+        "layers and hidden",
+        lambda: deeprnn.DeepRNN(3, layers=[4], hidden_size=4),
+        ValueError,
+        "pass either layers or hidden_size/num_layers, not both",
+    ),
     ("no sizes", lambda: deeprnn.DeepRNN(3), ValueError, "pass hidden_size"),
-    ("layer norm rnn", lambda: deeprnn.DeepRNN(3, layers=[dict(cell="rnn", hidden_size=4, layer_norm=True)]), ValueError, r"layer_norm is available for 'lstm' and 'gru', got cell 'rnn'"),
-    ("residual and highway", lambda: deeprnn.LSTM(3, 4, 2, residual=True, highway=True), ValueError, "residual and highway are alternatives"),
-    ("norm", lambda: deeprnn.LSTM(3, 4, 2, norm="group"), ValueError, r"norm must be one of \['batch', 'layer', None\], got 'group'"),
-    ("impl", lambda: deeprnn.LSTM(3, 4, impl="cuda"), ValueError, r"impl must be one of \['auto', 'loop'\], got 'cuda'"),
-    ("init", lambda: deeprnn.LSTMCell(3, 4, init="he"), ValueError, r"init must be one of \['keras', 'torch'\], got 'he'"),
-    ("bool flag", lambda: deeprnn.LSTM(3, 4, bidirectional="yes"), TypeError, r"layers\[0\]\.bidirectional must be a bool, got str 'yes'"),
-    ("Recurrent cell", lambda: Recurrent(torch.nn.LSTM(3, 4)), TypeError, "cell must be a deeprnn RecurrentCell, got LSTM"),
-    ("Bidirectional layer", lambda: Bidirectional(deeprnn.LSTMCell(3, 4)), TypeError, "layer must be a deeprnn Recurrent layer, got LSTMCell"),
-    ("masked output", lambda: deeprnn.GRU(3, 4, masked_output="keep"), ValueError, r"masked_output must be one of \['zero', 'carry'\], got 'keep'"),
-    ("clip neither", lambda: deeprnn.clip_gradients(deeprnn.GRU(3, 4)), ValueError, "pass max_norm and/or clip_value, got neither"),
-    ("clip negative", lambda: deeprnn.clip_gradients(deeprnn.GRU(3, 4), max_norm=-1), ValueError, "max_norm must be a positive finite number, got -1"),
+    (
+        "layer norm rnn",
+        lambda: deeprnn.DeepRNN(3, layers=[dict(cell="rnn", hidden_size=4, layer_norm=True)]),
+        ValueError,
+        r"layer_norm is available for 'lstm' and 'gru', got cell 'rnn'",
+    ),
+    (
+        "residual and highway",
+        lambda: deeprnn.LSTM(3, 4, 2, residual=True, highway=True),
+        ValueError,
+        "residual and highway are alternatives",
+    ),
+    (
+        "norm",
+        lambda: deeprnn.LSTM(3, 4, 2, norm="group"),
+        ValueError,
+        r"norm must be one of \['batch', 'layer', None\], got 'group'",
+    ),
+    (
+        "impl",
+        lambda: deeprnn.LSTM(3, 4, impl="cuda"),
+        ValueError,
+        r"impl must be one of \['auto', 'torch', 'fused', 'loop'\], got 'cuda'",
+    ),
+    (
+        "init",
+        lambda: deeprnn.LSTMCell(3, 4, init="he"),
+        ValueError,
+        r"init must be one of \['keras', 'torch'\], got 'he'",
+    ),
+    (
+        "bool flag",
+        lambda: deeprnn.LSTM(3, 4, bidirectional="yes"),
+        TypeError,
+        r"layers\[0\]\.bidirectional must be a bool, got str 'yes'",
+    ),
+    (
+        "Recurrent cell",
+        lambda: Recurrent(torch.nn.LSTM(3, 4)),
+        TypeError,
+        "cell must be a deeprnn RecurrentCell, got LSTM",
+    ),
+    (
+        "Bidirectional layer",
+        lambda: Bidirectional(deeprnn.LSTMCell(3, 4)),
+        TypeError,
+        "layer must be a deeprnn Recurrent layer, got LSTMCell",
+    ),
+    (
+        "masked output",
+        lambda: deeprnn.GRU(3, 4, masked_output="keep"),
+        ValueError,
+        r"masked_output must be one of \['zero', 'carry'\], got 'keep'",
+    ),
+    (
+        "clip neither",
+        lambda: deeprnn.clip_gradients(deeprnn.GRU(3, 4)),
+        ValueError,
+        "pass max_norm and/or clip_value, got neither",
+    ),
+    (
+        "clip negative",
+        lambda: deeprnn.clip_gradients(deeprnn.GRU(3, 4), max_norm=-1),
+        ValueError,
+        "max_norm must be a positive finite number, got -1",
+    ),
 ]
 
 
-@pytest.mark.parametrize("what,fn,exc,match", CALL_CASES + CONSTRUCTOR_CASES, ids=[c[0] for c in CALL_CASES + CONSTRUCTOR_CASES])
+@pytest.mark.parametrize(
+    "what,fn,exc,match",
+    CALL_CASES + CONSTRUCTOR_CASES,
+    ids=[c[0] for c in CALL_CASES + CONSTRUCTOR_CASES],
+)
 def test_bad_input_is_reported_at_the_boundary(what, fn, exc, match):
     with pytest.raises(exc, match=match):
         fn()
@@ -75,7 +287,9 @@ def test_pretrained_folder_errors(tmp_path):
         deeprnn.GRU.from_pretrained(tmp_path)
     # weights that do not match the config
     deeprnn.LSTM(3, 5).save_pretrained(tmp_path / "other")
-    (tmp_path / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    (tmp_path / "model.safetensors").write_bytes(
+        (tmp_path / "other" / "model.safetensors").read_bytes()
+    )
     with pytest.raises(ValueError, match=r"does not match .*config.json.*shape mismatch"):
         deeprnn.load_pretrained(tmp_path)
     # a truncated file

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _registry import CELL_IDS, CELLS
 from torch.func import functional_call
 
 import deeprnn
+from _registry import CELL_IDS, CELLS
 from deeprnn import reference as ref
 
 
@@ -16,7 +16,10 @@ from deeprnn import reference as ref
 def test_cell_gradcheck_float64(case):
     cell = case.make().double()
     x = torch.randn(2, cell.input_size, dtype=torch.float64, requires_grad=True)
-    s0 = [t.requires_grad_(True) for t in (torch.randn_like(t) for t in cell.initial_state(2, dtype=torch.float64))]
+    s0 = [
+        t.requires_grad_(True)
+        for t in (torch.randn_like(t) for t in cell.initial_state(2, dtype=torch.float64))
+    ]
     params = {k: v.detach().clone().requires_grad_(True) for k, v in cell.named_parameters()}
 
     def fn(x, *rest):
@@ -28,7 +31,9 @@ def test_cell_gradcheck_float64(case):
     assert torch.autograd.gradcheck(fn, (x, *s0, *params.values()))
 
 
-@pytest.mark.parametrize("case", [c for c in CELLS if c.ref_kind], ids=[c.id for c in CELLS if c.ref_kind])
+@pytest.mark.parametrize(
+    "case", [c for c in CELLS if c.ref_kind], ids=[c.id for c in CELLS if c.ref_kind]
+)
 def test_cell_step_equals_reference(case):
     cell = case.make().double()
     x = torch.randn(3, cell.input_size, dtype=torch.float64)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _refstack import reference_forward_backward
-from _registry import LAYER_IDS, LAYERS
 from torch.func import functional_call
 
 import deeprnn
+from _refstack import reference_forward_backward
+from _registry import LAYER_IDS, LAYERS
 
 N, T = 3, 5
 
@@ -93,18 +93,25 @@ def test_last_step_output(case):
         torch.testing.assert_close(last[1], seq[1, 2])
 
 
-@pytest.mark.parametrize("case", [c for c in LAYERS if c.reference], ids=[c.id for c in LAYERS if c.reference])
+@pytest.mark.parametrize(
+    "case", [c for c in LAYERS if c.reference], ids=[c.id for c in LAYERS if c.reference]
+)
 @pytest.mark.parametrize("masked", [False, True])
 def test_agrees_with_numpy_reference(case, masked):
     """Forward and every gradient agree with deeprnn.reference (float64 BPTT) to 1e-8."""
     layer = case.make().double().eval()
     x = torch.randn(N, T, layer.input_size, dtype=torch.float64, requires_grad=True)
     mask = _mask(_lengths(), T, "post") if masked else None
-    states0 = [type(s)(*(torch.randn_like(t).requires_grad_(True) for t in s)) for s in layer.initial_state(N, dtype=torch.float64)]
+    states0 = [
+        type(s)(*(torch.randn_like(t).requires_grad_(True) for t in s))
+        for s in layer.initial_state(N, dtype=torch.float64)
+    ]
     out, finals = layer(x, mask=mask, initial_state=states0)
     d_out = torch.randn_like(out)
     d_fin = [type(s)(*(torch.randn_like(t) for t in s)) for s in finals]
-    loss = (out * d_out).sum() + sum((a * b).sum() for s, ds in zip(finals, d_fin) for a, b in zip(s, ds))
+    loss = (out * d_out).sum() + sum(
+        (a * b).sum() for s, ds in zip(finals, d_fin) for a, b in zip(s, ds)
+    )
     loss.backward()
     r_out, r_fin, r_grads = reference_forward_backward(layer, x, mask, states0, d_out, d_fin)
     np.testing.assert_allclose(out.detach().numpy(), r_out, rtol=1e-8, atol=1e-10)
@@ -114,9 +121,13 @@ def test_agrees_with_numpy_reference(case, masked):
     np.testing.assert_allclose(x.grad.numpy(), r_grads["x"], rtol=1e-8, atol=1e-10)
     for k, cell in enumerate(layer._cells()):
         for name, p in cell.named_parameters():
-            np.testing.assert_allclose(p.grad.numpy(), r_grads[f"cell{k}.{name}"], rtol=1e-8, atol=1e-10, err_msg=name)
+            np.testing.assert_allclose(
+                p.grad.numpy(), r_grads[f"cell{k}.{name}"], rtol=1e-8, atol=1e-10, err_msg=name
+            )
         for field, t in zip(states0[k]._fields, states0[k]):
-            np.testing.assert_allclose(t.grad.numpy(), r_grads[f"state{k}.{field}"], rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(
+                t.grad.numpy(), r_grads[f"state{k}.{field}"], rtol=1e-8, atol=1e-10
+            )
 
 
 @pytest.mark.parametrize("case", LAYERS, ids=LAYER_IDS)
@@ -125,7 +136,10 @@ def test_config_and_safetensors_round_trip(case, tmp_path):
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     layer.save_pretrained(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
     loaded = deeprnn.load_pretrained(tmp_path / "m")
     assert type(loaded) is type(layer)
     x = torch.randn(2, 4, layer.input_size)
@@ -147,7 +161,9 @@ def test_batch_first_false_matches(case):
             torch.testing.assert_close(u, v)
 
 
-@pytest.mark.parametrize("case", [c for c in LAYERS if c.deterministic], ids=[c.id for c in LAYERS if c.deterministic])
+@pytest.mark.parametrize(
+    "case", [c for c in LAYERS if c.deterministic], ids=[c.id for c in LAYERS if c.deterministic]
+)
 def test_stateful_chunks_equal_whole_sequence(case):
     """Feeding a long sequence in chunks to a stateful layer equals feeding it whole."""
     layer = case.make(stateful=True).double().eval()

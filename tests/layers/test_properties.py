@@ -34,7 +34,11 @@ def problems(draw):
 @given(problems())
 def test_padded_batch_equals_each_row_alone(p):
     torch.manual_seed(p["seed"])
-    net = deeprnn.DeepRNN(p["input_size"], layers=p["layers"], go_backwards=p["backwards"]).double().eval()
+    net = (
+        deeprnn.DeepRNN(p["input_size"], layers=p["layers"], go_backwards=p["backwards"])
+        .double()
+        .eval()
+    )
     x = torch.randn(p["batch"], p["steps"], p["input_size"], dtype=torch.float64)
     lengths = torch.tensor(p["lengths"])
     pos = torch.arange(p["steps"])[None]

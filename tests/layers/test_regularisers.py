@@ -11,7 +11,7 @@ from deeprnn.layers import MaskedBatchNorm1d, Recurrent
 def test_recurrent_dropout_uses_one_mask_for_every_step():
     """With W_hh = I and inputs zero, each step sees h_{t-1} * m with the same m."""
     cell = deeprnn.SimpleRNNCell(2, 64, activation="identity", bias=False)
-    layer = Recurrent(cell, recurrent_dropout=0.5, return_state=False).train()
+    layer = Recurrent(cell, recurrent_dropout=0.5, return_state=False, impl="loop").train()
     seen = []
     original = cell.step
 
@@ -80,18 +80,24 @@ def test_masked_batch_norm_ignores_padding():
     real = x[mask]  # (5, 3)
     torch.testing.assert_close(bn.running_mean, real.mean(0))
     torch.testing.assert_close(bn.running_var, real.var(0, unbiased=True))
-    torch.testing.assert_close(y[mask], (real - real.mean(0)) / torch.sqrt(real.var(0, unbiased=False) + 1e-5))
+    torch.testing.assert_close(
+        y[mask], (real - real.mean(0)) / torch.sqrt(real.var(0, unbiased=False) + 1e-5)
+    )
     assert torch.all(y[~mask] == 0)
     # padding values must not change anything
     x2 = x.clone()
     x2[~mask] = 1e6
-    torch.testing.assert_close(MaskedBatchNorm1d(3).train()(x2, mask), MaskedBatchNorm1d(3).train()(x, mask))
+    torch.testing.assert_close(
+        MaskedBatchNorm1d(3).train()(x2, mask), MaskedBatchNorm1d(3).train()(x, mask)
+    )
 
 
 def test_masked_batch_norm_empty_batch_keeps_running_stats():
     bn = MaskedBatchNorm1d(2).train()
     bn(torch.randn(2, 3, 2), torch.zeros(2, 3, dtype=torch.bool))
-    assert torch.equal(bn.running_mean, torch.zeros(2)) and torch.equal(bn.running_var, torch.ones(2))
+    assert torch.equal(bn.running_mean, torch.zeros(2)) and torch.equal(
+        bn.running_var, torch.ones(2)
+    )
 
 
 def test_highway_starts_near_the_carry_path_and_projects():

@@ -11,7 +11,11 @@ from deeprnn import LSTMState, RNNState, States
 
 def test_layout_and_selection():
     net = deeprnn.DeepRNN(
-        4, layers=[dict(cell="lstm", hidden_size=6, bidirectional=True), dict(cell="gru", hidden_size=5)]
+        4,
+        layers=[
+            dict(cell="lstm", hidden_size=6, bidirectional=True),
+            dict(cell="gru", hidden_size=5),
+        ],
     )
     _, states = net(torch.randn(3, 7, 4))
     assert states.layout == (2, 1) and len(states) == 3
@@ -24,7 +28,9 @@ def test_layout_and_selection():
         states.select(1, "backward")
     with pytest.raises(ValueError, match="direction must be 'forward' or 'backward', got 'up'"):
         states.select(0, "up")
-    with pytest.raises(ValueError, match=r"to_torch needs one hidden size in every layer, got \[5, 6\]"):
+    with pytest.raises(
+        ValueError, match=r"to_torch needs one hidden size in every layer, got \[5, 6\]"
+    ):
         states.to_torch()
 
 
@@ -67,7 +73,9 @@ def test_stateful_reset_chosen_rows_only():
     fresh = deeprnn.LSTM(3, 4, 2).eval()
     fresh.load_state_dict(layer.state_dict())
     torch.testing.assert_close(out[1], fresh(b[1:2])[0][0])
-    torch.testing.assert_close(out[0], fresh(b[0:1], initial_state=[tuple(t[0:1] for t in s) for s in carried])[0][0])
+    torch.testing.assert_close(
+        out[0], fresh(b[0:1], initial_state=[tuple(t[0:1] for t in s) for s in carried])[0][0]
+    )
 
 
 def test_stateful_bidirectional_and_batch_size_change():
@@ -75,7 +83,9 @@ def test_stateful_bidirectional_and_batch_size_change():
     layer(torch.randn(2, 5, 3))
     assert layer.states.layout == (2, 2)
     assert not layer.states[0].h.requires_grad  # carried states are detached
-    with pytest.raises(ValueError, match="stateful layer carries states for batch size 2, got x with batch size 3"):
+    with pytest.raises(
+        ValueError, match="stateful layer carries states for batch size 2, got x with batch size 3"
+    ):
         layer(torch.randn(3, 5, 3))
     layer.reset_states()
     assert layer(torch.randn(3, 5, 3))[0].shape == (3, 5, 8)

@@ -10,7 +10,11 @@ import deeprnn
 
 def test_summary_totals_and_rows():
     net = deeprnn.DeepRNN(
-        32, layers=[dict(cell="lstm", hidden_size=32, bidirectional=True), dict(cell="gru", hidden_size=32)]
+        32,
+        layers=[
+            dict(cell="lstm", hidden_size=32, bidirectional=True),
+            dict(cell="gru", hidden_size=32),
+        ],
     )
     net.blocks[1].cell.weight_ih.requires_grad_(False)
     text = deeprnn.summary(net, input_size=(10, 32), print_fn=None)
@@ -34,7 +38,9 @@ def test_summary_of_a_user_model_matches_keras_counts():
         def forward(self, x):
             return self.out(self.rnn(self.emb(x)))
 
-    text = deeprnn.summary(Sentiment(), input_data=torch.zeros(1, 20, dtype=torch.long), print_fn=None)
+    text = deeprnn.summary(
+        Sentiment(), input_data=torch.zeros(1, 20, dtype=torch.long), print_fn=None
+    )
     assert "Total params: 322,113" in text  # the Keras IMDB SimpleRNN example: 320,000 + 2,080 + 33
     assert "(None, 32)" in text
 
@@ -56,7 +62,9 @@ def test_gradient_probe_records_total_derivative_per_step():
         net(x)[:, -1].sum().backward()
     norms = probe.norms()["blocks.0"]
     assert norms.shape == (6,)
-    torch.testing.assert_close(norms[-1], torch.tensor(12.0).sqrt(), check_dtype=False)  # dL/dh_T = ones (4, 3)
+    torch.testing.assert_close(
+        norms[-1], torch.tensor(12.0).sqrt(), check_dtype=False
+    )  # dL/dh_T = ones (4, 3)
     # a manual unrolled check of step T-2: dL/dh_{T-2} = W^T (1 - h_{T-1}^2) * 1
     assert float(norms[0]) < float(norms[-1])  # tanh RNN: the gradient decays back in time
     assert net.blocks[0]._probe is None and net.blocks[0].impl == "auto"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _registry import LAYERS
 from torch import nn
 
 import deeprnn
+from _registry import LAYERS
 
 TORCH_CASES = [
     (nn.LSTM, dict(num_layers=2, bidirectional=True)),
@@ -34,7 +34,9 @@ def test_from_torch_matches_outputs_states_and_grads(cls, kwargs, batch_first):
     out_d, st_d = ours(x2)
     torch.testing.assert_close(out_d, out_t, rtol=1e-10, atol=1e-12)
     h_t = st_t[0] if isinstance(st_t, tuple) else st_t
-    torch.testing.assert_close(st_d.to_torch()[0] if isinstance(st_t, tuple) else st_d.to_torch(), h_t)
+    torch.testing.assert_close(
+        st_d.to_torch()[0] if isinstance(st_t, tuple) else st_d.to_torch(), h_t
+    )
     (out_t.square().sum() + h_t.sum()).backward()
     h_d = st_d.to_torch()[0] if isinstance(st_t, tuple) else st_d.to_torch()
     (out_d.square().sum() + h_d.sum()).backward()

@@ -4,7 +4,9 @@ A cell computes **one time step**. Its ``forward`` is split in two so that a lay
 input half for every step in one GEMM before its loop (Keras and haste do the same):
 
 * ``project_input(x)``: ``(..., I) -> (..., G*H)``, the input term of every gate;
-* ``step(xp_t, state, recurrent_mask=None)``: ``(N, G*H)`` plus the state -> ``(h_t, state_t)``.
+* ``step(xp_t, state, recurrent_mask=None)``: ``(N, G*H)`` plus the state -> ``(h_t, state_t)``,
+  itself ``pointwise(xp_t, recurrent_projection(h_{t-1}), state)``: one GEMM, then
+  elementwise work — the split the fused kernels in :mod:`deeprnn.kernels` rely on.
 
 ``cell(x_t, state)`` is ``step(project_input(x_t), state)``. ``recurrent_mask`` (N, H), the
 recurrent-dropout mask, multiplies ``h_{t-1}`` only where it enters ``W_hh``.
@@ -105,8 +107,22 @@ class RecurrentCell(ConfigMixin, nn.Module):
             else getattr(self, "bias", None)
         )
 
-    def step(self, xp: Tensor, state, recurrent_mask: Tensor | None = None):  # pragma: no cover
+    #: which hand-written BPTT the fused kernel uses ("lstm", "gru", "rnn", "minimal_gru"), or
+    #: None: the kernel differentiates ``pointwise`` with autograd, one step at a time.
+    fused_kind: str | None = None
+
+    def recurrent_projection(self, h: Tensor) -> Tensor:
+        """``W_hh h`` (plus ``bias_hh`` for two-bias cells): (N, H) -> (N, G*H)."""
+        return F.linear(h, self.weight_hh, getattr(self, "bias_hh", None))
+
+    def pointwise(self, xp: Tensor, hp: Tensor, state):  # pragma: no cover
+        """The elementwise part of a step, given both projections."""
         raise NotImplementedError
+
+    def step(self, xp: Tensor, state, recurrent_mask: Tensor | None = None):
+        return self.pointwise(
+            xp, self.recurrent_projection(recurrent_input(state.h, recurrent_mask)), state
+        )
 
     def forward(self, x: Tensor, state=None, recurrent_mask: Tensor | None = None):
         """One step: ``x`` (N, I) and ``state`` -> ``(h, new_state)``; ``state=None`` is zeros."""

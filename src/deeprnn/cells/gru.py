@@ -66,24 +66,31 @@ class GRUCell(RecurrentCell):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def step(self, xp: Tensor, state: RNNState, recurrent_mask: Tensor | None = None):
-        h = state.h
-        hin = recurrent_input(h, recurrent_mask)
+    @property
+    def fused_kind(self) -> str | None:
+        return "gru" if self.reset_after else None
+
+    def pointwise(self, xp: Tensor, hp: Tensor, state: RNNState):
+        """Reset-after only: ``hp = W_hh h + b_hh``."""
         x_r, x_z, x_n = xp.chunk(3, dim=-1)  # each (N, H)
-        H = self.hidden_size
+        h_r, h_z, h_n = hp.chunk(3, dim=-1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        h = _interpolate(z, torch.tanh(x_n + r * h_n), state.h)
+        return h, RNNState(h)
+
+    def step(self, xp: Tensor, state: RNNState, recurrent_mask: Tensor | None = None):
         if self.reset_after:
-            h_r, h_z, h_n = F.linear(hin, self.weight_hh, getattr(self, "bias_hh", None)).chunk(
-                3, -1
-            )
-            r = torch.sigmoid(x_r + h_r)
-            z = torch.sigmoid(x_z + h_z)
-            n = torch.tanh(x_n + r * h_n)
-        else:
-            h_r, h_z = F.linear(hin, self.weight_hh[: 2 * H]).chunk(2, -1)
-            r = torch.sigmoid(x_r + h_r)
-            z = torch.sigmoid(x_z + h_z)
-            n = torch.tanh(x_n + F.linear(r * hin, self.weight_hh[2 * H :]))
-        h = _interpolate(z, n, h)
+            return super().step(xp, state, recurrent_mask)
+        # reset before the matmul: the candidate needs a second GEMM on r * h
+        H = self.hidden_size
+        hin = recurrent_input(state.h, recurrent_mask)
+        x_r, x_z, x_n = xp.chunk(3, dim=-1)
+        h_r, h_z = F.linear(hin, self.weight_hh[: 2 * H]).chunk(2, -1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + F.linear(r * hin, self.weight_hh[2 * H :]))
+        h = _interpolate(z, n, state.h)
         return h, RNNState(h)
 
     def get_config(self) -> dict[str, Any]:
@@ -114,11 +121,11 @@ class MinimalGRUCell(RecurrentCell):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def step(self, xp: Tensor, state: RNNState, recurrent_mask: Tensor | None = None):
-        h = state.h
-        gates = xp + F.linear(recurrent_input(h, recurrent_mask), self.weight_hh)  # (N, 2H)
-        z, n = gates.chunk(2, dim=-1)
-        h = _interpolate(torch.sigmoid(z), torch.tanh(n), h)
+    fused_kind = "minimal_gru"
+
+    def pointwise(self, xp: Tensor, hp: Tensor, state: RNNState):
+        z, n = (xp + hp).chunk(2, dim=-1)  # gates (N, 2H)
+        h = _interpolate(torch.sigmoid(z), torch.tanh(n), state.h)
         return h, RNNState(h)
 
 
@@ -152,9 +159,11 @@ class LayerNormGRUCell(RecurrentCell):
             F.linear(x, self.weight_ih), (gh,), self.ln_ih_weight, self.ln_ih_bias, self.eps
         )
 
-    def step(self, xp: Tensor, state: RNNState, recurrent_mask: Tensor | None = None):
+    def recurrent_projection(self, h: Tensor) -> Tensor:
+        return F.linear(h, self.weight_hh)  # (N, 3H), normalised in pointwise
+
+    def pointwise(self, xp: Tensor, hp: Tensor, state: RNNState):
         gh = 3 * self.hidden_size
-        hp = F.linear(recurrent_input(state.h, recurrent_mask), self.weight_hh)  # (N, 3H)
         hp = F.layer_norm(hp, (gh,), self.ln_hh_weight, self.ln_hh_bias, self.eps)
         x_r, x_z, x_n = xp.chunk(3, dim=-1)
         h_r, h_z, h_n = hp.chunk(3, dim=-1)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deeprnn._config import register
-from deeprnn.cells._base import RecurrentCell, add_layer_norms, recurrent_input
+from deeprnn.cells._base import RecurrentCell, add_layer_norms
 from deeprnn.states import LSTMState
 
 
@@ -60,9 +60,10 @@ class LSTMCell(RecurrentCell):
             with torch.no_grad():
                 self.bias[self.hidden_size : 2 * self.hidden_size].fill_(1.0)
 
-    def step(self, xp: Tensor, state: LSTMState, recurrent_mask: Tensor | None = None):
-        gates = xp + F.linear(recurrent_input(state.h, recurrent_mask), self.weight_hh)  # (N, 4H)
-        h, c = _lstm_update(gates, state.c)
+    fused_kind = "lstm"
+
+    def pointwise(self, xp: Tensor, hp: Tensor, state: LSTMState):
+        h, c = _lstm_update(xp + hp, state.c)  # gates (N, 4H)
         return h, LSTMState(h, c)
 
 
@@ -109,9 +110,8 @@ class LayerNormLSTMCell(RecurrentCell):
     def _norm_c(self, c: Tensor) -> Tensor:
         return F.layer_norm(c, (self.hidden_size,), self.ln_c_weight, self.ln_c_bias, self.eps)
 
-    def step(self, xp: Tensor, state: LSTMState, recurrent_mask: Tensor | None = None):
+    def pointwise(self, xp: Tensor, hp: Tensor, state: LSTMState):
         gh = 4 * self.hidden_size
-        hp = F.linear(recurrent_input(state.h, recurrent_mask), self.weight_hh)  # (N, 4H)
         gates = xp + F.layer_norm(hp, (gh,), self.ln_hh_weight, self.ln_hh_bias, self.eps)
         h, c = _lstm_update(gates, state.c, self._norm_c)
         return h, LSTMState(h, c)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deeprnn._config import register
-from deeprnn.cells._base import ACTIVATIONS, RecurrentCell, get_activation, recurrent_input
+from deeprnn.cells._base import ACTIVATIONS, RecurrentCell, get_activation
 from deeprnn.states import RNNState
 
 
@@ -59,8 +58,10 @@ class SimpleRNNCell(RecurrentCell):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def step(self, xp: Tensor, state: RNNState, recurrent_mask: Tensor | None = None):
-        h = self._act(xp + F.linear(recurrent_input(state.h, recurrent_mask), self.weight_hh))
+    fused_kind = "rnn"
+
+    def pointwise(self, xp: Tensor, hp: Tensor, state: RNNState):
+        h = self._act(xp + hp)
         return h, RNNState(h)
 
     def get_config(self) -> dict[str, Any]:

@@ -77,6 +77,20 @@ class Bidirectional(SequenceLayer):
         return [self.forward_layer.cell, self.backward_layer.cell]
 
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
+        fwd, bwd = self.forward_layer, self.backward_layer
+        if (
+            not fwd.go_backwards
+            and fwd._choose_impl(x, mask) == bwd._choose_impl(x, mask) == "torch"
+        ):
+            from deeprnn.kernels.torch_rnn import torch_scan
+
+            out, finals = torch_scan([fwd, bwd], x, mask, states)  # one bidirectional fused call
+            H = self.hidden_size
+            out_f, out_b = out[..., :H], out[..., H:]
+            any_real = 1 if mask is None else mask.any(dim=1, keepdim=True)
+            sum_f, sum_b = finals[0].h * any_real, finals[1].h * any_real
+            out = out if self.merge_mode == "concat" else merge(out_f, out_b, self.merge_mode)
+            return out, merge(sum_f, sum_b, self.merge_mode), finals
         out_f, sum_f, (fin_f,) = self.forward_layer._run(x, mask, states[:1])
         out_b, sum_b, (fin_b,) = self.backward_layer._run(x, mask, states[1:])
         return (

@@ -13,7 +13,7 @@ from deeprnn._validation import check_bool, check_choice, check_probability
 from deeprnn.cells import RecurrentCell
 from deeprnn.layers._sequence import SequenceLayer
 
-IMPLS = ("auto", "loop")
+IMPLS = ("auto", "torch", "fused", "loop")
 MASKED_OUTPUTS = ("zero", "carry")
 
 
@@ -42,8 +42,11 @@ class Recurrent(SequenceLayer):
         zoneout: probability of keeping each unit of the previous state (Krueger et al. 2016);
             in eval the expectation :math:`p\,s_{t-1} + (1-p)\,s_t`.
         masked_output: ``"zero"`` or ``"carry"``.
-        impl: ``"auto"`` picks the fastest implementation; ``"loop"`` forces the readable
-            Python loop.
+        impl: ``"auto"`` picks the fastest implementation that runs the configuration:
+            ``"torch"`` (torch's fused cuDNN / oneDNN op: plain LSTM, reset-after GRU,
+            tanh/relu SimpleRNN, no recurrent dropout in training, no zoneout), else
+            ``"fused"`` (deeprnn's kernel with hand-written BPTT, :mod:`deeprnn.kernels`), else
+            ``"loop"``, the readable Python loop every kernel is tested against.
         batch_first, return_sequences, return_state, stateful: see
             :mod:`deeprnn.layers._sequence`.
 
@@ -99,20 +102,72 @@ class Recurrent(SequenceLayer):
         keep = torch.empty(batch, self.hidden_size, device=like.device, dtype=like.dtype)
         return keep.bernoulli_(1.0 - p) / (1.0 - p)
 
-    def _zoneout(self, old, new):
-        p = self.zoneout
-        if self.training:
-            return type(new)(*(torch.where(torch.rand_like(o) < p, o, n) for o, n in zip(old, new)))
-        return type(new)(*(p * o + (1.0 - p) * n for o, n in zip(old, new)))
+    def _zoneout_masks(self, steps: int, state) -> tuple[Tensor, ...] | None:
+        """(T, N, H) keep-masks per state tensor, drawn up front (training only)."""
+        if not self.training or not self.zoneout:
+            return None
+        return tuple(torch.rand(steps, *s.shape, device=s.device) < self.zoneout for s in state)
 
-    # -- the loop ----------------------------------------------------------------------------
+    def _zoneout(self, old, new, keeps, t: int):
+        if keeps is not None:
+            return type(new)(*(torch.where(k[t], o, n) for k, o, n in zip(keeps, old, new)))
+        return type(new)(*(torch.lerp(n, o, self.zoneout) for o, n in zip(old, new)))
+
+    # -- implementations ---------------------------------------------------------------------
+    def _fused_reason(self, mask: Tensor | None) -> str | None:
+        from deeprnn.cells import GRUCell
+
+        if isinstance(self.cell, GRUCell) and not self.cell.reset_after:
+            return "GRU with reset_after=False"
+        if mask is not None and self.masked_output == "carry":
+            return "masked_output='carry' with a mask"
+        if self._probe is not None:
+            return "gradient probe"
+        return None
+
+    def _choose_impl(self, x: Tensor, mask: Tensor | None) -> str:
+        from deeprnn.kernels.torch_rnn import CUDNN_MAX_STEPS, unsupported_reason
+
+        if self.impl == "loop":
+            return "loop"
+        torch_reason = unsupported_reason(self)
+        if torch_reason is None and x.is_cuda and x.shape[1] > CUDNN_MAX_STEPS:
+            torch_reason = f"{x.shape[1]} steps exceed cuDNN's {CUDNN_MAX_STEPS}"
+        fused_reason = self._fused_reason(mask)
+        if self.impl == "torch" and torch_reason is not None:
+            raise ValueError(f"impl='torch' cannot run this layer: {torch_reason}; use impl='auto'")
+        if self.impl == "fused" and fused_reason is not None:
+            raise ValueError(f"impl='fused' cannot run this layer: {fused_reason}; use impl='auto'")
+        if self.impl in ("torch", "fused"):
+            return self.impl
+        if torch_reason is None:
+            return "torch"
+        return "fused" if fused_reason is None else "loop"
+
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
-        return self._run_loop(x, mask, states[0])
+        state = states[0]
+        impl = self._choose_impl(x, mask)
+        if impl == "torch":
+            from deeprnn.kernels.torch_rnn import torch_scan
 
-    def _run_loop(self, x: Tensor, mask: Tensor | None, state):
+            out, finals = torch_scan([self], x, mask, states)
+            state = finals[0]
+        else:
+            rec_mask = self._recurrent_mask(x.shape[0], x)
+            keeps = self._zoneout_masks(x.shape[1], state)
+            if impl == "fused":
+                from deeprnn.kernels.fused import fused_scan
+
+                out, state = fused_scan(self, x, mask, state, rec_mask, keeps)
+            else:
+                out, state = self._run_loop(x, mask, state, rec_mask, keeps)
+        summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
+        return out, summary, [state]
+
+    def _run_loop(self, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
+        """The readable reference loop: one ``cell.step`` per time step."""
         batch, steps, _ = x.shape
         xp = self.cell.project_input(x)  # (N, T, G*H): the input half of every gate, one GEMM
-        rec_mask = self._recurrent_mask(batch, x)
         carry = self.masked_output == "carry"
         prev = x.new_zeros(batch, self.hidden_size)  # last output, for masked_output="carry"
         outputs: list[Tensor | None] = [None] * steps
@@ -120,7 +175,7 @@ class Recurrent(SequenceLayer):
         for t in order:
             h, new = self.cell.step(xp[:, t], state, rec_mask)
             if self.zoneout:
-                new = self._zoneout(state, new)
+                new = self._zoneout(state, new, keeps, t)
                 h = new.h
             if mask is not None:
                 m = mask[:, t, None]  # (N, 1)
@@ -135,8 +190,7 @@ class Recurrent(SequenceLayer):
             out = torch.stack(outputs, dim=1)  # (N, T, H)
         else:
             out = x.new_zeros(batch, 0, self.hidden_size)
-        summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
-        return out, summary, [state]
+        return out, state
 
     # -- config ------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -302,7 +302,9 @@ class DeepRNN(SequenceLayer):
                     y = self.norms[i](y, mask)
                 elif self.norm == "layer":
                     y = self.norms[i](y)
-                y = self.drop(y)
+                if self.dropout and self.training:
+                    # the same seed gives the same mask whichever kernel produced y (layouts differ)
+                    y = self.drop(y.contiguous())
             if mask is not None and self.masked_output == "zero" and not isinstance(y, tuple):
                 y = y * mask[..., None]
             x = y

@@ -1,0 +1,134 @@
+r"""Hand-written forward and backward of the elementwise part of one step, per cell kind.
+
+The fused kernel (:mod:`deeprnn.kernels.fused`) does the GEMMs: per step it writes
+``a = xp_t + W_hh h_{t-1}`` into ``act`` (kinds in :data:`SUMMED`; ``act`` is a contiguous
+(N, A*H) row of its activation buffer) or passes ``hp = W_hh h_{t-1} + b_hh`` (GRU), and calls
+``forward`` here, which leaves in ``act`` what the backward needs and writes the new state into ``new`` (the
+state buffers of the next step). ``backward`` maps the gradient of the new state to the
+gradient of ``xp`` (written into ``dxp``), of ``hp`` (returned; ``None`` when equal to
+``dxp``) and of the previous state through the direct path (not through ``hp``).
+
+With :math:`\sigma' = \sigma(1-\sigma)` and :math:`\tanh' = 1 - \tanh^2`:
+
+* LSTM (``act`` = i, f, g, o after their nonlinearities; :math:`c_t` is recomputed):
+  :math:`\bar c \mathrel{+}= \bar h\, o \tanh'(c_t)`;
+  :math:`\bar a = [\bar c\, g\, i',\ \bar c\, c_{t-1} f',\ \bar c\, i\, g',\ \bar h \tanh(c_t)\, o']`;
+  :math:`\bar c_{t-1} = \bar c f`.
+* GRU, reset-after (``act`` = r, z, n, hp_n): :math:`\bar n = \bar h (1-z) n'`,
+  :math:`\bar z = \bar h (h_{t-1} - n) z'`, :math:`\bar r = \bar n\, hp_n r'`;
+  :math:`\bar{xp} = [\bar r, \bar z, \bar n]`, :math:`\bar{hp} = [\bar r, \bar z, \bar n r]`,
+  :math:`\bar h_{t-1} = \bar h z`.
+* SimpleRNN (``act`` = h): :math:`\bar a = \bar h\, \phi'(a)`, written through ``h``.
+* minimal GRU (``act`` = z, n): as the GRU without a reset gate.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+#: activation columns per hidden unit
+ACT_WIDTH = {"lstm": 4, "gru": 4, "rnn": 1, "minimal_gru": 2}
+#: kinds whose pointwise part only needs xp + W_hh h (one addmm)
+SUMMED = frozenset({"lstm", "rnn", "minimal_gru"})
+
+
+def lstm_forward(xp, act, hp, prev, new, activation):
+    H = prev[0].shape[1]
+    torch.sigmoid_(act[:, : 2 * H])
+    torch.tanh_(act[:, 2 * H : 3 * H])
+    torch.sigmoid_(act[:, 3 * H :])
+    i, f, g, o = act.unflatten(1, (4, H)).unbind(1)
+    c = torch.addcmul(torch.mul(f, prev[1], out=new[1]), i, g, out=new[1])
+    torch.mul(o, torch.tanh(c), out=new[0])
+
+
+def lstm_backward(d, prev, act, dxp, activation):
+    dh, dc = d
+    H = dh.shape[1]
+    i, f, g, o = act.unflatten(1, (4, H)).unbind(1)
+    tc = torch.tanh(torch.addcmul(f * prev[1], i, g))  # c_t as the cell computed it
+    dc = torch.addcmul(dc, dh * o, 1 - tc * tc)
+    di, df, dg, do = dxp.unflatten(1, (4, H)).unbind(1)
+    torch.mul(dc * g, i * (1 - i), out=di)
+    torch.mul(dc * prev[1], f * (1 - f), out=df)
+    torch.mul(dc * i, 1 - g * g, out=dg)
+    torch.mul(dh * tc, o * (1 - o), out=do)
+    return None, [None, dc * f]
+
+
+def gru_forward(xp, act, hp, prev, new, activation):
+    H = prev[0].shape[1]
+    a = act.unflatten(1, (4, H))  # leaves r, z, n, hp_n
+    a[:, 3].copy_(hp[:, 2 * H :])
+    torch.sigmoid(xp[:, : 2 * H] + hp[:, : 2 * H], out=act[:, : 2 * H])
+    r, z, n = a[:, 0], a[:, 1], a[:, 2]
+    torch.tanh(torch.addcmul(xp[:, 2 * H :], r, a[:, 3]), out=n)
+    torch.addcmul(n, z, prev[0] - n, out=new[0])
+
+
+def gru_backward(d, prev, act, dxp, activation):
+    (dh,) = d
+    H = dh.shape[1]
+    r, z, n, hn = act.unflatten(1, (4, H)).unbind(1)
+    dr, dz, dn = dxp.unflatten(1, (3, H)).unbind(1)
+    torch.mul(dh * (1 - z), 1 - n * n, out=dn)
+    torch.mul(dh * (prev[0] - n), z * (1 - z), out=dz)
+    torch.mul(dn * hn, r * (1 - r), out=dr)
+    dhp = dxp.clone()
+    dhp[:, 2 * H :].mul_(r)
+    return dhp, [dh * z]
+
+
+def rnn_forward(xp, act, hp, prev, new, activation):
+    from deeprnn.cells._base import ACTIVATIONS
+
+    if activation == "tanh":
+        torch.tanh_(act)
+    elif activation == "sigmoid":
+        torch.sigmoid_(act)
+    elif activation != "identity":
+        act.copy_(ACTIVATIONS[activation](act))
+    new[0].copy_(act)
+
+
+def _rnn_derivative(h: Tensor, activation: str) -> Tensor:
+    if activation == "tanh":
+        return 1 - h * h
+    if activation == "sigmoid":
+        return h * (1 - h)
+    if activation == "relu":
+        return (h > 0).to(h.dtype)
+    if activation == "leaky_relu":
+        return torch.full_like(h, 0.01).masked_fill_(h > 0, 1.0)
+    return torch.ones_like(h)
+
+
+def rnn_backward(d, prev, act, dxp, activation):
+    torch.mul(d[0], _rnn_derivative(act, activation), out=dxp)
+    return None, [None]
+
+
+def minimal_gru_forward(xp, act, hp, prev, new, activation):
+    H = prev[0].shape[1]
+    torch.sigmoid_(act[:, :H])
+    torch.tanh_(act[:, H:])
+    z, n = act[:, :H], act[:, H:]
+    torch.addcmul(n, z, prev[0] - n, out=new[0])
+
+
+def minimal_gru_backward(d, prev, act, dxp, activation):
+    (dh,) = d
+    H = dh.shape[1]
+    z, n = act[:, :H], act[:, H:]
+    torch.mul(dh * (prev[0] - n), z * (1 - z), out=dxp[:, :H])
+    torch.mul(dh * (1 - z), 1 - n * n, out=dxp[:, H:])
+    return None, [dh * z]
+
+
+KERNELS = {
+    "lstm": (lstm_forward, lstm_backward),
+    "gru": (gru_forward, gru_backward),
+    "rnn": (rnn_forward, rnn_backward),
+    "minimal_gru": (minimal_gru_forward, minimal_gru_backward),
+}

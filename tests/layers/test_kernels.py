@@ -1,0 +1,133 @@
+"""Every kernel agrees with the readable loop: float64 to 1e-10, float32 to 1e-5, with masks,
+in training (same random masks) and in eval."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.func import functional_call
+
+import deeprnn
+import deeprnn.kernels
+from _registry import LAYER_IDS, LAYERS
+
+MASKS = {
+    "none": None,
+    "post": torch.tensor(
+        [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]]
+    ),
+    "pre": torch.tensor(
+        [[1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]]
+    ),
+    "holes": torch.tensor(
+        [[1, 0, 1, 0, 1, 0], [0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]]
+    ),
+}
+
+
+def _impls(layer) -> list[str]:
+    from deeprnn.layers import Recurrent
+
+    recs = [m for m in layer.modules() if isinstance(m, Recurrent)]
+    out = ["auto"]
+    if all(r._fused_reason(None) is None for r in recs):
+        out.append("fused")
+    if all(deeprnn.kernels.unsupported_reason(r) is None for r in recs):
+        out.append("torch")
+    return out
+
+
+def _run(layer, x, mask, seed):
+    torch.manual_seed(seed)
+    out, states = layer(x, mask=mask)
+    loss = out.square().sum() + sum(t.sum() for s in states for t in s)
+    grads = torch.autograd.grad(loss, [x, *layer.parameters()], allow_unused=True)
+    return [out, *[t for s in states for t in s], *[g for g in grads if g is not None]]
+
+
+@pytest.mark.parametrize(
+    "dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)], ids=["f64", "f32"]
+)
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("case", LAYERS, ids=LAYER_IDS)
+def test_kernels_agree_with_loop(case, mask_name, dtype, tol):
+    loop = case.make(impl="loop").to(dtype)
+    mask = MASKS[mask_name]
+    mask = None if mask is None else mask.bool()
+    for impl in _impls(loop):
+        fast = case.make(impl=impl).to(dtype)
+        fast.load_state_dict(loop.state_dict())
+        for training in (True, False):
+            loop.train(training)
+            fast.train(training)
+            x = torch.randn(4, 6, loop.input_size, dtype=dtype, requires_grad=True)
+            want = _run(loop, x, mask, seed=7)
+            got = _run(fast, x, mask, seed=7)
+            for a, b in zip(got, want):
+                torch.testing.assert_close(
+                    a, b, rtol=tol, atol=tol, msg=lambda m: f"impl={impl} train={training}: {m}"
+                )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: deeprnn.LSTM(3, 4, recurrent_dropout=0.3, zoneout=0.2, impl="fused"),
+        lambda: deeprnn.GRU(3, 4, go_backwards=True, zoneout=0.2, impl="fused"),
+        lambda: deeprnn.GRU(3, 4, layer_norm=True, impl="fused"),
+        lambda: deeprnn.LSTM(3, 4, layer_norm=True, recurrent_dropout=0.2, impl="fused"),
+        lambda: deeprnn.SimpleRNN(3, 4, activation="sigmoid", impl="fused"),
+        lambda: deeprnn.MinimalGRU(3, 4, bidirectional=True, impl="fused"),
+    ],
+    ids=["lstm_rd_zo", "gru_back_zo", "ln_gru", "ln_lstm_rd", "rnn_sigmoid", "bi_minimal"],
+)
+def test_fused_kernel_gradcheck_float64(make):
+    layer = make().double().train()
+    x = torch.randn(3, 5, 3, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [0, 1, 1, 0, 1], [0, 0, 0, 0, 0]], dtype=torch.bool)
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in layer.named_parameters()}
+    h0 = [
+        type(s)(*(torch.randn_like(t).requires_grad_(True) for t in s))
+        for s in layer.initial_state(3, dtype=torch.float64)
+    ]
+    flat0 = [t for s in h0 for t in s]
+
+    def fn(x, *flat):
+        torch.manual_seed(2)
+        p = dict(zip(params, flat[: len(params)]))
+        init = flat[len(params) :]
+        it = iter(init)
+        states = [type(s)(*(next(it) for _ in s)) for s in h0]
+        out, fin = functional_call(layer, p, (x,), {"mask": mask, "initial_state": states})
+        return out, *[t for s in fin for t in s]
+
+    assert torch.autograd.gradcheck(fn, (x, *params.values(), *flat0))
+
+
+def test_torch_path_takes_the_layers_own_parameters():
+    lstm = deeprnn.LSTM(3, 4, impl="torch")
+    x = torch.randn(2, 5, 3)
+    lstm(x)[0].sum().backward()
+    assert lstm.blocks[0].cell.weight_hh.grad is not None  # no copies: gradients land in place
+
+
+def test_forced_impl_that_cannot_run_is_an_error():
+    with pytest.raises(ValueError, match="impl='torch' cannot run this layer: zoneout"):
+        deeprnn.GRU(3, 4, zoneout=0.1, impl="torch")(torch.randn(2, 3, 3))
+    with pytest.raises(
+        ValueError, match="impl='fused' cannot run this layer: GRU with reset_after=False"
+    ):
+        deeprnn.GRU(3, 4, reset_after=False, impl="fused")(torch.randn(2, 3, 3))
+
+
+def test_auto_picks_torch_for_plain_and_fused_for_variants():
+    x = torch.randn(2, 3, 3)
+    assert deeprnn.LSTM(3, 4).blocks[0]._choose_impl(x, None) == "torch"
+    assert (
+        deeprnn.LSTM(3, 4, recurrent_dropout=0.2).train().blocks[0]._choose_impl(x, None) == "fused"
+    )
+    assert (
+        deeprnn.LSTM(3, 4, recurrent_dropout=0.2).eval().blocks[0]._choose_impl(x, None) == "torch"
+    )
+    assert deeprnn.SimpleRNN(3, 4, activation="sigmoid").blocks[0]._choose_impl(x, None) == "fused"
+    assert deeprnn.GRU(3, 4, reset_after=False).blocks[0]._choose_impl(x, None) == "loop"
