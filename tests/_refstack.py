@@ -85,7 +85,7 @@ def reference_forward_backward(module, x, mask, states0, d_out, d_finals, rec_ma
     grads = {}
     d_h = _np(d_out)
     idx = len(caches)
-    for b, (layers, merge) in reversed(list(enumerate(blocks_of(module)))):
+    for layers, merge in reversed(blocks_of(module)):
         n = len(layers)
         idx -= n
         if merge is None or merge == "concat":

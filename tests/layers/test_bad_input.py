@@ -280,7 +280,7 @@ def test_bad_input_is_reported_at_the_boundary(what, fn, exc, match):
 
 
 def test_pretrained_folder_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json not found"):
+    with pytest.raises(FileNotFoundError, match=r"config\.json not found"):
         deeprnn.load_pretrained(tmp_path)
     deeprnn.LSTM(3, 4).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="holds a LSTM, not a GRU"):

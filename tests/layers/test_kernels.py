@@ -65,7 +65,11 @@ def test_kernels_agree_with_loop(case, mask_name, dtype, tol):
             got = _run(fast, x, mask, seed=7)
             for a, b in zip(got, want):
                 torch.testing.assert_close(
-                    a, b, rtol=tol, atol=tol, msg=lambda m: f"impl={impl} train={training}: {m}"
+                    a,
+                    b,
+                    rtol=tol,
+                    atol=tol,
+                    msg=f"impl={impl} train={training}",
                 )
 
 

@@ -70,8 +70,8 @@ def test_lengths_equal_post_padded_mask(case):
     layer = case.make().double().eval()
     lengths = _lengths()
     x = torch.randn(N, T, layer.input_size, dtype=torch.float64)
-    a, sa = layer(x, lengths=lengths)
-    b, sb = layer(x, mask=_mask(lengths, T, "post"))
+    a, _ = layer(x, lengths=lengths)
+    b, _ = layer(x, mask=_mask(lengths, T, "post"))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 

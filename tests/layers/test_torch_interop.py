@@ -79,7 +79,7 @@ def test_to_torch_rejects_what_torch_lacks():
 
 
 def test_from_torch_rejects_other_modules():
-    with pytest.raises(TypeError, match="torch.nn.LSTM, GRU or RNN, got Linear"):
+    with pytest.raises(TypeError, match=r"torch\.nn\.LSTM, GRU or RNN, got Linear"):
         deeprnn.from_torch(nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="proj_size=2"):
+    with pytest.raises(ValueError, match=r"proj_size=2"):
         deeprnn.from_torch(nn.LSTM(3, 4, proj_size=2))

@@ -112,7 +112,7 @@ class FusedRecurrence(torch.autograd.Function):
         S = plan.n_state
         states, pw_params = rest[:S], rest[S:]
         keeps = (keep_h, keep_c)[:S]
-        T, N, G = xp.shape
+        T, _, G = xp.shape
         H = states[0].shape[2]
         generic = plan.kind is None
         bwd = None if generic else KERNELS[plan.kind][1]
@@ -221,7 +221,7 @@ def fused_scan(layer, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
     )
     pw = pointwise_params(cell) if cell.fused_kind is None else {}
     plan.pw_names = tuple(pw)
-    keep_h, keep_c = (keeps + (None, None))[:2] if keeps is not None else (None, None)
+    keep_h, keep_c = (*keeps, None, None)[:2] if keeps is not None else (None, None)
     mask_tm = None if mask is None else mask.t()  # (T, N)
     h0 = state[0]
     c0 = state[1] if len(state) == 2 else None
