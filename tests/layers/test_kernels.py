@@ -135,3 +135,24 @@ def test_auto_picks_torch_for_plain_and_fused_for_variants():
     )
     assert deeprnn.SimpleRNN(3, 4, activation="sigmoid").blocks[0]._choose_impl(x, None) == "fused"
     assert deeprnn.GRU(3, 4, reset_after=False).blocks[0]._choose_impl(x, None) == "loop"
+
+
+@pytest.mark.parametrize("cell_cls", [deeprnn.LSTMCell, deeprnn.GRUCell])
+def test_packed_and_segment_scans_agree(cell_cls):
+    """CUDA uses packed sequences, CPU length segments: both give the same numbers."""
+    from deeprnn.kernels import torch_rnn
+
+    cell = cell_cls(3, 4).double()
+    lengths = torch.tensor([5, 0, 2, 5, 1])
+    x = torch.randn(5, 5, 3, dtype=torch.float64, requires_grad=True)
+    hx = [torch.randn(1, 5, 4, dtype=torch.float64) for _ in range(2 if cell_cls is deeprnn.LSTMCell else 1)]
+    op, w = torch_rnn._op(cell), torch_rnn._flat_weights(cell)
+    y1, h1 = torch_rnn._segments(op, x, lengths, hx, w, True)
+    y2, h2 = torch_rnn._packed(op, x, lengths, hx, w, True)
+    mask = (torch.arange(5)[None] < lengths[:, None])[..., None]
+    torch.testing.assert_close(y1 * mask, y2 * mask)
+    for a, b in zip(h1, h2):
+        torch.testing.assert_close(a, b)
+    g1 = torch.autograd.grad((y1 * mask).sum() + sum(h.sum() for h in h1), x)[0]
+    g2 = torch.autograd.grad((y2 * mask).sum() + sum(h.sum() for h in h2), x)[0]
+    torch.testing.assert_close(g1, g2)

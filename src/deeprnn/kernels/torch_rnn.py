@@ -1,19 +1,26 @@
-"""Dispatch plain configurations to torch's fused RNN ops (cuDNN on GPU, oneDNN / ATen on CPU).
+"""Dispatch plain configurations to torch's fused RNN ops (cuDNN on GPU, oneDNN on CPU).
 
 The layer's own parameters are handed to ``torch._VF.lstm / gru / rnn_tanh / rnn_relu`` as they
 are — no per-call copies. LSTM and SimpleRNN keep one bias (Keras); torch adds ``b_hh`` to it,
-so a zero buffer stands in for ``b_hh``.
+so a zero tensor stands in for ``b_hh``.
 
-Masks become packed sequences. Anything a packed sequence cannot express is mapped onto one:
-rows whose real steps are not a prefix (pre-padding, holes) are compacted with a stable gather
-(a masked step carries the state, so skipping it is exact), a backward scan reverses each row's
-real steps, and empty rows (which torch rejects) run one dummy step whose output and state are
-then replaced by zeros and the initial state.
+Variable lengths. Each row's real steps are first gathered into scan order — a stable
+compaction (a masked step carries the state, so skipping it is exact), reversed for a backward
+scan — giving a post-padded batch. Then:
+
+* on CUDA, a packed sequence (cuDNN runs those natively);
+* on CPU, where oneDNN has no packed kernel and torch's fallback is about 2x slower, the batch is
+  sorted by length and scanned in segments between consecutive distinct lengths, each segment a
+  fused call over the rows still running, carrying ``(h, c)`` across: exact final states, and no
+  work on padding.
+
+Empty rows (which torch rejects) keep their initial state and output zeros.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -47,15 +54,12 @@ def unsupported_reason(layer) -> str | None:
     return None
 
 
-def _mode_and_fn(cell):
+def _op(cell):
     if isinstance(cell, LSTMCell):
-        return "lstm", torch._VF.lstm
+        return torch._VF.lstm
     if isinstance(cell, GRUCell):
-        return "gru", torch._VF.gru
-    return (
-        f"rnn_{cell.activation}",
-        torch._VF.rnn_tanh if cell.activation == "tanh" else torch._VF.rnn_relu,
-    )
+        return torch._VF.gru
+    return torch._VF.rnn_tanh if cell.activation == "tanh" else torch._VF.rnn_relu
 
 
 def _flat_weights(cell) -> list[Tensor]:
@@ -71,83 +75,95 @@ def _processing_order(mask: Tensor, backwards: bool) -> Tensor:
     """(N, T) gather index: each row's real steps in scan order first, then its masked steps."""
     steps = mask.shape[1]
     pos = torch.arange(steps, device=mask.device).expand_as(mask)
-    key = torch.where(mask, pos, steps + pos)  # real steps first, order kept
-    if backwards:
-        key = torch.where(mask, steps - 1 - pos, steps + pos)
-    return key.argsort(dim=1, stable=True)
+    real_key = steps - 1 - pos if backwards else pos
+    return torch.where(mask, real_key, steps + pos).argsort(dim=1, stable=True)
 
 
-def torch_scan(layers, x: Tensor, mask: Tensor | None, states: list, dropout: float = 0.0):
+def _gather_time(x: Tensor, order: Tensor) -> Tensor:
+    return x.gather(1, order[..., None].expand(-1, -1, x.shape[2]))
+
+
+def _scatter_time(y: Tensor, order: Tensor) -> Tensor:
+    return torch.zeros_like(y).scatter(1, order[..., None].expand(-1, -1, y.shape[2]), y)
+
+
+def _segments(op, x: Tensor, lengths: Tensor, hx: list[Tensor], weights, has_biases: bool):
+    """Post-padded ``x`` (N, T, I): scan rows sorted by length, segment by segment."""
+    batch, steps, _ = x.shape
+    rows = lengths.argsort(descending=True, stable=True)
+    inverse = rows.argsort()
+    xs = x.index_select(0, rows)
+    sorted_lengths = lengths.index_select(0, rows).tolist()
+    state = [h.index_select(1, rows) for h in hx]  # each (1, N, H)
+    outs = []
+    start = 0
+    for end in sorted(set(sorted_lengths)):
+        if end == 0:
+            continue
+        active = sum(1 for n in sorted_lengths if n >= end)
+        hx_seg = tuple(s[:, :active] for s in state) if len(state) == 2 else state[0][:, :active]
+        y, *h_n = op(xs[:active, start:end], hx_seg, weights, has_biases, 1, 0.0, False, False, True)
+        outs.append(F.pad(y, (0, 0, 0, 0, 0, batch - active)))  # (N, end - start, H)
+        state = [torch.cat([h, s[:, active:]], dim=1) for h, s in zip(h_n, state)]
+        start = end
+    hidden = hx[0].shape[2]
+    if start < steps:
+        outs.append(x.new_zeros(batch, steps - start, hidden))
+    y = torch.cat(outs, dim=1).index_select(0, inverse)
+    return y, [s.index_select(1, inverse) for s in state]
+
+
+def _packed(op, x: Tensor, lengths: Tensor, hx: list[Tensor], weights, has_biases: bool):
+    steps = x.shape[1]
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    perm = packed.sorted_indices
+    hx_sorted = [h.index_select(1, perm) for h in hx]
+    hx_arg = tuple(hx_sorted) if len(hx) == 2 else hx_sorted[0]
+    data, *h_n = op(packed.data, packed.batch_sizes, hx_arg, weights, has_biases, 1, 0.0, False, False)
+    y, _ = pad_packed_sequence(
+        PackedSequence(data, packed.batch_sizes, perm, packed.unsorted_indices), batch_first=True, total_length=steps
+    )
+    h_n = [h.index_select(1, packed.unsorted_indices) for h in h_n]
+    real = (lengths > 0)[None, :, None]  # empty rows ran one dummy step: restore their state
+    return y, [torch.where(real, h, h0) for h, h0 in zip(h_n, hx)]
+
+
+def _states(cell, h_n: list[Tensor], direction: int):
+    if isinstance(cell, LSTMCell):
+        return LSTMState(h_n[0][direction], h_n[1][direction])
+    return RNNState(h_n[0][direction])
+
+
+def torch_scan(layers, x: Tensor, mask: Tensor | None, states: list):
     """Run one Recurrent, or a forward/backward pair, through torch's fused op.
 
     Returns ``(out (N, T, D*H), [final states])``; ``out`` is zero at masked steps.
     """
     cell = layers[0].cell
-    bidirectional = len(layers) == 2
-    backwards = layers[0].go_backwards and not bidirectional
-    mode, fn = _mode_and_fn(cell)
-    weights = [w for layer in layers for w in _flat_weights(layer.cell)]
+    op = _op(cell)
     has_biases = cell.use_bias
     batch, steps, _ = x.shape
-    h0 = torch.stack([s.h for s in states])  # (D, N, H)
-    hx = (h0, torch.stack([s.c for s in states])) if mode == "lstm" else h0
-
-    lengths = None
-    order = None
-    if mask is not None or backwards:
-        full = mask is None or bool(mask.all())
-        if backwards or not full:
-            mask_ = (
-                mask
-                if mask is not None
-                else torch.ones(batch, steps, dtype=torch.bool, device=x.device)
-            )
-            lengths = mask_.sum(dim=1)
-            prefix = torch.arange(steps, device=x.device)[None] < lengths[:, None]
-            if backwards or not torch.equal(prefix, mask_):
-                order = _processing_order(mask_, backwards)  # (N, T)
-                x = x.gather(1, order[..., None].expand(-1, -1, x.shape[2]))
-    if lengths is None:
-        args = (x, hx, weights, has_biases, 1, 0.0, False, bidirectional, True)
-        y, *h_n = fn(*args)
-    else:
-        cpu_lengths = lengths.clamp(min=1).cpu()
-        packed = pack_padded_sequence(x, cpu_lengths, batch_first=True, enforce_sorted=False)
-        perm = packed.sorted_indices
-        hx_sorted = (
-            tuple(h.index_select(1, perm) for h in hx)
-            if mode == "lstm"
-            else hx.index_select(1, perm)
-        )
-        args = (
-            packed.data,
-            packed.batch_sizes,
-            hx_sorted,
-            weights,
-            has_biases,
-            1,
-            0.0,
-            False,
-            bidirectional,
-        )
-        data, *h_n = fn(*args)
-        y, _ = pad_packed_sequence(
-            PackedSequence(data, packed.batch_sizes, perm, packed.unsorted_indices),
-            batch_first=True,
-            total_length=steps,
-        )
-        h_n = [h.index_select(1, packed.unsorted_indices) for h in h_n]
-    if order is not None:
-        y = torch.zeros_like(y).scatter(1, order[..., None].expand(-1, -1, y.shape[2]), y)
-    if lengths is not None:
-        real = lengths > 0
-        y = y * mask[..., None] if mask is not None else y
-        h_n = [
-            torch.where(real[None, :, None], h, h_init)
-            for h, h_init in zip(h_n, (h0, hx[1]) if mode == "lstm" else (h0,))
-        ]
-    if mode == "lstm":
-        finals = [LSTMState(h_n[0][d], h_n[1][d]) for d in range(len(layers))]
-    else:
-        finals = [RNNState(h_n[0][d]) for d in range(len(layers))]
-    return y, finals
+    full = mask is None or bool(mask.all())
+    if full and not any(layer.go_backwards for layer in layers[:1]):
+        # one call, both directions at once when bidirectional
+        weights = [w for layer in layers for w in _flat_weights(layer.cell)]
+        h0 = torch.stack([s.h for s in states])  # (D, N, H)
+        hx = (h0, torch.stack([s.c for s in states])) if isinstance(cell, LSTMCell) else h0
+        y, *h_n = op(x, hx, weights, has_biases, 1, 0.0, False, len(layers) == 2, True)
+        return y, [_states(cell, h_n, d) for d in range(len(layers))]
+    if mask is None:
+        mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
+    lengths = mask.sum(dim=1)
+    prefix = torch.arange(steps, device=x.device)[None] < lengths[:, None]
+    is_prefix = bool(torch.equal(prefix, mask))
+    outs, finals = [], []
+    for layer, state in zip(layers, states):
+        order = None if (is_prefix and not layer.go_backwards) else _processing_order(mask, layer.go_backwards)
+        xo = x if order is None else _gather_time(x, order)
+        hx = [t[None] for t in state]  # (1, N, H) each
+        scan = _packed if x.is_cuda else _segments
+        y, h_n = scan(op, xo, lengths, hx, _flat_weights(layer.cell), has_biases)
+        y = y if order is None else _scatter_time(y, order)
+        outs.append(y * mask[..., None])
+        finals.append(_states(cell, h_n, 0))
+    return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), finals
