@@ -64,9 +64,13 @@ class PackedLSTM(nn.LSTM):
     def forward(self, x, lengths=None):
         if lengths is None:
             return super().forward(x)
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         out, state = super().forward(packed)
-        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], state
+        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[
+            0
+        ], state
 
 
 @dataclass
@@ -81,21 +85,50 @@ class Row:
 def rows(include_loop: bool) -> list[Row]:
     out = [
         Row("torch nn.LSTM", lambda i, h, n: nn.LSTM(i, h, n, batch_first=True)),
-        Row("torch nn.LSTM random lengths (packed)", lambda i, h, n: PackedLSTM(i, h, n), masked=True),
+        Row(
+            "torch nn.LSTM random lengths (packed)",
+            lambda i, h, n: PackedLSTM(i, h, n),
+            masked=True,
+        ),
         Row("torch LSTMCell loop", lambda i, h, n: CellLoop(i, h, n)),
         Row("deeprnn LSTM (auto: torch op)", lambda i, h, n: deeprnn.LSTM(i, h, n)),
         Row("deeprnn LSTM impl=fused", lambda i, h, n: deeprnn.LSTM(i, h, n, impl="fused")),
-        Row("deeprnn LSTM recurrent_dropout=0.25", lambda i, h, n: deeprnn.LSTM(i, h, n, recurrent_dropout=0.25)),
+        Row(
+            "deeprnn LSTM recurrent_dropout=0.25",
+            lambda i, h, n: deeprnn.LSTM(i, h, n, recurrent_dropout=0.25),
+        ),
         Row("deeprnn LSTM layer_norm", lambda i, h, n: deeprnn.LSTM(i, h, n, layer_norm=True)),
         Row("deeprnn LSTM zoneout=0.1", lambda i, h, n: deeprnn.LSTM(i, h, n, zoneout=0.1)),
         Row("deeprnn LSTM residual", lambda i, h, n: deeprnn.LSTM(i, h, n, residual=True)),
-        Row("deeprnn LSTM random lengths", lambda i, h, n: deeprnn.LSTM(i, h, n), "deeprnn LSTM (auto: torch op)", masked=True),
+        Row(
+            "deeprnn LSTM checkpoint_steps=50",
+            lambda i, h, n: deeprnn.LSTM(i, h, n, checkpoint_steps=50),
+        ),
+        Row(
+            "deeprnn LSTM random lengths",
+            lambda i, h, n: deeprnn.LSTM(i, h, n),
+            "deeprnn LSTM (auto: torch op)",
+            masked=True,
+        ),
         Row("torch nn.GRU", lambda i, h, n: nn.GRU(i, h, n, batch_first=True), "torch nn.GRU", 3),
-        Row("deeprnn GRU (auto: torch op)", lambda i, h, n: deeprnn.GRU(i, h, n), "torch nn.GRU", 3),
-        Row("deeprnn GRU recurrent_dropout=0.25", lambda i, h, n: deeprnn.GRU(i, h, n, recurrent_dropout=0.25), "torch nn.GRU", 3),
+        Row(
+            "deeprnn GRU (auto: torch op)", lambda i, h, n: deeprnn.GRU(i, h, n), "torch nn.GRU", 3
+        ),
+        Row(
+            "deeprnn GRU recurrent_dropout=0.25",
+            lambda i, h, n: deeprnn.GRU(i, h, n, recurrent_dropout=0.25),
+            "torch nn.GRU",
+            3,
+        ),
     ]
     if include_loop:
-        out.insert(4, Row("deeprnn LSTM impl=loop (readable)", lambda i, h, n: deeprnn.LSTM(i, h, n, impl="loop")))
+        out.insert(
+            4,
+            Row(
+                "deeprnn LSTM impl=loop (readable)",
+                lambda i, h, n: deeprnn.LSTM(i, h, n, impl="loop"),
+            ),
+        )
     return out
 
 
@@ -149,7 +182,14 @@ def peak_memory_mb(row_index: int, shape, device, include_loop) -> float:
         base = torch.cuda.memory_allocated()
         train_step(model, torch.optim.SGD(model.parameters(), lr=0.01), x, None)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    cmd = [sys.executable, __file__, "--memory-row", str(row_index), "--shape", ",".join(map(str, shape))]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-row",
+        str(row_index),
+        "--shape",
+        ",".join(map(str, shape)),
+    ]
     if include_loop:
         cmd.append("--loop")
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -184,7 +224,10 @@ def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[d
     for rep in range(repeats + 1):  # repeat 0 warms up
         for r, m, o in zip(table, models, opts):
             ln = lengths if r.masked else None
-            for what, fn in (("train", lambda: train_step(m, o, x, ln)), ("infer", lambda: infer(m, x, ln))):
+            for what, fn in (
+                ("train", lambda: train_step(m, o, x, ln)),
+                ("infer", lambda: infer(m, x, ln)),
+            ):
                 _sync(device)
                 t0 = time.perf_counter()
                 fn()
@@ -247,7 +290,9 @@ def update_readme(table: str) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="T=100 only, 3 repeats, no memory")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -282,7 +327,9 @@ def main(argv=None) -> int:
     print(table)
     a.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if device.type == "cpu" else "_" + device.type
-    atomic_write_text(a.out / f"speed{suffix}.json", json.dumps({"meta": meta, "results": results}, indent=2))
+    atomic_write_text(
+        a.out / f"speed{suffix}.json", json.dumps({"meta": meta, "results": results}, indent=2)
+    )
     atomic_write_text(a.out / f"speed{suffix}.md", table)
     if a.readme:
         update_readme(table)

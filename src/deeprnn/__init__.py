@@ -16,6 +16,7 @@ from deeprnn.cells import (
     RecurrentCell,
     SimpleRNNCell,
 )
+from deeprnn.determinism import set_deterministic
 from deeprnn.gradients import GradientProbe, clip_gradients
 from deeprnn.layers import (
     GRU,
@@ -62,5 +63,6 @@ __all__ = [
     "from_torch",
     "load_pretrained",
     "summary",
+    "set_deterministic",
     "to_torch",
 ]

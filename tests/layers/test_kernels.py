@@ -145,7 +145,10 @@ def test_packed_and_segment_scans_agree(cell_cls):
     cell = cell_cls(3, 4).double()
     lengths = torch.tensor([5, 0, 2, 5, 1])
     x = torch.randn(5, 5, 3, dtype=torch.float64, requires_grad=True)
-    hx = [torch.randn(1, 5, 4, dtype=torch.float64) for _ in range(2 if cell_cls is deeprnn.LSTMCell else 1)]
+    hx = [
+        torch.randn(1, 5, 4, dtype=torch.float64)
+        for _ in range(2 if cell_cls is deeprnn.LSTMCell else 1)
+    ]
     op, w = torch_rnn._op(cell), torch_rnn._flat_weights(cell)
     y1, h1 = torch_rnn._segments(op, x, lengths, hx, w, True)
     y2, h2 = torch_rnn._packed(op, x, lengths, hx, w, True)

@@ -37,7 +37,9 @@ class Forecaster(nn.Module):
 
     def __init__(self, hidden_size: int = 32, num_layers: int = 2):
         super().__init__()
-        self.rnn = deeprnn.LSTM(1, hidden_size, num_layers, return_sequences=False, return_state=False)
+        self.rnn = deeprnn.LSTM(
+            1, hidden_size, num_layers, return_sequences=False, return_state=False
+        )
         self.head = nn.Linear(hidden_size, 1)
 
     def forward(self, x):
@@ -79,8 +81,11 @@ def run(out_dir: Path, seconds: float = 60.0, seed: int = 42, n_steps: int = 50)
         history["epoch"].append(epoch)
         history["train_mse"].append(total / len(x_train))
         history["val_mse"].append(val)
-        print(f"epoch {epoch:3d}  train MSE {total / len(x_train):.5f}  val MSE {val:.5f}  "
-              f"({time.perf_counter() - start:.0f}s)", flush=True)
+        print(
+            f"epoch {epoch:3d}  train MSE {total / len(x_train):.5f}  val MSE {val:.5f}  "
+            f"({time.perf_counter() - start:.0f}s)",
+            flush=True,
+        )
     model.eval()
     with torch.no_grad():
         pred = model(x_test)
@@ -136,9 +141,15 @@ def _plots(out_dir: Path, history: dict, x, y, pred) -> list[Path]:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="train a small LSTM forecaster on synthetic sines",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+    p = sub.add_parser(
+        "demo",
+        help="train a small LSTM forecaster on synthetic sines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)"
+    )
     p.add_argument("--seconds", type=float, default=60.0, help="training time budget (default 60)")
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=lambda a: run(a.out, a.seconds, a.seed) and 0)

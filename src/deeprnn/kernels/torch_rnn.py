@@ -102,7 +102,9 @@ def _segments(op, x: Tensor, lengths: Tensor, hx: list[Tensor], weights, has_bia
             continue
         active = sum(1 for n in sorted_lengths if n >= end)
         hx_seg = tuple(s[:, :active] for s in state) if len(state) == 2 else state[0][:, :active]
-        y, *h_n = op(xs[:active, start:end], hx_seg, weights, has_biases, 1, 0.0, False, False, True)
+        y, *h_n = op(
+            xs[:active, start:end], hx_seg, weights, has_biases, 1, 0.0, False, False, True
+        )
         outs.append(F.pad(y, (0, 0, 0, 0, 0, batch - active)))  # (N, end - start, H)
         state = [torch.cat([h, s[:, active:]], dim=1) for h, s in zip(h_n, state)]
         start = end
@@ -115,13 +117,19 @@ def _segments(op, x: Tensor, lengths: Tensor, hx: list[Tensor], weights, has_bia
 
 def _packed(op, x: Tensor, lengths: Tensor, hx: list[Tensor], weights, has_biases: bool):
     steps = x.shape[1]
-    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(
+        x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+    )
     perm = packed.sorted_indices
     hx_sorted = [h.index_select(1, perm) for h in hx]
     hx_arg = tuple(hx_sorted) if len(hx) == 2 else hx_sorted[0]
-    data, *h_n = op(packed.data, packed.batch_sizes, hx_arg, weights, has_biases, 1, 0.0, False, False)
+    data, *h_n = op(
+        packed.data, packed.batch_sizes, hx_arg, weights, has_biases, 1, 0.0, False, False
+    )
     y, _ = pad_packed_sequence(
-        PackedSequence(data, packed.batch_sizes, perm, packed.unsorted_indices), batch_first=True, total_length=steps
+        PackedSequence(data, packed.batch_sizes, perm, packed.unsorted_indices),
+        batch_first=True,
+        total_length=steps,
     )
     h_n = [h.index_select(1, packed.unsorted_indices) for h in h_n]
     real = (lengths > 0)[None, :, None]  # empty rows ran one dummy step: restore their state
@@ -158,7 +166,11 @@ def torch_scan(layers, x: Tensor, mask: Tensor | None, states: list):
     is_prefix = bool(torch.equal(prefix, mask))
     outs, finals = [], []
     for layer, state in zip(layers, states):
-        order = None if (is_prefix and not layer.go_backwards) else _processing_order(mask, layer.go_backwards)
+        order = (
+            None
+            if (is_prefix and not layer.go_backwards)
+            else _processing_order(mask, layer.go_backwards)
+        )
         xo = x if order is None else _gather_time(x, order)
         hx = [t[None] for t in state]  # (1, N, H) each
         scan = _packed if x.is_cuda else _segments

@@ -80,6 +80,7 @@ class Bidirectional(SequenceLayer):
         fwd, bwd = self.forward_layer, self.backward_layer
         if (
             not fwd.go_backwards
+            and not (fwd.checkpoint_steps and self.training and torch.is_grad_enabled())
             and fwd._choose_impl(x, mask) == bwd._choose_impl(x, mask) == "torch"
         ):
             from deeprnn.kernels.torch_rnn import torch_scan

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from deeprnn._config import register
-from deeprnn._validation import check_bool, check_choice, check_probability
+from deeprnn._validation import check_bool, check_choice, check_positive_int, check_probability
 from deeprnn.cells import RecurrentCell
 from deeprnn.layers._sequence import SequenceLayer
 
@@ -47,6 +47,9 @@ class Recurrent(SequenceLayer):
             tanh/relu SimpleRNN, no recurrent dropout in training, no zoneout), else
             ``"fused"`` (deeprnn's kernel with hand-written BPTT, :mod:`deeprnn.kernels`), else
             ``"loop"``, the readable Python loop every kernel is tested against.
+        checkpoint_steps: activation checkpointing over time: keep the states every this many
+            steps and recompute the rest in the backward pass (memory O(T/C + C) instead of
+            O(T), about one extra forward in time). Training only.
         batch_first, return_sequences, return_state, stateful: see
             :mod:`deeprnn.layers._sequence`.
 
@@ -65,6 +68,7 @@ class Recurrent(SequenceLayer):
         zoneout: float = 0.0,
         masked_output: str = "zero",
         impl: str = "auto",
+        checkpoint_steps: int | None = None,
         batch_first: bool = True,
         return_sequences: bool = True,
         return_state: bool = True,
@@ -88,6 +92,9 @@ class Recurrent(SequenceLayer):
         self.zoneout = check_probability("zoneout", zoneout)
         self.masked_output = check_choice("masked_output", masked_output, MASKED_OUTPUTS)
         self.impl = check_choice("impl", impl, IMPLS)
+        if checkpoint_steps is not None:
+            check_positive_int("checkpoint_steps", checkpoint_steps)
+        self.checkpoint_steps = checkpoint_steps
         self._probe = None  # set by deeprnn.GradientProbe: called as probe(t, dL/dh_t)
 
     def _cells(self) -> list[RecurrentCell]:
@@ -147,22 +154,52 @@ class Recurrent(SequenceLayer):
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
         state = states[0]
         impl = self._choose_impl(x, mask)
+        rec_mask = None if impl == "torch" else self._recurrent_mask(x.shape[0], x)
+        keeps = None if impl == "torch" else self._zoneout_masks(x.shape[1], state)
+        chunk = self.checkpoint_steps
+        if chunk and self.training and torch.is_grad_enabled() and x.shape[1] > chunk:
+            out, state = self._scan_checkpointed(impl, x, mask, state, rec_mask, keeps, chunk)
+        else:
+            out, state = self._scan(impl, x, mask, state, rec_mask, keeps)
+        summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
+        return out, summary, [state]
+
+    def _scan(self, impl: str, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
+        """One pass of the chosen implementation: ``(out (N, T, H), final state)``."""
         if impl == "torch":
             from deeprnn.kernels.torch_rnn import torch_scan
 
-            out, finals = torch_scan([self], x, mask, states)
-            state = finals[0]
-        else:
-            rec_mask = self._recurrent_mask(x.shape[0], x)
-            keeps = self._zoneout_masks(x.shape[1], state)
-            if impl == "fused":
-                from deeprnn.kernels.fused import fused_scan
+            out, finals = torch_scan([self], x, mask, [state])
+            return out, finals[0]
+        if impl == "fused":
+            from deeprnn.kernels.fused import fused_scan
 
-                out, state = fused_scan(self, x, mask, state, rec_mask, keeps)
-            else:
-                out, state = self._run_loop(x, mask, state, rec_mask, keeps)
-        summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
-        return out, summary, [state]
+            return fused_scan(self, x, mask, state, rec_mask, keeps)
+        return self._run_loop(x, mask, state, rec_mask, keeps)
+
+    def _scan_checkpointed(self, impl, x, mask, state, rec_mask, keeps, chunk: int):
+        """Activation checkpointing over time: keep only the states between chunks of ``chunk``
+        steps and recompute each chunk's activations during the backward pass."""
+        from torch.utils.checkpoint import checkpoint
+
+        steps = x.shape[1]
+        starts = list(range(0, steps, chunk))
+        if self.go_backwards:
+            starts.reverse()
+        outs = {}
+        for start in starts:
+            sl = slice(start, min(start + chunk, steps))
+            m = None if mask is None else mask[:, sl]
+            kp = None if keeps is None else tuple(k[sl] for k in keeps)
+
+            def run(xc, *st, m=m, kp=kp):
+                out, new = self._scan(impl, xc, m, type(state)(*st), rec_mask, kp)
+                return out, *new
+
+            out, *new = checkpoint(run, x[:, sl], *state, use_reentrant=False)
+            state = type(state)(*new)
+            outs[start] = out
+        return torch.cat([outs[s] for s in sorted(outs)], dim=1), state
 
     def _run_loop(self, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
         """The readable reference loop: one ``cell.step`` per time step."""
@@ -201,6 +238,7 @@ class Recurrent(SequenceLayer):
             "zoneout": self.zoneout,
             "masked_output": self.masked_output,
             "impl": self.impl,
+            "checkpoint_steps": self.checkpoint_steps,
             **self._base_config(),
         }
 

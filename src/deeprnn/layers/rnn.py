@@ -28,7 +28,8 @@ _COMMON_DOC = """
         residual, highway, norm: connections between layers, see :class:`DeepRNN`.
         masked_output: ``"zero"`` (default) or ``"carry"`` (Keras) at masked steps.
         init: ``"keras"`` (Glorot / orthogonal / zero biases) or ``"torch"``.
-        impl: ``"auto"`` or ``"loop"`` (the readable reference loop).
+        impl: ``"auto"``, ``"torch"``, ``"fused"`` or ``"loop"``; see :class:`Recurrent`.
+        checkpoint_steps: activation checkpointing over chunks of this many steps.
 
     Call: ``layer(x, lengths=None, mask=None, initial_state=None)``; see
     :mod:`deeprnn.layers._sequence` for the shapes and the masking rules.
@@ -64,6 +65,7 @@ class _Uniform(DeepRNN):
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
+        checkpoint_steps: int | None = None,
         **cell_options: Any,
     ):
         own_config = {
@@ -92,6 +94,7 @@ class _Uniform(DeepRNN):
             masked_output=masked_output,
             init=init,
             impl=impl,
+            checkpoint_steps=checkpoint_steps,
             **cell_options,
         )
         self.hidden_size = hidden_size

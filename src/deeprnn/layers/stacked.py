@@ -100,7 +100,8 @@ class DeepRNN(SequenceLayer):
         residual, highway: skip connections around layers 2..L.
         norm: ``"batch"`` (masked), ``"layer"`` or ``None``, between layers.
         go_backwards: every unidirectional layer scans from the end.
-        masked_output, init, impl, batch_first, return_sequences, return_state, stateful:
+        masked_output, init, impl, checkpoint_steps, batch_first, return_sequences,
+            return_state, stateful:
             see :class:`Recurrent` and :mod:`deeprnn.layers._sequence`.
 
     Returns the last layer's outputs (N, T, F) — or (N, F) at each row's last real step — and,
@@ -137,6 +138,7 @@ class DeepRNN(SequenceLayer):
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
+        checkpoint_steps: int | None = None,
         batch_first: bool = True,
         return_sequences: bool = True,
         return_state: bool = True,
@@ -187,6 +189,9 @@ class DeepRNN(SequenceLayer):
         self.masked_output = check_choice("masked_output", masked_output, MASKED_OUTPUTS)
         self.init = check_choice("init", init, INITS)
         self.impl = check_choice("impl", impl, IMPLS)
+        if checkpoint_steps is not None:
+            check_positive_int("checkpoint_steps", checkpoint_steps)
+        self.checkpoint_steps = checkpoint_steps
         self._build()
 
     # -- construction ------------------------------------------------------------------------
@@ -247,6 +252,7 @@ class DeepRNN(SequenceLayer):
                 zoneout=spec.zoneout,
                 masked_output=self.masked_output,
                 impl=self.impl,
+                checkpoint_steps=self.checkpoint_steps,
             )
             block = Bidirectional(rec, merge_mode=spec.merge_mode) if spec.bidirectional else rec
             self.blocks.append(block)
@@ -339,6 +345,7 @@ class DeepRNN(SequenceLayer):
             "masked_output": self.masked_output,
             "init": self.init,
             "impl": self.impl,
+            "checkpoint_steps": self.checkpoint_steps,
             **self._base_config(),
         }
 
