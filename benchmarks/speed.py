@@ -225,8 +225,8 @@ def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[d
         for r, m, o in zip(table, models, opts):
             ln = lengths if r.masked else None
             for what, fn in (
-                ("train", lambda: train_step(m, o, x, ln)),
-                ("infer", lambda: infer(m, x, ln)),
+                ("train", lambda m=m, o=o, ln=ln: train_step(m, o, x, ln)),
+                ("infer", lambda m=m, ln=ln: infer(m, x, ln)),
             ):
                 _sync(device)
                 t0 = time.perf_counter()
