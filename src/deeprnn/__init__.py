@@ -62,7 +62,7 @@ __all__ = [
     "clip_gradients",
     "from_torch",
     "load_pretrained",
-    "summary",
     "set_deterministic",
+    "summary",
     "to_torch",
 ]

@@ -73,7 +73,7 @@ def check_lengths(lengths, batch: int, steps: int, device) -> Tensor:
         raise TypeError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
     if lengths.dim() != 1 or lengths.shape[0] != batch:
         raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
-    if batch:
+    if batch and not is_compiling():  # a value check would break a torch.compile graph
         bad = (lengths < 0) | (lengths > steps)
         if bool(bad.any()):
             i = int(bad.nonzero()[0, 0])
@@ -92,11 +92,7 @@ def check_mask(mask, batch: int, steps: int, device) -> Tensor:
     if mask.shape != (batch, steps):
         raise ValueError(f"mask must have shape ({batch}, {steps}) (N, T), got {tuple(mask.shape)}")
     if mask.dtype != torch.bool:
-        if mask.is_floating_point():
-            ok = ((mask == 0) | (mask == 1)).all()
-        else:
-            ok = ((mask == 0) | (mask == 1)).all()
-        if not bool(ok):
+        if not is_compiling() and not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("mask must be boolean (or 0/1 valued), got other values")
         mask = mask != 0
     return mask.to(device)
@@ -114,3 +110,9 @@ def close_key_hint(key: str, valid: Iterable[str]) -> str:
 
 def is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def is_compiling() -> bool:
+    """True while torch.compile traces (data-dependent checks are skipped then)."""
+    fn = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(fn()) if fn is not None else False

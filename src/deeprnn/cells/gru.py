@@ -153,6 +153,10 @@ class LayerNormGRUCell(RecurrentCell):
         add_layer_norms(self, {"ih": gh, "hh": gh}, bias)
         self.reset_parameters()
 
+    @property
+    def fused_kind(self) -> str | None:
+        return "ln_gru" if self.use_bias else None  # the hand-written BPTT assumes LN shifts
+
     def project_input(self, x: Tensor) -> Tensor:
         gh = 3 * self.hidden_size
         return F.layer_norm(

@@ -101,6 +101,10 @@ class LayerNormLSTMCell(RecurrentCell):
             with torch.no_grad():
                 self.ln_ih_bias[self.hidden_size : 2 * self.hidden_size].fill_(1.0)
 
+    @property
+    def fused_kind(self) -> str | None:
+        return "ln_lstm" if self.use_bias else None  # the hand-written BPTT assumes LN shifts
+
     def project_input(self, x: Tensor) -> Tensor:
         gh = 4 * self.hidden_size
         return F.layer_norm(

@@ -132,3 +132,92 @@ KERNELS = {
     "rnn": (rnn_forward, rnn_backward),
     "minimal_gru": (minimal_gru_forward, minimal_gru_backward),
 }
+
+
+# -- layer-normalised cells ---------------------------------------------------------------------
+# ``pw`` holds the gains and shifts used inside the step, ``pw_grads`` accumulates their
+# gradients. LN(v) = xhat * gain + shift with xhat = (v - mean(v)) * rstd over the features.
+EPS = 1e-5
+
+
+def _normalise(v: Tensor, xhat_out: Tensor, rstd_out: Tensor) -> Tensor:
+    var, mean = torch.var_mean(v, dim=1, keepdim=True, correction=0)
+    torch.rsqrt(var + EPS, out=rstd_out)
+    return torch.mul(v - mean, rstd_out, out=xhat_out)
+
+
+def _normalise_backward(dy_hat: Tensor, xhat: Tensor, rstd: Tensor) -> Tensor:
+    """Gradient through xhat = (v - mean) * rstd, given the gradient w.r.t. xhat."""
+    mean_dy = dy_hat.mean(dim=1, keepdim=True)
+    mean_dyx = (dy_hat * xhat).mean(dim=1, keepdim=True)
+    return rstd * (dy_hat - mean_dy - xhat * mean_dyx)
+
+
+def _ln_lstm_views(act: Tensor, H: int):
+    gates, xhat_hh, c_hat = act[:, : 4 * H], act[:, 4 * H : 8 * H], act[:, 8 * H : 9 * H]
+    return gates, xhat_hh, c_hat, act[:, 9 * H : 9 * H + 1], act[:, 9 * H + 1 : 9 * H + 2]
+
+
+def ln_lstm_forward(xp, act, hp, prev, new, activation, pw):
+    g_hh, b_hh, g_c, b_c = pw
+    H = prev[0].shape[1]
+    gates, xhat_hh, c_hat, rstd_hh, rstd_c = _ln_lstm_views(act, H)
+    xhat = _normalise(hp, xhat_hh, rstd_hh)
+    torch.addcmul(xp + b_hh, xhat, g_hh, out=gates)  # xp + LN_hh(W_hh h)
+    torch.sigmoid_(gates[:, : 2 * H])
+    torch.tanh_(gates[:, 2 * H : 3 * H])
+    torch.sigmoid_(gates[:, 3 * H :])
+    i, f, g, o = gates.unflatten(1, (4, H)).unbind(1)
+    c = torch.addcmul(f * prev[1], i, g, out=new[1])
+    chat = _normalise(c, c_hat, rstd_c)
+    torch.mul(o, torch.tanh(torch.addcmul(b_c, chat, g_c)), out=new[0])
+
+
+def ln_lstm_backward(d, prev, act, dxp, activation, pw, pw_grads):
+    g_hh, _, g_c, b_c = pw
+    dh, dc = d
+    H = dh.shape[1]
+    gates, xhat_hh, c_hat, rstd_hh, rstd_c = _ln_lstm_views(act, H)
+    i, f, g, o = gates.unflatten(1, (4, H)).unbind(1)
+    tn = torch.tanh(torch.addcmul(b_c, c_hat, g_c))
+    dcn = dh * o * (1 - tn * tn)  # gradient at LN_c's output
+    pw_grads[2] += (dcn * c_hat).sum(0)
+    pw_grads[3] += dcn.sum(0)
+    dc = dc + _normalise_backward(dcn * g_c, c_hat, rstd_c)
+    di, df, dg, do = dxp.unflatten(1, (4, H)).unbind(1)
+    torch.mul(dc * g, i * (1 - i), out=di)
+    torch.mul(dc * prev[1], f * (1 - f), out=df)
+    torch.mul(dc * i, 1 - g * g, out=dg)
+    torch.mul(dh * tn, o * (1 - o), out=do)
+    pw_grads[0] += (dxp * xhat_hh).sum(0)
+    pw_grads[1] += dxp.sum(0)
+    dhp = _normalise_backward(dxp * g_hh, xhat_hh, rstd_hh)
+    return dhp, [None, dc * f]
+
+
+def ln_gru_forward(xp, act, hp, prev, new, activation, pw):
+    g_hh, b_hh = pw
+    H = prev[0].shape[1]
+    xhat = _normalise(hp, act[:, 4 * H : 7 * H], act[:, 7 * H : 7 * H + 1])
+    gru_forward(xp, act[:, : 4 * H], torch.addcmul(b_hh, xhat, g_hh), prev, new, activation)
+
+
+def ln_gru_backward(d, prev, act, dxp, activation, pw, pw_grads):
+    g_hh = pw[0]
+    H = d[0].shape[1]
+    xhat, rstd = act[:, 4 * H : 7 * H], act[:, 7 * H : 7 * H + 1]
+    dhn, d_prev = gru_backward(d, prev, act[:, : 4 * H], dxp, activation)  # w.r.t. LN_hh output
+    pw_grads[0] += (dhn * xhat).sum(0)
+    pw_grads[1] += dhn.sum(0)
+    return _normalise_backward(dhn * g_hh, xhat, rstd), d_prev
+
+
+LN_KERNELS = {
+    "ln_lstm": (ln_lstm_forward, ln_lstm_backward),
+    "ln_gru": (ln_gru_forward, ln_gru_backward),
+}
+
+
+def act_width(kind: str, H: int) -> int:
+    """Columns of the saved-activation buffer per row."""
+    return {"ln_lstm": 9 * H + 2, "ln_gru": 7 * H + 1}.get(kind, ACT_WIDTH.get(kind, 0) * H)

@@ -32,14 +32,20 @@ class MaskedBatchNorm1d(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         m = x.new_ones(x.shape[:2]) if mask is None else mask.to(x.dtype)  # (N, T)
         m3 = m[..., None]  # (N, T, 1)
-        count = m.sum()
-        if self.training and count > 0:
-            mean = (x * m3).sum(dim=(0, 1)) / count  # (C,)
-            var = (((x - mean) ** 2) * m3).sum(dim=(0, 1)) / count  # (C,)
+        if self.training:
+            # branch-free, so torch.compile keeps one graph: an empty batch leaves the running
+            # statistics as they are and is normalised with them
+            count = m.sum()
+            has = (count > 0).to(x.dtype)
+            n = count.clamp(min=1)
+            batch_mean = (x * m3).sum(dim=(0, 1)) / n  # (C,)
+            batch_var = (((x - batch_mean) ** 2) * m3).sum(dim=(0, 1)) / n  # (C,)
             with torch.no_grad():
-                unbiased = var * count / (count - 1) if count > 1 else var
-                self.running_mean.lerp_(mean.detach(), self.momentum)
-                self.running_var.lerp_(unbiased.detach(), self.momentum)
+                unbiased = batch_var * n / (n - 1).clamp(min=1)
+                self.running_mean.lerp_(batch_mean.detach(), self.momentum * has)
+                self.running_var.lerp_(unbiased.detach(), self.momentum * has)
+            mean = torch.lerp(self.running_mean, batch_mean, has)
+            var = torch.lerp(self.running_var, batch_var, has)
         else:
             mean, var = self.running_mean, self.running_var
         y = (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias

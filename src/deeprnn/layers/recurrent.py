@@ -9,7 +9,13 @@ import torch
 from torch import Tensor
 
 from deeprnn._config import register
-from deeprnn._validation import check_bool, check_choice, check_positive_int, check_probability
+from deeprnn._validation import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_probability,
+    is_compiling,
+)
 from deeprnn.cells import RecurrentCell
 from deeprnn.layers._sequence import SequenceLayer
 
@@ -140,6 +146,8 @@ class Recurrent(SequenceLayer):
         torch_reason = unsupported_reason(self)
         if torch_reason is None and x.is_cuda and x.shape[1] > CUDNN_MAX_STEPS:
             torch_reason = f"{x.shape[1]} steps exceed cuDNN's {CUDNN_MAX_STEPS}"
+        if torch_reason is None and mask is not None and is_compiling() and self.impl == "auto":
+            torch_reason = "a mask under torch.compile (length segments are data-dependent)"
         fused_reason = self._fused_reason(mask)
         if self.impl == "torch" and torch_reason is not None:
             raise ValueError(f"impl='torch' cannot run this layer: {torch_reason}; use impl='auto'")
@@ -187,17 +195,18 @@ class Recurrent(SequenceLayer):
         if self.go_backwards:
             starts.reverse()
         outs = {}
+        state_type = type(state)
         for start in starts:
             sl = slice(start, min(start + chunk, steps))
             m = None if mask is None else mask[:, sl]
             kp = None if keeps is None else tuple(k[sl] for k in keeps)
 
             def run(xc, *st, m=m, kp=kp):
-                out, new = self._scan(impl, xc, m, type(state)(*st), rec_mask, kp)
+                out, new = self._scan(impl, xc, m, state_type(*st), rec_mask, kp)
                 return out, *new
 
             out, *new = checkpoint(run, x[:, sl], *state, use_reentrant=False)
-            state = type(state)(*new)
+            state = state_type(*new)
             outs[start] = out
         return torch.cat([outs[s] for s in sorted(outs)], dim=1), state
 
