@@ -344,7 +344,7 @@ def _register_custom_ops() -> bool:
         )
 
     def setup_context(ctx, inputs, output):
-        xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw, *scalars = inputs
+        xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, _h0, c0, pw, *scalars = inputs
         _, states_h, states_c, acts = output
         ctx.scalars = scalars
         ctx.has_c = c0 is not None
