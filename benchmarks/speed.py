@@ -258,6 +258,38 @@ def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[d
     return out
 
 
+def keras_rows(shape, repeats: int, torch_row: dict) -> list[dict]:
+    """TF-Keras on the same shapes, when benchmarks/peers/install_tf.sh has been run."""
+    python = ROOT / "benchmarks" / "peers" / ".venv-tf" / "bin" / "python"
+    if not python.exists():
+        return []
+    script = ROOT / "benchmarks" / "peers" / "keras_lstm.py"
+    res = subprocess.run([str(python), str(script), *map(str, shape), str(repeats)], capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"TF-Keras peer failed: {res.stderr[-500:]}", file=sys.stderr)
+        return []
+    data = json.loads(res.stdout.strip().splitlines()[-1])
+    B, T, I, H, L = shape
+    out = []
+    for key, label in (("plain", "TF-Keras LSTM"), ("recurrent_dropout", "TF-Keras LSTM recurrent_dropout=0.25")):
+        t = data[key]
+        out.append(
+            {
+                "row": f"{label} (tf {data['tensorflow']})",
+                "shape": dict(B=B, T=T, I=I, H=H, layers=L),
+                "train_ms": t["train"] * 1e3,
+                "infer_ms": t["infer"] * 1e3,
+                "train_ratio": t["train"] * 1e3 / torch_row["train_ms"],
+                "infer_ratio": t["infer"] * 1e3 / torch_row["infer_ms"],
+                "baseline": "torch nn.LSTM",
+                "tokens_per_s": B * T / t["train"],
+                "gemm_fraction": train_flops(B, T, I, H, L, 4) / t["train"] / 1e9 / gemm_peak(torch.device("cpu")),
+                "peak_mem_mb": None,
+            }
+        )
+    return out
+
+
 def markdown(results: list[dict], meta: dict) -> str:
     lines = [
         f"Measured {meta['date']} on {meta['machine']} ({meta['threads']} threads), torch "
@@ -298,6 +330,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--loop", action="store_true", help="include deeprnn's readable loop")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--no-keras", action="store_true", help="skip the TF-Keras peer rows")
     p.add_argument("--readme", action="store_true", help="write the table into README.md")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--memory-row", type=int, help=argparse.SUPPRESS)
@@ -313,7 +346,10 @@ def main(argv=None) -> int:
     for shape in shapes:
         reps = repeats if shape[1] <= 100 else max(2, repeats // 2)
         print(f"shape B,T,I,H,L = {shape} ...", flush=True)
-        results += run(shape, reps, device, a.loop, memory=not (a.quick or a.no_memory))
+        block = run(shape, reps, device, a.loop, memory=not (a.quick or a.no_memory))
+        if device.type == "cpu" and not a.no_keras:
+            block += keras_rows(shape, reps, block[0])
+        results += block
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()} {platform.system()}",

@@ -346,6 +346,7 @@ def _register_custom_ops() -> bool:
     def setup_context(ctx, inputs, output):
         xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, _h0, c0, pw, *scalars = inputs
         _, states_h, states_c, acts = output
+        ctx.set_materialize_grads(False)  # no zero-filled (T, N, A*H) grads for unused outputs
         ctx.scalars = scalars
         ctx.has_c = c0 is not None
         ctx.has_b = b_hh is not None
