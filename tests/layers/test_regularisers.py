@@ -110,3 +110,17 @@ def test_residual_identity_when_sizes_match():
     net = deeprnn.LSTM(3, 4, 3, residual=True)
     assert all(isinstance(s, torch.nn.Identity) for s in net.skips)
     assert len(net.skips) == 2
+
+
+def test_masked_output_carry_repeats_the_previous_output():
+    """Keras' behaviour: a masked step outputs the last real output (zeros before any)."""
+    layer = deeprnn.GRU(2, 3, masked_output="carry", return_state=False).eval()
+    zero = deeprnn.GRU(2, 3, return_state=False).eval()
+    zero.load_state_dict(layer.state_dict())
+    x = torch.randn(1, 5, 2)
+    mask = torch.tensor([[False, True, False, False, True]])
+    carry, plain = layer(x, mask=mask), zero(x, mask=mask)
+    assert torch.all(carry[0, 0] == 0)
+    torch.testing.assert_close(carry[0, 2], plain[0, 1])
+    torch.testing.assert_close(carry[0, 3], plain[0, 1])
+    torch.testing.assert_close(carry[0, 4], plain[0, 4])
