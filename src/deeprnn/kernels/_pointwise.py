@@ -10,7 +10,7 @@ gradient of ``xp`` (written into ``dxp``), of ``hp`` (returned; ``None`` when eq
 
 With :math:`\sigma' = \sigma(1-\sigma)` and :math:`\tanh' = 1 - \tanh^2`:
 
-* LSTM (``act`` = i, f, g, o after their nonlinearities; :math:`c_t` is recomputed):
+* LSTM (``act`` = i, f, g, o after their nonlinearities, and :math:`\tanh(c_t)`):
   :math:`\bar c \mathrel{+}= \bar h\, o \tanh'(c_t)`;
   :math:`\bar a = [\bar c\, g\, i',\ \bar c\, c_{t-1} f',\ \bar c\, i\, g',\ \bar h \tanh(c_t)\, o']`;
   :math:`\bar c_{t-1} = \bar c f`.
@@ -28,32 +28,36 @@ import torch
 from torch import Tensor
 
 #: activation columns per hidden unit
-ACT_WIDTH = {"lstm": 4, "gru": 4, "rnn": 1, "minimal_gru": 2}
+ACT_WIDTH = {"lstm": 5, "gru": 4, "rnn": 1, "minimal_gru": 2}
 #: kinds whose pointwise part only needs xp + W_hh h (one addmm)
 SUMMED = frozenset({"lstm", "rnn", "minimal_gru"})
 
 
 def lstm_forward(xp, act, hp, prev, new, activation):
     H = prev[0].shape[1]
-    torch.sigmoid_(act[:, : 2 * H])
-    torch.tanh_(act[:, 2 * H : 3 * H])
-    torch.sigmoid_(act[:, 3 * H :])
-    i, f, g, o = act.unflatten(1, (4, H)).unbind(1)
+    gates = act[:, : 4 * H]  # act = [i, f, g, o, tanh(c)]; the sum a = xp + W_hh h on entry
+    torch.sigmoid_(gates[:, : 2 * H])
+    torch.tanh_(gates[:, 2 * H : 3 * H])
+    torch.sigmoid_(gates[:, 3 * H :])
+    i, f, g, o, tc = act.unflatten(1, (5, H)).unbind(1)
     c = torch.addcmul(torch.mul(f, prev[1], out=new[1]), i, g, out=new[1])
-    torch.mul(o, torch.tanh(c), out=new[0])
+    torch.mul(o, torch.tanh(c, out=tc), out=new[0])
+
+
+def _dsigmoid(s: Tensor) -> Tensor:
+    return torch.addcmul(s, s, s, value=-1)  # s (1 - s)
 
 
 def lstm_backward(d, prev, act, dxp, activation):
     dh, dc = d
     H = dh.shape[1]
-    i, f, g, o = act.unflatten(1, (4, H)).unbind(1)
-    tc = torch.tanh(torch.addcmul(f * prev[1], i, g))  # c_t as the cell computed it
-    dc = torch.addcmul(dc, dh * o, 1 - tc * tc)
+    i, f, g, o, tc = act.unflatten(1, (5, H)).unbind(1)
+    dc = torch.addcmul(dc, dh * o, torch.addcmul(torch.ones_like(tc), tc, tc, value=-1))
     di, df, dg, do = dxp.unflatten(1, (4, H)).unbind(1)
-    torch.mul(dc * g, i * (1 - i), out=di)
-    torch.mul(dc * prev[1], f * (1 - f), out=df)
-    torch.mul(dc * i, 1 - g * g, out=dg)
-    torch.mul(dh * tc, o * (1 - o), out=do)
+    torch.mul(dc * g, _dsigmoid(i), out=di)
+    torch.mul(dc * prev[1], _dsigmoid(f), out=df)
+    torch.mul(dc * i, torch.addcmul(torch.ones_like(g), g, g, value=-1), out=dg)
+    torch.mul(dh * tc, _dsigmoid(o), out=do)
     return None, [None, dc * f]
 
 
