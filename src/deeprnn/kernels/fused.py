@@ -83,8 +83,7 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
             for dst, src in zip(new, result):
                 dst.copy_(src)
         elif summed:
-            G_ = xp.shape[2]
-            torch.addmm(xp[t], hin, w_t, out=acts[k][:, :G_] if acts.shape[2] != G_ else acts[k])
+            torch.addmm(xp[t], hin, w_t, out=acts[k, :, :G])  # a = xp + W_hh h
             fwd(xp[t], acts[k], None, prev, new, plan.activation)
         elif layer_norm:
             torch.mm(hin, w_t, out=hp)
