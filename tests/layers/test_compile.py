@@ -41,7 +41,9 @@ def test_compiled_matches_eager_forward_and_backward(name):
     for m in (model, compiled):
         torch.manual_seed(0)
         out, states = m(x, **kwargs)
-        grads = torch.autograd.grad(out.square().sum() + states[0].h.sum(), [x, *model.parameters()])
+        grads = torch.autograd.grad(
+            out.square().sum() + states[0].h.sum(), [x, *model.parameters()]
+        )
         results.append((out, *grads))
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is n
 CONFIGS = {
     "lstm_bi_2": lambda **o: deeprnn.LSTM(5, 8, 2, bidirectional=True, **o),
     "gru_backwards": lambda **o: deeprnn.GRU(5, 8, go_backwards=True, **o),
-    "lstm_rec_dropout_zoneout": lambda **o: deeprnn.LSTM(5, 8, 2, recurrent_dropout=0.2, zoneout=0.1, **o),
+    "lstm_rec_dropout_zoneout": lambda **o: deeprnn.LSTM(
+        5, 8, 2, recurrent_dropout=0.2, zoneout=0.1, **o
+    ),
     "ln_gru": lambda **o: deeprnn.GRU(5, 8, layer_norm=True, **o),
 }
 
@@ -23,7 +25,10 @@ def test_cuda_matches_cpu_loop(name):
     gpu = CONFIGS[name]().double().eval().cuda()
     gpu.load_state_dict(cpu.state_dict())
     x = torch.randn(4, 9, 5, dtype=torch.float64)
-    mask = torch.tensor([[1] * 9, [0, 0, 1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 1, 0, 1], [0] * 9], dtype=torch.bool)
+    mask = torch.tensor(
+        [[1] * 9, [0, 0, 1, 1, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 1, 0, 1], [0] * 9],
+        dtype=torch.bool,
+    )
     a, sa = cpu(x, mask=mask)
     b, sb = gpu(x.cuda(), mask=mask.cuda())
     torch.testing.assert_close(b.cpu(), a)

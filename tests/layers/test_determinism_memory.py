@@ -97,3 +97,23 @@ def test_long_sequences_run_on_every_kernel():
     for impl in ("torch", "fused"):
         out, _ = deeprnn.GRU(2, 3, impl=impl)(x, lengths=torch.tensor([3000, 1234]))
         assert out.shape == (2, 3000, 3) and torch.all(out[1, 1234:] == 0)
+
+
+def test_stream_equals_whole_sequence_and_rejects_backward_scans():
+    lstm = deeprnn.LSTM(3, 5, 2, residual=True).double().eval()
+    x = torch.randn(2, 50, 3, dtype=torch.float64)
+    whole, _ = lstm(x)
+    streamed = torch.cat(list(lstm.stream(x.split([7, 20, 1, 22], dim=1))), dim=1)
+    torch.testing.assert_close(streamed, whole)
+    assert lstm.return_state and not lstm.stateful  # settings restored
+    with pytest.raises(ValueError, match="stream needs a forward-only layer"):
+        next(deeprnn.GRU(3, 4, bidirectional=True).stream([x.float()]))
+
+
+def test_ten_thousand_steps_train_with_checkpointing():
+    """T = 10,000 trains through the fused kernel with checkpointing (memory: see README)."""
+    layer = deeprnn.LSTM(2, 16, zoneout=0.1, checkpoint_steps=500)
+    x = torch.randn(2, 10_000, 2)
+    out, _ = layer(x)
+    out[:, -1].sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in layer.parameters())

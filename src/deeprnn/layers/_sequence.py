@@ -111,6 +111,36 @@ class SequenceLayer(ConfigMixin, nn.Module):
         """The carried states of a stateful layer (``None`` before the first call)."""
         return self._stored
 
+    # -- streaming ---------------------------------------------------------------------------
+    def stream(self, chunks, initial_state=None):
+        """Run over an arbitrarily long input given as consecutive chunks, in constant memory.
+
+        ``chunks`` yields tensors shaped like ``x`` (same batch, any number of steps); each
+        chunk's output is yielded as soon as it is computed, with the state carried to the next
+        chunk under ``torch.no_grad()``. Only forward scans can stream: a backward scan needs
+        the end of the sequence first. The layer's own ``stateful`` storage is left untouched.
+
+        >>> import deeprnn
+        >>> lstm = deeprnn.LSTM(4, 8, num_layers=2).eval()
+        >>> chunks = (torch.randn(2, 100, 4) for _ in range(10))
+        >>> sum(out.shape[1] for out in lstm.stream(chunks))
+        1000
+        """
+        if any(d == 2 for d in self.layout) or getattr(self, "go_backwards", False):
+            raise ValueError(
+                "stream needs a forward-only layer; bidirectional and go_backwards layers see the whole sequence"
+            )
+        state = initial_state
+        with torch.no_grad():
+            for chunk in chunks:
+                saved = (self.return_sequences, self.return_state, self.stateful)
+                self.return_sequences, self.return_state, self.stateful = True, True, False
+                try:
+                    out, state = self.forward(chunk, initial_state=state)
+                finally:
+                    self.return_sequences, self.return_state, self.stateful = saved
+                yield out
+
     # -- the call ----------------------------------------------------------------------------
     def forward(self, x: Tensor, lengths=None, mask=None, initial_state=None):
         check_float_tensor("x", x, 3)
