@@ -196,20 +196,29 @@ def peak_memory_mb(row_index: int, shape, device, include_loop) -> float:
     return float(res.stdout.strip().splitlines()[-1])
 
 
-def _memory_child(row_index: int, shape, include_loop: bool) -> None:
-    import resource
+def _rss_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
+
+def _memory_child(row_index: int, shape, include_loop: bool) -> None:
+    """Peak RSS growth during one train step: reset the high-water mark (clear_refs 5), run,
+    read VmHWM. Import-time peaks would otherwise hide the step's own memory."""
     B, T, I, H, L = shape
     row = rows(include_loop)[row_index]
     model = row.build(I, H, L)
     x = torch.randn(B, T, I)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     lengths = torch.randint(1, T + 1, (B,)) if row.masked else None
-    infer(model, x[:, :2], None)  # load kernels and allocator pools before the baseline
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    train_step(
+        model, opt, x[:, :4], lengths.clamp(max=4) if lengths is not None else None
+    )  # warm up
+    base = _rss_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
     train_step(model, opt, x, lengths)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((peak - base) / 1024)
+    print(_rss_mb("VmHWM") - base)
 
 
 def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[dict]:
@@ -264,14 +273,19 @@ def keras_rows(shape, repeats: int, torch_row: dict) -> list[dict]:
     if not python.exists():
         return []
     script = ROOT / "benchmarks" / "peers" / "keras_lstm.py"
-    res = subprocess.run([str(python), str(script), *map(str, shape), str(repeats)], capture_output=True, text=True)
+    res = subprocess.run(
+        [str(python), str(script), *map(str, shape), str(repeats)], capture_output=True, text=True
+    )
     if res.returncode != 0:
         print(f"TF-Keras peer failed: {res.stderr[-500:]}", file=sys.stderr)
         return []
     data = json.loads(res.stdout.strip().splitlines()[-1])
     B, T, I, H, L = shape
     out = []
-    for key, label in (("plain", "TF-Keras LSTM"), ("recurrent_dropout", "TF-Keras LSTM recurrent_dropout=0.25")):
+    for key, label in (
+        ("plain", "TF-Keras LSTM"),
+        ("recurrent_dropout", "TF-Keras LSTM recurrent_dropout=0.25"),
+    ):
         t = data[key]
         out.append(
             {
@@ -283,7 +297,10 @@ def keras_rows(shape, repeats: int, torch_row: dict) -> list[dict]:
                 "infer_ratio": t["infer"] * 1e3 / torch_row["infer_ms"],
                 "baseline": "torch nn.LSTM",
                 "tokens_per_s": B * T / t["train"],
-                "gemm_fraction": train_flops(B, T, I, H, L, 4) / t["train"] / 1e9 / gemm_peak(torch.device("cpu")),
+                "gemm_fraction": train_flops(B, T, I, H, L, 4)
+                / t["train"]
+                / 1e9
+                / gemm_peak(torch.device("cpu")),
                 "peak_mem_mb": None,
             }
         )

@@ -102,10 +102,11 @@ def _segments(op, x: Tensor, lengths: Tensor, hx: list[Tensor], weights, has_bia
             continue
         active = sum(1 for n in sorted_lengths if n >= end)
         hx_seg = tuple(s[:, :active] for s in state) if len(state) == 2 else state[0][:, :active]
-        y, *h_n = op(
-            xs[:active, start:end], hx_seg, weights, has_biases, 1, 0.0, False, False, True
-        )
-        outs.append(F.pad(y, (0, 0, 0, 0, 0, batch - active)))  # (N, end - start, H)
+        seg = xs[:active, start:end].transpose(0, 1)  # time-major: oneDNN's fast layout
+        y, *h_n = op(seg, hx_seg, weights, has_biases, 1, 0.0, False, False, False)
+        outs.append(
+            F.pad(y.transpose(0, 1), (0, 0, 0, 0, 0, batch - active))
+        )  # (N, end - start, H)
         state = [torch.cat([h, s[:, active:]], dim=1) for h, s in zip(h_n, state)]
         start = end
     hidden = hx[0].shape[2]
@@ -157,8 +158,12 @@ def torch_scan(layers, x: Tensor, mask: Tensor | None, states: list):
         weights = [w for layer in layers for w in _flat_weights(layer.cell)]
         h0 = torch.stack([s.h for s in states])  # (D, N, H)
         hx = (h0, torch.stack([s.c for s in states])) if isinstance(cell, LSTMCell) else h0
-        y, *h_n = op(x, hx, weights, has_biases, 1, 0.0, False, len(layers) == 2, True)
-        return y, [_states(cell, h_n, d) for d in range(len(layers))]
+        # time-major in and out (views both ways): oneDNN is up to ~1.7x faster than with
+        # batch_first=True at long T, and the next layer receives time-major memory again
+        y, *h_n = op(
+            x.transpose(0, 1), hx, weights, has_biases, 1, 0.0, False, len(layers) == 2, False
+        )
+        return y.transpose(0, 1), [_states(cell, h_n, d) for d in range(len(layers))]
     if mask is None:
         mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
     lengths = mask.sum(dim=1)
