@@ -1,11 +1,15 @@
-r"""Hand-written forward and backward of the elementwise part of one step, per cell kind.
+r"""Hand-written elementwise parts of one step, forward and backward, per cell kind.
 
 The fused kernel (:mod:`deeprnn.kernels.fused`) does the GEMMs: per step it writes
 ``a = xp_t + W_hh h_{t-1}`` into ``act`` (kinds in :data:`SUMMED`; ``act`` is a contiguous
 (N, A*H) row of its activation buffer) or passes ``hp = W_hh h_{t-1} + b_hh`` (GRU), and calls
-``forward`` here, which leaves in ``act`` what the backward needs and writes the new state into ``new`` (the
-state buffers of the next step). ``backward`` maps the gradient of the new state to the
-gradient of ``xp`` (written into ``dxp``), of ``hp`` (returned; ``None`` when equal to
+``forward`` here, which leaves in ``act`` what the backward needs and writes the new state into
+``new`` (the state buffers of the next step).
+
+The backward is split in two so that little remains per step: ``prepare`` turns the saved
+activations of a block of steps into factor tensors — everything that does not depend on the
+incoming gradient — and ``step`` applies them: a handful of multiplies per step, writing the
+gradient of ``xp`` into ``dxp`` and returning the gradient of ``hp`` (``None`` when equal to
 ``dxp``) and of the previous state through the direct path (not through ``hp``).
 
 With :math:`\sigma' = \sigma(1-\sigma)` and :math:`\tanh' = 1 - \tanh^2`:
@@ -20,6 +24,9 @@ With :math:`\sigma' = \sigma(1-\sigma)` and :math:`\tanh' = 1 - \tanh^2`:
   :math:`\bar h_{t-1} = \bar h z`.
 * SimpleRNN (``act`` = h): :math:`\bar a = \bar h\, \phi'(a)`, written through ``h``.
 * minimal GRU (``act`` = z, n): as the GRU without a reset gate.
+* layer-norm LSTM / GRU: as above, plus the layer-norm backward
+  :math:`\bar v = \mathrm{rstd}\,(\bar{\hat v} - \overline{\bar{\hat v}} - \hat v\,\overline{\bar{\hat v} \hat v})`
+  per step (its row means depend on the incoming gradient).
 """
 
 from __future__ import annotations
@@ -46,19 +53,6 @@ def lstm_forward(xp, act, hp, prev, new, activation):
 
 def _dsigmoid(s: Tensor) -> Tensor:
     return torch.addcmul(s, s, s, value=-1)  # s (1 - s)
-
-
-def lstm_backward(d, prev, act, dxp, activation):
-    dh, dc = d
-    H = dh.shape[1]
-    i, f, g, o, tc = act.unflatten(1, (5, H)).unbind(1)
-    dc = torch.addcmul(dc, dh * o, torch.addcmul(torch.ones_like(tc), tc, tc, value=-1))
-    di, df, dg, do = dxp.unflatten(1, (4, H)).unbind(1)
-    torch.mul(dc * g, _dsigmoid(i), out=di)
-    torch.mul(dc * prev[1], _dsigmoid(f), out=df)
-    torch.mul(dc * i, torch.addcmul(torch.ones_like(g), g, g, value=-1), out=dg)
-    torch.mul(dh * tc, _dsigmoid(o), out=do)
-    return None, [None, dc * f]
 
 
 def gru_forward(xp, act, hp, prev, new, activation):
@@ -108,11 +102,6 @@ def _rnn_derivative(h: Tensor, activation: str) -> Tensor:
     return torch.ones_like(h)
 
 
-def rnn_backward(d, prev, act, dxp, activation):
-    torch.mul(d[0], _rnn_derivative(act, activation), out=dxp)
-    return None, [None]
-
-
 def minimal_gru_forward(xp, act, hp, prev, new, activation):
     H = prev[0].shape[1]
     torch.sigmoid_(act[:, :H])
@@ -121,20 +110,76 @@ def minimal_gru_forward(xp, act, hp, prev, new, activation):
     torch.addcmul(n, z, prev[0] - n, out=new[0])
 
 
-def minimal_gru_backward(d, prev, act, dxp, activation):
-    (dh,) = d
+# -- backward: per-step factors precomputed for a block of steps at once -------------------------
+# ``prepare(acts, prev, activation)`` maps (K, N, A*H) activations and the K previous states to
+# factor tensors; ``step(d, factors, j, dxp)`` then needs only a few batched multiplies per step:
+# everything that does not depend on the incoming gradient is done K steps at a time.
+
+
+def lstm_prepare(acts, prev, activation):
+    H = prev[0].shape[2]
+    i, f, g, o, tc = acts.unflatten(2, (5, H)).unbind(2)
+    dc_dh = o * (1 - tc * tc)  # dh -> dc
+    ifg = torch.stack(
+        [g * _dsigmoid(i), prev[1] * _dsigmoid(f), i * (1 - g * g)], dim=2
+    )  # dc -> da
+    do = tc * _dsigmoid(o)  # dh -> da_o
+    return dc_dh, ifg, do, f
+
+
+def lstm_step(d, factors, j, dxp):
+    dh, dc = d
+    dc_dh, ifg, do, f = factors
     H = dh.shape[1]
-    z, n = act[:, :H], act[:, H:]
-    torch.mul(dh * (prev[0] - n), z * (1 - z), out=dxp[:, :H])
-    torch.mul(dh * (1 - z), 1 - n * n, out=dxp[:, H:])
-    return None, [dh * z]
+    dc = torch.addcmul(dc, dh, dc_dh[j])
+    torch.mul(dc.unsqueeze(1), ifg[j], out=dxp[:, : 3 * H].unflatten(1, (3, H)))
+    torch.mul(dh, do[j], out=dxp[:, 3 * H :])
+    return None, [None, dc * f[j]]
+
+
+def gru_prepare(acts, prev, activation):
+    H = prev[0].shape[2]
+    r, z, n, hn = acts.unflatten(2, (4, H)).unbind(2)
+    dn = (1 - z) * (1 - n * n)  # dh -> d(n pre-activation)
+    dz = (prev[0] - n) * _dsigmoid(z)
+    dr = dn * hn * _dsigmoid(r)
+    return torch.stack([dr, dz, dn], dim=2), torch.stack([dr, dz, dn * r], dim=2), z
+
+
+def gru_step(d, factors, j, dxp):
+    (dh,) = d
+    to_xp, to_hp, z = factors
+    torch.mul(dh.unsqueeze(1), to_xp[j], out=dxp.unflatten(1, (3, dh.shape[1])))
+    return (dh.unsqueeze(1) * to_hp[j]).flatten(1), [dh * z[j]]
+
+
+def rnn_prepare(acts, prev, activation):
+    return (_rnn_derivative(acts, activation),)
+
+
+def rnn_step(d, factors, j, dxp):
+    torch.mul(d[0], factors[0][j], out=dxp)
+    return None, [None]
+
+
+def minimal_gru_prepare(acts, prev, activation):
+    H = prev[0].shape[2]
+    z, n = acts[..., :H], acts[..., H:]
+    return torch.stack([(prev[0] - n) * _dsigmoid(z), (1 - z) * (1 - n * n)], dim=2), z
+
+
+def minimal_gru_step(d, factors, j, dxp):
+    (dh,) = d
+    to_a, z = factors
+    torch.mul(dh.unsqueeze(1), to_a[j], out=dxp.unflatten(1, (2, dh.shape[1])))
+    return None, [dh * z[j]]
 
 
 KERNELS = {
-    "lstm": (lstm_forward, lstm_backward),
-    "gru": (gru_forward, gru_backward),
-    "rnn": (rnn_forward, rnn_backward),
-    "minimal_gru": (minimal_gru_forward, minimal_gru_backward),
+    "lstm": (lstm_forward, lstm_prepare, lstm_step),
+    "gru": (gru_forward, gru_prepare, gru_step),
+    "rnn": (rnn_forward, rnn_prepare, rnn_step),
+    "minimal_gru": (minimal_gru_forward, minimal_gru_prepare, minimal_gru_step),
 }
 
 

@@ -45,6 +45,9 @@ class Plan:
     pw_names: tuple[str, ...] = ()
 
 
+BLOCK = 64  # steps whose backward factors are precomputed together (bounds the extra memory)
+
+
 def _matmul_hh(hin: Tensor, w_t: Tensor, b_hh: Tensor | None, out: Tensor) -> Tensor:
     if b_hh is not None:
         return torch.addmm(b_hh, hin, w_t, out=out)
@@ -68,7 +71,7 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
     layer_norm = plan.kind in LN_KERNELS
     acts = xp.new_empty(T, N, G) if generic else xp.new_empty(T, N, act_width(plan.kind, H))
     hp = None if summed or generic else xp.new_empty(N, G)
-    fwd = None if generic else {**KERNELS, **LN_KERNELS}[plan.kind][0]
+    fwd = None if generic else {**KERNELS, **LN_KERNELS}[plan.kind][0]  # type: ignore[index]
     w_t = w_hh.t().contiguous()  # (H, G*H): a contiguous right operand is ~1.5x faster
     out = xp.new_empty(T, N, H)
     p = plan.zoneout
@@ -117,7 +120,11 @@ def scan_backward(
     H = states[0].shape[2]
     generic = plan.kind is None
     layer_norm = plan.kind in LN_KERNELS
-    bwd = None if generic else {**KERNELS, **LN_KERNELS}[plan.kind][1]
+    if layer_norm:
+        bwd = LN_KERNELS[plan.kind][1]
+    elif not generic:
+        _, prepare, step = KERNELS[plan.kind]
+        factors, block = None, -1
     d = [d_hT, d_cT][:S]
     d_out = d_out.contiguous()
     dxp = torch.empty_like(xp)
@@ -165,7 +172,11 @@ def scan_backward(
         elif layer_norm:
             g_hp, g_prev = bwd(d, prev, acts[k], dxp[t], plan.activation, pw, pw_grads)
         else:
-            g_hp, g_prev = bwd(d, prev, acts[k], dxp[t], plan.activation)
+            if k // BLOCK != block:  # precompute this block's factors, BLOCK steps at once
+                block = k // BLOCK
+                sl = slice(block * BLOCK, min(block * BLOCK + BLOCK, T))
+                factors = prepare(acts[sl], [st[sl] for st in states], plan.activation)
+            g_hp, g_prev = step(d, factors, k - block * BLOCK, dxp[t])
             if g_hp is None:
                 g_hp = dxp[t]
         if dhp is not None:

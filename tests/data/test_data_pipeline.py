@@ -1,0 +1,49 @@
+"""The data path end to end, and the docstring examples of deeprnn.data."""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import deeprnn
+import deeprnn.data
+from deeprnn.data import BucketBatchSampler, CharTokenizer, PadCollate, Vocab, read_names
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        m.name for m in pkgutil.iter_modules(deeprnn.data.__path__) if not m.name.startswith("_")
+    ),
+)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"deeprnn.data.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def test_public_names_are_exported():
+    for name in deeprnn.data.__all__:
+        assert getattr(deeprnn.data, name) is not None
+
+
+def test_names_to_lstm(tmp_path):
+    (tmp_path / "Greek.txt").write_text("Adamos\nAlexandropoulos\nKalogeropoulos\n")
+    (tmp_path / "Korean.txt").write_text("Ahn\nBaik\nPark\nYi\n")
+    data = read_names(tmp_path)
+    tok = CharTokenizer(lower=True)
+    vocab = Vocab.build(tok(n) for n in data.names)
+    samples = [(vocab.encode(tok(n)), y) for n, y in data]
+    sampler = BucketBatchSampler([len(x) for x, _ in samples], batch_size=3, seed=0)
+    loader = DataLoader(samples, batch_sampler=sampler, collate_fn=PadCollate())
+    emb = torch.nn.Embedding(len(vocab), 8, padding_idx=vocab.pad_id)
+    lstm = deeprnn.LSTM(8, 16)
+    seen = 0
+    for ids, lengths, labels in loader:
+        out = lstm(emb(ids), lengths=lengths)[0]
+        assert out.shape == (len(lengths), int(lengths.max()), 16)
+        seen += len(labels)
+    assert seen == len(data) == 7
