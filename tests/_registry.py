@@ -20,7 +20,7 @@ from deeprnn.cells import (
     SimpleRNNCell,
 )
 
-I, H = 3, 4  # small sizes keep float64 gradcheck fast  # noqa: E741
+I, H = 3, 4  # small sizes keep float64 gradcheck fast
 
 
 @dataclass
