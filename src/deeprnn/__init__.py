@@ -7,6 +7,13 @@ the tests hold every layer to.
 
 from deeprnn._config import load_pretrained
 from deeprnn._warnings import DeepRNNWarning
+from deeprnn.attention import (
+    AdditiveAttention,
+    Attention,
+    BahdanauAttention,
+    LuongAttention,
+    masked_softmax,
+)
 from deeprnn.cells import (
     GRUCell,
     LayerNormGRUCell,
@@ -31,6 +38,18 @@ from deeprnn.layers import (
     from_torch,
     to_torch,
 )
+from deeprnn.seq2seq import (
+    AttentionDecoder,
+    Encoder,
+    Hypotheses,
+    Seq2Seq,
+    SequenceToVector,
+    VectorToSequence,
+    beam_search,
+    greedy_search,
+    sequence_loss,
+    teacher_forcing_ratio,
+)
 from deeprnn.states import LSTMState, RNNState, States
 from deeprnn.summary import summary
 
@@ -39,30 +58,45 @@ __version__ = "0.1.0"
 __all__ = [
     "GRU",
     "LSTM",
+    "AdditiveAttention",
+    "Attention",
+    "AttentionDecoder",
+    "BahdanauAttention",
     "Bidirectional",
     "DeepRNN",
     "DeepRNNWarning",
+    "Encoder",
     "GRUCell",
     "GradientProbe",
+    "Hypotheses",
     "LSTMCell",
     "LSTMState",
     "LayerNormGRUCell",
     "LayerNormLSTMCell",
     "LayerSpec",
+    "LuongAttention",
     "MaskedBatchNorm1d",
     "MinimalGRU",
     "MinimalGRUCell",
     "RNNState",
     "Recurrent",
     "RecurrentCell",
+    "Seq2Seq",
+    "SequenceToVector",
     "SimpleRNN",
     "SimpleRNNCell",
     "States",
+    "VectorToSequence",
     "__version__",
+    "beam_search",
     "clip_gradients",
     "from_torch",
+    "greedy_search",
     "load_pretrained",
+    "masked_softmax",
+    "sequence_loss",
     "set_deterministic",
     "summary",
+    "teacher_forcing_ratio",
     "to_torch",
 ]
