@@ -1,34 +1,75 @@
-"""The ``deeprnn`` command line: ``deeprnn demo``, ``deeprnn summary`` ..."""
+"""The ``deeprnn`` command line.
+
+``deeprnn train -c config.yaml [--key value ...] | evaluate | predict | summary | export |
+plot | bench | demo``; ``deeprnn COMMAND --help`` shows each command's options and examples.
+Errors in configs and inputs print one line and exit with status 2 (``DEEPRNN_DEBUG=1`` shows
+the traceback); a NaN/Inf loss stops training with status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from deeprnn import __version__
 
+EPILOG = """\
+examples:
+  deeprnn demo                                     # a forecaster on synthetic sines, ~1 min
+  deeprnn train -c examples/forecast_sines.yaml --trainer.max_epochs 5
+  deeprnn evaluate runs/forecast_sines
+  echo "a fine film" | deeprnn predict runs/classify_text/model
+  deeprnn export runs/forecast_sines --format onnx --out sines.onnx
+  deeprnn plot runs/forecast_sines
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from deeprnn.cli import demo
+    from deeprnn.cli import demo, plot, predict, run
+    from deeprnn.cli._common import formatter
 
     parser = argparse.ArgumentParser(
         prog="deeprnn",
-        description="Deep recurrent neural networks on PyTorch.",
-        epilog="example: deeprnn demo --seconds 30",
+        description="Deep recurrent neural networks on PyTorch: train, evaluate and ship.",
+        epilog=EPILOG,
+        formatter_class=formatter,
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"deeprnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run.add_parsers(sub)
+    predict.add_parser(sub)
+    plot.add_parsers(sub)
     demo.add_parser(sub)
+    for p in sub.choices.values():
+        p.allow_abbrev = False
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from deeprnn.cli._common import CLIError, quiet
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    quiet()
+    from deeprnn.training.callbacks import NonFiniteLossError
+
+    try:
+        return int(args.func(args, extra) or 0)
+    except NonFiniteLossError as e:
+        print(f"deeprnn {args.command}: {e}", file=sys.stderr)
+        return 1
+    except (CLIError, ValueError, FileNotFoundError) as e:
+        if os.environ.get("DEEPRNN_DEBUG"):
+            raise
+        print(f"deeprnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,121 @@
+"""Helpers shared by the subcommands: ``--key value`` overrides, configs, finding models."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import warnings
+from pathlib import Path
+
+
+class CLIError(ValueError):
+    """A user error the CLI reports in one line (exit status 2)."""
+
+
+def formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def quiet() -> None:
+    """Silence library chatter that is not about the user's run."""
+    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    for pattern in (
+        ".*isinstance.treespec, LeafSpec.*",
+        ".*does not have many workers.*",
+        ".*smaller than the logging interval.*",
+        ".*IterableDataset. has .__len__. defined.*",
+        ".*litlogger.*",
+        ".*Checkpoint directory .* exists and is not empty.*",
+        ".*Experiment logs directory .* exists and is not empty.*",
+        ".*torch.compile is ignored.*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+    import logging
+
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric.utilities.rank_zero").setLevel(logging.WARNING)
+
+
+def parse_overrides(tokens: list[str]) -> list[tuple[str, object]]:
+    """``["--trainer.max_epochs", "3", "--seed=1"]`` -> ``[("trainer.max_epochs", 3), ...]``."""
+    from deeprnn.training.config import parse_value
+
+    out = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--") or tok == "--":
+            raise CLIError(f"unexpected argument {tok!r}; overrides look like --section.key VALUE")
+        key = tok[2:]
+        if "=" in key:
+            key, _, text = key.partition("=")
+            i += 1
+        else:
+            if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                raise CLIError(f"--{key} needs a value")
+            text = tokens[i + 1]
+            i += 2
+        out.append((key.replace("-", "_") if "." not in key else key, parse_value(text)))
+    return out
+
+
+def load_run(config: str | None, overrides: list[tuple[str, object]], task: str | None = None):
+    """The RunConfig from a YAML file (optional) plus overrides; errors name the file/key."""
+    from deeprnn.training.config import apply_overrides, load_yaml, run_config_from_dict
+
+    data = load_yaml(config) if config else {}
+    if task is not None:
+        data["task"] = task
+    data = apply_overrides(data, overrides)
+    return run_config_from_dict(data, where=str(config) if config else "config")
+
+
+def find_model(path: str | Path, ckpt: str | None = None):
+    """A trained model from a run folder, a ``.ckpt`` or an export folder.
+
+    Returns ``(model, run_config_dict | None)``; the model is in eval mode.
+    """
+    import yaml
+
+    from deeprnn.export.folder import load_exported
+    from deeprnn.training.checkpoint import load_checkpoint
+
+    path = Path(path)
+    run_yaml = None
+    if ckpt is not None:
+        model = load_checkpoint(ckpt)
+        run_yaml = path / "config.yaml" if path.is_dir() else None
+    elif path.is_file() and path.suffix == ".ckpt":
+        model = load_checkpoint(path)
+        run_yaml = path.parent.parent / "config.yaml"
+    elif (path / "config.json").is_file():
+        model = load_exported(path)
+        run_yaml = path / "run.yaml"
+    elif (path / "config.yaml").is_file():
+        run_yaml = path / "config.yaml"
+        for cand in ("checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+            if (path / cand).is_file():
+                model = load_checkpoint(path / cand)
+                break
+        else:
+            if not (path / "model" / "config.json").is_file():
+                raise CLIError(f"{path}: a run folder without checkpoints or an export folder")
+            model = load_exported(path / "model")
+    else:
+        raise CLIError(
+            f"{path} is not a run folder (config.yaml), an export folder (config.json) "
+            "or a .ckpt file"
+        )
+    run = None
+    if run_yaml is not None and run_yaml.is_file():
+        run = yaml.safe_load(run_yaml.read_text(encoding="utf-8"))
+    return model, run
+
+
+def task_wrapper(model):
+    """A module whose positional forward is the task's ONNX forward (for ``summary``)."""
+    from deeprnn.export.onnx import _OnnxWrapper
+
+    names = list(model.onnx_inputs(1, 4))
+    cls = type(type(model).__name__, (_OnnxWrapper,), {})
+    return cls(model, names)

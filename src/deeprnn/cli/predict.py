@@ -1,0 +1,127 @@
+"""``deeprnn predict``: raw inputs in (text lines, CSV or JSON lines), predictions out (JSON
+lines or CSV), from an export folder, a run folder or a checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from deeprnn.cli._common import CLIError, find_model, formatter
+
+EPILOG = """\
+input formats (by --input-format, else the file extension; stdin is read as lines):
+  lines   one example per line: text to classify, whitespace-tokenised sentences to tag,
+          prompts for a language model
+  csv     rows with columns: a 'text' column to classify, or a forecast history with the
+          target/covariate columns (grouped by the series column)
+  jsonl   one JSON object per line, e.g. {"x": [[0.1, 2.0], ...]} for numeric sequences
+output: JSON lines (default) or CSV (--output-format csv or an .csv --output).
+
+examples:
+  echo "a wonderful film" | deeprnn predict runs/imdb/model
+  deeprnn predict runs/ner/model --input sentences.txt --output tags.jsonl
+  deeprnn predict runs/airline/model --input history.csv --output forecast.csv
+  deeprnn predict runs/names_lm/model --input prompts.txt --max-new-tokens 20 --temperature 0.8 --top-k 5
+"""
+
+
+def read_records(path: str | None, fmt: str | None) -> list:
+    if path in (None, "-"):
+        text, suffix = sys.stdin.read(), ""
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise CLIError(f"--input: file not found: {p}")
+        text, suffix = p.read_text(encoding="utf-8"), p.suffix.lower()
+    fmt = fmt or {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, "lines")
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(text)))
+    if fmt == "jsonl":
+        out = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise CLIError(f"--input line {i} is not JSON: {e}") from e
+        return out
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _flat(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            out.update({f"{k}_{kk}": vv for kk, vv in v.items()})
+        elif isinstance(v, list):
+            out[k] = " ".join(map(str, v))
+        else:
+            out[k] = v
+    return out
+
+
+def write_records(rows: list[dict], path: str | None, fmt: str | None) -> None:
+    suffix = Path(path).suffix.lower() if path and path != "-" else ""
+    fmt = fmt or ("csv" if suffix == ".csv" else "jsonl")
+    buf = io.StringIO()
+    if fmt == "csv":
+        flat = [_flat(r) for r in rows]
+        fields = list(dict.fromkeys(k for r in flat for k in r))
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(flat)
+    else:
+        for r in rows:
+            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+    if path in (None, "-"):
+        sys.stdout.write(buf.getvalue())
+    else:
+        from deeprnn._config import atomic_write_text
+
+        atomic_write_text(path, buf.getvalue())
+
+
+def cmd_predict(args, extra: list[str]) -> int:
+    if extra:
+        raise CLIError(f"unexpected arguments {extra}")
+    model, _ = find_model(args.model)
+    records = read_records(args.input, args.input_format)
+    if not records:
+        raise CLIError("no input examples (empty input)")
+    options = {}
+    if model.task_name == "lm":
+        options = {
+            "max_new_tokens": args.max_new_tokens,
+            "temperature": args.temperature,
+            "top_k": args.top_k,
+            "seed": args.seed,
+        }
+    rows = []
+    for start in range(0, len(records), args.batch_size):
+        rows.extend(model.predict_raw(records[start : start + args.batch_size], **options))
+    write_records(rows, args.output, args.output_format)
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict on raw inputs from a trained model",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="export folder, run folder or .ckpt")
+    p.add_argument("--input", "-i", help="input file (default: stdin)")
+    p.add_argument("--output", "-o", help="output file (default: stdout)")
+    p.add_argument("--input-format", choices=("lines", "csv", "jsonl"))
+    p.add_argument("--output-format", choices=("jsonl", "csv"))
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-new-tokens", type=int, default=100, help="language models")
+    p.add_argument("--temperature", type=float, default=1.0, help="language models")
+    p.add_argument("--top-k", type=int, default=None, help="language models")
+    p.add_argument("--seed", type=int, default=None, help="language models: sampling seed")
+    p.set_defaults(func=cmd_predict)

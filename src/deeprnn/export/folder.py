@@ -1,0 +1,141 @@
+"""The export folder: everything ``deeprnn predict`` needs, nothing pickled, written atomically.
+
+::
+
+    model/
+      config.json        {"class", "task", "config" (the model config), "artifacts" (scalars),
+                          "files" (artifact name -> file), "deeprnn_version"}
+      model.safetensors  the weights
+      vocab.json, labels.json, scaler.json, ...   one JSON file per list/dict artifact
+      run.yaml           the resolved run config that trained it (when known)
+
+``load_exported(folder)`` rebuilds the task model in eval mode; ``init_from_export(model,
+folder)`` copies the weights whose names and shapes match (transfer learning).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from deeprnn._config import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    atomic_write_bytes,
+    atomic_write_text,
+    load_weights,
+)
+from deeprnn.training.config import to_dict
+
+
+def _save_state(model: torch.nn.Module, path: Path) -> None:
+    """safetensors of the state dict; tied weights (an LM's embedding and decoder) are stored
+    under both names, as copies, since safetensors refuses shared memory."""
+    from safetensors.torch import save
+
+    tensors, seen = {}, set()
+    for k, v in model.state_dict().items():
+        t = v.detach().cpu().contiguous()
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+        tensors[k] = t.clone() if key in seen else t
+        seen.add(key)
+    atomic_write_bytes(path, save(tensors, metadata={"format": "pt"}))
+
+
+def export_folder(model, directory: str | os.PathLike, *, run=None) -> Path:
+    """Write ``model`` (a :class:`~deeprnn.tasks.base.TaskModule`) to ``directory``."""
+    from deeprnn import __version__
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    scalars, files = {}, {}
+    for key, value in model.artifacts.items():
+        if isinstance(value, (list, dict)):
+            files[key] = f"{key}.json"
+            atomic_write_text(directory / files[key], json.dumps(value, ensure_ascii=False) + "\n")
+        else:
+            scalars[key] = value
+    _save_state(model, directory / WEIGHTS_NAME)
+    if run is not None:
+        from deeprnn.training.fit import dump_yaml
+
+        atomic_write_text(directory / "run.yaml", dump_yaml(to_dict(run)))
+    payload = {
+        "class": type(model).__name__,
+        "task": model.task_name,
+        "config": to_dict(model.config),
+        "artifacts": scalars,
+        "files": files,
+        "deeprnn_version": __version__,
+    }
+    # config.json last: a folder with a config.json is complete
+    atomic_write_text(directory / CONFIG_NAME, json.dumps(payload, indent=2) + "\n")
+    return directory
+
+
+def read_export_config(directory: str | os.PathLike) -> dict:
+    """``config.json`` of an export folder, with the artifact files read back in."""
+    directory = Path(directory)
+    path = directory / CONFIG_NAME
+    if not directory.is_dir():
+        raise ValueError(f"export folder not found: {directory}")
+    if not path.is_file():
+        raise ValueError(f"{directory} is not an export folder: {CONFIG_NAME} is missing")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(payload, dict) or "task" not in payload or "config" not in payload:
+        raise ValueError(f"{path} is not a deeprnn task export (no 'task' / 'config')")
+    artifacts = dict(payload.get("artifacts") or {})
+    for key, name in (payload.get("files") or {}).items():
+        file = directory / name
+        if not file.is_file():
+            raise ValueError(f"{directory}: artifact file {name} is missing")
+        artifacts[key] = json.loads(file.read_text(encoding="utf-8"))
+    payload["artifacts"] = artifacts
+    return payload
+
+
+def load_exported(directory: str | os.PathLike, map_location: str = "cpu"):
+    """Rebuild the task model of an export folder (eval mode)."""
+    from deeprnn.tasks.registry import get_task
+
+    payload = read_export_config(directory)
+    spec = get_task(payload["task"])
+    model = spec.module(payload["config"], payload["artifacts"])
+    state = load_weights(Path(directory) / WEIGHTS_NAME)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{Path(directory) / WEIGHTS_NAME} does not match its config.json: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    model.load_state_dict(state, strict=True)
+    return model.to(map_location).eval()
+
+
+def init_from_export(model: torch.nn.Module, directory: str | os.PathLike) -> list[str]:
+    """Copy every weight of the export whose name and shape match ``model``'s; returns the names.
+
+    Raises when nothing matches (a wrong folder is an error, not a silent fresh start).
+    """
+    directory = Path(directory)
+    if not (directory / WEIGHTS_NAME).is_file():
+        raise ValueError(f"finetune.init_from: {directory / WEIGHTS_NAME} not found")
+    state = load_weights(directory / WEIGHTS_NAME)
+    own = model.state_dict()
+    copied = [k for k, v in state.items() if k in own and own[k].shape == v.shape]
+    if not copied:
+        raise ValueError(
+            f"finetune.init_from: no weight of {directory} matches the model by name and shape"
+        )
+    with torch.no_grad():
+        for k in copied:
+            own[k].copy_(state[k])
+    return copied

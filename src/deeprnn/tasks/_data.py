@@ -1,0 +1,250 @@
+"""Shared data plumbing for the task data modules: a JSON vocabulary, tokenizers, padding
+collates, an epoch-seeded shuffling sampler and the ``TaskData`` base class.
+
+Everything a model needs at prediction time (vocabularies, label names, scaler statistics) is
+an *artifact*: plain JSON-able values that travel in checkpoints and export folders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+
+
+class Vocab:
+    """Token <-> id. Id 0 is ``<pad>``, 1 is ``<unk>``; ``itos`` is the whole state (JSON)."""
+
+    def __init__(self, itos: Sequence[str]):
+        itos = list(itos)
+        if len(itos) < 2 or itos[0] != PAD or itos[1] != UNK:
+            raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}; got {itos[:2]!r}")
+        if len(set(itos)) != len(itos):
+            raise ValueError("vocabulary tokens must be unique")
+        self.itos = itos
+        self.stoi = {t: i for i, t in enumerate(itos)}
+
+    @classmethod
+    def build(
+        cls,
+        sequences: Iterable[Sequence[str]],
+        *,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        specials: Sequence[str] = (),
+    ) -> Vocab:
+        """Most frequent first (ties alphabetical), after ``<pad>``, ``<unk>`` and ``specials``."""
+        counts = Counter(t for seq in sequences for t in seq)
+        head = [PAD, UNK, *[s for s in specials if s not in (PAD, UNK)]]
+        ranked = sorted(
+            (t for t, c in counts.items() if c >= min_freq and t not in head),
+            key=lambda t: (-counts[t], t),
+        )
+        if max_size is not None:
+            ranked = ranked[: max(0, max_size - len(head))]
+        return cls(head + ranked)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.stoi.get(t, 1) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos[i] if 0 <= i < len(self.itos) else UNK for i in ids]
+
+
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def tokenize(text: str, level: str = "word", lower: bool = False) -> list[str]:
+    """``char``: every character; ``word``: words and punctuation; ``whitespace``: split()."""
+    if lower:
+        text = text.lower()
+    if level == "char":
+        return list(text)
+    if level == "whitespace":
+        return text.split()
+    return _WORD.findall(text)
+
+
+def read_csv(path: str | Path, name: str = "data.path"):
+    """A CSV as a pandas DataFrame; a missing or unreadable file names itself."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{name}: file not found: {path}")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{name}: cannot read {path} as CSV: {e}") from e
+
+
+def require_columns(frame, columns: Sequence[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{where}: column(s) {missing} not found; columns are {list(frame.columns)}"
+        )
+
+
+def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[list[int]]:
+    """Shuffle ``range(n)`` with ``seed`` and cut it into consecutive parts of the given sizes."""
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=g).tolist()
+    parts, start = [], 0
+    for i, f in enumerate(fractions):
+        stop = n if i == len(fractions) - 1 else start + round(f * n)
+        parts.append(perm[start:stop])
+        start = stop
+    return parts
+
+
+def pad_ids(seqs: Sequence[Sequence[int]], value: int = 0) -> tuple[Tensor, Tensor]:
+    """Post-pad integer sequences: ``(ids (N, T) long, lengths (N,) long)``."""
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    steps = max(1, int(lengths.max())) if len(seqs) else 1
+    out = torch.full((len(seqs), steps), value, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if len(s):
+            out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out, lengths
+
+
+def pad_floats(seqs: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Post-pad (T_i, F) float tensors: ``(x (N, T, F), lengths (N,))``."""
+    lengths = torch.tensor([s.shape[0] for s in seqs], dtype=torch.long)
+    steps = max(1, int(lengths.max())) if len(seqs) else 1
+    out = seqs[0].new_zeros(len(seqs), steps, seqs[0].shape[-1])
+    for i, s in enumerate(seqs):
+        out[i, : s.shape[0]] = s
+    return out, lengths
+
+
+class ListDataset(Dataset):
+    def __init__(self, items: Sequence[Any]):
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        return self.items[i]
+
+
+class EpochShuffle(Sampler[int]):
+    """The order of one epoch: a permutation that depends only on ``(seed, epoch)`` (or the
+    natural order with ``shuffle=False``), so a resumed run replays the uninterrupted run's
+    order. Under DDP rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of the one global
+    order: with a per-process batch ``b`` the ranks' batches together are exactly the
+    single-process batches of ``w * b``. Lightning calls ``set_epoch`` every epoch."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+        self.rank, self.world = rank, world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.n, self.world))
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        return iter(order[self.rank :: self.world])
+
+
+class TaskData(pl.LightningDataModule):
+    """Base of the task data modules.
+
+    Subclasses implement :meth:`load` (read the raw splits, fit artifacts on the training split
+    unless given) and :meth:`collate`. ``artifacts`` holds what a model needs to be rebuilt and
+    to predict on new raw inputs (vocabularies, labels, input size, scaler).
+    """
+
+    def __init__(
+        self,
+        config,
+        *,
+        batch_size: int = 32,
+        seed: int = 0,
+        num_workers: int = 0,
+        shuffle: bool = True,
+        artifacts: dict | None = None,
+    ):
+        super().__init__()
+        self.config = config
+        self.batch_size = batch_size
+        self.seed = seed
+        self.num_workers = num_workers
+        self.shuffle = shuffle
+        self.artifacts: dict[str, Any] = dict(artifacts or {})
+        self.splits: dict[str, list] = {}
+        self._loaded = False
+
+    # -- to implement ----------------------------------------------------------------------------
+    def load(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def collate(self, items: list):  # pragma: no cover
+        raise NotImplementedError
+
+    # -- lightning -------------------------------------------------------------------------------
+    def prepare(self) -> TaskData:
+        """Read the data and fit the artifacts (idempotent); returns self."""
+        if not self._loaded:
+            self.load()
+            for name in ("train", "val"):
+                if not self.splits.get(name):
+                    raise ValueError(f"the {name} split is empty; check the data config and files")
+            self._loaded = True
+        return self
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare()
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        items = self.splits.get(split)
+        if not items:
+            raise ValueError(f"the data has no {split!r} split")
+        data = ListDataset(items)
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = EpochShuffle(len(data), self.seed, train and self.shuffle, rank, world)
+        return DataLoader(
+            data,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test" if self.splits.get("test") else "val", train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()

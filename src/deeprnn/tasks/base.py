@@ -1,0 +1,191 @@
+"""``TaskModule``: the LightningModule every task family builds on.
+
+A task model is built from ``(config, artifacts)``: its typed model config and the JSON-able
+artifacts fitted on the training data (vocabulary, labels, input size, scaler). The same pair
+rebuilds it from a Lightning checkpoint (``load_checkpoint``) or an export folder
+(:func:`deeprnn.export.load_exported`), so nothing is ever unpickled.
+
+Subclasses implement
+
+* ``step(batch, stage) -> (loss, {metric: value})`` — one batch of train/val/test;
+* ``predict_raw(records) -> list[dict]`` — raw inputs (strings or CSV rows) to outputs;
+* ``onnx_inputs(batch_size, steps) -> dict`` and ``onnx_forward(**inputs)`` — what the ONNX
+  graph takes and returns.
+
+The base class owns optimizers and schedules, gradient clipping by norm and/or value,
+Keras-style L1/L2 penalties on input/recurrent/bias weights, and epoch-level metric hooks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from torch import Tensor
+
+from deeprnn.training.config import (
+    OptimConfig,
+    RegularizerConfig,
+    from_dict,
+    to_dict,
+)
+from deeprnn.training.optim import build_optimizers, weight_penalty
+
+
+class TaskModule(pl.LightningModule):
+    """Base LightningModule. ``config_class`` is the task's model-config dataclass."""
+
+    config_class: type = object
+    task_name: str = "?"
+
+    def __init__(
+        self,
+        config: Any = None,
+        artifacts: dict | None = None,
+        optim: dict | OptimConfig | None = None,
+        regularizers: dict | RegularizerConfig | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ):
+        super().__init__()
+        if config is None or isinstance(config, dict):
+            config = from_dict(self.config_class, config, "model")
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"config must be a {self.config_class.__name__} or a dict, got {type(config).__name__}"
+            )
+        self.config = config
+        self.artifacts = dict(artifacts or {})
+        self.optim_config = (
+            optim if isinstance(optim, OptimConfig) else from_dict(OptimConfig, optim, "optim")
+        )
+        self.reg_config = (
+            regularizers
+            if isinstance(regularizers, RegularizerConfig)
+            else from_dict(RegularizerConfig, regularizers, "regularizers")
+        )
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        # plain dicts only: checkpoints load with torch.load(weights_only=True)
+        self.save_hyperparameters(
+            {
+                "config": to_dict(config),
+                "artifacts": self.artifacts,
+                "optim": to_dict(self.optim_config),
+                "regularizers": to_dict(self.reg_config),
+                "clip_norm": clip_norm,
+                "clip_value": clip_value,
+            }
+        )
+
+    # -- to implement ------------------------------------------------------------------------------
+    def step(self, batch, stage: str) -> tuple[Tensor, dict[str, Tensor | float]]:
+        raise NotImplementedError
+
+    def predict_raw(self, records: list, **options) -> list[dict]:
+        raise NotImplementedError(f"{type(self).__name__} does not predict from raw inputs")
+
+    def onnx_inputs(self, batch_size: int = 2, steps: int = 7) -> dict[str, Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX export")
+
+    def onnx_forward(self, **inputs) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX export")
+
+    def example_input(self) -> dict[str, Tensor]:
+        """Inputs for ``deeprnn.summary`` (the ONNX example inputs by default)."""
+        return self.onnx_inputs(1, 20)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _log_metrics(self, stage: str, loss: Tensor, metrics: dict, batch_size: int) -> None:
+        on_step = stage == "train"
+        self.log(
+            f"{stage}_loss",
+            loss,
+            prog_bar=True,
+            on_step=on_step,
+            on_epoch=True,
+            batch_size=batch_size,
+            sync_dist=True,
+        )
+        for name, value in metrics.items():
+            self.log(
+                f"{stage}_{name}",
+                value,
+                prog_bar=stage != "train",
+                on_step=False,
+                on_epoch=True,
+                batch_size=batch_size,
+                sync_dist=stage != "train" and not hasattr(value, "compute"),
+            )
+
+    def batch_size_of(self, batch) -> int:
+        first = batch[0] if isinstance(batch, (tuple, list)) else next(iter(batch.values()))
+        return int(first.shape[0])
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        loss, metrics = self.step(batch, "train")
+        penalty = weight_penalty(self, self.reg_config)
+        self._log_metrics("train", loss, metrics, self.batch_size_of(batch))
+        if penalty is not None:
+            self.log("train_penalty", penalty, on_step=False, on_epoch=True)
+            loss = loss + penalty
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> Tensor:
+        loss, metrics = self.step(batch, "val")
+        self._log_metrics("val", loss, metrics, self.batch_size_of(batch))
+        return loss
+
+    def test_step(self, batch, batch_idx: int) -> Tensor:
+        loss, metrics = self.step(batch, "test")
+        self._log_metrics("test", loss, metrics, self.batch_size_of(batch))
+        return loss
+
+    # -- optimisation ------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        trainer = self._trainer
+        max_epochs = trainer.max_epochs if trainer is not None and trainer.max_epochs else 1
+        total = None
+        if self.optim_config.scheduler.name == "onecycle" and trainer is not None:
+            total = trainer.estimated_stepping_batches
+        return build_optimizers(
+            self.parameters(),
+            self.optim_config,
+            max_epochs=max_epochs,
+            total_steps=total,
+            monitor=trainer.checkpoint_callback.monitor
+            if trainer is not None and trainer.checkpoint_callback is not None
+            else "val_loss",
+        )
+
+    def configure_gradient_clipping(
+        self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
+    ):
+        """Clip by global norm and/or by value (``trainer.gradient_clip_norm / _value``)."""
+        from deeprnn.gradients import clip_gradients
+
+        norm = self.clip_norm
+        value = self.clip_value
+        if norm is None and value is None:
+            if gradient_clip_val:
+                self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            return
+        total = clip_gradients(self, max_norm=norm, clip_value=value)
+        if self._trainer is not None:
+            self.log("grad_norm", total, on_step=True, on_epoch=False)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["deeprnn_task"] = self.task_name
+
+    @classmethod
+    def load_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> TaskModule:
+        """Rebuild a task model from a Lightning ``.ckpt`` (``torch.load(weights_only=True)``)."""
+        from deeprnn.training.checkpoint import load_checkpoint
+
+        return load_checkpoint(path, map_location=map_location, expect=cls)
+
+    def replace_config(self, **changes) -> Any:
+        return dataclasses.replace(self.config, **changes)

@@ -1,0 +1,257 @@
+"""Sequence tagging (many-to-many, synced): one label per token — NER, POS, chunking.
+
+Model: word embedding (+ optional character-level BiLSTM word features, Lample et al. 2016) ->
+DeepRNN -> per-step scores -> softmax, or a CRF (``model.crf: true``). Padding is ignored by the
+loss. Metrics: token accuracy and entity-level F1 / precision / recall with seqeval.
+
+Data (``data.source``): ``conll`` (CoNLL files read by :func:`deeprnn.data.read_conll`: one
+token per line, the token in column ``token_column`` and the tag in ``tag_column``, blank lines
+between sentences, ``-DOCSTART-`` skipped; ``scheme: BIO`` converts CoNLL-2003's IOB1 tags) from ``train_path`` / ``val_path`` / ``test_path``, or ``path`` cut by fractions; or
+``reader`` returning ``{"train": [(tokens, tags), ...], ...}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from deeprnn.tasks._body import InputConfig, RNNConfig, SequenceEncoder, build_rnn
+from deeprnn.tasks._crf import CRF
+from deeprnn.tasks._data import TaskData, Vocab, pad_ids, split_indices
+from deeprnn.tasks.base import TaskModule
+
+IGNORE = -100
+
+
+@dataclass
+class TagDataConfig:
+    """Where the tagged sentences come from."""
+
+    source: Literal["conll", "reader"] = "conll"
+    path: str | None = None
+    train_path: str | None = None
+    val_path: str | None = None
+    test_path: str | None = None
+    token_column: int = 0
+    tag_column: int = -1
+    scheme: Literal["BIO", "IOBES"] | None = None
+    reader: str | None = None
+    reader_args: dict = field(default_factory=dict)
+    lower: bool = False
+    min_freq: int = 1
+    max_vocab: int | None = 50000
+    max_word_length: int = 20
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+
+@dataclass
+class TagConfig:
+    """The tagger. ``char_embedding_dim > 0`` adds a char BiLSTM of ``char_hidden_size``."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    rnn: RNNConfig = field(default_factory=lambda: RNNConfig(bidirectional=True))
+    crf: bool = False
+    char_embedding_dim: int = 0
+    char_hidden_size: int = 25
+    head_dropout: float = 0.0
+
+
+def read_conll(path, token_column: int = 0, tag_column: int = -1, scheme=None, name="data.path"):
+    """Sentences of a CoNLL file as ``[(tokens, tags), ...]`` (:func:`deeprnn.data.read_conll`)."""
+    from deeprnn.data import read_conll as read
+
+    if not Path(path).is_file():
+        raise ValueError(f"{name}: file not found: {path}")
+    return list(read(path, token_column=token_column, label_column=tag_column, scheme=scheme))
+
+
+class TagData(TaskData):
+    """Sentences -> batches ``(words (N, T), chars (N, T, L), lengths (N,), tags (N, T))``."""
+
+    def load(self) -> None:
+        cfg = self.config
+        if cfg.source == "reader":
+            from deeprnn.tasks._sources import call_reader
+
+            raw = call_reader(cfg.reader, cfg.reader_args)
+        elif cfg.train_path:
+            raw = {}
+            for split in ("train", "val", "test"):
+                path = getattr(cfg, f"{split}_path")
+                if path:
+                    raw[split] = read_conll(
+                        path, cfg.token_column, cfg.tag_column, cfg.scheme, f"data.{split}_path"
+                    )
+        elif cfg.path:
+            items = read_conll(cfg.path, cfg.token_column, cfg.tag_column, cfg.scheme)
+            fr = [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction]
+            parts = split_indices(len(items), fr, self.seed)
+            raw = {s: [items[i] for i in p] for s, p in zip(("train", "val", "test"), parts)}
+        else:
+            raise ValueError("data.source='conll' needs data.train_path or data.path")
+        art = self.artifacts
+        art.setdefault("lower", cfg.lower)
+        art.setdefault("max_word_length", cfg.max_word_length)
+        train = raw["train"]
+        if "vocab" not in art:
+            words = ([self._norm(w) for w in toks] for toks, _ in train)
+            art["vocab"] = Vocab.build(words, min_freq=cfg.min_freq, max_size=cfg.max_vocab).itos
+        if "chars" not in art:
+            art["chars"] = Vocab.build(list(w) for toks, _ in train for w in toks).itos
+        if "labels" not in art:
+            art["labels"] = sorted({t for _, tags in train for t in tags})
+        self.splits = {s: [self.encode(t, g) for t, g in items] for s, items in raw.items()}
+
+    def _norm(self, word: str) -> str:
+        return word.lower() if self.artifacts["lower"] else word
+
+    def encode(self, tokens: list[str], tags: list[str] | None = None):
+        art = self.artifacts
+        if not hasattr(self, "_vocab"):
+            self._vocab, self._chars = Vocab(art["vocab"]), Vocab(art["chars"])
+            self._labels = {t: i for i, t in enumerate(art["labels"])}
+        words = self._vocab.encode([self._norm(w) for w in tokens])
+        chars = [self._chars.encode(list(w[: art["max_word_length"]])) or [1] for w in tokens]
+        if tags is None:
+            ids = [IGNORE] * len(tokens)
+        else:
+            if len(tags) != len(tokens):
+                raise ValueError(f"{len(tokens)} tokens but {len(tags)} tags: {tokens[:5]}...")
+            unknown = [t for t in tags if t not in self._labels]
+            if unknown:
+                raise ValueError(f"tag {unknown[0]!r} not seen in training; tags: {art['labels']}")
+            ids = [self._labels[t] for t in tags]
+        return words, chars, ids
+
+    def collate(self, items: list):
+        words, lengths = pad_ids([w for w, _, _ in items])
+        tags, _ = pad_ids([t for _, _, t in items], value=IGNORE)
+        width = max([len(c) for _, cs, _ in items for c in cs] or [1])
+        chars = torch.zeros(*words.shape, width, dtype=torch.long)
+        for i, (_, cs, _) in enumerate(items):
+            for j, c in enumerate(cs):
+                chars[i, j, : len(c)] = torch.as_tensor(c)
+        return words, chars, lengths, tags
+
+
+class CharFeatures(nn.Module):
+    """Each word's characters through a BiLSTM: the two final states (2 * hidden) per word."""
+
+    def __init__(self, num_chars: int, dim: int, hidden: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, dim, padding_idx=0)
+        self.rnn = build_rnn(dim, RNNConfig(hidden_size=hidden, bidirectional=True))
+        self.output_size = 2 * hidden
+
+    def forward(self, chars: Tensor) -> Tensor:
+        n, t, width = chars.shape
+        flat = chars.reshape(n * t, width)  # (N*T, L)
+        _, states = self.rnn(self.embedding(flat), lengths=(flat != 0).sum(1))
+        h = torch.cat([s.h for s in states.layer(-1)], dim=-1)  # (N*T, 2H)
+        return h.view(n, t, -1)
+
+
+class Tag(TaskModule):
+    """``forward(words, chars, lengths) -> emissions (N, T, C)``; ``decode`` gives tag ids."""
+
+    config_class = TagConfig
+
+    def __init__(self, config=None, artifacts=None, **kwargs):
+        super().__init__(config, artifacts, **kwargs)
+        cfg, art = self.config, self.artifacts
+        for key in ("vocab", "chars", "labels"):
+            if key not in art:
+                raise ValueError(f"Tag needs artifacts[{key!r}] (from the data module)")
+        self.chars = None
+        extra = 0
+        if cfg.char_embedding_dim:
+            self.chars = CharFeatures(
+                len(art["chars"]), cfg.char_embedding_dim, cfg.char_hidden_size
+            )
+            extra = self.chars.output_size
+        self.encoder = SequenceEncoder(cfg.input, cfg.rnn, vocab=art["vocab"], extra_size=extra)
+        n = len(art["labels"])
+        self.head = nn.Sequential(
+            nn.Dropout(cfg.head_dropout), nn.Linear(self.encoder.rnn.output_size, n)
+        )
+        self.crf = CRF(n) if cfg.crf else None
+        self._collected: dict[str, tuple[list, list]] = {}
+
+    def forward(self, words: Tensor, chars: Tensor, lengths: Tensor) -> Tensor:
+        extra = self.chars(chars) if self.chars is not None else None
+        out, _, _ = self.encoder(words, lengths, extra)
+        return self.head(out)  # (N, T, C)
+
+    def decode(self, emissions: Tensor, lengths: Tensor) -> list[list[int]]:
+        mask = torch.arange(emissions.shape[1], device=lengths.device)[None] < lengths[:, None]
+        if self.crf is not None:
+            return self.crf.decode(emissions, mask)
+        best = emissions.argmax(-1).tolist()
+        return [row[:n] for row, n in zip(best, lengths.tolist())]
+
+    def step(self, batch, stage: str):
+        words, chars, lengths, tags = batch
+        emissions = self(words, chars, lengths)
+        mask = tags != IGNORE
+        if self.crf is not None:
+            loss = self.crf.nll(emissions, tags, mask)
+        else:
+            loss = nn.functional.cross_entropy(
+                emissions.reshape(-1, emissions.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
+            )
+        if stage != "train":
+            labels = self.artifacts["labels"]
+            pred, true = self._collected.setdefault(stage, ([], []))
+            for p, t, n in zip(self.decode(emissions, lengths), tags.tolist(), lengths.tolist()):
+                pred.append([labels[i] for i in p])
+                true.append([labels[i] for i in t[:n]])
+        return loss, {}
+
+    def _entity_scores(self, stage: str) -> None:
+        from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+        pred, true = self._collected.pop(stage, ([], []))
+        if not true:
+            return
+        scores = {
+            "f1": f1_score(true, pred, zero_division=0),
+            "precision": precision_score(true, pred, zero_division=0),
+            "recall": recall_score(true, pred, zero_division=0),
+            "acc": accuracy_score(true, pred),
+        }
+        for name, value in scores.items():
+            self.log(f"{stage}_{name}", float(value), prog_bar=name == "f1")
+
+    def on_validation_epoch_end(self) -> None:
+        self._entity_scores("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._entity_scores("test")
+
+    # -- inference -------------------------------------------------------------------------------
+    def predict_raw(self, records: list, **options) -> list[dict]:
+        """Whitespace-tokenised lines (or token lists) -> ``{"tokens", "tags"}`` per line."""
+        data = TagData(None, artifacts=self.artifacts)
+        token_lists = [r.split() if isinstance(r, str) else list(r) for r in records]
+        words, chars, lengths, _ = data.collate([data.encode(t) for t in token_lists])
+        with torch.no_grad():
+            emissions = self(words.to(self.device), chars.to(self.device), lengths.to(self.device))
+        labels = self.artifacts["labels"]
+        paths = self.decode(emissions, lengths.to(self.device))
+        return [
+            {"tokens": toks, "tags": [labels[i] for i in p]} for toks, p in zip(token_lists, paths)
+        ]
+
+    def onnx_inputs(self, batch_size: int = 2, steps: int = 7) -> dict[str, Tensor]:
+        words = torch.randint(1, len(self.artifacts["vocab"]), (batch_size, steps))
+        chars = torch.randint(1, len(self.artifacts["chars"]), (batch_size, steps, 5))
+        return {"words": words, "chars": chars, "lengths": torch.full((batch_size,), steps)}
+
+    def onnx_forward(self, words: Tensor, chars: Tensor, lengths: Tensor) -> Tensor:
+        """Per-step scores (N, T, C); with a CRF, decode them with its Viterbi outside ONNX."""
+        return self(words, chars, lengths)

@@ -1,0 +1,245 @@
+"""Train, evaluate and export one run: what ``deeprnn train -c config.yaml`` does.
+
+A run folder holds everything needed to reproduce, resume, inspect and ship it::
+
+    RUN_DIR/
+      config.yaml               the resolved config (every default filled in)
+      checkpoints/best.ckpt     best on trainer.monitor;   checkpoints/last.ckpt  (resume)
+      logs/csv/metrics.csv      CSV log (``deeprnn plot RUN_DIR``)
+      logs/tensorboard/         TensorBoard events (``tensorboard --logdir RUN_DIR/logs``)
+      metrics.json              test metrics (with the baselines, for forecasting)
+      model/                    the export folder: config.json, model.safetensors, vocab ...
+
+Scale-out is Lightning's: ``trainer.devices: 4, trainer.strategy: ddp`` (``num_nodes`` for
+several machines, launched by ``torchrun`` or a SLURM / cluster environment). The data modules
+shard one global order themselves — rank ``r`` of ``w`` takes every ``w``-th example, the
+language model's stream every rank its own block of rows — so with ``trainer.batch_size`` per
+process, ``w`` processes see exactly the batches of one process with ``w`` times the batch (a
+test checks the weights agree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from deeprnn._config import atomic_write_text
+from deeprnn.tasks.registry import get_task
+from deeprnn.training.callbacks import NaNGuard, NonFiniteLossError, RNGState, Unfreeze
+from deeprnn.training.config import RunConfig, to_dict
+
+
+def is_rank_zero() -> bool:
+    """True outside distributed runs and on global rank 0 (read from the launcher's env)."""
+    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def dump_yaml(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+
+
+def write_config(run: RunConfig, path: str | Path) -> Path:
+    """The resolved run config as YAML (written atomically)."""
+    path = Path(path)
+    atomic_write_text(path, dump_yaml(to_dict(run)))
+    return path
+
+
+def build_datamodule(run: RunConfig, artifacts: dict | None = None):
+    """The task's data module for ``run`` (artifacts from a checkpoint/export are reused)."""
+    spec = get_task(run.task)
+    return spec.datamodule(
+        run.data,
+        batch_size=run.trainer.batch_size,
+        seed=run.seed,
+        num_workers=run.trainer.num_workers,
+        shuffle=run.trainer.shuffle,
+        artifacts=artifacts,
+    )
+
+
+def build_model(run: RunConfig, artifacts: dict):
+    """The task model for ``run``; ``finetune.init_from`` / ``freeze`` are applied."""
+    spec = get_task(run.task)
+    model = spec.module(
+        run.model,
+        artifacts,
+        optim=run.optim,
+        regularizers=run.regularizers,
+        clip_norm=run.trainer.gradient_clip_norm,
+        clip_value=run.trainer.gradient_clip_value,
+    )
+    ft = run.finetune
+    if ft.init_from:
+        from deeprnn.export.folder import init_from_export
+
+        init_from_export(model, ft.init_from)
+    if ft.freeze:
+        frozen = 0
+        for name, p in model.named_parameters():
+            if any(name.startswith(pre) for pre in ft.freeze):
+                p.requires_grad_(False)
+                frozen += 1
+        if not frozen:
+            names = sorted({n.rsplit(".", 2)[0] for n, _ in model.named_parameters()})
+            raise ValueError(f"finetune.freeze {ft.freeze} matches no parameter; modules: {names}")
+    return model
+
+
+def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: bool = True):
+    """A ``lightning.Trainer`` with best/last checkpoints, early stopping, the NaN guard, exact
+    resume of random states, progress bar and CSV + TensorBoard logs."""
+    from lightning.pytorch.callbacks import (
+        EarlyStopping,
+        LearningRateMonitor,
+        ModelCheckpoint,
+        TQDMProgressBar,
+    )
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    t = run.trainer
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=t.monitor,
+            mode=t.mode,
+            save_last=True,
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        ),
+        NaNGuard(check_gradients=not t.precision.startswith("16")),
+        RNGState(),
+    ]
+    if t.early_stopping_patience is not None:
+        callbacks.append(
+            EarlyStopping(monitor=t.monitor, mode=t.mode, patience=t.early_stopping_patience)
+        )
+    if run.finetune.freeze and run.finetune.unfreeze_at_epoch is not None:
+        callbacks.append(Unfreeze(run.finetune.freeze, run.finetune.unfreeze_at_epoch))
+    if t.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, t.log_every_n_steps)))
+    loggers: list = []
+    if logger:
+        loggers.append(CSVLogger(run_dir, name="logs", version="csv"))
+        if t.tensorboard:
+            with contextlib.suppress(ModuleNotFoundError):  # no tensorboard: CSV only
+                loggers.append(TensorBoardLogger(run_dir, name="logs", version="tensorboard"))
+        if run.optim.scheduler.name != "none" or run.optim.scheduler.warmup_steps:
+            callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    callbacks.extend(extra_callbacks)
+    kwargs: dict[str, Any] = {}
+    for name in ("limit_train_batches", "limit_val_batches", "val_check_interval"):
+        if getattr(t, name) is not None:
+            kwargs[name] = getattr(t, name)
+    if t.max_time is not None:
+        kwargs["max_time"] = {"seconds": t.max_time}
+    return pl.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        deterministic=t.deterministic,
+        callbacks=callbacks,
+        logger=loggers or False,
+        log_every_n_steps=t.log_every_n_steps,
+        enable_progress_bar=t.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # the data modules shard one global order themselves
+        **kwargs,
+    )
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    model: Any
+    datamodule: Any
+    metrics: dict
+    export_dir: Path | None
+    best_checkpoint: Path | None
+
+
+def seed_run(run: RunConfig) -> None:
+    from deeprnn.determinism import set_deterministic
+
+    set_deterministic(run.seed, enabled=run.trainer.deterministic)
+    pl.seed_everything(run.seed, workers=True, verbose=False)
+    if run.trainer.num_threads is not None:
+        torch.set_num_threads(run.trainer.num_threads)
+
+
+def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=()) -> FitResult:
+    """Train ``run`` (optionally resuming from a ``.ckpt``), test the best weights, write
+    ``metrics.json`` and the export folder. Returns a :class:`FitResult`."""
+    from deeprnn.training.checkpoint import read_checkpoint
+
+    seed_run(run)
+    run_dir = Path(run.out_dir)
+    if is_rank_zero():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run, run_dir / "config.yaml")
+    artifacts = None
+    if resume is not None:
+        ckpt = read_checkpoint(resume)
+        artifacts = (ckpt.get("hyper_parameters") or {}).get("artifacts")
+    dm = build_datamodule(run, artifacts).prepare()
+    model = build_model(run, dm.artifacts)
+    trainer = build_trainer(run, run_dir, extra_callbacks)
+    trainer.fit(model, datamodule=dm, ckpt_path=resume, weights_only=True)
+    guard = next(cb for cb in trainer.callbacks if isinstance(cb, NaNGuard))
+    if guard.message:  # raised inside a hook that Lightning swallowed
+        raise NonFiniteLossError(guard.message)
+    ckpt_cb = trainer.checkpoint_callback
+    best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
+    if best is not None and best.is_file():
+        state = read_checkpoint(best)["state_dict"]
+        model.load_state_dict(state)
+    metrics = evaluate_model(model, dm, trainer)
+    export_dir = None
+    if trainer.is_global_zero:
+        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        if run.export:
+            from deeprnn.export.folder import export_folder
+
+            export_dir = export_folder(model, run_dir / "model", run=run)
+    return FitResult(run_dir, model, dm, metrics, export_dir, best)
+
+
+def evaluate_model(model, dm, trainer: pl.Trainer | None = None) -> dict:
+    """Test metrics of ``model`` on the data module's test split, plus task extras (baselines)."""
+    if trainer is None:
+        trainer = pl.Trainer(
+            accelerator="auto",
+            devices=1,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+        )
+    results = trainer.test(model, datamodule=dm, verbose=False)
+    metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    extra = getattr(model, "extra_metrics", None)
+    if extra is not None:
+        metrics.update(extra(dm))
+    return metrics
+
+
+def trained_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of every parameter (for comparing runs)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -1,0 +1,130 @@
+"""Optimizers, learning-rate schedules and Keras-style weight penalties, built from the configs.
+
+``build_optimizers(module, OptimConfig, ...)`` returns what ``LightningModule.
+configure_optimizers`` returns; ``weight_penalty(module, RegularizerConfig)`` is the term added
+to the loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from deeprnn.training.config import OptimConfig, RegularizerConfig
+
+
+def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """Adam / AdamW / SGD / RMSprop over ``params`` (trainable ones only)."""
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters (are all layers frozen?)")
+    if cfg.name == "adam":
+        return torch.optim.Adam(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(
+            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
+    if cfg.name == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
+    return torch.optim.RMSprop(
+        params, lr=cfg.lr, momentum=cfg.momentum, eps=cfg.eps, weight_decay=cfg.weight_decay
+    )
+
+
+class _Warmup:
+    """Linear warm-up factor over ``steps`` optimizer steps (a picklable LambdaLR function)."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def __call__(self, step: int) -> float:
+        return min(1.0, (step + 1) / self.steps)
+
+
+def build_optimizers(
+    parameters, cfg: OptimConfig, *, max_epochs: int, total_steps: int | None, monitor: str
+):
+    """The ``configure_optimizers`` return value for ``cfg`` (optimizer + optional schedules)."""
+    opt = build_optimizer(parameters, cfg)
+    sched = cfg.scheduler
+    schedulers = []
+    if sched.name == "step":
+        schedulers.append(
+            {
+                "scheduler": torch.optim.lr_scheduler.StepLR(opt, sched.step_size, sched.gamma),
+                "interval": "epoch",
+            }
+        )
+    elif sched.name == "exponential":
+        s = torch.optim.lr_scheduler.ExponentialLR(opt, sched.gamma)
+        schedulers.append({"scheduler": s, "interval": "epoch"})
+    elif sched.name == "cosine":
+        s = torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=max(1, max_epochs), eta_min=sched.min_lr
+        )
+        schedulers.append({"scheduler": s, "interval": "epoch"})
+    elif sched.name == "plateau":
+        s = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, factor=sched.factor, patience=sched.patience, min_lr=sched.min_lr
+        )
+        schedulers.append({"scheduler": s, "interval": "epoch", "monitor": monitor})
+    elif sched.name == "onecycle":
+        if not total_steps or total_steps <= 0 or math.isinf(total_steps):
+            raise ValueError(
+                "optim.scheduler.name='onecycle' needs a finite number of steps "
+                "(trainer.max_epochs with a sized data set, or trainer.max_steps)"
+            )
+        s = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=int(total_steps))
+        schedulers.append({"scheduler": s, "interval": "step"})
+    if sched.warmup_steps > 0:
+        warm = torch.optim.lr_scheduler.LambdaLR(opt, _Warmup(sched.warmup_steps))
+        schedulers.append({"scheduler": warm, "interval": "step"})
+    if not schedulers:
+        return opt
+    return [opt], schedulers
+
+
+_KINDS = {
+    "weight_ih": "input",
+    "weight_hh": "recurrent",
+    "bias": "bias",
+    "bias_ih": "bias",
+    "bias_hh": "bias",
+}
+
+
+def weight_penalty(module: nn.Module, cfg: RegularizerConfig) -> Tensor | None:
+    """``sum_kind l1_kind * sum|w| + l2_kind * sum(w**2)`` over every recurrent cell's weights.
+
+    Kinds: ``input`` (``weight_ih``), ``recurrent`` (``weight_hh``), ``bias`` (gate biases), as
+    Keras' ``kernel_regularizer`` / ``recurrent_regularizer`` / ``bias_regularizer``. Embeddings,
+    heads and layer-norm gains are not penalised. Returns ``None`` when every coefficient is 0.
+    """
+    from deeprnn.cells import RecurrentCell
+
+    if not cfg.active:
+        return None
+    total = None
+    for cell in module.modules():
+        if not isinstance(cell, RecurrentCell):
+            continue
+        for name, p in cell.named_parameters(recurse=False):
+            kind = _KINDS.get(name)
+            if kind is None or not p.requires_grad:
+                continue
+            l1, l2 = getattr(cfg, f"{kind}_l1"), getattr(cfg, f"{kind}_l2")
+            if l1:
+                total = l1 * p.abs().sum() if total is None else total + l1 * p.abs().sum()
+            if l2:
+                total = l2 * p.pow(2).sum() if total is None else total + l2 * p.pow(2).sum()
+    return total

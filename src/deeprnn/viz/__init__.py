@@ -1,0 +1,1 @@
+"""Plots: loss and metric curves, forecasts against the truth."""

@@ -1,0 +1,144 @@
+"""Loss / metric curves from a run's CSV log, and forecast-vs-truth plots (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def metrics_csv(run: str | Path) -> Path:
+    """The CSV log of a run folder (``RUN/logs/csv/metrics.csv``), or the CSV file itself."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / "logs" / "csv" / "metrics.csv"
+    if not path.is_file():
+        raise ValueError(f"no metrics log found at {path} (is {run} a deeprnn run folder?)")
+    return path
+
+
+def read_metrics(run: str | Path) -> dict[str, list[tuple[float, float]]]:
+    """``{metric: [(epoch, value), ...]}`` from a Lightning CSV log (one value per epoch: the
+    epoch-level entries; step-only metrics are averaged per epoch)."""
+    rows = list(csv.DictReader(metrics_csv(run).open(encoding="utf-8")))
+    per_epoch: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        epoch = row.get("epoch")
+        if epoch in (None, ""):
+            continue
+        for key, value in row.items():
+            if key in ("epoch", "step") or value in (None, ""):
+                continue
+            try:
+                v = float(value)
+            except ValueError:
+                continue
+            if math.isfinite(v):
+                per_epoch[key][int(float(epoch))].append(v)
+    return {
+        k.removesuffix("_epoch"): [(e, float(np.mean(vs))) for e, vs in sorted(d.items())]
+        for k, d in per_epoch.items()
+        if not k.endswith("_step")
+    }
+
+
+def plot_curves(run: str | Path, out: str | Path, metrics: list[str] | None = None) -> Path:
+    """One panel per metric name (loss first), train and validation curves side by side;
+    forecasting baselines (``val_naive_mae`` ...) are dotted lines in their metric's panel.
+
+    ``metrics`` picks the names (``["loss", "acc"]``); default: every metric logged for
+    validation. Test metrics (one point) are left out.
+    """
+    plt = _pyplot()
+    data = read_metrics(run)
+    names = metrics or sorted(
+        {k.split("_", 1)[1] for k in data if k.startswith("val_")},
+        key=lambda n: (n != "loss", n),
+    )
+    baselines = ("naive_", "snaive_")  # forecasting baselines: drawn inside the metric's panel
+    names = [
+        n
+        for n in names
+        if (f"train_{n}" in data or f"val_{n}" in data) and not n.startswith(baselines)
+    ]
+    if not names:
+        raise ValueError(
+            f"no train/val metrics to plot in {metrics_csv(run)}; logged: {sorted(data)}"
+        )
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for stage, style in (("train", "-"), ("val", "--")):
+            points = data.get(f"{stage}_{name}")
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(np.array(xs) + 1, ys, style, marker="o", ms=3, label=stage)
+        for prefix, color in zip(baselines, ("tab:green", "tab:purple")):
+            points = data.get(f"val_{prefix}{name}")
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(np.array(xs) + 1, ys, ":", color=color, label=f"val {prefix[:-1]}")
+        ax.set(xlabel="epoch", title=name)
+        if name in ("loss", "mse", "ppl") and all(
+            v > 0 for s in ("train", "val") for _, v in data.get(f"{s}_{name}", [])
+        ):
+            ax.set_yscale("log")
+        ax.legend()
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plot_forecast(
+    history: np.ndarray,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    out: str | Path,
+    *,
+    baseline: np.ndarray | None = None,
+    n: int = 3,
+    title: str | None = None,
+) -> Path:
+    """Forecast vs truth for the first ``n`` series: history (N, W), truth and pred (N, H),
+    an optional baseline (N, H) dashed; the forecast horizon is shaded."""
+    plt = _pyplot()
+    history, truth, pred = (np.asarray(a, dtype=float) for a in (history, truth, pred))
+    n = min(n, len(history))
+    w, h = history.shape[1], truth.shape[1]
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.3), sharey=True, squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        ax.plot(range(w), history[i], ".-", color="0.4", label="history")
+        steps = range(w, w + h)
+        ax.plot(steps, truth[i], "o-", color="tab:blue", label="truth")
+        ax.plot(steps, pred[i], "x-", color="tab:red", ms=8, label="forecast")
+        if baseline is not None:
+            ax.plot(steps, np.asarray(baseline)[i], "+--", color="tab:green", label="naive")
+        ax.axvspan(w - 0.5, w + h - 0.5, color="tab:orange", alpha=0.12, lw=0)
+        ax.set(xlabel="t")
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

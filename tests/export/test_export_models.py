@@ -1,0 +1,169 @@
+"""Export folder round trips, weights-only checkpoints, and ONNX parity on padded batches."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from deeprnn.export import export_folder, load_exported, read_export_config
+from deeprnn.tasks import Classify, Forecast, LanguageModel, Tag
+from deeprnn.training.checkpoint import read_checkpoint
+
+VOCAB = ["<pad>", "<unk>", "<bos>", "<eos>", *"abcdefgh"]
+BI_STACK = {
+    "layers": [
+        {"cell": "lstm", "hidden_size": 6, "bidirectional": True},
+        {"cell": "gru", "hidden_size": 5, "layer_norm": True},
+    ]
+}
+
+
+def _models():
+    torch.manual_seed(0)
+    return {
+        "classify": Classify(
+            {"input": {"embedding_dim": 8}, "rnn": BI_STACK},
+            {
+                "vocab": VOCAB,
+                "labels": ["neg", "pos"],
+                "level": "char",
+                "lower": True,
+                "max_length": 50,
+            },
+        ),
+        "tag": Tag(
+            {
+                "input": {"embedding_dim": 8},
+                "rnn": {"hidden_size": 6},
+                "crf": True,
+                "char_embedding_dim": 4,
+                "char_hidden_size": 3,
+            },
+            {
+                "vocab": VOCAB,
+                "chars": VOCAB,
+                "labels": ["B-PER", "O"],
+                "lower": False,
+                "max_word_length": 10,
+            },
+        ),
+        "forecast": Forecast(
+            {"rnn": {"hidden_size": 6, "num_layers": 2}},
+            {
+                "targets": ["y"],
+                "covariates": ["c"],
+                "input_window": 5,
+                "horizon": 2,
+                "seasonality": 1,
+                "scaler": {
+                    "kind": "standard",
+                    "columns": ["y", "c"],
+                    "shift": [10.0, 0.0],
+                    "scale": [2.0, 1.0],
+                },
+            },
+        ),
+        "lm": LanguageModel(
+            {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}, "tie_weights": True},
+            {
+                "vocab": VOCAB,
+                "level": "char",
+                "lower": False,
+                "line_eos": False,
+                "add_bos": True,
+                "add_eos": True,
+            },
+        ),
+    }
+
+
+RAW = {
+    "classify": ["abc", "hgf ed"],
+    "tag": ["a b c", "d"],
+    "forecast": [{"y": 10 + i, "c": 0.1 * i} for i in range(5)],
+    "lm": ["ab", "c"],
+}
+
+
+@pytest.mark.parametrize("task", ["classify", "tag", "forecast", "lm"])
+def test_export_folder_round_trip_and_predict(tmp_path, task):
+    model = _models()[task].eval()
+    folder = export_folder(model, tmp_path / "model")
+    files = sorted(p.name for p in folder.iterdir())
+    assert "config.json" in files and "model.safetensors" in files
+    assert not [f for f in files if f.endswith((".pt", ".pkl", ".ckpt", ".tmp"))]
+    payload = json.loads((folder / "config.json").read_text())
+    assert payload["task"] == task and payload["class"] == type(model).__name__
+    loaded = load_exported(folder)
+    assert type(loaded) is type(model) and not loaded.training
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+    options = {"seed": 1, "max_new_tokens": 5} if task == "lm" else {}
+    assert loaded.predict_raw(RAW[task], **options) == model.predict_raw(RAW[task], **options)
+
+
+def test_export_artifacts_are_json_files(tmp_path):
+    folder = export_folder(_models()["classify"], tmp_path / "m")
+    assert json.loads((folder / "vocab.json").read_text()) == VOCAB
+    assert read_export_config(folder)["artifacts"]["labels"] == ["neg", "pos"]
+
+
+def test_bad_export_folders(tmp_path):
+    with pytest.raises(ValueError, match="export folder not found"):
+        load_exported(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"config\.json is missing"):
+        load_exported(tmp_path / "empty")
+    folder = export_folder(_models()["classify"], tmp_path / "m")
+    (folder / "vocab.json").unlink()
+    with pytest.raises(ValueError, match=r"artifact file vocab\.json is missing"):
+        load_exported(folder)
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_checkpoints_load_weights_only(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Evil()}, path)
+    with pytest.raises(ValueError, match="is not a loadable Lightning checkpoint"):
+        read_checkpoint(path)
+    path.write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(ValueError, match=r"not a loadable|not a Lightning checkpoint"):
+        read_checkpoint(path)
+    with pytest.raises(ValueError, match="checkpoint not found"):
+        read_checkpoint(tmp_path / "missing.ckpt")
+
+
+def _padded_inputs(task, lengths, steps):
+    ids = torch.randint(1, len(VOCAB), (len(lengths), steps))
+    ids[torch.arange(steps)[None] >= lengths[:, None]] = 0
+    if task == "forecast":
+        return {"x": torch.randn(len(lengths), steps, 2), "lengths": lengths}
+    if task == "tag":
+        chars = torch.randint(1, len(VOCAB), (len(lengths), steps, 4))
+        chars[..., 3] = 0  # words of different lengths
+        return {"words": ids, "chars": chars, "lengths": lengths}
+    return {"x": ids, "lengths": lengths}
+
+
+@pytest.mark.parametrize("task", ["classify", "forecast", "tag", "lm"])
+def test_onnx_matches_torch_on_a_padded_batch(tmp_path, task):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")  # the torch.onnx (dynamo) exporter needs it
+    from deeprnn.export.onnx import export_onnx, run_onnx
+
+    model = _models()[task].eval()
+    path = export_onnx(model, tmp_path / f"{task}.onnx")
+    # another batch size and length than exported, an empty row, and a longer batch
+    for lengths, steps in ((torch.tensor([11, 3, 0, 6]), 11), (torch.tensor([33, 20]), 33)):
+        inputs = _padded_inputs(task, lengths, steps)
+        with torch.no_grad():
+            expected = model.onnx_forward(**inputs).numpy()
+        (got,) = run_onnx(path, **inputs)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,107 @@
+"""Each task trains a few epochs on tiny data: the loss falls and the outputs make sense."""
+
+import json
+
+import pytest
+import torch
+from _tiny import tiny_config
+
+from deeprnn.training import fit, run_config_from_dict
+from deeprnn.viz.curves import read_metrics
+
+
+def _train(task, tmp_path, **trainer):
+    cfg = tiny_config(task, tmp_path / "data", tmp_path / "run", **trainer)
+    return fit(run_config_from_dict(cfg))
+
+
+def _losses(run_dir):
+    data = read_metrics(run_dir)
+    return [v for _, v in data["train_loss"]], [v for _, v in data["val_loss"]]
+
+
+def test_classify_text(tmp_path):
+    result = _train("classify", tmp_path, max_epochs=4)
+    train, val = _losses(result.run_dir)
+    assert train[-1] < train[0] and val[-1] < val[0]
+    assert result.metrics["test_acc"] > 0.8  # the label is one keyword away
+    out = result.model.predict_raw(["the film was great", "awful plot and actors"])
+    assert [o["label"] for o in out] == ["pos", "neg"]
+    assert sum(out[0]["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    saved = json.loads((result.run_dir / "metrics.json").read_text())
+    assert saved["test_acc"] == pytest.approx(result.metrics["test_acc"])
+
+
+def test_classify_numeric_attention_conv(tmp_path):
+    cfg = tiny_config("classify_numeric", tmp_path / "data", tmp_path / "run", max_epochs=3)
+    cfg["model"].update(pooling="attention", input={"conv_channels": 8})
+    result = fit(run_config_from_dict(cfg))
+    train, _ = _losses(result.run_dir)
+    assert train[-1] < train[0]
+    assert result.model.pool.weights is not None
+
+
+def test_tag_with_crf_and_chars(tmp_path):
+    cfg = tiny_config("tag", tmp_path / "data", tmp_path / "run", max_epochs=5)
+    cfg["model"].update(crf=True, char_embedding_dim=8, char_hidden_size=8)
+    result = fit(run_config_from_dict(cfg))
+    train, val = _losses(result.run_dir)
+    assert train[-1] < train[0] and val[-1] < val[0]
+    assert result.metrics["test_f1"] > 0.5
+    out = result.model.predict_raw(["Alice went to Paris", ""])
+    assert out[0]["tokens"] == ["Alice", "went", "to", "Paris"]
+    assert len(out[0]["tags"]) == 4 and out[1]["tags"] == []
+
+
+def test_forecast_reports_baselines(tmp_path):
+    result = _train("forecast", tmp_path, max_epochs=6)
+    train, _ = _losses(result.run_dir)
+    assert train[-1] < train[0]
+    m = result.metrics
+    for name in ("mae", "rmse", "mse", "mase"):
+        assert {f"test_{name}", f"test_naive_{name}", f"test_snaive_{name}"} <= set(m)
+    assert m["test_rmse"] == pytest.approx(m["test_mse"] ** 0.5, rel=1e-4)
+    rows = result.model.predict_raw(
+        [{"id": "a", "value": 10 + i % 3, "temp": 0.0} for i in range(24)]
+    )
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(r["series"] == "a" for r in rows)
+
+
+def test_forecast_autoregressive(tmp_path):
+    cfg = tiny_config("forecast", tmp_path / "data", tmp_path / "run", max_epochs=3)
+    cfg["model"]["mode"] = "autoregressive"
+    result = fit(run_config_from_dict(cfg))
+    x, y = result.datamodule.collate(result.datamodule.splits["val"][:4])
+    history, future = result.model._split(x)
+    assert result.model(history, future).shape == y.shape == (4, 3, 1)
+
+
+@pytest.mark.parametrize("batching", ["documents", "stream"])
+def test_language_model(tmp_path, batching):
+    cfg = tiny_config("lm", tmp_path / "data", tmp_path / "run", max_epochs=4)
+    cfg["data"].update(batching=batching, bptt=12)
+    result = fit(run_config_from_dict(cfg))
+    train, val = _losses(result.run_dir)
+    assert train[-1] < train[0] and val[-1] < val[0]
+    m = result.metrics
+    assert m["test_ppl"] == pytest.approx(torch.tensor(m["test_loss"]).exp().item(), rel=0.05)
+    assert m["test_bpc"] == pytest.approx(
+        m["test_loss"] / torch.log(torch.tensor(2.0)).item(), rel=0.05
+    )
+    sample = result.model.generate("em", max_new_tokens=10, top_k=1)
+    assert sample.startswith("em") and len(sample) <= 12
+    assert len(m["samples"]) == 3
+
+
+def test_reader_hook_plugs_in_any_data_set(tmp_path):
+    cfg = tiny_config("classify", tmp_path / "data", tmp_path / "run", max_epochs=2)
+    cfg["data"] = {"source": "reader", "reader": "_tiny:reader_splits", "reader_args": {"n": 60}}
+    result = fit(run_config_from_dict(cfg))
+    assert result.model.artifacts["labels"] == ["no", "yes"]
+    assert len(result.datamodule.splits["test"]) == 10
+    cfg["data"]["reader"] = "_tiny:nope"
+    with pytest.raises(ValueError, match=r"data\.reader: '_tiny' has no function 'nope'"):
+        fit(run_config_from_dict(cfg))
+    cfg["data"]["reader"] = "no_colon"
+    with pytest.raises(ValueError, match=r"data\.reader must look like 'package\.module:function'"):
+        fit(run_config_from_dict(cfg))

@@ -1,0 +1,221 @@
+"""Training features: exact resume, the NaN guard, penalties, clipping, freezing, transfer."""
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from _tiny import tiny_config
+
+from deeprnn.tasks import Classify
+from deeprnn.training import NonFiniteLossError, RegularizerConfig, fit, run_config_from_dict
+from deeprnn.training.checkpoint import read_checkpoint
+from deeprnn.training.optim import weight_penalty
+
+
+def _numeric(tmp_path, name, **trainer):
+    cfg = tiny_config("classify_numeric", tmp_path / "data", tmp_path / name, **trainer)
+    cfg["model"].update(head_dropout=0.3, input={"embedding_dropout": 0.2})
+    return cfg
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    full = fit(run_config_from_dict(_numeric(tmp_path, "full", max_epochs=3)))
+    first = run_config_from_dict(_numeric(tmp_path, "split", max_epochs=1))
+    part = fit(first)
+    ckpt = part.run_dir / "checkpoints" / "last.ckpt"
+    assert read_checkpoint(ckpt)["epoch"] == 0
+    after_one = read_checkpoint(ckpt)["state_dict"]
+    first.trainer.max_epochs = 3
+    resumed = fit(first, resume=ckpt)
+    # fit reloads the best checkpoint at the end: compare the last weights of both runs
+    a = read_checkpoint(full.run_dir / "checkpoints" / "last.ckpt")["state_dict"]
+    b = read_checkpoint(resumed.run_dir / "checkpoints" / "last.ckpt")["state_dict"]
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    assert not all(torch.equal(a[k], after_one[k]) for k in a)  # training did move on
+
+
+class _Poison(pl.Callback):
+    """Make a weight NaN at a chosen step."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(module.parameters()).fill_(float("nan"))
+
+
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = run_config_from_dict(_numeric(tmp_path, "nan", max_epochs=5))
+    steps_per_epoch = -(-int(120 * 0.8) // 16)
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"training stopped: .* at epoch 1.*last good checkpoint is .*last.ckpt",
+    ):
+        fit(cfg, extra_callbacks=[_Poison(steps_per_epoch + 2)])
+    ckpt = read_checkpoint(tmp_path / "nan" / "checkpoints" / "last.ckpt")
+    assert ckpt["epoch"] == 0
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+
+
+def _model(**kw):
+    cfg = {
+        "input": {"embedding_dim": 4},
+        "rnn": {
+            "layers": [
+                dict(cell="lstm", hidden_size=3, bidirectional=True),
+                dict(cell="gru", hidden_size=2),
+            ]
+        },
+    }
+    return Classify(cfg, {"vocab": ["<pad>", "<unk>", "a", "b"], "labels": ["x", "y"]}, **kw)
+
+
+def test_weight_penalties_by_kind():
+    model = _model()
+    reg = RegularizerConfig(input_l1=0.1, recurrent_l2=0.2, bias_l1=0.3, bias_l2=0.4)
+    expected = 0.0
+    for name, p in model.named_parameters():
+        leaf = name.rsplit(".", 1)[-1]
+        if ".cell." not in name:
+            continue
+        if leaf == "weight_ih":
+            expected += 0.1 * p.abs().sum()
+        elif leaf == "weight_hh":
+            expected += 0.2 * p.pow(2).sum()
+        elif leaf.startswith("bias"):
+            expected += 0.3 * p.abs().sum() + 0.4 * p.pow(2).sum()
+    torch.testing.assert_close(weight_penalty(model, reg), expected)
+    assert weight_penalty(model, RegularizerConfig()) is None
+    (weight_penalty(model, RegularizerConfig(input_l2=1.0))).backward()
+    assert model.encoder.input.embedding.weight.grad is None  # embeddings are not penalised
+
+
+@pytest.mark.parametrize(("norm", "value"), [(0.5, None), (None, 1e-3), (0.5, 1e-3)])
+def test_gradient_clipping_by_norm_and_value(norm, value):
+    model = _model(clip_norm=norm, clip_value=value)
+    x = torch.randint(0, 4, (3, 5))
+    loss = 1e3 * model(x, torch.tensor([5, 2, 0])).pow(2).sum()
+    loss.backward()
+    model.configure_gradient_clipping(None)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if value is not None:
+        assert max(g.abs().max() for g in grads) <= value + 1e-9
+    if norm is not None:
+        assert torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])) <= norm + 1e-5
+
+
+class _Snapshots(pl.Callback):
+    def __init__(self):
+        self.weights = []
+
+    def on_train_epoch_end(self, trainer, module):
+        self.weights.append(module.encoder.input.embedding.weight.detach().clone())
+
+
+def test_transfer_from_a_language_model_freeze_then_unfreeze(tmp_path):
+    lm = fit(
+        run_config_from_dict(tiny_config("lm", tmp_path / "data", tmp_path / "lm", max_epochs=1))
+    )
+    cfg = tiny_config("classify", tmp_path / "data", tmp_path / "cls", max_epochs=3)
+    cfg["data"].update(vocab_path=str(lm.export_dir / "vocab.json"), level="char", max_length=20)
+    cfg["model"] = {"input": {"embedding_dim": 16}, "rnn": {"hidden_size": 32}}
+    cfg["finetune"] = {
+        "init_from": str(lm.export_dir),
+        "freeze": ["encoder.input"],
+        "unfreeze_at_epoch": 2,
+    }
+    run = run_config_from_dict(cfg)
+    from deeprnn.training.fit import build_datamodule, build_model
+
+    model = build_model(run, build_datamodule(run).prepare().artifacts)
+    lm_state = lm.model.state_dict()
+    for k in ("encoder.input.embedding.weight", "encoder.rnn.blocks.0.cell.weight_hh"):
+        torch.testing.assert_close(model.state_dict()[k], lm_state[k])
+    snaps = _Snapshots()
+    fit(run, extra_callbacks=[snaps])
+    start = lm_state["encoder.input.embedding.weight"]
+    assert torch.equal(snaps.weights[0], start) and torch.equal(snaps.weights[1], start)
+    assert not torch.equal(snaps.weights[2], start)
+
+
+def test_bad_finetune_and_data_paths(tmp_path):
+    cfg = tiny_config("classify", tmp_path / "data", tmp_path / "x")
+    cfg["finetune"] = {"freeze": ["nothing_matches"]}
+    with pytest.raises(
+        ValueError, match=r"finetune.freeze \['nothing_matches'\] matches no parameter"
+    ):
+        fit(run_config_from_dict(cfg))
+    cfg = tiny_config("classify", tmp_path / "data", tmp_path / "x")
+    cfg["data"]["path"] = str(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match=r"data.path: file not found: .*missing.csv"):
+        fit(run_config_from_dict(cfg))
+    cfg["data"]["path"] = str(tmp_path / "data" / "reviews.csv")
+    cfg["data"]["text_column"] = "review"
+    with pytest.raises(
+        ValueError, match=r"column\(s\) \['review'\] not found; columns are \['text', 'label'\]"
+    ):
+        fit(run_config_from_dict(cfg))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop"])
+@pytest.mark.parametrize(
+    "schedule", ["none", "step", "exponential", "cosine", "plateau", "onecycle"]
+)
+def test_every_optimizer_and_schedule_builds_and_steps(name, schedule):
+    from deeprnn.training.config import OptimConfig, SchedulerConfig
+    from deeprnn.training.optim import build_optimizers
+
+    model = _model()
+    cfg = OptimConfig(
+        name=name, lr=0.01, momentum=0.5, scheduler=SchedulerConfig(name=schedule, warmup_steps=2)
+    )
+    out = build_optimizers(
+        model.parameters(), cfg, max_epochs=3, total_steps=10, monitor="val_loss"
+    )
+    (opt,), scheds = out
+    assert type(opt).__name__.lower() == name
+    kinds = [type(s["scheduler"]).__name__ for s in scheds]
+    assert kinds[-1] == "LambdaLR"  # the warm-up
+    start = 0.01 / 25 if schedule == "onecycle" else 0.01  # OneCycle starts at max_lr / 25
+    assert opt.param_groups[0]["lr"] == pytest.approx(start / 2)  # warm-up: step 0 of 2
+    if schedule == "plateau":
+        assert scheds[0]["monitor"] == "val_loss"
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        frozen = _model()
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        build_optimizers(frozen.parameters(), cfg, max_epochs=1, total_steps=1, monitor="val_loss")
+
+
+def test_early_stopping(tmp_path):
+    cfg = _numeric(tmp_path, "early", max_epochs=20, early_stopping_patience=1)
+    cfg["optim"] = {"lr": 1e-9}  # nothing improves
+    result = fit(run_config_from_dict(cfg))
+    epoch = read_checkpoint(result.run_dir / "checkpoints" / "last.ckpt")["epoch"]
+    assert epoch < 5
+
+
+def test_pretrained_word_vectors(tmp_path):
+    from deeprnn.tasks._body import read_word_vectors
+
+    path = tmp_path / "vectors.txt"
+    path.write_text("2 3\na 1 2 3\nzzz 4 5 6\n")
+    weights, found = read_word_vectors(path, ["<pad>", "<unk>", "a", "b"], 3)
+    assert found == 1 and weights[2].tolist() == [1.0, 2.0, 3.0] and weights[0].abs().sum() == 0
+    with pytest.raises(ValueError, match=r"vector has 3 values, model.input.embedding_dim is 4"):
+        read_word_vectors(path, ["<pad>", "<unk>", "a"], 4)
+    model = Classify(
+        {
+            "input": {
+                "embedding_dim": 3,
+                "pretrained_embeddings": str(path),
+                "freeze_embeddings": True,
+            }
+        },
+        {"vocab": ["<pad>", "<unk>", "a", "b"], "labels": ["x", "y"]},
+    )
+    emb = model.encoder.input.embedding.weight
+    assert emb[2].tolist() == [1.0, 2.0, 3.0] and not emb.requires_grad
