@@ -1,6 +1,6 @@
 """Recurrent layers: the time loop, masks, directions, stacks and state."""
 
-from deeprnn.layers._sequence import SequenceLayer, lengths_to_mask
+from deeprnn.layers._sequence import SequenceLayer
 from deeprnn.layers.bidirectional import MERGE_MODES, Bidirectional
 from deeprnn.layers.convert import from_torch, to_torch
 from deeprnn.layers.norm import MaskedBatchNorm1d
@@ -21,6 +21,5 @@ __all__ = [
     "SequenceLayer",
     "SimpleRNN",
     "from_torch",
-    "lengths_to_mask",
     "to_torch",
 ]

@@ -30,7 +30,11 @@ from deeprnn.states import States
 
 
 def lengths_to_mask(lengths: Tensor, steps: int) -> Tensor:
-    """(N,) lengths -> (N, T) bool mask, True at the first ``lengths[n]`` steps."""
+    """(N,) lengths -> (N, T) bool mask, True at the first ``lengths[n]`` steps.
+
+    Internal and unchecked (no data-dependent checks, so torch.compile keeps one graph); the
+    public, validating version is :func:`deeprnn.data.lengths_to_mask`.
+    """
     return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
 
 
