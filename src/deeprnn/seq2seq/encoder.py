@@ -19,7 +19,7 @@ from deeprnn._validation import (
 from deeprnn.attention import BahdanauAttention
 from deeprnn.layers import DeepRNN
 from deeprnn.layers._sequence import lengths_to_mask
-from deeprnn.seq2seq._common import Bridge, check_token_ids
+from deeprnn.seq2seq._common import Bridge, check_special_ids, check_token_ids
 
 BRIDGES = ("linear", "copy", "none")
 
@@ -110,8 +110,7 @@ class Encoder(ConfigMixin, nn.Module):
         self.bidirectional = check_bool("bidirectional", bidirectional)
         self.dropout = check_probability("dropout", dropout)
         self.reverse_source = check_bool("reverse_source", reverse_source)
-        if isinstance(pad_id, bool) or not isinstance(pad_id, int) or not 0 <= pad_id < vocab_size:
-            raise ValueError(f"pad_id must be an int in [0, {vocab_size}), got {pad_id!r}")
+        check_special_ids(vocab_size, pad_id=pad_id)
         self.pad_id = pad_id
         self.bridge_mode = check_choice("bridge", bridge, BRIDGES)
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=pad_id)
