@@ -1,30 +1,56 @@
-"""Lightning callbacks: the NaN/Inf guard, exact-resume RNG state, and unfreezing layers."""
+"""Lightning callbacks: the NaN/Inf guard (stop or skip), a checkpoint on Ctrl-C, exact-resume
+RNG state, and unfreezing layers."""
 
 from __future__ import annotations
 
+import logging
 import random
+import signal
+import sys
+import threading
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
+
+log = logging.getLogger("deeprnn.training")
 
 
 class NonFiniteLossError(RuntimeError):
     """Raised by :class:`NaNGuard`; the message says where it happened and what was kept."""
 
 
-class NaNGuard(pl.Callback):
-    """Stop training at the first NaN/Inf loss or gradient, before the optimizer step applies it.
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by :class:`GracefulInterrupt` after it saved a checkpoint on Ctrl-C (SIGINT)."""
 
-    Raising before ``optimizer.step`` keeps the in-memory weights finite, and no checkpoint is
-    written after the bad step, so ``last.ckpt`` stays the last good one. With fp16 mixed
-    precision, the gradient scaler skips steps with Inf gradients by design, so only the loss is
-    checked there.
+
+class NaNGuard(pl.Callback):
+    """Catch a NaN/Inf loss or gradient before the optimizer step applies it.
+
+    ``mode="stop"`` (``trainer.nonfinite: stop``) raises :class:`NonFiniteLossError` naming the
+    epoch and global step. Raising before ``optimizer.step`` keeps the in-memory weights finite,
+    and no checkpoint is written after the bad step, so ``last.ckpt`` stays the last good one.
+
+    ``mode="skip"`` drops the bad batch instead: its gradients are cleared (set to ``None``, so
+    the optimizer leaves every parameter and its moments as they were), a warning naming the
+    step goes to the ``deeprnn.training`` logger, and the step is appended to ``skipped``.
+
+    With fp16 mixed precision, the gradient scaler skips steps with Inf gradients by design, so
+    only the loss is checked there (and ``skip`` leaves the step to the scaler).
     """
 
-    def __init__(self, check_gradients: bool = True):
+    def __init__(self, check_gradients: bool = True, mode: str = "stop"):
+        if mode not in ("stop", "skip"):
+            raise ValueError(f"mode must be 'stop' or 'skip', got {mode!r}")
         self.check_gradients = check_gradients
+        self.mode = mode
         self.message: str | None = None
+        self.skipped: list[int] = []
+        self._bad: str | None = None
+
+    def _where(self, trainer: pl.Trainer) -> str:
+        return f"epoch {trainer.current_epoch}, global step {trainer.global_step}"
 
     def _fail(self, trainer: pl.Trainer, what: str) -> None:
         ckpt = None
@@ -34,23 +60,118 @@ class NaNGuard(pl.Callback):
                 ckpt = path
         kept = f"the last good checkpoint is {ckpt}" if ckpt else "no checkpoint had been written"
         self.message = (
-            f"training stopped: {what} at epoch {trainer.current_epoch}, global step "
-            f"{trainer.global_step}; {kept}. Lower optim.lr, set trainer.gradient_clip_norm, "
-            "or check the data for NaN/Inf values."
+            f"training stopped: {what} at {self._where(trainer)}; {kept}. Lower optim.lr, set "
+            "trainer.gradient_clip_norm, set trainer.nonfinite: skip, or check the data for "
+            "NaN/Inf values."
         )
         raise NonFiniteLossError(self.message)
 
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
+            what = f"the training loss is {loss.detach().float().sum().item()}"
+            if self.mode == "stop":
+                self._fail(trainer, what)
+            self._bad = what
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
-            self._fail(trainer, f"the training loss is {loss.item()}")
+        bad = isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all())
+        if bad and self.mode == "stop":
+            self._fail(trainer, f"the training loss is {loss.detach().float().sum().item()}")
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if not self.check_gradients or str(trainer.precision).startswith("16"):
+        what, self._bad = self._bad, None
+        fp16 = str(trainer.precision).startswith("16")
+        if what is None and self.check_gradients and not fp16:
+            for name, p in pl_module.named_parameters():
+                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                    what = f"the gradient of {name} is not finite (NaN/Inf)"
+                    break
+        if what is None:
             return
-        for name, p in pl_module.named_parameters():
-            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                self._fail(trainer, f"the gradient of {name} is not finite (NaN/Inf)")
+        if self.mode == "stop":
+            self._fail(trainer, what)
+        if not fp16:
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+        self.skipped.append(trainer.global_step)
+        log.warning(
+            "skipped the batch at %s: %s (trainer.nonfinite: skip; %d batch(es) skipped so far)",
+            self._where(trainer),
+            what,
+            len(self.skipped),
+        )
+
+
+class GracefulInterrupt(pl.Callback):
+    """Ctrl-C (SIGINT) stops training with a resumable checkpoint instead of losing the run.
+
+    The first SIGINT only sets a flag; at the end of the current training batch (or of the
+    running validation) the full training state is saved to ``path`` (atomically, through the
+    trainer's checkpoint I/O), the message — where it stopped and the command that resumes —
+    goes to stderr and :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) ends the fit
+    through Lightning's graceful shutdown. A second SIGINT interrupts at once.
+
+    The handler is installed only when training runs in the main thread; the previous handler
+    is restored when fitting ends.
+    """
+
+    def __init__(self, path: str | Path, resume_hint: str = ""):
+        self.path = Path(path)
+        self.resume_hint = resume_hint
+        self.requested = False
+        self.message: str | None = None
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "deeprnn: interrupt received; saving a checkpoint at the end of this batch "
+            "(Ctrl-C again to quit at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _maybe_stop(self, trainer: pl.Trainer) -> None:
+        requested = self.requested
+        if trainer.world_size > 1:  # every rank must take the same decision at the same step
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if not requested:
+            return
+        trainer.save_checkpoint(self.path, weights_only=False)
+        hint = f"; resume with: {self.resume_hint} --resume {self.path}" if self.resume_hint else ""
+        self.message = (
+            f"training interrupted at epoch {trainer.current_epoch}, global step "
+            f"{trainer.global_step}; saved {self.path}{hint}"
+        )
+        if trainer.is_global_zero:
+            print(f"deeprnn: {self.message}", file=sys.stderr, flush=True)
+        raise TrainingInterrupted(self.message)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._maybe_stop(trainer)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.training or trainer.state.fn == "fit":
+            self._maybe_stop(trainer)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.restore()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.restore()
 
 
 class RNGState(pl.Callback):

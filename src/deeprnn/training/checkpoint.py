@@ -1,10 +1,15 @@
-"""Lightning checkpoint I/O with ``torch.load(weights_only=True)``: nothing is unpickled."""
+"""Lightning checkpoint I/O: atomic writes, and ``torch.load(weights_only=True)`` on every read,
+so nothing is ever unpickled."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from deeprnn._config import atomic_write_bytes
 
 
 def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
@@ -15,7 +20,10 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # pickle.UnpicklingError, RuntimeError, EOFError ...
-        raise ValueError(f"{path} is not a loadable Lightning checkpoint: {e}") from e
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"{path} is not a loadable Lightning checkpoint ({type(e).__name__}: {first})"
+        ) from e
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a Lightning checkpoint (no state_dict)")
     return ckpt
@@ -40,3 +48,34 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu", expect: type | 
     model = cls(**hp)
     model.load_state_dict(ckpt["state_dict"], strict=True)
     return model.to(map_location).eval()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint I/O that never leaves a half-written ``.ckpt`` and never unpickles.
+
+    ``save_checkpoint`` serialises the whole checkpoint in memory, writes it to a temp file in
+    the checkpoint's folder, fsyncs it and ``os.replace``-s it over the target: a process killed
+    at any moment leaves either the previous file or the new one, complete. (Lightning's own
+    ``_atomic_save`` stages the file in the system temp folder and moves it, which is a copy, not
+    an atomic rename, when that folder is on another file system.) ``load_checkpoint`` reads with
+    ``torch.load(weights_only=True)`` whatever it is asked.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"storage_options is not supported, got {storage_options!r}")
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        return read_checkpoint(path, map_location or "cpu")
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the ``.NAME.ckpt.*.tmp`` files a killed save left behind; returns them."""
+    folder = Path(folder)
+    stale = sorted(folder.glob(".*.ckpt.*.tmp")) if folder.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

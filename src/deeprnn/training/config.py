@@ -283,6 +283,8 @@ class TrainerConfig:
     tensorboard: bool = True
     num_workers: int = 0
     num_threads: int | None = None  # torch CPU threads; 1 is fastest for small models
+    # a NaN/Inf loss or gradient: "stop" (raise, naming the step) or "skip" the batch (warn, count)
+    nonfinite: Literal["stop", "skip"] = "stop"
 
     def validate(self, where: str) -> None:
         if self.max_epochs < 1 and self.max_steps < 1:

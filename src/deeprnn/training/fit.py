@@ -21,7 +21,9 @@ test checks the weights agree).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +34,18 @@ import torch
 
 from deeprnn._config import atomic_write_text
 from deeprnn.tasks.registry import get_task
-from deeprnn.training.callbacks import NaNGuard, NonFiniteLossError, RNGState, Unfreeze
+from deeprnn.training.callbacks import (
+    GracefulInterrupt,
+    NaNGuard,
+    NonFiniteLossError,
+    RNGState,
+    TrainingInterrupted,
+    Unfreeze,
+)
 from deeprnn.training.config import RunConfig, to_dict
+
+log = logging.getLogger("deeprnn.training")
+INTERRUPTED_NAME = "interrupted.ckpt"  # written on Ctrl-C, beside best.ckpt and last.ckpt
 
 
 def is_rank_zero() -> bool:
@@ -96,8 +108,9 @@ def build_model(run: RunConfig, artifacts: dict):
 
 
 def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: bool = True):
-    """A ``lightning.Trainer`` with best/last checkpoints, early stopping, the NaN guard, exact
-    resume of random states, progress bar and CSV + TensorBoard logs."""
+    """A ``lightning.Trainer`` with best/last checkpoints (written atomically), early stopping,
+    the NaN guard, a checkpoint on Ctrl-C, exact resume of random states, progress bar and CSV +
+    TensorBoard logs."""
     from lightning.pytorch.callbacks import (
         EarlyStopping,
         LearningRateMonitor,
@@ -105,6 +118,8 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         TQDMProgressBar,
     )
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from deeprnn.training.checkpoint import AtomicCheckpointIO
 
     t = run.trainer
     callbacks: list[pl.Callback] = [
@@ -118,8 +133,12 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
             auto_insert_metric_name=False,
             enable_version_counter=False,
         ),
-        NaNGuard(check_gradients=not t.precision.startswith("16")),
+        NaNGuard(check_gradients=not t.precision.startswith("16"), mode=t.nonfinite),
         RNGState(),
+        GracefulInterrupt(
+            run_dir / "checkpoints" / INTERRUPTED_NAME,
+            resume_hint=f"deeprnn train -c {run_dir / 'config.yaml'}",
+        ),
     ]
     if t.early_stopping_patience is not None:
         callbacks.append(
@@ -155,6 +174,7 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         precision=t.precision,
         deterministic=t.deterministic,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=loggers or False,
         log_every_n_steps=t.log_every_n_steps,
         enable_progress_bar=t.progress_bar,
@@ -173,6 +193,7 @@ class FitResult:
     metrics: dict
     export_dir: Path | None
     best_checkpoint: Path | None
+    skipped_steps: list[int] = dataclasses.field(default_factory=list)  # trainer.nonfinite: skip
 
 
 def seed_run(run: RunConfig) -> None:
@@ -187,13 +208,14 @@ def seed_run(run: RunConfig) -> None:
 def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=()) -> FitResult:
     """Train ``run`` (optionally resuming from a ``.ckpt``), test the best weights, write
     ``metrics.json`` and the export folder. Returns a :class:`FitResult`."""
-    from deeprnn.training.checkpoint import read_checkpoint
+    from deeprnn.training.checkpoint import read_checkpoint, remove_stale_temp_files
 
     seed_run(run)
     run_dir = Path(run.out_dir)
     if is_rank_zero():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run, run_dir / "config.yaml")
+        remove_stale_temp_files(run_dir / "checkpoints")  # a save cut short by a kill
     artifacts = None
     if resume is not None:
         ckpt = read_checkpoint(resume)
@@ -201,10 +223,25 @@ def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=())
     dm = build_datamodule(run, artifacts).prepare()
     model = build_model(run, dm.artifacts)
     trainer = build_trainer(run, run_dir, extra_callbacks)
-    trainer.fit(model, datamodule=dm, ckpt_path=resume, weights_only=True)
+    stop = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
+    try:
+        trainer.fit(model, datamodule=dm, ckpt_path=resume, weights_only=True)
+    except SystemExit:  # Lightning's graceful shutdown after a KeyboardInterrupt
+        if stop.message is not None:
+            raise SystemExit(130) from TrainingInterrupted(stop.message)
+        raise
+    finally:
+        stop.restore()
     guard = next(cb for cb in trainer.callbacks if isinstance(cb, NaNGuard))
     if guard.message:  # raised inside a hook that Lightning swallowed
         raise NonFiniteLossError(guard.message)
+    if guard.skipped:
+        log.warning(
+            "trainer.nonfinite: skip dropped %d batch(es) with a NaN/Inf loss or gradient, at "
+            "global steps %s",
+            len(guard.skipped),
+            guard.skipped,
+        )
     ckpt_cb = trainer.checkpoint_callback
     best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
     if best is not None and best.is_file():
@@ -218,7 +255,7 @@ def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=())
             from deeprnn.export.folder import export_folder
 
             export_dir = export_folder(model, run_dir / "model", run=run)
-    return FitResult(run_dir, model, dm, metrics, export_dir, best)
+    return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped))
 
 
 def evaluate_model(model, dm, trainer: pl.Trainer | None = None) -> dict:
