@@ -22,11 +22,12 @@ examples:
   echo "a fine film" | deeprnn predict runs/classify_text/model
   deeprnn export runs/forecast_sines --format onnx --out sines.onnx
   deeprnn plot runs/forecast_sines
+  deeprnn report runs/forecast_sines               # one self-contained HTML page
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deeprnn.cli import demo, plot, predict, run
+    from deeprnn.cli import demo, plot, predict, report, run
     from deeprnn.cli._common import formatter
 
     parser = argparse.ArgumentParser(
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parsers(sub)
     predict.add_parser(sub)
     plot.add_parsers(sub)
+    report.add_parser(sub)
     demo.add_parser(sub)
     for p in sub.choices.values():
         p.allow_abbrev = False

@@ -9,14 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from deeprnn.viz._mpl import pyplot as _pyplot
+from deeprnn.viz._mpl import save, to_numpy
 
 
 def metrics_csv(run: str | Path) -> Path:
@@ -62,6 +56,8 @@ def plot_curves(run: str | Path, out: str | Path, metrics: list[str] | None = No
     validation. Test metrics (one point) are left out.
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     data = read_metrics(run)
     names = metrics or sorted(
         {k.split("_", 1)[1] for k in data if k.startswith("val_")},
@@ -92,6 +88,7 @@ def plot_curves(run: str | Path, out: str | Path, metrics: list[str] | None = No
                 xs, ys = zip(*points)
                 ax.plot(np.array(xs) + 1, ys, ":", color=color, label=f"val {prefix[:-1]}")
         ax.set(xlabel="epoch", title=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if name in ("loss", "mse", "ppl") and all(
             v > 0 for s in ("train", "val") for _, v in data.get(f"{s}_{name}", [])
         ):
@@ -100,11 +97,7 @@ def plot_curves(run: str | Path, out: str | Path, metrics: list[str] | None = No
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save(fig, out)
 
 
 def plot_forecast(
@@ -117,10 +110,16 @@ def plot_forecast(
     n: int = 3,
     title: str | None = None,
 ) -> Path:
-    """Forecast vs truth for the first ``n`` series: history (N, W), truth and pred (N, H),
-    an optional baseline (N, H) dashed; the forecast horizon is shaded."""
+    """Forecast vs truth for the first ``n`` series: history (N, W), truth and pred (N, H)
+    (arrays or tensors), an optional baseline (N, H) dashed. The forecast horizon is shaded and
+    marked: a dotted line where the forecast starts and an ``H steps`` label over the shading."""
     plt = _pyplot()
-    history, truth, pred = (np.asarray(a, dtype=float) for a in (history, truth, pred))
+    history, truth, pred = (to_numpy(a) for a in (history, truth, pred))
+    if history.ndim != 2 or truth.ndim != 2 or truth.shape != pred.shape:
+        raise ValueError(
+            "history must be (N, W), truth and pred (N, H) of the same shape; got "
+            f"{history.shape}, {truth.shape}, {pred.shape}"
+        )
     n = min(n, len(history))
     w, h = history.shape[1], truth.shape[1]
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.3), sharey=True, squeeze=False)
@@ -130,15 +129,22 @@ def plot_forecast(
         ax.plot(steps, truth[i], "o-", color="tab:blue", label="truth")
         ax.plot(steps, pred[i], "x-", color="tab:red", ms=8, label="forecast")
         if baseline is not None:
-            ax.plot(steps, np.asarray(baseline)[i], "+--", color="tab:green", label="naive")
-        ax.axvspan(w - 0.5, w + h - 0.5, color="tab:orange", alpha=0.12, lw=0)
+            ax.plot(steps, to_numpy(baseline)[i], "+--", color="tab:green", label="naive")
+        ax.axvspan(w - 0.5, w + h - 0.5, color="tab:orange", alpha=0.12, lw=0, label="horizon")
+        ax.axvline(w - 0.5, color="tab:orange", ls=":", lw=1.2)
+        ax.text(
+            w + (h - 1) / 2,
+            0.97,
+            f"horizon\n{h} step{'s' if h > 1 else ''}",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="tab:orange",
+        )
         ax.set(xlabel="t")
     axes[0][0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save(fig, out)
