@@ -14,7 +14,7 @@ from deeprnn.cli._common import CLIError, find_model, formatter
 EPILOG = """\
 input formats (by --input-format, else the file extension; stdin is read as lines):
   lines   one example per line: text to classify, whitespace-tokenised sentences to tag,
-          prompts for a language model
+          prompts for a language model, sentences to translate
   csv     rows with columns: a 'text' column to classify, or a forecast history with the
           target/covariate columns (grouped by the series column)
   jsonl   one JSON object per line, e.g. {"x": [[0.1, 2.0], ...]} for numeric sequences
@@ -25,7 +25,11 @@ examples:
   deeprnn predict runs/ner/model --input sentences.txt --output tags.jsonl
   deeprnn predict runs/airline/model --input history.csv --output forecast.csv
   deeprnn predict runs/names_lm/model --input prompts.txt --max-new-tokens 20 --temperature 0.8 --top-k 5
+  deeprnn predict runs/translate_multi30k/model --input sentences.en --beam-width 5
 """
+
+
+REQUIRED_FIELDS = {"classify": ("text", "x")}  # CSV columns / JSON keys each task reads
 
 
 def read_records(path: str | None, fmt: str | None) -> list:
@@ -35,7 +39,9 @@ def read_records(path: str | None, fmt: str | None) -> list:
         p = Path(path)
         if not p.is_file():
             raise CLIError(f"--input: file not found: {p}")
-        text, suffix = p.read_text(encoding="utf-8"), p.suffix.lower()
+        from deeprnn.data._io import read_text
+
+        text, suffix = read_text(p), p.suffix.lower()
     fmt = fmt or {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, "lines")
     if fmt == "csv":
         return list(csv.DictReader(io.StringIO(text)))
@@ -87,10 +93,19 @@ def write_records(rows: list[dict], path: str | None, fmt: str | None) -> None:
 def cmd_predict(args, extra: list[str]) -> int:
     if extra:
         raise CLIError(f"unexpected arguments {extra}")
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size must be a positive int, got {args.batch_size}")
     model, _ = find_model(args.model)
     records = read_records(args.input, args.input_format)
     if not records:
         raise CLIError("no input examples (empty input)")
+    fields = REQUIRED_FIELDS.get(model.task_name)
+    for i, r in enumerate(records, 1):
+        if fields and isinstance(r, dict) and not any(f in r for f in fields):
+            raise CLIError(
+                f"--input record {i}: a {model.task_name} model reads the field "
+                f"{' or '.join(map(repr, fields))}, got fields {sorted(r)}"
+            )
     options = {}
     if model.task_name == "lm":
         options = {
@@ -99,6 +114,8 @@ def cmd_predict(args, extra: list[str]) -> int:
             "top_k": args.top_k,
             "seed": args.seed,
         }
+    elif model.task_name == "seq2seq":
+        options = {"beam_width": args.beam_width}
     rows = []
     for start in range(0, len(records), args.batch_size):
         rows.extend(model.predict_raw(records[start : start + args.batch_size], **options))
@@ -124,4 +141,7 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="language models")
     p.add_argument("--top-k", type=int, default=None, help="language models")
     p.add_argument("--seed", type=int, default=None, help="language models: sampling seed")
+    p.add_argument(
+        "--beam-width", type=int, default=None, help="seq2seq: beam width (default: the model's)"
+    )
     p.set_defaults(func=cmd_predict)

@@ -128,6 +128,11 @@ def _parse_text_lines(path, f: BinaryIO, first_line: int, dim: int | None, restr
             raise DataFormatError(
                 path, lineno, f"non-numeric value in the vector of {word!r}"
             ) from None
+        if not np.isfinite(vec).all():
+            bad = parts[1 + int(np.flatnonzero(~np.isfinite(vec))[0])]
+            raise DataFormatError(
+                path, lineno, f"non-finite value {bad!r} in the vector of {word!r}"
+            )
         out.add(word, vec)
     if dim is None:
         raise DataFormatError(path, None, "no vectors found (empty file)")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import tarfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
 from deeprnn._validation import check_bool, check_choice
-from deeprnn.data._io import as_path, decode_utf8
+from deeprnn.data._io import DataFormatError, as_path, decode_utf8
 
 __all__ = ["IMDB_LABELS", "TextClassificationData", "read_imdb"]
 
@@ -104,17 +105,22 @@ def read_imdb(
             raise ValueError(
                 f"path must be the aclImdb tarball or folder, got the non-tar file {str(path)!r}"
             )
-        with tarfile.open(path, "r|*") as tf:
-            for member in tf:
-                m = _MEMBER.search(member.name)
-                if not member.isfile() or m is None or m.group(1) != split:
-                    continue
-                info = _want(split, m.group(2), m.group(3), include_unsup, skipped)
-                if info is None:
-                    continue
-                raw = tf.extractfile(member).read()
-                text = decode_utf8(raw, f"{path}:{member.name}", encoding)
-                found.append((*info, f"{split}/{m.group(2)}/{m.group(3)}", text))
+        try:
+            with tarfile.open(path, "r|*") as tf:
+                for member in tf:
+                    m = _MEMBER.search(member.name)
+                    if not member.isfile() or m is None or m.group(1) != split:
+                        continue
+                    info = _want(split, m.group(2), m.group(3), include_unsup, skipped)
+                    if info is None:
+                        continue
+                    raw = tf.extractfile(member).read()
+                    text = decode_utf8(raw, f"{path}:{member.name}", encoding)
+                    found.append((*info, f"{split}/{m.group(2)}/{m.group(3)}", text))
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+            raise DataFormatError(
+                path, None, f"truncated or corrupt tarball ({type(e).__name__}: {e})"
+            ) from None
     elif path.is_dir():
         root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
         subs = ["neg", "pos"] + (["unsup"] if include_unsup else [])

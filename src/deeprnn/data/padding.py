@@ -88,7 +88,10 @@ def pad_sequences(
         if not len(s):
             continue
         trunc = s[-maxlen:] if truncating == "pre" else s[:maxlen]
-        trunc = np.asarray(trunc, dtype=dtype)
+        try:
+            trunc = np.asarray(trunc, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"sequences[{i}] cannot be converted to dtype {dtype}: {e}") from None
         if trunc.shape[1:] != sample_shape:
             raise ValueError(
                 f"sequences[{i}] has sample shape {trunc.shape[1:]}, expected {sample_shape} "

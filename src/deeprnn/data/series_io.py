@@ -75,6 +75,9 @@ def _read_frame(path, file_format: str | None, **kwargs) -> tuple[pd.DataFrame, 
             return pd.read_parquet(path), False
         except ImportError as e:
             raise ImportError(f"reading {path} needs pyarrow or fastparquet: {e}") from None
+        except Exception as e:  # pyarrow.ArrowInvalid, OSError ... : a truncated or foreign file
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise DataFormatError(path, None, f"not a readable Parquet file ({first})") from None
     sep = "\t" if name.endswith(".tsv") else ","
     try:
         return pd.read_csv(path, sep=sep, skip_blank_lines=False, **kwargs), True
@@ -182,6 +185,11 @@ def read_series(
             k = int(np.flatnonzero(bad)[0])
             line, cell = where(k, col)
             raise DataFormatError(path, line, f"{cell}: {df[col].iloc[k]!r} is not a number")
+        inf = np.isinf(num.to_numpy(dtype=np.float64, na_value=np.nan))
+        if inf.any():
+            k = int(np.flatnonzero(inf)[0])
+            line, cell = where(k, col)
+            raise DataFormatError(path, line, f"{cell}: {float(num.iloc[k])} is not finite")
         out[col] = num.astype(np.float64)
 
     if time_column is not None:

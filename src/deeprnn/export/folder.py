@@ -76,6 +76,16 @@ def export_folder(model, directory: str | os.PathLike, *, run=None) -> Path:
     return directory
 
 
+def _read_json(path: Path):
+    """A JSON file of the export; bad bytes or bad JSON name the file (and line)."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not valid UTF-8 (byte offset {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+
+
 def read_export_config(directory: str | os.PathLike) -> dict:
     """``config.json`` of an export folder, with the artifact files read back in."""
     directory = Path(directory)
@@ -84,18 +94,23 @@ def read_export_config(directory: str | os.PathLike) -> dict:
         raise ValueError(f"export folder not found: {directory}")
     if not path.is_file():
         raise ValueError(f"{directory} is not an export folder: {CONFIG_NAME} is missing")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from e
+    payload = _read_json(path)
     if not isinstance(payload, dict) or "task" not in payload or "config" not in payload:
         raise ValueError(f"{path} is not a deeprnn task export (no 'task' / 'config')")
+    for key, kind in (
+        ("config", dict),
+        ("artifacts", (dict, type(None))),
+        ("files", (dict, type(None))),
+    ):
+        if not isinstance(payload.get(key), kind):
+            got = type(payload.get(key)).__name__
+            raise ValueError(f"{path}: {key!r} must be a JSON object, got {got}")
     artifacts = dict(payload.get("artifacts") or {})
     for key, name in (payload.get("files") or {}).items():
-        file = directory / name
+        file = directory / str(name)
         if not file.is_file():
             raise ValueError(f"{directory}: artifact file {name} is missing")
-        artifacts[key] = json.loads(file.read_text(encoding="utf-8"))
+        artifacts[key] = _read_json(file)
     payload["artifacts"] = artifacts
     return payload
 
@@ -108,16 +123,26 @@ def load_exported(directory: str | os.PathLike, map_location: str = "cpu"):
     spec = get_task(payload["task"])
     model = spec.module(payload["config"], payload["artifacts"])
     state = load_weights(Path(directory) / WEIGHTS_NAME)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{Path(directory) / WEIGHTS_NAME} does not match its config.json: "
-            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
+    check_state_matches(model.state_dict(), state, f"{Path(directory) / WEIGHTS_NAME}", CONFIG_NAME)
     model.load_state_dict(state, strict=True)
     return model.to(map_location).eval()
+
+
+def check_state_matches(expected: dict, state: dict, source: str, against: str) -> None:
+    """Raise a ``ValueError`` naming ``source`` when ``state`` differs from ``expected`` in keys or
+    shapes (instead of torch's multi-line ``load_state_dict`` error)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        f"{k}: {against} says {tuple(expected[k].shape)}, file has {tuple(state[k].shape)}"
+        for k in expected
+        if k in state and tuple(expected[k].shape) != tuple(state[k].shape)
+    ]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"{source} does not match its {against}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}"
+        )
 
 
 def init_from_export(model: torch.nn.Module, directory: str | os.PathLike) -> list[str]:

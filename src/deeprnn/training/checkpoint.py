@@ -4,6 +4,8 @@ so nothing is ever unpickled."""
 from __future__ import annotations
 
 import io
+import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,12 +20,17 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
     if not path.is_file():
         raise ValueError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's note on the pickle protocol of foreign files
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # pickle.UnpicklingError, RuntimeError, EOFError ...
-        first = (str(e).strip().splitlines() or [""])[0]
+        if isinstance(e, pickle.UnpicklingError):
+            why = "it holds pickled objects other than tensors and plain containers, which are never unpickled"
+        else:
+            why = (str(e).strip().splitlines() or [""])[0]
         raise ValueError(
-            f"{path} is not a loadable Lightning checkpoint ({type(e).__name__}: {first})"
-        ) from e
+            f"{path} is not a loadable Lightning checkpoint ({type(e).__name__}: {why})"
+        ) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a Lightning checkpoint (no state_dict)")
     return ckpt
@@ -45,7 +52,10 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu", expect: type | 
     cls = get_task(task).module
     if expect is not None and expect is not TaskModule and not issubclass(cls, expect):
         raise ValueError(f"{path} holds a {cls.__name__}, not a {expect.__name__}")
+    from deeprnn.export.folder import check_state_matches
+
     model = cls(**hp)
+    check_state_matches(model.state_dict(), ckpt["state_dict"], str(path), "hyper_parameters")
     model.load_state_dict(ckpt["state_dict"], strict=True)
     return model.to(map_location).eval()
 

@@ -210,16 +210,16 @@ def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=())
     ``metrics.json`` and the export folder. Returns a :class:`FitResult`."""
     from deeprnn.training.checkpoint import read_checkpoint, remove_stale_temp_files
 
+    artifacts = None
+    if resume is not None:  # a bad --resume fails before anything is written
+        ckpt = read_checkpoint(resume)
+        artifacts = (ckpt.get("hyper_parameters") or {}).get("artifacts")
     seed_run(run)
     run_dir = Path(run.out_dir)
     if is_rank_zero():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run, run_dir / "config.yaml")
         remove_stale_temp_files(run_dir / "checkpoints")  # a save cut short by a kill
-    artifacts = None
-    if resume is not None:
-        ckpt = read_checkpoint(resume)
-        artifacts = (ckpt.get("hyper_parameters") or {}).get("artifacts")
     dm = build_datamodule(run, artifacts).prepare()
     model = build_model(run, dm.artifacts)
     trainer = build_trainer(run, run_dir, extra_callbacks)
