@@ -34,6 +34,22 @@ from deeprnn.training.config import (
 from deeprnn.training.optim import build_optimizers, weight_penalty
 
 
+def gather_objects(module: pl.LightningModule, items: list) -> list:
+    """Every process's ``items`` concatenated (in rank order) under DDP; ``items`` otherwise.
+
+    For epoch-level metrics that are not sums (seqeval's entity F1, corpus BLEU): each rank
+    collects its predictions, and all ranks score the whole evaluation set alike.
+    """
+    import torch.distributed as dist
+
+    trainer = module._trainer
+    if trainer is None or trainer.world_size == 1 or not dist.is_initialized():
+        return list(items)
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, list(items))
+    return [x for part in gathered for x in part]
+
+
 class TaskModule(pl.LightningModule):
     """Base LightningModule. ``config_class`` is the task's model-config dataclass."""
 
@@ -148,6 +164,7 @@ class TaskModule(pl.LightningModule):
         trainer = self._trainer
         max_epochs = trainer.max_epochs if trainer is not None and trainer.max_epochs else 1
         total = None
+        ckpt = trainer.checkpoint_callback if trainer is not None else None
         if self.optim_config.scheduler.name == "onecycle" and trainer is not None:
             total = trainer.estimated_stepping_batches
         return build_optimizers(
@@ -155,9 +172,8 @@ class TaskModule(pl.LightningModule):
             self.optim_config,
             max_epochs=max_epochs,
             total_steps=total,
-            monitor=trainer.checkpoint_callback.monitor
-            if trainer is not None and trainer.checkpoint_callback is not None
-            else "val_loss",
+            monitor=ckpt.monitor if ckpt is not None else "val_loss",
+            mode=ckpt.mode if ckpt is not None else "min",
         )
 
     def configure_gradient_clipping(

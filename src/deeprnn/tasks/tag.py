@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from deeprnn.tasks._body import InputConfig, RNNConfig, SequenceEncoder, build_rnn
 from deeprnn.tasks._crf import CRF
 from deeprnn.tasks._data import TaskData, Vocab, pad_ids, split_indices
-from deeprnn.tasks.base import TaskModule
+from deeprnn.tasks.base import TaskModule, gather_objects
 
 IGNORE = -100
 
@@ -216,6 +216,8 @@ class Tag(TaskModule):
         from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
         pred, true = self._collected.pop(stage, ([], []))
+        pairs = gather_objects(self, list(zip(true, pred)))  # the whole split under DDP
+        true, pred = [t for t, _ in pairs], [p for _, p in pairs]
         if not true:
             return
         scores = {

@@ -52,7 +52,13 @@ class _Warmup:
 
 
 def build_optimizers(
-    parameters, cfg: OptimConfig, *, max_epochs: int, total_steps: int | None, monitor: str
+    parameters,
+    cfg: OptimConfig,
+    *,
+    max_epochs: int,
+    total_steps: int | None,
+    monitor: str,
+    mode: str = "min",
 ):
     """The ``configure_optimizers`` return value for ``cfg`` (optimizer + optional schedules)."""
     opt = build_optimizer(parameters, cfg)
@@ -75,8 +81,8 @@ def build_optimizers(
         schedulers.append({"scheduler": s, "interval": "epoch"})
     elif sched.name == "plateau":
         s = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, factor=sched.factor, patience=sched.patience, min_lr=sched.min_lr
-        )
+            opt, mode=mode, factor=sched.factor, patience=sched.patience, min_lr=sched.min_lr
+        )  # mode follows trainer.mode: "max" for accuracy or BLEU
         schedulers.append({"scheduler": s, "interval": "epoch", "monitor": monitor})
     elif sched.name == "onecycle":
         if not total_steps or total_steps <= 0 or math.isinf(total_steps):
