@@ -203,3 +203,12 @@ def test_report_renders_in_headless_chromium(runs, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     check_png(shot, min_bytes=50_000)
+
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+def test_help_has_examples(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"deeprnn {command} runs/" in out
