@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from _pngcheck import check_png
 
 import deeprnn
-from conftest import check_png
 from deeprnn.viz import gradient_norms_per_step, plot_gradient_flow
 
 

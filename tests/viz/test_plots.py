@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from _pngcheck import check_png
 
 import deeprnn
-from conftest import check_png
 from deeprnn.viz import (
     architecture_text,
     confusion_matrix,

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from _pngcheck import check_png
 from _tiny import tiny_config
 
-from conftest import check_png
 from deeprnn.cli import main
 from deeprnn.cli._common import quiet
 from deeprnn.viz import write_report
