@@ -134,7 +134,10 @@ def test_report_without_predictions_and_errors(runs, tmp_path, capsys):
 
 def test_plot_command_writes_what_applies(runs, tmp_path, capsys):
     run = runs["classify"]
-    assert main(["plot", str(run), "--out-dir", str(tmp_path), "--gradient-flow"]) == 0
+    assert (
+        main(["plot", str(run), "--out-dir", str(tmp_path), "--gradient-flow", "--steps", "30"])
+        == 0
+    )
     out = capsys.readouterr().out
     for name in ("curves", "architecture", "confusion", "gradient-flow"):
         assert f"wrote {tmp_path / name}.png" in out
@@ -212,3 +215,23 @@ def test_help_has_examples(command, capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and f"deeprnn {command} runs/" in out
+
+
+def test_metrics_rows_put_baselines_beside_the_model():
+    from deeprnn.viz.report import metrics_rows
+
+    metrics = {
+        "test_mae": 2.0,
+        "test_naive_mae": 4.0,
+        "test_snaive_mae": 1.0,
+        "test_acc": 0.9,
+        "samples": ["abc"],
+        "test_flag": True,
+    }
+    header, rows = metrics_rows(metrics)
+    assert header == ["metric", "model", "naive", "seasonal naive", "vs naive", "vs seasonal naive"]
+    assert [r[0] for r in rows] == ["test_mae", "test_acc"]  # no baselines / non-numbers
+    mae = rows[0]
+    assert mae[1:4] == [2.0, 4.0, 1.0]
+    assert "2.00x better" in mae[4] and "2.00x worse" in mae[5]
+    assert rows[1][2:] == ["", "", "", ""]  # accuracy: no baseline, no ratio

@@ -132,13 +132,13 @@ def plot_forecast(
             ax.plot(steps, to_numpy(baseline)[i], "+--", color="tab:green", label="naive")
         ax.axvspan(w - 0.5, w + h - 0.5, color="tab:orange", alpha=0.12, lw=0, label="horizon")
         ax.axvline(w - 0.5, color="tab:orange", ls=":", lw=1.2)
-        ax.text(
+        ax.text(  # above the axes, so it never hides the lines
             w + (h - 1) / 2,
-            0.97,
-            f"horizon\n{h} step{'s' if h > 1 else ''}",
+            1.01,
+            f"horizon {h}",
             transform=ax.get_xaxis_transform(),
             ha="center",
-            va="top",
+            va="bottom",
             fontsize=7,
             color="tab:orange",
         )

@@ -100,7 +100,8 @@ def metrics_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
     """The metrics table: one row per (stage, metric) with its baselines beside it.
 
     ``test_mae`` with ``test_naive_mae`` and ``test_snaive_mae`` become one row
-    ``test_mae | model | naive | seasonal naive | x better than naive``.
+    ``test_mae | model | naive | seasonal naive | vs naive | vs seasonal naive`` (the ratio
+    columns say how many times better or worse the model's error is).
     """
     numbers = {
         k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -108,30 +109,28 @@ def metrics_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
     found = {p for k in numbers for p in BASELINES if f"_{p}" in k}
     base_cols = [p for p in BASELINES if p in found]
     header = ["metric", "model"] + [BASELINES[p] for p in base_cols]
-    if base_cols:
-        header.append(f"vs {BASELINES[base_cols[0]]}")
+    header += [f"vs {BASELINES[p]}" for p in base_cols]
     rows = []
     for key, value in numbers.items():
         stage, _, name = key.partition("_")
         if any(name.startswith(p) for p in BASELINES):
             continue
-        row: list[Any] = [key, value]
-        for p in base_cols:
-            row.append(numbers.get(f"{stage}_{p}{name}", ""))
-        if base_cols:
-            base = numbers.get(f"{stage}_{base_cols[0]}{name}")
-            ratio = ""
-            if base is not None and value and name.split("_")[-1] in LOWER_IS_BETTER:
-                r = base / value
-                cls = "better" if r > 1 else "worse"
-                ratio = _Raw(
-                    f'<span class="{cls}">{r:.2f}x better</span>'
-                    if r > 1
-                    else f'<span class="{cls}">{1 / r:.2f}x worse</span>'
-                )
-            row.append(ratio)
+        bases = [numbers.get(f"{stage}_{p}{name}") for p in base_cols]
+        row: list[Any] = [key, value] + ["" if b is None else b for b in bases]
+        for base in bases:
+            row.append(_ratio(value, base, name))
         rows.append(row)
     return header, rows
+
+
+def _ratio(value: float, base: float | None, name: str) -> str:
+    """``"3.97x better"`` / ``"1.50x worse"`` for an error metric beside a baseline."""
+    if base is None or not value or not base or name.split("_")[-1] not in LOWER_IS_BETTER:
+        return ""
+    r = base / value
+    if r >= 1:
+        return _Raw(f'<span class="better">{r:.2f}x better</span>')
+    return _Raw(f'<span class="worse">{1 / r:.2f}x worse</span>')
 
 
 def _samples_table(samples: Any) -> str:
