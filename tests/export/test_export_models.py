@@ -11,7 +11,7 @@ from deeprnn.export import export_folder, load_exported, read_export_config
 from deeprnn.tasks import Classify, Forecast, LanguageModel, Tag
 from deeprnn.training.checkpoint import read_checkpoint
 
-VOCAB = ["<pad>", "<unk>", "<bos>", "<eos>", *"abcdefgh"]
+VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", *"abcdefgh"]
 BI_STACK = {
     "layers": [
         {"cell": "lstm", "hidden_size": 6, "bidirectional": True},

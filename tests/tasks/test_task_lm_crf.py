@@ -9,7 +9,7 @@ from deeprnn.tasks import LanguageModel
 from deeprnn.tasks._crf import CRF
 from deeprnn.tasks._text import StreamChunks
 
-VOCAB = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "b", "c"]
+VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", "a", "b", "c"]
 
 
 def _lm(**cfg):

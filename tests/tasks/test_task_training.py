@@ -70,7 +70,7 @@ def _model(**kw):
             ]
         },
     }
-    return Classify(cfg, {"vocab": ["<pad>", "<unk>", "a", "b"], "labels": ["x", "y"]}, **kw)
+    return Classify(cfg, {"vocab": ["[PAD]", "[UNK]", "a", "b"], "labels": ["x", "y"]}, **kw)
 
 
 def test_weight_penalties_by_kind():
@@ -203,10 +203,10 @@ def test_pretrained_word_vectors(tmp_path):
 
     path = tmp_path / "vectors.txt"
     path.write_text("2 3\na 1 2 3\nzzz 4 5 6\n")
-    weights, found = read_word_vectors(path, ["<pad>", "<unk>", "a", "b"], 3)
+    weights, found = read_word_vectors(path, ["[PAD]", "[UNK]", "a", "b"], 3)
     assert found == 1 and weights[2].tolist() == [1.0, 2.0, 3.0] and weights[0].abs().sum() == 0
     with pytest.raises(ValueError, match=r"vector has 3 values, model.input.embedding_dim is 4"):
-        read_word_vectors(path, ["<pad>", "<unk>", "a"], 4)
+        read_word_vectors(path, ["[PAD]", "[UNK]", "a"], 4)
     model = Classify(
         {
             "input": {
@@ -215,7 +215,7 @@ def test_pretrained_word_vectors(tmp_path):
                 "freeze_embeddings": True,
             }
         },
-        {"vocab": ["<pad>", "<unk>", "a", "b"], "labels": ["x", "y"]},
+        {"vocab": ["[PAD]", "[UNK]", "a", "b"], "labels": ["x", "y"]},
     )
     emb = model.encoder.input.embedding.weight
     assert emb[2].tolist() == [1.0, 2.0, 3.0] and not emb.requires_grad

@@ -80,7 +80,7 @@ class InputConfig:
 def read_word_vectors(path: str | Path, vocab: list[str], dim: int) -> tuple[Tensor, int]:
     """Rows of a GloVe/word2vec text file for ``vocab``: ``(weights (V, dim), tokens found)``.
 
-    Tokens not in the file keep a small random vector; ``<pad>`` is zero.
+    Tokens not in the file keep a small random vector; ``[PAD]`` (id 0) is zero.
     """
     path = Path(path)
     if not path.is_file():

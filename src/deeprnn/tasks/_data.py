@@ -1,4 +1,4 @@
-"""Shared data plumbing for the task data modules: a JSON vocabulary, tokenizers, padding
+"""Shared data plumbing for the task data modules: vocabularies as JSON lists, tokenizers, padding
 collates, an epoch-seeded shuffling sampler and the ``TaskData`` base class.
 
 Everything a model needs at prediction time (vocabularies, label names, scaler statistics) is
@@ -8,8 +8,7 @@ an *artifact*: plain JSON-able values that travel in checkpoints and export fold
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,52 +17,22 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+from deeprnn.data.vocab import EOS, PAD, UNK, Vocab
+
+__all__ = ["BOS", "EOS", "PAD", "UNK", "Vocab", "vocab_from_itos"]
+
+BOS = "<bos>"
 
 
-class Vocab:
-    """Token <-> id. Id 0 is ``<pad>``, 1 is ``<unk>``; ``itos`` is the whole state (JSON)."""
-
-    def __init__(self, itos: Sequence[str]):
-        itos = list(itos)
-        if len(itos) < 2 or itos[0] != PAD or itos[1] != UNK:
-            raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}; got {itos[:2]!r}")
-        if len(set(itos)) != len(itos):
-            raise ValueError("vocabulary tokens must be unique")
-        self.itos = itos
-        self.stoi = {t: i for i, t in enumerate(itos)}
-
-    @classmethod
-    def build(
-        cls,
-        sequences: Iterable[Sequence[str]],
-        *,
-        min_freq: int = 1,
-        max_size: int | None = None,
-        specials: Sequence[str] = (),
-    ) -> Vocab:
-        """Most frequent first (ties alphabetical), after ``<pad>``, ``<unk>`` and ``specials``."""
-        counts = Counter(t for seq in sequences for t in seq)
-        head = [PAD, UNK, *[s for s in specials if s not in (PAD, UNK)]]
-        ranked = sorted(
-            (t for t, c in counts.items() if c >= min_freq and t not in head),
-            key=lambda t: (-counts[t], t),
-        )
-        if max_size is not None:
-            ranked = ranked[: max(0, max_size - len(head))]
-        return cls(head + ranked)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, token: str) -> bool:
-        return token in self.stoi
-
-    def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.stoi.get(t, 1) for t in tokens]
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.itos[i] if 0 <= i < len(self.itos) else UNK for i in ids]
+def vocab_from_itos(itos: Sequence[str], name: str = "artifacts.vocab") -> Vocab:
+    """The :class:`deeprnn.data.Vocab` whose id ``i`` is ``itos[i]`` (the JSON form tasks keep in
+    their artifacts and export folders); ``itos`` must start with ``[PAD]``, ``[UNK]``."""
+    itos = list(itos)
+    if len(itos) < 2 or itos[:2] != [PAD, UNK]:
+        raise ValueError(f"{name} must start with {PAD!r}, {UNK!r}; got {itos[:2]!r}")
+    if len(set(itos)) != len(itos):
+        raise ValueError(f"{name}: vocabulary tokens must be unique")
+    return Vocab(itos[2:])
 
 
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)

@@ -9,7 +9,16 @@ from typing import Literal
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from deeprnn.tasks._data import BOS, EOS, TaskData, Vocab, pad_ids, split_indices, tokenize
+from deeprnn.tasks._data import (
+    BOS,
+    EOS,
+    TaskData,
+    Vocab,
+    pad_ids,
+    split_indices,
+    tokenize,
+    vocab_from_itos,
+)
 
 IGNORE = -100
 
@@ -147,7 +156,7 @@ class LMData(TaskData):
             art["vocab"] = Vocab.build(
                 docs["train"], min_freq=cfg.min_freq, max_size=cfg.max_vocab, specials=specials
             ).itos
-        self.vocab = Vocab(art["vocab"])
+        self.vocab = vocab_from_itos(art["vocab"])
         self.splits = {s: [self.vocab.encode(d) for d in items if d] for s, items in docs.items()}
         mode = cfg.batching
         self.mode = (
@@ -180,7 +189,7 @@ class LMData(TaskData):
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         # batch_size rows per process, as everywhere: the stream is cut into world * batch_size
         data = StreamChunks(ids, starts, self.batch_size * world, self.config.bptt, rank, world)
-        data._bos = self.vocab.stoi.get(BOS, -1)
+        data._bos = self.vocab.encode([BOS])[0] if BOS in self.vocab else -1
         return DataLoader(data, batch_size=None)
 
     def collate(self, items: list):

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from deeprnn.tasks._body import POOLINGS, InputConfig, Pool, RNNConfig, SequenceEncoder
-from deeprnn.tasks._data import TaskData, Vocab, pad_floats, pad_ids, tokenize
+from deeprnn.tasks._data import TaskData, Vocab, pad_floats, pad_ids, tokenize, vocab_from_itos
 from deeprnn.tasks._sources import call_reader, labelled_splits_from_csv
 from deeprnn.tasks.base import TaskModule
 
@@ -135,7 +135,7 @@ class ClassifyData(TaskData):
         art = self.artifacts
         if "vocab" in art:
             if not hasattr(self, "_vocab"):
-                self._vocab = Vocab(art["vocab"])
+                self._vocab = vocab_from_itos(art["vocab"])
             feats = self._vocab.encode(self.tokens(x))
         else:
             feats = torch.as_tensor(np.asarray(x, dtype=np.float32))

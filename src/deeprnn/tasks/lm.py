@@ -183,7 +183,7 @@ class LanguageModel(TaskModule):
         x = torch.tensor([ids], device=self.device)
         logits, state = self(x)
         out: list[str] = []
-        banned = [0, stoi.get(BOS, 0), 1]  # never sample <pad>, <bos> or <unk>
+        banned = [0, stoi.get(BOS, 0), 1]  # never sample [PAD], <bos> or [UNK]
         for _ in range(max_new_tokens):
             scores = logits[0, -1].float().cpu() / temperature
             scores[banned] = float("-inf")

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from deeprnn.tasks._body import InputConfig, RNNConfig, SequenceEncoder, build_rnn
 from deeprnn.tasks._crf import CRF
-from deeprnn.tasks._data import TaskData, Vocab, pad_ids, split_indices
+from deeprnn.tasks._data import TaskData, Vocab, pad_ids, split_indices, vocab_from_itos
 from deeprnn.tasks.base import TaskModule, gather_objects
 
 IGNORE = -100
@@ -113,7 +113,8 @@ class TagData(TaskData):
     def encode(self, tokens: list[str], tags: list[str] | None = None):
         art = self.artifacts
         if not hasattr(self, "_vocab"):
-            self._vocab, self._chars = Vocab(art["vocab"]), Vocab(art["chars"])
+            self._vocab = vocab_from_itos(art["vocab"])
+            self._chars = vocab_from_itos(art["chars"], "artifacts.chars")
             self._labels = {t: i for i, t in enumerate(art["labels"])}
         words = self._vocab.encode([self._norm(w) for w in tokens])
         chars = [self._chars.encode(list(w[: art["max_word_length"]])) or [1] for w in tokens]
