@@ -60,6 +60,35 @@ def check_float_tensor(name: str, x, ndim: int | tuple[int, ...]) -> Tensor:
     return x
 
 
+def check_same_dtype(name: str, x: Tensor, module: torch.nn.Module) -> torch.dtype:
+    """``x`` must have the dtype of ``module``'s parameters (checked on the first one: O(1)).
+
+    Skipped under ``torch.autocast`` for ``x``'s device, where a difference is legitimate.
+    Returns the parameters' dtype (``x.dtype`` for a module without parameters).
+    """
+    param = next(module.parameters(), None)
+    if param is None or x.dtype == param.dtype:
+        return x.dtype
+    if autocast_enabled(x.device.type):
+        return param.dtype
+    want = param.dtype
+    to_double = " / .double()" if x.dtype == torch.float64 else ""
+    raise TypeError(
+        f"{name} has dtype {x.dtype} but the {type(module).__name__}'s parameters are {want}; "
+        f"convert the input with {name}.to({want}) or the layer with .to({x.dtype}){to_double}"
+    )
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """True inside ``torch.autocast`` for ``device_type`` ("cpu", "cuda", ...)."""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except TypeError:  # torch < 2.4: no device argument
+        if device_type == "cpu":
+            return bool(torch.is_autocast_cpu_enabled())
+        return device_type == "cuda" and bool(torch.is_autocast_enabled())
+
+
 def check_lengths(lengths, batch: int, steps: int, device) -> Tensor:
     """Validate ``lengths`` (N,) integers in [0, T]; returns a LongTensor on ``device``."""
     if not isinstance(lengths, Tensor):

@@ -33,6 +33,31 @@ CALL_CASES = [
         "x must be a floating-point tensor, got dtype torch.int64",
     ),
     (
+        "float64 input, float32 layer",
+        lambda: _lstm()(torch.randn(2, 5, 3, dtype=torch.float64)),
+        TypeError,
+        r"x has dtype torch\.float64 but the LSTM's parameters are torch\.float32; convert the "
+        r"input with x\.to\(torch\.float32\) or the layer with \.to\(torch\.float64\) / \.double\(\)",
+    ),
+    (
+        "float32 input, float64 layer",
+        lambda: _lstm().double()(torch.randn(2, 5, 3)),
+        TypeError,
+        r"x has dtype torch\.float32 but the LSTM's parameters are torch\.float64",
+    ),
+    (
+        "no time steps",
+        lambda: _lstm()(torch.randn(2, 0, 3)),
+        ValueError,
+        r"x must have at least one time step, got shape \(2, 0, 3\)",
+    ),
+    (
+        "no time steps, time-major",
+        lambda: _lstm(batch_first=False)(torch.randn(0, 2, 3)),
+        ValueError,
+        r"x must have at least one time step, got shape \(0, 2, 3\)",
+    ),
+    (
         "not a tensor",
         lambda: _lstm()([[1.0, 2.0, 3.0]]),
         TypeError,
@@ -277,6 +302,46 @@ CONSTRUCTOR_CASES = [
 def test_bad_input_is_reported_at_the_boundary(what, fn, exc, match):
     with pytest.raises(exc, match=match):
         fn()
+
+
+# every layer class goes through SequenceLayer.forward, and every kernel would fail deep inside
+LAYERS = {
+    "Recurrent": lambda **o: Recurrent(deeprnn.GRUCell(3, 4), **o),
+    "Bidirectional": lambda **o: Bidirectional(Recurrent(deeprnn.LSTMCell(3, 4), **o)),
+    "DeepRNN": lambda **o: deeprnn.DeepRNN(3, layers=[4, dict(cell="gru", hidden_size=5)], **o),
+    "LSTM": lambda **o: deeprnn.LSTM(3, 4, 2, bidirectional=True, **o),
+    "GRU": lambda **o: deeprnn.GRU(3, 4, **o),
+    "SimpleRNN": lambda **o: deeprnn.SimpleRNN(3, 4, **o),
+    "MinimalGRU": lambda **o: deeprnn.MinimalGRU(3, 4, **o),
+}
+
+
+@pytest.mark.parametrize("impl", ["auto", "fused", "loop"])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_every_layer_checks_dtype_and_steps_at_the_boundary(name, impl):
+    layer = LAYERS[name](impl=impl)
+    with pytest.raises(TypeError, match=r"x has dtype torch\.float64 but the \w+'s parameters"):
+        layer(torch.randn(2, 5, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"x must have at least one time step, got shape"):
+        layer(torch.randn(2, 0, 3))
+    layer.double()(torch.randn(2, 5, 3, dtype=torch.float64))  # converting the layer fixes it
+
+
+@pytest.mark.parametrize("impl", ["torch", "fused", "loop"])
+@pytest.mark.parametrize("in_dtype", [torch.float32, torch.bfloat16])
+def test_cpu_autocast_is_not_a_dtype_error(impl, in_dtype):
+    """Under autocast a bf16 input to a float32 layer is legitimate: it runs, the recurrence in
+    float32, close to the float32 result, and the gradients are float32."""
+    torch.manual_seed(0)
+    layer = deeprnn.LSTM(3, 4, 2, impl=impl)
+    x, lengths = torch.randn(3, 6, 3), torch.tensor([6, 2, 4])
+    ref, _ = layer(x, lengths=lengths)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, states = layer(x.to(in_dtype), lengths=lengths)
+    assert states[0].h.dtype == torch.float32
+    torch.testing.assert_close(out.float(), ref, atol=0.02, rtol=0.02)
+    out.float().sum().backward()
+    assert all(p.grad.dtype == torch.float32 for p in layer.parameters())
 
 
 def test_pretrained_folder_errors(tmp_path):

@@ -41,3 +41,20 @@ def test_cuda_long_sequences_fall_back_instead_of_crashing():
     layer = deeprnn.GRU(2, 4).cuda()
     out, _ = layer(torch.randn(1, 70_000, 2, device="cuda"))
     assert out.shape == (1, 70_000, 4) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("impl", ["torch", "fused", "loop"])
+def test_cuda_autocast_float16_is_close_to_float32(impl):
+    """Under CUDA autocast: cuDNN runs in float16 (torch's policy), the fused kernel and the
+    states in the parameters' float32; outputs stay close to the float32 run."""
+    torch.manual_seed(0)
+    layer = deeprnn.LSTM(5, 8, 2, bidirectional=True, impl=impl).cuda()
+    x = torch.randn(4, 9, 5, device="cuda")
+    lengths = torch.tensor([9, 4, 1, 7], device="cuda")
+    ref, _ = layer(x, lengths=lengths)
+    with torch.autocast("cuda", dtype=torch.float16):
+        out, _ = layer(x, lengths=lengths)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), ref, atol=1e-2, rtol=1e-2)
+    out.float().sum().backward()
+    assert all(p.grad.dtype == torch.float32 for p in layer.parameters())

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.stateless import _reparametrize_module
 
+from deeprnn._validation import autocast_enabled
 from deeprnn.kernels._pointwise import KERNELS, LN_KERNELS, SUMMED, act_width
 
 
@@ -406,9 +407,26 @@ def fused_scan(layer, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
     """Run ``layer`` (a :class:`~deeprnn.layers.Recurrent`) with the fused kernel.
 
     ``x`` (N, T, I) batch-first; returns ``(out (N, T, H), final_state)``.
+
+    Under ``torch.autocast`` the input projection follows autocast (it is a plain GEMM); the
+    recurrence runs in the dtype of ``weight_hh`` with autocast off (its in-place and ``out=``
+    kernels need one dtype), and returns that dtype.
     """
     cell = layer.cell
     xp = cell.project_input(x.transpose(0, 1))  # (T, N, G*H): every step in one GEMM
+    device = xp.device.type
+    if autocast_enabled(device):
+        dtype = cell.weight_hh.dtype
+        xp = xp.to(dtype)
+        state = type(state)(*(t.to(dtype) for t in state))
+        rec_mask = None if rec_mask is None else rec_mask.to(dtype)
+        with torch.autocast(device, enabled=False):
+            return _fused_scan(layer, xp, mask, state, rec_mask, keeps)
+    return _fused_scan(layer, xp, mask, state, rec_mask, keeps)
+
+
+def _fused_scan(layer, xp: Tensor, mask: Tensor | None, state, rec_mask, keeps):
+    cell = layer.cell
     kind = cell.fused_kind
     activation = getattr(cell, "activation", "tanh")
     keep_h, keep_c = (*keeps, None, None)[:2] if keeps is not None else (None, None)

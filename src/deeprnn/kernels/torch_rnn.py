@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from deeprnn._validation import autocast_enabled
 from deeprnn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from deeprnn.states import LSTMState, RNNState
 
@@ -147,7 +148,21 @@ def torch_scan(layers, x: Tensor, mask: Tensor | None, states: list):
     """Run one Recurrent, or a forward/backward pair, through torch's fused op.
 
     Returns ``(out (N, T, D*H), [final states])``; ``out`` is zero at masked steps.
+
+    Under CUDA autocast torch's own policy applies (cuDNN runs the RNN in float16). Other
+    devices have no mixed-precision RNN kernel (oneDNN fails on mixed dtypes), so under their
+    autocast the scan runs in the parameters' dtype with autocast off.
     """
+    device = x.device.type
+    if device != "cuda" and autocast_enabled(device):
+        dtype = layers[0].cell.weight_hh.dtype
+        states = [type(s)(*(t.to(dtype) for t in s)) for s in states]
+        with torch.autocast(device, enabled=False):
+            return _torch_scan(layers, x.to(dtype), mask, states)
+    return _torch_scan(layers, x, mask, states)
+
+
+def _torch_scan(layers, x: Tensor, mask: Tensor | None, states: list):
     cell = layers[0].cell
     op = _op(cell)
     has_biases = cell.use_bias

@@ -5,7 +5,10 @@ H hidden size, D directions (1 or 2), F output features.
 
 ``layer(x, lengths=None, mask=None, initial_state=None)``:
 
-* ``x``: (N, T, I) with ``batch_first=True`` (the default), else (T, N, I);
+* ``x``: (N, T, I) with ``batch_first=True`` (the default), else (T, N, I), with T >= 1 (an
+  input with no time steps is a ``ValueError``, as in torch and Keras; a row with no real
+  steps is fine: give it length 0) and the dtype of the layer's parameters (a
+  ``TypeError`` otherwise, except under ``torch.autocast``);
 * ``lengths``: (N,) integers in [0, T] for post-padded batches; or
 * ``mask``: (N, T) bool, True at real steps — any padding side, always batch-first (like
   torch's ``key_padding_mask``);
@@ -25,7 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from deeprnn._config import ConfigMixin
-from deeprnn._validation import check_bool, check_float_tensor, check_lengths, check_mask
+from deeprnn._validation import (
+    check_bool,
+    check_float_tensor,
+    check_lengths,
+    check_mask,
+    check_same_dtype,
+)
 from deeprnn.states import States
 
 
@@ -148,14 +157,18 @@ class SequenceLayer(ConfigMixin, nn.Module):
     # -- the call ----------------------------------------------------------------------------
     def forward(self, x: Tensor, lengths=None, mask=None, initial_state=None):
         check_float_tensor("x", x, 3)
+        given = tuple(x.shape)  # in the caller's layout, for messages
         if not self.batch_first:
             x = x.transpose(0, 1)  # (T, N, I) -> (N, T, I)
         batch, steps, features = x.shape
         if features != self.input_size:
             raise ValueError(
                 f"x must have {self.input_size} features (input_size) in its last dimension, "
-                f"got shape {tuple(x.shape if self.batch_first else x.transpose(0, 1).shape)}"
+                f"got shape {given}"
             )
+        if steps == 0:
+            raise ValueError(f"x must have at least one time step, got shape {given}")
+        dtype = check_same_dtype("x", x, self)  # of the states: the parameters' dtype
         if lengths is not None and mask is not None:
             raise ValueError("pass lengths or mask, not both")
         if lengths is not None:
@@ -173,8 +186,8 @@ class SequenceLayer(ConfigMixin, nn.Module):
                 )
             states = list(self._stored)
         else:
-            states = list(self.initial_state(batch, x.device, x.dtype))
-        states = [type(s)(*(t.to(dtype=x.dtype) for t in s)) for s in states]
+            states = list(self.initial_state(batch, x.device, dtype))
+        states = [type(s)(*(t.to(dtype=dtype) for t in s)) for s in states]
         out, summary, finals = self._run(x, mask, states)
         finals = States(finals, self.layout)
         if self.stateful:
