@@ -132,6 +132,37 @@ def check_finite(name: str, x: Tensor) -> None:
         raise ValueError(f"{name} contains NaN or Inf values")
 
 
+class RecordError(ValueError):
+    """A raw record given to ``predict_raw`` is unusable; ``index`` is its position in the list
+    (the CLI reports it as ``--input record index + 1``) and ``detail`` says why."""
+
+    def __init__(self, index: int, detail: str):
+        super().__init__(f"records[{index}]: {detail}")
+        self.index = index
+        self.detail = detail
+
+
+def check_record_fields(
+    index: int, record, task: str, *, any_of: Iterable[str] = (), all_of: Iterable[str] = ()
+) -> None:
+    """A dict ``record`` must hold one of ``any_of`` and all of ``all_of`` (other kinds pass)."""
+    if not isinstance(record, dict):
+        return
+    any_of, all_of = tuple(any_of), tuple(all_of)
+    have = sorted(map(str, record))
+    if any_of and not any(f in record for f in any_of):
+        raise RecordError(
+            index,
+            f"a {task} model reads the field {' or '.join(map(repr, any_of))}, got fields {have}",
+        )
+    missing = [f for f in all_of if f not in record]
+    if missing:
+        raise RecordError(
+            index,
+            f"a {task} model reads the fields {list(all_of)}, missing {missing}, got fields {have}",
+        )
+
+
 def close_key_hint(key: str, valid: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

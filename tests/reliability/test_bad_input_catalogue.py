@@ -22,8 +22,11 @@ from _tiny import tiny_config
 
 import deeprnn
 from deeprnn import data as D
+from deeprnn._validation import RecordError
 from deeprnn.cli import main as cli_main
+from deeprnn.cli.predict import read_records
 from deeprnn.data import DataFormatError
+from deeprnn.export import export_folder
 from deeprnn.export.folder import load_exported
 from deeprnn.training.checkpoint import load_checkpoint, read_checkpoint
 from deeprnn.training.config import load_yaml, run_config_from_dict
@@ -436,7 +439,21 @@ CASES = [
         "yaml truncated",
         lambda t: load_yaml(_w(t, "c.yaml", "trainer:\n  max_epochs: [3,\n")),
         ValueError,
-        r"config file .*c\.yaml is not valid YAML",
+        r"config file .*c\.yaml is not valid YAML: line 3, column 1: expected the node content, "
+        r"but found '<stream end>'",
+    ),
+    (
+        "yaml bad indentation",
+        lambda t: load_yaml(_w(t, "c.yaml", "trainer:\n  max_epochs: 3\n   seed: 1\n")),
+        ValueError,
+        r"config file .*c\.yaml is not valid YAML: line 3, column 8: mapping values are not "
+        r"allowed here",
+    ),
+    (
+        "yaml non-utf8",
+        lambda t: load_yaml(_w(t, "c.yaml", b"trainer:\n  max_epochs: 3\n  x: b\xffd\n")),
+        ValueError,
+        r"config file .*c\.yaml:3: not valid UTF-8 \(byte 0xff at offset 31\)",
     ),
     (
         "yaml not a mapping",
@@ -472,7 +489,37 @@ CASES = [
         "config NaN lr",
         lambda t: run_config_from_dict({"optim": {"lr": float("nan")}}),
         ValueError,
-        r"config\.optim\.lr must be positive, got nan",
+        r"config\.optim\.lr must be a finite number, got nan",
+    ),
+    (
+        "config inf lr",
+        lambda t: run_config_from_dict({"optim": {"lr": float("inf")}}),
+        ValueError,
+        r"config\.optim\.lr must be a finite number, got inf",
+    ),
+    (
+        "config NaN beta",
+        lambda t: run_config_from_dict({"optim": {"betas": [0.9, float("nan")]}}),
+        ValueError,
+        r"config\.optim\.betas must be two numbers in \[0, 1\), got \[0\.9, nan\]",
+    ),
+    (
+        "config inf clip norm",
+        lambda t: run_config_from_dict({"trainer": {"gradient_clip_norm": float("inf")}}),
+        ValueError,
+        r"config\.trainer\.gradient_clip_norm must be a finite number, got inf",
+    ),
+    (
+        "config NaN clip value",
+        lambda t: run_config_from_dict({"trainer": {"gradient_clip_value": float("nan")}}),
+        ValueError,
+        r"config\.trainer\.gradient_clip_value must be a finite number, got nan",
+    ),
+    (
+        "config inf max_time",
+        lambda t: run_config_from_dict({"trainer": {"max_time": float("inf")}}),
+        ValueError,
+        r"config\.trainer\.max_time must be a finite number, got inf",
     ),
     (
         "config section not a mapping",
@@ -488,15 +535,67 @@ CASES = [
     ),
     (
         "config unknown task",
-        lambda t: run_config_from_dict({"task": "regress"}),
+        lambda t: run_config_from_dict({"task": "clasify"}),
         ValueError,
-        r"task must be one of \[.*'classify'.*\], got 'regress'",
+        r"task must be one of \[.*'classify'.*\], got 'clasify' \(did you mean 'classify'\?\)",
     ),
     (
         "config negative penalty",
         lambda t: run_config_from_dict({"regularizers": {"input_l2": -1}}),
         ValueError,
         r"config\.regularizers\.input_l2 must be >= 0, got -1",
+    ),
+    (
+        "config NaN penalty",
+        lambda t: run_config_from_dict({"regularizers": {"recurrent_l2": float("nan")}}),
+        ValueError,
+        r"config\.regularizers\.recurrent_l2 must be a finite number, got nan",
+    ),
+    (
+        "config inf penalty",
+        lambda t: run_config_from_dict({"regularizers": {"bias_l1": float("inf")}}),
+        ValueError,
+        r"config\.regularizers\.bias_l1 must be a finite number, got inf",
+    ),
+    # -- predict_raw records (tasks/tag.py, lm.py, forecast.py) -------------------------------
+    (
+        "tag record without tokens",
+        lambda t: _raw_model("tag").predict_raw(["a b", {"words": "a b"}]),
+        RecordError,
+        r"records\[1\]: a tag model reads the field 'tokens' or 'text', got fields \['words'\]",
+    ),
+    (
+        "tag record not text",
+        lambda t: _raw_model("tag").predict_raw([{"tokens": [1, 2]}]),
+        RecordError,
+        r"records\[0\]: a tag model reads a sentence or a list of token strings, got \[1, 2\]",
+    ),
+    (
+        "lm record without prompt",
+        lambda t: _raw_model("lm").predict_raw([{"prompt": "ab"}, {"start": "a"}]),
+        RecordError,
+        r"records\[1\]: a lm model reads the field 'prompt' or 'text', got fields \['start'\]",
+    ),
+    (
+        "forecast csv without the target column",
+        lambda t: _raw_model("forecast").predict_raw(
+            read_records(str(_w(t, "h.csv", "x,c\n" + "1,0\n" * 6)), None)
+        ),
+        RecordError,
+        r"records\[0\]: a forecast model reads the fields \['y', 'c'\], missing \['y'\], "
+        r"got fields \['c', 'x'\]",
+    ),
+    (
+        "forecast future row without covariate",
+        lambda t: _raw_model("forecast").predict_raw([{"y": 10.0, "c": 0.0}] * 5 + [{"y": None}]),
+        RecordError,
+        r"records\[5\]: a forecast model reads the fields \['c'\], missing \['c'\]",
+    ),
+    (
+        "forecast record not a row",
+        lambda t: _raw_model("forecast").predict_raw(["10,0.1"]),
+        RecordError,
+        r"records\[0\]: a forecast model reads rows with columns \['y', 'c'\], got '10,0\.1'",
     ),
     # -- checkpoints and export folders --------------------------------------------------------
     (
@@ -544,8 +643,42 @@ CASES = [
 ]
 
 
-# load_yaml (training/config.py) passes PyYAML's multi-line message on; reported, not owned here
-MULTILINE = {"yaml truncated"}
+VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", *"abcdefgh"]
+
+
+def _raw_model(task: str):
+    """An untrained tag / lm / forecast model with the artifacts predict_raw needs."""
+    from deeprnn.tasks import Forecast, LanguageModel, Tag
+
+    torch.manual_seed(0)
+    if task == "tag":
+        return Tag(
+            {"input": {"embedding_dim": 4}, "rnn": {"hidden_size": 4}},
+            {
+                "vocab": VOCAB,
+                "chars": VOCAB,
+                "labels": ["B-PER", "O"],
+                "lower": False,
+                "max_word_length": 10,
+            },
+        )
+    if task == "lm":
+        art = {"vocab": VOCAB, "level": "char", "add_bos": True, "add_eos": True}
+        return LanguageModel({"input": {"embedding_dim": 4}, "rnn": {"hidden_size": 4}}, art)
+    art = {
+        "targets": ["y"],
+        "covariates": ["c"],
+        "input_window": 5,
+        "horizon": 2,
+        "seasonality": 1,
+        "scaler": {
+            "kind": "standard",
+            "columns": ["y", "c"],
+            "shift": [10.0, 0.0],
+            "scale": [2.0, 1.0],
+        },
+    }
+    return Forecast({"rnn": {"hidden_size": 4}}, art)
 
 
 def _torch_bytes(obj) -> bytes:
@@ -568,8 +701,7 @@ def _pretrained_without_weights(tmp: Path) -> Path:
 def test_bad_input_gives_a_clear_error(tmp_path, what, call, exc, match):
     with pytest.raises(exc, match=match) as info:
         call(tmp_path)
-    if what not in MULTILINE:
-        assert "\n" not in str(info.value)  # one line, fit for the CLI's one-line report
+    assert "\n" not in str(info.value)  # one line, fit for the CLI's one-line report
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -636,6 +768,29 @@ CLI_CASES = [
             "many",
         ],
         r"trainer\.batch_size must be an int, got 'many'",
+    ),
+    (
+        "train inf clip norm",
+        lambda t, r: [
+            "train",
+            "-c",
+            str(r / "cfg.yaml"),
+            "--out_dir",
+            str(t / "OUT"),
+            "--trainer.gradient_clip_norm",
+            ".inf",
+        ],
+        r"trainer\.gradient_clip_norm must be a finite number, got inf",
+    ),
+    (
+        "train non-utf8 config",
+        lambda t, r: ["train", "-c", str(_w(t, "c.yaml", b"task: classify\nout_dir: r\xe9s\n"))],
+        r"deeprnn train: error: config file .*c\.yaml:2: not valid UTF-8 \(byte 0xe9 at offset 25\)",
+    ),
+    (
+        "train yaml error in one line",
+        lambda t, r: ["train", "-c", str(_w(t, "c.yaml", "task: classify\n trainer: 3\n"))],
+        r"c\.yaml is not valid YAML: line 2, column 9: mapping values are not allowed here$",
     ),
     (
         "train resume missing",
@@ -727,6 +882,33 @@ CLI_CASES = [
             str(t / "OUT"),
         ],
         r"--input record 1: a classify model reads the field 'text' or 'x', got fields \['review'\]",
+    ),
+    (
+        "predict tag record, later batch",
+        lambda t, r: [
+            "predict",
+            str(export_folder(_raw_model("tag"), t / "tag_model")),
+            "-i",
+            str(_w(t, "in.jsonl", '{"text": "a b"}\n{"tokens": ["c"]}\n{"words": "a"}\n')),
+            "--batch-size",
+            "1",
+            "-o",
+            str(t / "OUT"),
+        ],
+        r"--input record 3: a tag model reads the field 'tokens' or 'text', got fields \['words'\]",
+    ),
+    (
+        "predict forecast csv without target",
+        lambda t, r: [
+            "predict",
+            str(export_folder(_raw_model("forecast"), t / "fc_model")),
+            "-i",
+            str(_w(t, "h.csv", "value,c\n" + "1,0\n" * 6)),
+            "-o",
+            str(t / "OUT"),
+        ],
+        r"--input record 1: a forecast model reads the fields \['y', 'c'\], missing \['y'\], "
+        r"got fields \['c', 'value'\]",
     ),
     (
         "predict batch size",
@@ -855,6 +1037,29 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, trained, capsys, what, ar
     assert __import__("re").search(match, lines[0]), lines[0]
     assert not (tmp_path / "OUT").exists()  # no partial output
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cli_reports_a_type_error_in_one_line(tmp_path, trained, capsys, monkeypatch):
+    """A TypeError from a boundary check (here a layer's bool flag) is one line and status 2;
+    DEEPRNN_DEBUG=1 re-raises it."""
+    argv = [
+        "train",
+        "-c",
+        str(trained / "cfg.yaml"),
+        "--out_dir",
+        str(tmp_path / "run"),
+        "--model.rnn.layers",
+        "[{cell: lstm, hidden_size: 4, bidirectional: maybe}]",
+    ]
+    capsys.readouterr()
+    assert cli_main(argv) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert lines == [
+        "deeprnn train: error: layers[0].bidirectional must be a bool, got str 'maybe'"
+    ]
+    monkeypatch.setenv("DEEPRNN_DEBUG", "1")
+    with pytest.raises(TypeError, match="bidirectional must be a bool"):
+        cli_main(argv)
 
 
 def test_the_catalogue_has_at_least_40_cases_beyond_the_layer_table():

@@ -1,9 +1,10 @@
 """The ``deeprnn`` command line.
 
 ``deeprnn train -c config.yaml [--key value ...] | evaluate | predict | summary | export |
-plot | bench | demo``; ``deeprnn COMMAND --help`` shows each command's options and examples.
-Errors in configs and inputs print one line and exit with status 2 (``DEEPRNN_DEBUG=1`` shows
-the traceback); a NaN/Inf loss stops training with status 1.
+plot | report | bench | demo``; ``deeprnn COMMAND --help`` shows each command's options and
+examples. Errors in configs and inputs (``ValueError`` / ``TypeError`` from the boundary checks,
+missing files) print one line and exit with status 2 (``DEEPRNN_DEBUG=1`` shows the
+traceback); a NaN/Inf loss stops training with status 1.
 """
 
 from __future__ import annotations
@@ -67,10 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"deeprnn {args.command}: {e}", file=sys.stderr)
         return 1
-    except (CLIError, ValueError, FileNotFoundError) as e:
+    except (CLIError, ValueError, TypeError, FileNotFoundError) as e:
         if os.environ.get("DEEPRNN_DEBUG"):
             raise
-        print(f"deeprnn {args.command}: error: {e}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        print(f"deeprnn {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

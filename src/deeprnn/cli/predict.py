@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from deeprnn._validation import RecordError, check_record_fields
 from deeprnn.cli._common import CLIError, find_model, formatter
 
 EPILOG = """\
@@ -29,7 +30,9 @@ examples:
 """
 
 
-REQUIRED_FIELDS = {"classify": ("text", "x")}  # CSV columns / JSON keys each task reads
+# CSV columns / JSON keys checked here for tasks whose predict_raw does not check them itself
+# (tag, lm and forecast raise RecordError, reported below with the record's input position)
+REQUIRED_FIELDS = {"classify": ("text", "x")}
 
 
 def read_records(path: str | None, fmt: str | None) -> list:
@@ -100,12 +103,11 @@ def cmd_predict(args, extra: list[str]) -> int:
     if not records:
         raise CLIError("no input examples (empty input)")
     fields = REQUIRED_FIELDS.get(model.task_name)
-    for i, r in enumerate(records, 1):
-        if fields and isinstance(r, dict) and not any(f in r for f in fields):
-            raise CLIError(
-                f"--input record {i}: a {model.task_name} model reads the field "
-                f"{' or '.join(map(repr, fields))}, got fields {sorted(r)}"
-            )
+    try:
+        for i, r in enumerate(records if fields else []):
+            check_record_fields(i, r, model.task_name, any_of=fields)
+    except RecordError as e:
+        raise CLIError(f"--input record {e.index + 1}: {e.detail}") from e
     options = {}
     if model.task_name == "lm":
         options = {
@@ -116,9 +118,16 @@ def cmd_predict(args, extra: list[str]) -> int:
         }
     elif model.task_name == "seq2seq":
         options = {"beam_width": args.beam_width}
+    # a forecast history is one example however many rows it has
+    size = len(records) if model.task_name == "forecast" else args.batch_size
     rows = []
-    for start in range(0, len(records), args.batch_size):
-        rows.extend(model.predict_raw(records[start : start + args.batch_size], **options))
+    for start in range(0, len(records), size):
+        if options.get("seed") is not None:
+            options["seed"] = args.seed + start  # record i samples with seed + i, as unbatched
+        try:
+            rows.extend(model.predict_raw(records[start : start + size], **options))
+        except RecordError as e:  # the task's own check: report the record's input position
+            raise CLIError(f"--input record {start + e.index + 1}: {e.detail}") from e
     write_records(rows, args.output, args.output_format)
     return 0
 

@@ -144,7 +144,26 @@ class Forecast(TaskModule):
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, **options) -> list[dict]:
-        """CSV rows of a history (grouped by the series column when there is one) -> forecasts."""
+        """CSV rows of a history (grouped by the series column when there is one) -> forecasts.
+
+        Every row holds the series column and the covariates; the target columns may be left
+        out of the rows after a series' history (its future covariates), not its first row."""
+        from deeprnn._validation import RecordError, check_record_fields
+
+        art = self.artifacts
+        series = [art["series_column"]] if art.get("series_column") else []
+        always = series + list(art["covariates"])
+        columns = [*series, *art["targets"], *art["covariates"]]
+        started = set()
+        for i, r in enumerate(records):
+            if not isinstance(r, dict):
+                raise RecordError(
+                    i, f"a forecast model reads rows with columns {columns}, got {r!r}"
+                )
+            sid = str(r.get(series[0])) if series else ""
+            first = sid not in started
+            started.add(sid)
+            check_record_fields(i, r, "forecast", all_of=columns if first else always)
         data = ForecastData(None, artifacts=self.artifacts)
         out = []
         for series_id, x, future_cov in data.encode_history(records):

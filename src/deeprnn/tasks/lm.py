@@ -202,10 +202,18 @@ class LanguageModel(TaskModule):
     def predict_raw(self, records: list, **options) -> list[dict]:
         """Prompts (lines) -> ``{"prompt", "text"}`` (``max_new_tokens``, ``temperature``,
         ``top_k``, ``seed`` as options)."""
+        from deeprnn._validation import RecordError, check_record_fields
+
+        prompts = []
+        for i, r in enumerate(records):
+            check_record_fields(i, r, "lm", any_of=("prompt", "text"))
+            prompt = r.get("prompt", r.get("text")) if isinstance(r, dict) else r
+            if not isinstance(prompt, str):
+                raise RecordError(i, f"a lm model reads a text prompt, got {prompt!r}")
+            prompts.append(prompt)
         seed = options.pop("seed", None)
         out = []
-        for i, r in enumerate(records):
-            prompt = r.get("prompt", r.get("text", "")) if isinstance(r, dict) else str(r)
+        for i, prompt in enumerate(prompts):
             s = None if seed is None else seed + i
             out.append({"prompt": prompt, "text": self.generate(prompt, seed=s, **options)})
         return out

@@ -238,9 +238,23 @@ class Tag(TaskModule):
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, **options) -> list[dict]:
-        """Whitespace-tokenised lines (or token lists) -> ``{"tokens", "tags"}`` per line."""
+        """Whitespace-tokenised lines, token lists or ``{"tokens": ...}`` / ``{"text": ...}``
+        objects -> ``{"tokens", "tags"}`` per record."""
+        from deeprnn._validation import RecordError, check_record_fields
+
+        token_lists = []
+        for i, r in enumerate(records):
+            check_record_fields(i, r, "tag", any_of=("tokens", "text"))
+            value = r.get("tokens", r.get("text")) if isinstance(r, dict) else r
+            if isinstance(value, str):
+                token_lists.append(value.split())
+            elif isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+                token_lists.append(list(value))
+            else:
+                raise RecordError(
+                    i, f"a tag model reads a sentence or a list of token strings, got {value!r}"
+                )
         data = TagData(None, artifacts=self.artifacts)
-        token_lists = [r.split() if isinstance(r, str) else list(r) for r in records]
         words, chars, lengths, _ = data.collate([data.encode(t) for t in token_lists])
         with torch.no_grad():
             emissions = self(words.to(self.device), chars.to(self.device), lengths.to(self.device))

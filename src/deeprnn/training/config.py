@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from deeprnn._validation import close_key_hint
+from deeprnn._validation import close_key_hint, is_number
 
 # -- generic dataclass <-> dict ---------------------------------------------------------------
 
@@ -181,15 +181,45 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config file not found: {path}")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ValueError(
+            f"config file {path}:{line}: not valid UTF-8 "
+            f"(byte 0x{raw[e.start]:02x} at offset {e.start})"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ValueError(f"config file {path} is not valid YAML: {e}") from e
+        raise ValueError(f"config file {path} is not valid YAML: {_yaml_problem(e)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping at the top, got {data!r}")
     return data
+
+
+def _yaml_problem(e) -> str:
+    """PyYAML's multi-line error as one line: ``line L, column C: problem (context)``."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(e).split())
+    context = getattr(e, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    return f"{where}: {problem}" + (f" ({context})" if context else "")
+
+
+def _check_finite(where: str, name: str, value, *, positive: bool = False) -> None:
+    """``value`` a finite number (not NaN or Inf), > 0 with ``positive`` else >= 0."""
+    if not is_number(value):
+        raise ValueError(f"{where}.{name} must be a finite number, got {value!r}")
+    if positive and not value > 0:
+        raise ValueError(f"{where}.{name} must be positive, got {value!r}")
+    if not positive and value < 0:
+        raise ValueError(f"{where}.{name} must be >= 0, got {value!r}")
 
 
 # -- the training configs ---------------------------------------------------------------------
@@ -225,10 +255,11 @@ class OptimConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
     def validate(self, where: str) -> None:
-        if not self.lr > 0:
-            raise ValueError(f"{where}.lr must be positive, got {self.lr!r}")
-        if len(self.betas) != 2:
-            raise ValueError(f"{where}.betas must be two numbers, got {self.betas!r}")
+        _check_finite(where, "lr", self.lr, positive=True)
+        for name in ("weight_decay", "momentum", "eps"):
+            _check_finite(where, name, getattr(self, name))
+        if len(self.betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in self.betas):
+            raise ValueError(f"{where}.betas must be two numbers in [0, 1), got {self.betas!r}")
 
 
 @dataclass
@@ -246,9 +277,7 @@ class RegularizerConfig:
 
     def validate(self, where: str) -> None:
         for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if v < 0:
-                raise ValueError(f"{where}.{f.name} must be >= 0, got {v!r}")
+            _check_finite(where, f.name, getattr(self, f.name))
 
     @property
     def active(self) -> bool:
@@ -292,9 +321,8 @@ class TrainerConfig:
         if self.batch_size < 1:
             raise ValueError(f"{where}.batch_size must be >= 1, got {self.batch_size!r}")
         for name in ("gradient_clip_norm", "gradient_clip_value", "max_time"):
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ValueError(f"{where}.{name} must be positive, got {v!r}")
+            if getattr(self, name) is not None:
+                _check_finite(where, name, getattr(self, name), positive=True)
 
 
 @dataclass
