@@ -219,3 +219,50 @@ def test_pretrained_word_vectors(tmp_path):
     )
     emb = model.encoder.input.embedding.weight
     assert emb[2].tolist() == [1.0, 2.0, 3.0] and not emb.requires_grad
+
+
+def _forecast_rows():
+    return [{"id": "a", "value": 10 + i % 3, "temp": 0.0} for i in range(24)]
+
+
+def test_bf16_mixed_precision_trains_on_cpu_and_round_trips(tmp_path):
+    """trainer.precision bf16-mixed on CPU (torch.autocast): the recurrent kernels run in the
+    float32 weights' dtype, the loss is finite and falls, and the checkpoint and the export
+    folder hold float32 weights that predict as the trained model does."""
+    from deeprnn.export import load_exported
+    from deeprnn.tasks import Forecast
+    from deeprnn.viz.curves import read_metrics
+
+    cfg = tiny_config(
+        "forecast", tmp_path / "data", tmp_path / "run", max_epochs=2, precision="bf16-mixed"
+    )
+    result = fit(run_config_from_dict(cfg))  # the NaN guard raises on a non-finite loss
+    train = [v for _, v in read_metrics(result.run_dir)["train_loss"]]
+    assert len(train) == 2 and train[1] < train[0]
+    assert torch.isfinite(torch.tensor(result.metrics["test_loss"]))
+    assert {p.dtype for p in result.model.parameters()} == {torch.float32}
+
+    ckpt = result.run_dir / "checkpoints" / "last.ckpt"
+    weights = read_checkpoint(ckpt)["state_dict"]
+    assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float32}
+    reloaded = Forecast.load_checkpoint(ckpt)
+    for k, v in reloaded.state_dict().items():
+        torch.testing.assert_close(v, weights[k], rtol=0, atol=0, msg=k)
+
+    exported = load_exported(result.export_dir)
+    assert {p.dtype for p in exported.parameters()} == {torch.float32}
+    assert exported.predict_raw(_forecast_rows()) == result.model.eval().predict_raw(
+        _forecast_rows()
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only fallback")
+def test_16_mixed_on_a_cpu_only_machine_trains_in_bf16(tmp_path):
+    """fp16 AMP needs CUDA; Lightning falls back to bf16-mixed on CPU (with a warning)."""
+    cfg = tiny_config(
+        "forecast", tmp_path / "data", tmp_path / "run", max_epochs=1, precision="16-mixed"
+    )
+    with pytest.warns(UserWarning, match="fp16 is not supported on CPU"):
+        result = fit(run_config_from_dict(cfg))
+    assert torch.isfinite(torch.tensor(result.metrics["test_loss"]))
+    assert len(result.model.predict_raw(_forecast_rows())) == 3
