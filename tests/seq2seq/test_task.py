@@ -161,7 +161,9 @@ def test_long_training_pairs_are_dropped_and_counted(tmp_path):
     data = {"source": "parallel", "dir": str(tmp_path / "par"), "max_tgt_len": 3}
     data["splits"] = {"train": "train", "val": "val"}
     run = run_config_from_dict({"task": "seq2seq", "data": data})
-    with pytest.raises(ValueError, match=r"all 40 training pairs are longer than data\.max_src_len"):
+    with pytest.raises(
+        ValueError, match=r"all 40 training pairs are longer than data\.max_src_len"
+    ):
         get_task("seq2seq").datamodule(run.data).prepare()
 
 

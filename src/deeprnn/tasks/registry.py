@@ -39,6 +39,7 @@ def register_task(name: str, module, model_config, datamodule, data_config) -> T
 
 
 def _load_builtin() -> None:
+    import deeprnn.seq2seq.task  # the encoder-decoder task registers itself
     import deeprnn.tasks  # noqa: F401  (registers the built-in tasks)
 
 

@@ -308,6 +308,7 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     limit_train_batches: int | float | None = None
     limit_val_batches: int | float | None = None
+    limit_test_batches: int | float | None = None
     val_check_interval: int | float | None = None
     tensorboard: bool = True
     num_workers: int = 0

@@ -158,7 +158,12 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
             callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     callbacks.extend(extra_callbacks)
     kwargs: dict[str, Any] = {}
-    for name in ("limit_train_batches", "limit_val_batches", "val_check_interval"):
+    for name in (
+        "limit_train_batches",
+        "limit_val_batches",
+        "limit_test_batches",
+        "val_check_interval",
+    ):
         if getattr(t, name) is not None:
             kwargs[name] = getattr(t, name)
     if t.max_time is not None:
