@@ -1,0 +1,329 @@
+"""Accuracy harness: reruns the worked examples and writes README's table beside the
+published figures of ../shared/ANCHORS.md.
+
+    python benchmarks/accuracy.py --list                 # the examples, anchors and targets
+    python benchmarks/accuracy.py names_classify japanese_vowels --readme
+    python benchmarks/accuracy.py --all --readme         # everything (hours on 2 CPU cores)
+    python benchmarks/accuracy.py --collect --readme     # re-read runs/accuracy/*, no training
+
+Each example trains with ``deeprnn train -c examples/NAME.yaml`` in its own process (its time
+budget is the config's ``trainer.max_time``) into ``runs/accuracy/NAME``; the test metric, the
+wall-clock training time and the hardware go to ``benchmarks/results/accuracy.json``, and
+``--readme`` rewrites the table between the ``accuracy:start`` / ``accuracy:end`` markers.
+Test splits are only ever used for the final number (validation is carved out of training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
+RUNS = ROOT / "runs" / "accuracy"
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    data: str
+    metric: str  # key of metrics.json
+    label: str  # how the table names it
+    anchor: str  # the published figure, with its source
+    target: float
+    higher_is_better: bool = True
+    scale: float = 1.0  # metric * scale is what the table shows
+    note: str = ""
+
+
+EXAMPLES = [
+    Example(
+        "imdb_simplernn",
+        "aclImdb",
+        "test_acc",
+        "test acc %",
+        "seeds ~83% val (SimpleRNN)",
+        0,
+        scale=100,
+    ),
+    Example(
+        "imdb_lstm", "aclImdb", "test_acc", "test acc %", "86.5% LSTM (Dai & Le 2015)", 0, scale=100
+    ),
+    Example(
+        "imdb_gru", "aclImdb", "test_acc", "test acc %", "~81% Keras BiLSTM example", 0, scale=100
+    ),
+    Example(
+        "imdb_bilstm",
+        "aclImdb",
+        "test_acc",
+        "test acc %",
+        "86.5% LSTM (Dai & Le 2015)",
+        89.0,
+        scale=100,
+    ),
+    Example("imdb_clstm", "aclImdb", "test_acc", "test acc %", "beside imdb_lstm", 0, scale=100),
+    Example(
+        "imdb_finetune",
+        "aclImdb",
+        "test_acc",
+        "test acc %",
+        "92.4% LM-pretrained LSTM (Dai & Le 2015)",
+        0,
+        scale=100,
+        note="target: beats imdb_lstm",
+    ),
+    Example(
+        "forecast_sines",
+        "synthetic sines",
+        "test_mse_vs_naive",
+        "MSE / naive MSE",
+        "naive last value = 1.0",
+        0.2,
+        higher_is_better=False,
+    ),
+    Example(
+        "forecast_airline",
+        "forecasting/ (last 15%)",
+        "test_mase_vs_snaive",
+        "MASE / seasonal-naive MASE",
+        "seasonal naive = 1.0",
+        1.0,
+        higher_is_better=False,
+    ),
+    Example(
+        "mnist_rows",
+        "mnist/ (test split only: 8k train, 2k test)",
+        "test_acc",
+        "test acc %",
+        "98.64% with 60k train (Keras hierarchical RNN)",
+        95.0,
+        scale=100,
+    ),
+    Example(
+        "names_classify",
+        "names/",
+        "test_acc",
+        "test acc %",
+        "char-RNN tutorial (~80%, unchecked)",
+        80.0,
+        scale=100,
+    ),
+    Example(
+        "names_generate", "names/", "test_bpc", "test bits/char", "-", 0, higher_is_better=False
+    ),
+    Example(
+        "char_shakespeare",
+        "tinyshakespeare/ (last 10% = val)",
+        "test_nats",
+        "val nats/char",
+        "1.4697 nanoGPT char (GPU)",
+        1.55,
+        higher_is_better=False,
+    ),
+    Example(
+        "ptb_small",
+        "ptb/",
+        "test_ppl",
+        "test ppl",
+        "114.5 Zaremba small (paper, unchecked)",
+        110.0,
+        higher_is_better=False,
+    ),
+    Example(
+        "ptb_medium",
+        "ptb/",
+        "test_ppl",
+        "test ppl",
+        "82.7 Zaremba medium",
+        80.0,
+        higher_is_better=False,
+        note="GPU",
+    ),
+    Example(
+        "ner_conll2003",
+        "conll2003/",
+        "test_f1",
+        "entity F1 (testb)",
+        "80.76 random embeddings (Lample 2016, unchecked); 89.48 BiLSTM-CRF + GloVe (NCRF++)",
+        85.0,
+        scale=100,
+    ),
+    Example(
+        "japanese_vowels",
+        "uea/JapaneseVowels",
+        "test_acc",
+        "test acc",
+        "~0.98-0.99 published",
+        0.98,
+    ),
+    Example(
+        "adding_problem",
+        "synthetic, T=200",
+        "test_mse",
+        "test MSE",
+        "solved by LSTM (Hochreiter 1997); mean predictor 0.167",
+        0.01,
+        higher_is_better=False,
+    ),
+    Example(
+        "first_last",
+        "synthetic, T=1000",
+        "test_mse_vs_mean",
+        "MSE / mean-predictor MSE",
+        "mean predictor = 1.0",
+        0,
+        higher_is_better=False,
+    ),
+    Example(
+        "translate_multi30k",
+        "multi30k/ en->de test2016",
+        "test_bleu",
+        "BLEU (sacrebleu, lc)",
+        "28.3 de->en GRU+attention (bentrevett)",
+        30.0,
+    ),
+    Example("seq2seq_dates", "synthetic dates", "test_exact", "exact match %", "-", 99.0),
+]
+BY_NAME = {e.name: e for e in EXAMPLES}
+
+
+def hardware() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core {cpu}, torch {torch.__version__}"
+
+
+def derived(metrics: dict) -> dict:
+    """Metrics the table shows that the runs write under other names."""
+    out = dict(metrics)
+    if "test_bpc" in out:  # an LM without a test split is tested on its validation split
+        out["test_nats"] = out["test_bpc"] * 0.6931471805599453
+    if "test_mse" in out and "test_naive_mse" in out:
+        out["test_mse_vs_naive"] = out["test_mse"] / max(out["test_naive_mse"], 1e-12)
+    if "test_mase" in out and "test_snaive_mase" in out:
+        out["test_mase_vs_snaive"] = out["test_mase"] / max(out["test_snaive_mase"], 1e-12)
+    return out
+
+
+def run_example(ex: Example, threads: int | None) -> dict:
+    out_dir = RUNS / ex.name
+    exe = Path(sys.executable).parent / "deeprnn"  # the console script beside this Python
+    cmd = [str(exe), "train", "-c", f"examples/{ex.name}.yaml"]
+    cmd += ["--out_dir", str(out_dir), "--trainer.progress_bar", "false"]
+    if threads:
+        cmd += ["--trainer.num_threads", str(threads)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1:] or ["?"], "seconds": seconds}
+    return {"seconds": seconds, **collect(ex)}
+
+
+def collect(ex: Example) -> dict:
+    path = RUNS / ex.name / "metrics.json"
+    if not path.is_file():
+        return {"error": [f"{path} not found"]}
+    metrics = derived(json.loads(path.read_text()))
+    return {"metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}}
+
+
+def table(results: dict) -> str:
+    rows = [
+        "| example | data | metric | ours | published anchor | target | met | train time |",
+        "|---|---|---|---:|---|---|:---:|---:|",
+    ]
+    for ex in EXAMPLES:
+        r = results.get(ex.name)
+        if r is None or "metrics" not in r or ex.metric not in r["metrics"]:
+            why = "not run yet" if r is None else "; ".join(r.get("error", ["no metric"]))
+            rows.append(f"| {ex.name} | {ex.data} | {ex.label} | — | {ex.anchor} | | | {why} |")
+            continue
+        value = r["metrics"][ex.metric] * ex.scale
+        if ex.target:
+            sign = ">=" if ex.higher_is_better else "<="
+            met = value >= ex.target if ex.higher_is_better else value <= ex.target
+            target, mark = f"{sign} {ex.target:g}", "yes" if met else "**no**"
+        else:
+            target, mark = ex.note or "report", ""
+        minutes = r.get("seconds", 0) / 60
+        rows.append(
+            f"| {ex.name} | {ex.data} | {ex.label} | {value:.4g} | {ex.anchor} | {target} | "
+            f"{mark} | {minutes:.1f} min |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def update_readme(text_table: str, hw: str) -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    from deeprnn._config import atomic_write_text
+
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+    if start not in text or end not in text:
+        raise SystemExit("README.md has no accuracy:start / accuracy:end markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    body = f"Hardware: {hw}. Reproduce: `python benchmarks/accuracy.py NAME ... --readme`.\n\n"
+    atomic_write_text(readme, f"{head}{start}\n{body}{text_table}{end}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("names", nargs="*", help="examples to run (see --list)")
+    p.add_argument("--all", action="store_true", help="run every example")
+    p.add_argument("--list", action="store_true", help="list the examples and exit")
+    p.add_argument("--collect", action="store_true", help="re-read runs/accuracy/*, no training")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run")
+    p.add_argument("--readme", action="store_true", help="write the table into README.md")
+    a = p.parse_args(argv)
+    if a.list:
+        for ex in EXAMPLES:
+            print(f"{ex.name:20s} {ex.label:24s} target {ex.target or '-'}   anchor: {ex.anchor}")
+        return 0
+    unknown = [n for n in a.names if n not in BY_NAME]
+    if unknown:
+        raise SystemExit(f"unknown example(s) {unknown}; known: {sorted(BY_NAME)}")
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    hw = results.get("_hardware", hardware())
+    names = [e.name for e in EXAMPLES] if a.all else a.names
+    for name in names:
+        ex = BY_NAME[name]
+        if a.collect:
+            got = collect(ex)
+            if "metrics" in got:
+                results[name] = {**results.get(name, {}), **got}
+            continue
+        print(f"training {name} ...", flush=True)
+        results[name] = run_example(ex, a.threads)
+        results["_hardware"] = hw = hardware()
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results[name]), flush=True)
+    if a.collect:
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    text = table(results)
+    print(text)
+    if a.readme:
+        update_readme(text, hw)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
