@@ -136,6 +136,15 @@ def test_demo_runs_end_to_end(tmp_path):
         assert f"wrote {tmp_path / 'demo'}" in proc.stdout
 
 
+def test_seq2seq_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "s2s"
+    proc = deeprnn("demo", "--task", "seq2seq", "--epochs", "1", "--seconds", "15", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test exact match" in proc.stdout and " -> " in proc.stdout
+    for name in ("loss_curve.png", "attention_0.png", "metrics.json", "model/config.json"):
+        assert (out / name).is_file(), name
+
+
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
 
