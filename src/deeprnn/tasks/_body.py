@@ -223,3 +223,28 @@ class SequenceEncoder(nn.Module):
         h = self.input(x, mask, extra)
         out, states = self.rnn(h, lengths=lengths, initial_state=initial_state)
         return out, states, mask
+
+
+class ManyToOne:
+    """Mixin of the many-to-one task models (classify, regress): input layer -> DeepRNN ->
+    pooling -> head, as attributes ``encoder``, ``pool``, ``head`` (the names a language
+    model's weights are matched by for transfer learning)."""
+
+    def build_many_to_one(
+        self, cfg, out_size: int, *, vocab: list[str] | None = None, input_size: int | None = None
+    ) -> None:
+        if cfg.pooling not in POOLINGS:
+            raise ValueError(f"model.pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
+        self.encoder = SequenceEncoder(cfg.input, cfg.rnn, vocab=vocab, input_size=input_size)
+        self.pool = Pool(cfg.pooling, self.encoder.rnn)
+        size = self.pool.output_size
+        layers: list[nn.Module] = [nn.Dropout(cfg.head_dropout)]
+        if cfg.head_hidden:
+            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.head_dropout)]
+            size = cfg.head_hidden
+        self.head = nn.Sequential(*layers, nn.Linear(size, out_size))
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """``x`` (N, T) ids or (N, T, F) features, ``lengths`` (N,) -> (N, out_size)."""
+        out, states, mask = self.encoder(x, lengths)
+        return self.head(self.pool(out, states, mask, lengths))

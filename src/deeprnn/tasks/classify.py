@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from deeprnn.tasks._body import POOLINGS, InputConfig, Pool, RNNConfig, SequenceEncoder
+from deeprnn.tasks._body import InputConfig, ManyToOne, RNNConfig
 from deeprnn.tasks._data import TaskData, Vocab, pad_floats, pad_ids, tokenize, vocab_from_itos
 from deeprnn.tasks._sources import call_reader, labelled_splits_from_csv
 from deeprnn.tasks.base import TaskModule
@@ -163,7 +163,7 @@ def _label_key(label: str):
         return (1, 0.0, label)
 
 
-class Classify(TaskModule):
+class Classify(ManyToOne, TaskModule):
     """Many-to-one classifier. ``forward(x, lengths) -> logits (N, C)``."""
 
     config_class = ClassifyConfig
@@ -173,19 +173,8 @@ class Classify(TaskModule):
         cfg, art = self.config, self.artifacts
         if "labels" not in art:
             raise ValueError("Classify needs artifacts['labels'] (the class names)")
-        if cfg.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
-        self.encoder = SequenceEncoder(
-            cfg.input, cfg.rnn, vocab=art.get("vocab"), input_size=art.get("input_size")
-        )
-        self.pool = Pool(cfg.pooling, self.encoder.rnn)
         n = len(art["labels"])
-        size = self.pool.output_size
-        layers: list[nn.Module] = [nn.Dropout(cfg.head_dropout)]
-        if cfg.head_hidden:
-            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.head_dropout)]
-            size = cfg.head_hidden
-        self.head = nn.Sequential(*layers, nn.Linear(size, n))
+        self.build_many_to_one(cfg, n, vocab=art.get("vocab"), input_size=art.get("input_size"))
         self.metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict(
@@ -197,10 +186,6 @@ class Classify(TaskModule):
                 for stage in ("train_", "val_", "test_")
             }
         )
-
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        out, states, mask = self.encoder(x, lengths)
-        return self.head(self.pool(out, states, mask, lengths))  # (N, C)
 
     def step(self, batch, stage: str):
         x, lengths, y = batch

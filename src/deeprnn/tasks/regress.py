@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 
-from deeprnn.tasks._body import POOLINGS, InputConfig, Pool, RNNConfig, SequenceEncoder
+from deeprnn.tasks._body import InputConfig, ManyToOne, RNNConfig
 from deeprnn.tasks._data import TaskData, pad_floats
 from deeprnn.tasks.base import TaskModule
 
@@ -111,7 +111,7 @@ class RegressData(TaskData):
         return x, lengths, torch.stack([y for _, y in items])
 
 
-class Regress(TaskModule):
+class Regress(ManyToOne, TaskModule):
     """``forward(x (N, T, F), lengths (N,)) -> (N, K)``."""
 
     config_class = RegressConfig
@@ -122,16 +122,7 @@ class Regress(TaskModule):
         for key in ("input_size", "output_size", "train_mean"):
             if key not in art:
                 raise ValueError(f"Regress needs artifacts[{key!r}] (from the data module)")
-        if cfg.pooling not in POOLINGS:
-            raise ValueError(f"model.pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
-        self.encoder = SequenceEncoder(cfg.input, cfg.rnn, input_size=art["input_size"])
-        self.pool = Pool(cfg.pooling, self.encoder.rnn)
-        size = self.pool.output_size
-        layers: list[nn.Module] = [nn.Dropout(cfg.head_dropout)]
-        if cfg.head_hidden:
-            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.head_dropout)]
-            size = cfg.head_hidden
-        self.head = nn.Sequential(*layers, nn.Linear(size, art["output_size"]))
+        self.build_many_to_one(cfg, art["output_size"], input_size=art["input_size"])
         self.register_buffer("train_mean", torch.tensor(art["train_mean"]), persistent=False)
         self.metrics = nn.ModuleDict(
             {
@@ -145,10 +136,6 @@ class Regress(TaskModule):
                 for stage in ("train_", "val_", "test_")
             }
         )
-
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        out, states, mask = self.encoder(x, lengths)
-        return self.head(self.pool(out, states, mask, lengths))  # (N, K)
 
     def step(self, batch, stage: str):
         x, lengths, y = batch
