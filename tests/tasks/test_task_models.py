@@ -105,3 +105,31 @@ def test_reader_hook_plugs_in_any_data_set(tmp_path):
     cfg["data"]["reader"] = "no_colon"
     with pytest.raises(ValueError, match=r"data\.reader must look like 'package\.module:function'"):
         fit(run_config_from_dict(cfg))
+
+
+@pytest.mark.parametrize("baseline", ["naive", "snaive"])
+def test_forecast_corrects_a_baseline_forecast(baseline):
+    from deeprnn.tasks import Forecast
+
+    art = {"targets": ["y"], "covariates": [], "input_window": 8, "horizon": 5, "seasonality": 3}
+    art["scaler"] = None
+    model = Forecast({"rnn": {"hidden_size": 4}, "baseline": baseline}, art).eval()
+    torch.nn.init.zeros_(model.head[-1].weight)
+    torch.nn.init.zeros_(model.head[-1].bias)  # the network adds nothing: the baseline remains
+    history = torch.arange(16.0).view(2, 8, 1)
+    out = model(history)[..., 0]
+    if baseline == "naive":
+        expected = history[:, -1:, 0].expand(2, 5)
+    else:  # the last season (5, 6, 7) repeated over the horizon
+        expected = torch.stack([history[i, [5, 6, 7, 5, 6], 0] for i in range(2)])
+    torch.testing.assert_close(out, expected)
+
+
+def test_forecast_baseline_needs_direct_mode_and_a_season():
+    from deeprnn.tasks import Forecast
+
+    art = {"targets": ["y"], "covariates": [], "input_window": 8, "horizon": 2, "seasonality": 1}
+    with pytest.raises(ValueError, match=r"baseline='naive' needs mode 'direct'"):
+        Forecast({"baseline": "naive", "mode": "autoregressive"}, art)
+    with pytest.raises(ValueError, match=r"needs 1 < data.seasonality <= data.input_window"):
+        Forecast({"baseline": "snaive"}, art)

@@ -32,6 +32,13 @@ class ForecastConfig:
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
     mode: Literal["direct", "autoregressive"] = "direct"
     head_hidden: int = 0
+    baseline: Literal["none", "naive", "snaive"] = "none"
+
+    def validate(self, where: str) -> None:
+        if self.baseline != "none" and self.mode != "direct":
+            raise ValueError(
+                f"{where}.baseline={self.baseline!r} needs mode 'direct', got {self.mode!r}"
+            )
 
 
 def _metrics() -> nn.ModuleDict:
@@ -60,6 +67,12 @@ class Forecast(TaskModule):
         self.n_features = self.n_targets + len(art["covariates"])
         self.horizon = int(art["horizon"])
         cfg = self.config
+        m = int(art.get("seasonality", 1))
+        if cfg.baseline == "snaive" and not 1 < m <= int(art["input_window"]):
+            raise ValueError(
+                f"model.baseline='snaive' needs 1 < data.seasonality <= data.input_window, got "
+                f"seasonality={m}, input_window={art['input_window']}"
+            )
         size = self.n_features
         self.projection = None
         if cfg.input.projection:
@@ -87,7 +100,8 @@ class Forecast(TaskModule):
         n = history.shape[0]
         if self.config.mode == "direct":
             out, _ = self.rnn(self._features(history))
-            return self.head(out[:, -1]).view(n, self.horizon, self.n_targets)
+            pred = self.head(out[:, -1]).view(n, self.horizon, self.n_targets)
+            return pred if self.config.baseline == "none" else pred + self._baseline(history)
         out, states = self.rnn(self._features(history))
         step = self.head(out[:, -1])  # (N, K)
         preds = [step]
@@ -99,6 +113,16 @@ class Forecast(TaskModule):
             step = self.head(out[:, -1])
             preds.append(step)
         return torch.stack(preds, dim=1)  # (N, H, K)
+
+    def _baseline(self, history: Tensor) -> Tensor:
+        """The forecast the network corrects (``model.baseline``), in scaled units (N, H, K):
+        the last value (``naive``) or the last season repeated (``snaive``)."""
+        past = history[..., : self.n_targets]  # (N, W, K)
+        if self.config.baseline == "naive":
+            return past[:, -1:].expand(-1, self.horizon, -1)
+        m = int(self.artifacts.get("seasonality", 1))
+        reps = -(-self.horizon // m)
+        return past[:, -m:].repeat(1, reps, 1)[:, : self.horizon]
 
     def _split(self, x: Tensor):
         w = int(self.artifacts["input_window"])

@@ -159,11 +159,13 @@ def uea(
     name: str | None = None,
     val_fraction: float = 0.15,
     seed: int = 0,
+    normalize: bool = True,
     limit: int | None = None,
 ) -> dict[str, list]:
     """A UEA/UCR ``.ts`` pair ``{name}_TRAIN.ts`` / ``{name}_TEST.ts`` in folder ``path``
     (``name`` defaults to the folder's name): ``(series (T_i, D), label)``, variable lengths
-    kept. Validation is stratified out of train."""
+    kept. Validation is stratified out of train. ``normalize`` standardises every channel with
+    the mean and std of the training series' steps (the test split's statistics are unused)."""
     from deeprnn.data import read_ts
 
     folder = Path(path)
@@ -172,5 +174,9 @@ def uea(
     for split, suffix in (("train", "TRAIN"), ("test", "TEST")):
         data = read_ts(folder / f"{name}_{suffix}.ts")
         out[split] = [(np.asarray(s, np.float32), y) for s, y in zip(data.series, data.labels)]
+    if normalize:
+        steps = np.concatenate([x for x, _ in out["train"]])  # (sum T_i, D)
+        mean, std = steps.mean(0), steps.std(0).clip(min=1e-8)
+        out = {k: [((x - mean) / std, y) for x, y in v] for k, v in out.items()}
     train, val = _stratified(out["train"], lambda it: it[1], (val_fraction,), seed)
     return _limit({"train": train, "val": val, "test": out["test"]}, limit, seed)
