@@ -244,3 +244,16 @@ def test_yaml_example_configs_parse():
     for name in ("translate_multi30k.yaml", "seq2seq_dates.yaml"):
         run = run_config_from_dict(yaml.safe_load((root / name).read_text()))
         assert run.task == "seq2seq"
+
+
+def test_plot_attention_for_chosen_sentences(trained, tmp_path, capsys):
+    from deeprnn.cli import main
+
+    _, result = trained
+    out = tmp_path / "plots"
+    args = ["plot", str(result.run_dir), "--kind", "attention", "--text", "1 2 3", "4 5"]
+    code = main([*args, "--out-dir", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.glob("*.png")) == ["attention_0.png", "attention_1.png"]
+    assert main(["plot", str(result.run_dir), "--kind", "attention"]) == 2
+    assert "give the sentences to decode with --text" in capsys.readouterr().err

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from deeprnn.cli._common import CLIError, formatter
 
-KINDS = ("curves", "architecture", "confusion", "gradient-flow", "all")
+KINDS = ("curves", "architecture", "confusion", "attention", "gradient-flow", "all")
 
 PLOT_EPILOG = """\
 Writes into RUN_DIR (or --out-dir): curves.png from the CSV log; architecture.png from the
 export folder RUN_DIR/model; confusion.png for classify / tag runs (the model on the test
-split); gradient-flow.png with --gradient-flow (SimpleRNN vs LSTM: the vanishing gradient).
+split); attention_{i}.png for a seq2seq run and the sentences given with --text (chosen
+examples, decoded greedily); gradient-flow.png with --gradient-flow (SimpleRNN vs LSTM: the
+vanishing gradient).
 The default --kind auto writes what applies to the run; a plot that was asked for by name and
 cannot be made is an error.
 
@@ -22,6 +24,7 @@ examples:
   deeprnn plot runs/imdb --kind curves --metrics loss acc --out imdb.png
   deeprnn plot runs/imdb --gradient-flow      # also the gradient-norm-per-step picture
   deeprnn plot --kind gradient-flow --out-dir docs    # no run needed
+  deeprnn plot runs/translate_multi30k --kind attention --text "A dog runs." "Two men talk."
 """
 
 BENCH_EPILOG = """\
@@ -45,6 +48,8 @@ def _wanted(args) -> tuple[set[str], bool]:
         kinds, explicit = {kind}, True
     if args.gradient_flow:
         kinds.add("gradient-flow")
+    if args.text and kind in ("auto", "all"):
+        kinds.add("attention")
     return kinds, explicit
 
 
@@ -82,10 +87,10 @@ def cmd_plot(args, extra: list[str]) -> int:
         except ValueError as e:
             skip("curves", str(e))
     model = None
-    if kinds & {"architecture", "confusion"}:
+    if kinds & {"architecture", "confusion", "attention"}:
         model = load_run_model(run)
         if model is None:
-            for kind in sorted(kinds & {"architecture", "confusion"}):
+            for kind in sorted(kinds & {"architecture", "confusion", "attention"}):
                 skip(kind, f"no export folder {run / 'model'}")
     if model is not None and "architecture" in kinds:
         print(f"wrote {plot_architecture(model, target('architecture.png'))}")
@@ -112,6 +117,26 @@ def cmd_plot(args, extra: list[str]) -> int:
                 wrote += 1
             elif preds is not None:
                 skip("confusion", "no predictions")
+    if model is not None and "attention" in kinds:
+        if not hasattr(model, "translate"):
+            skip("attention", f"a {model.task_name} model has no attention to show")
+        elif not args.text:
+            skip("attention", "give the sentences to decode with --text")
+        else:
+            from deeprnn.viz import plot_attention
+
+            rows = model.translate(args.text, beam_width=1, return_attention=True)
+            if len(rows) > 1 and args.out:
+                raise CLIError("--out names one file: give one --text sentence (or use --out-dir)")
+            for i, r in enumerate(rows):
+                if "attention" not in r:
+                    skip("attention", "the model decodes without attention")
+                    break
+                title = f"{r['source'][:70]}\n-> {r['translation'][:70]}"
+                path = target(f"attention_{i}.png")
+                path = plot_attention(r["attention"], r["src_tokens"], r["tgt_tokens"], path, title)
+                print(f"wrote {path}")
+                wrote += 1
     if "gradient-flow" in kinds:
         path = plot_gradient_flow(target("gradient-flow.png"), steps=args.steps)
         print(f"wrote {path}")
@@ -160,6 +185,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", help="PNG path for a single --kind (default RUN_DIR/KIND.png)")
     p.add_argument("--out-dir", help="folder for the PNGs (default RUN_DIR)")
     p.add_argument("--steps", type=int, default=100, help="sequence length for --gradient-flow")
+    p.add_argument("--text", nargs="+", help="seq2seq: source sentences for the attention plots")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(
