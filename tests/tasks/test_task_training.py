@@ -266,3 +266,11 @@ def test_16_mixed_on_a_cpu_only_machine_trains_in_bf16(tmp_path):
         result = fit(run_config_from_dict(cfg))
     assert torch.isfinite(torch.tensor(result.metrics["test_loss"]))
     assert len(result.model.predict_raw(_forecast_rows())) == 3
+
+
+def test_a_bad_data_path_leaves_no_run_folder(tmp_path):
+    cfg = tiny_config("classify", tmp_path / "data", tmp_path / "run")
+    cfg["data"]["path"] = str(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match=r"data.path: file not found: .*missing.csv"):
+        fit(run_config_from_dict(cfg))
+    assert not (tmp_path / "run").exists()

@@ -221,12 +221,12 @@ def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=())
         artifacts = (ckpt.get("hyper_parameters") or {}).get("artifacts")
     seed_run(run)
     run_dir = Path(run.out_dir)
+    dm = build_datamodule(run, artifacts).prepare()  # bad data or model configs fail here,
+    model = build_model(run, dm.artifacts)  # before the run folder is made
     if is_rank_zero():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run, run_dir / "config.yaml")
         remove_stale_temp_files(run_dir / "checkpoints")  # a save cut short by a kill
-    dm = build_datamodule(run, artifacts).prepare()
-    model = build_model(run, dm.artifacts)
     trainer = build_trainer(run, run_dir, extra_callbacks)
     stop = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
     try:
