@@ -322,11 +322,14 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = {**results.get(name, {}), **got}
             continue
         print(f"training {name} ...", flush=True)
-        results[name] = run_example(ex, a.threads)
+        got = run_example(ex, a.threads)
+        # re-read before writing: other harness processes may have added results meanwhile
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        results[name] = got
         results["_hardware"] = hw = hardware()
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-        print(json.dumps(results[name]), flush=True)
+        print(json.dumps(got), flush=True)
     if a.collect:
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     text = table(results)
