@@ -355,6 +355,15 @@ def _arrow(ax, x0, y0, x1, y1, **kw) -> None:
     ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=props)
 
 
+def _link(ax, where: dict, src: Block, dst: Block, label: str, dy: float, **kw) -> None:
+    """An arrow from ``src`` in the left column to ``dst`` in the right one, labelled midway."""
+    t0, b0 = where[src.name]
+    t1, b1 = where[dst.name]
+    _arrow(ax, 3.9 + _W / 2, (t0 + b0) / 2, 7.6 + 3.9 - _W / 2, (t1 + b1) / 2, **kw)
+    mid = (t0 + b0 + t1 + b1) / 4 + dy
+    ax.text(7.6, mid, label, color=kw.get("color", "0.3"), fontsize=8, ha="center")
+
+
 def _draw_column(ax, blocks: list[Block], cx: float, top: float) -> dict[str, tuple]:
     """Draw blocks top to bottom; returns ``{name: (top, bottom)}``."""
     where: dict[str, tuple] = {}
@@ -432,50 +441,13 @@ def plot_architecture(model: nn.Module, path: str | Path, title: str | None = No
         enc_rnn = [b for b in columns[keys[0]] if b.category == "rnn"]
         attn = [b for b in columns[keys[1]] if b.category == "attention"]
         if enc_rnn and attn:
-            t0, b0 = where[enc_rnn[-1].name]
-            t1, b1 = where[attn[0].name]
-            _arrow(
-                ax,
-                3.9 + _W / 2,
-                (t0 + b0) / 2,
-                7.6 + 3.9 - _W / 2,
-                (t1 + b1) / 2,
-                color="tab:red",
-                lw=1.3,
-                connectionstyle="arc3,rad=-0.15",
-            )
-            ax.text(
-                7.6,
-                (t0 + b0 + t1 + b1) / 4 + 0.25,
-                "memory",
-                color="tab:red",
-                fontsize=8,
-                ha="center",
-            )
+            _link(ax, where, enc_rnn[-1], attn[0], "memory", 0.25, color="tab:red", lw=1.3,
+                  connectionstyle="arc3,rad=-0.15")  # fmt: skip
         bridge = [b for b in columns[keys[0]] if b.kind.startswith("Bridge")]
         dec_rnn = [b for b in columns[keys[1]] if b.category == "rnn"]
         if bridge and dec_rnn:  # the encoder's final states initialise the decoder
-            t0, b0 = where[bridge[0].name]
-            t1, b1 = where[dec_rnn[0].name]
-            _arrow(
-                ax,
-                3.9 + _W / 2,
-                (t0 + b0) / 2,
-                7.6 + 3.9 - _W / 2,
-                (t1 + b1) / 2,
-                color="tab:purple",
-                lw=1.1,
-                ls="--",
-                connectionstyle="arc3,rad=0.1",
-            )
-            ax.text(
-                7.6,
-                (t0 + b0 + t1 + b1) / 4 - 0.3,
-                "initial state",
-                color="tab:purple",
-                fontsize=8,
-                ha="center",
-            )
+            _link(ax, where, bridge[0], dec_rnn[0], "initial state", -0.3, color="tab:purple",
+                  lw=1.1, ls="--", connectionstyle="arc3,rad=0.1")  # fmt: skip
     ax.set_title(title or _title(model), fontsize=11)
     fig.tight_layout()
     return save(fig, path)
