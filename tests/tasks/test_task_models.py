@@ -133,3 +133,47 @@ def test_forecast_baseline_needs_direct_mode_and_a_season():
         Forecast({"baseline": "naive", "mode": "autoregressive"}, art)
     with pytest.raises(ValueError, match=r"needs 1 < data.seasonality <= data.input_window"):
         Forecast({"baseline": "snaive"}, art)
+
+
+def test_word_dropout_replaces_real_tokens_with_unk_in_training_only():
+    from deeprnn.tasks._body import InputConfig, InputLayer
+
+    vocab = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(20)]
+    layer = InputLayer(InputConfig(embedding_dim=4, word_dropout=0.5), vocab=vocab)
+    seen = []
+    layer.embedding.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()))
+    x = torch.randint(2, 22, (64, 30))
+    x[:, 25:] = 0  # padding
+    mask = x != 0
+    torch.manual_seed(0)
+    layer.train()(x, mask)
+    ids = seen[-1]
+    assert (ids[:, 25:] == 0).all()  # padding is never replaced
+    changed = ids[:, :25] != x[:, :25]
+    assert (ids[:, :25][changed] == 1).all()  # only ever by [UNK]
+    assert 0.4 < changed.float().mean().item() < 0.6
+    layer.eval()(x, mask)
+    assert torch.equal(seen[-1], x)  # inference sees the words
+
+
+@pytest.mark.parametrize("name", ["word_dropout", "embedding_dropout"])
+def test_input_dropouts_are_checked(name):
+    from deeprnn.tasks._body import InputConfig, InputLayer
+
+    with pytest.raises(ValueError, match=rf"model\.input\.{name} must be in \[0, 1\), got 1\.5"):
+        InputConfig(**{name: 1.5})
+    with pytest.raises(ValueError, match=r"word_dropout needs a \[UNK\] token"):
+        InputLayer(InputConfig(word_dropout=0.1), vocab=["[PAD]", "a", "b"])
+
+
+def test_tag_normalises_digits_and_case_for_the_word_vocabulary(tmp_path):
+    cfg = tiny_config("tag", tmp_path / "data", tmp_path / "run", max_epochs=1)
+    cfg["data"].update(lower=True, normalize_digits=True)
+    cfg["model"].update(input={"word_dropout": 0.1})
+    result = fit(run_config_from_dict(cfg))
+    data = result.datamodule
+    assert data._norm("Route66") == "route00"
+    words, chars, _ = data.encode(["Went", "went"])
+    assert words[0] == words[1] != 1  # one known word-vocabulary entry
+    assert chars[0] != chars[1]  # the characters keep the case
+    assert result.model.artifacts["normalize_digits"] is True  # saved with the model

@@ -10,6 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from deeprnn.data.vocab import UNK
 from deeprnn.layers import DeepRNN
 from deeprnn.layers._sequence import lengths_to_mask
 
@@ -66,15 +67,27 @@ class InputConfig:
     Token inputs: an embedding of ``embedding_dim`` (optionally initialised from a GloVe /
     word2vec text file ``pretrained_embeddings``, and frozen). Numeric inputs: used as they are,
     or through a linear layer of ``projection`` units. ``conv_channels > 0`` adds a Conv1D front
-    end (kernel ``conv_kernel_size``, ReLU, 'same' padding: lengths are unchanged) — C-LSTM."""
+    end (kernel ``conv_kernel_size``, ReLU, 'same' padding: lengths are unchanged) — C-LSTM.
+
+    ``embedding_dropout`` zeroes embedding units; ``word_dropout`` (training only) replaces each
+    real token id by ``[UNK]`` with that probability, so the unknown-word vector is trained on
+    the contexts rare words appear in (Lample et al. 2016's singleton replacement, for all
+    words)."""
 
     embedding_dim: int = 64
     pretrained_embeddings: str | None = None
     freeze_embeddings: bool = False
     projection: int | None = None
     embedding_dropout: float = 0.0
+    word_dropout: float = 0.0
     conv_channels: int = 0
     conv_kernel_size: int = 3
+
+    def __post_init__(self):
+        for name in ("embedding_dropout", "word_dropout"):
+            p = getattr(self, name)
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"model.input.{name} must be in [0, 1), got {p!r}")
 
 
 def read_word_vectors(path: str | Path, vocab: list[str], dim: int) -> tuple[Tensor, int]:
@@ -144,9 +157,16 @@ class InputLayer(nn.Module):
             self.conv = nn.Conv1d(size, cfg.conv_channels, k, padding=k // 2)
             size = cfg.conv_channels
         self.dropout = nn.Dropout(cfg.embedding_dropout)
+        self.word_dropout = cfg.word_dropout if self.embedding is not None else 0.0
+        self.unk_id = vocab.index(UNK) if vocab is not None and UNK in vocab else None
+        if self.word_dropout and self.unk_id is None:
+            raise ValueError(f"model.input.word_dropout needs a {UNK} token in the vocabulary")
         self.output_size = size
 
     def forward(self, x: Tensor, mask: Tensor, extra: Tensor | None = None) -> Tensor:
+        if self.training and self.word_dropout:
+            drop = torch.rand(x.shape, device=x.device) < self.word_dropout
+            x = x.masked_fill(drop & (x != 0), self.unk_id)  # [PAD] stays [PAD]
         h = self.embedding(x) if self.embedding is not None else x  # (N, T, E)
         if self.projection is not None:
             h = self.projection(h)

@@ -12,6 +12,7 @@ between sentences, ``-DOCSTART-`` skipped; ``scheme: BIO`` converts CoNLL-2003's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,7 @@ from deeprnn.tasks._data import TaskData, Vocab, pad_ids, split_indices, vocab_f
 from deeprnn.tasks.base import TaskModule, gather_objects
 
 IGNORE = -100
+_DIGITS = re.compile(r"\d")
 
 
 @dataclass
@@ -42,6 +44,7 @@ class TagDataConfig:
     reader: str | None = None
     reader_args: dict = field(default_factory=dict)
     lower: bool = False
+    normalize_digits: bool = False  # every digit of a word becomes 0 (its characters keep them)
     min_freq: int = 1
     max_vocab: int | None = 50000
     max_word_length: int = 20
@@ -96,6 +99,7 @@ class TagData(TaskData):
             raise ValueError("data.source='conll' needs data.train_path or data.path")
         art = self.artifacts
         art.setdefault("lower", cfg.lower)
+        art.setdefault("normalize_digits", cfg.normalize_digits)
         art.setdefault("max_word_length", cfg.max_word_length)
         train = raw["train"]
         if "vocab" not in art:
@@ -108,6 +112,8 @@ class TagData(TaskData):
         self.splits = {s: [self.encode(t, g) for t, g in items] for s, items in raw.items()}
 
     def _norm(self, word: str) -> str:
+        if self.artifacts.get("normalize_digits"):
+            word = _DIGITS.sub("0", word)
         return word.lower() if self.artifacts["lower"] else word
 
     def encode(self, tokens: list[str], tags: list[str] | None = None):
