@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _readme import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 RUNS = ROOT / "runs" / "accuracy"
@@ -40,6 +42,8 @@ class Example:
     target: float
     higher_is_better: bool = True
     scale: float = 1.0  # metric * scale is what the table shows
+    needs: str = ""  # an example whose trained model this one starts from (run first if absent)
+    overrides: tuple[str, ...] = ()  # extra `deeprnn train` arguments
 
 
 EXAMPLES = [
@@ -69,6 +73,15 @@ EXAMPLES = [
     ),
     Example("imdb_clstm", "aclImdb", "test_acc", "test acc %", "beside imdb_lstm", 0, scale=100),
     Example(
+        "imdb_lm_pretrain",
+        "aclImdb train + unsup text",
+        "test_ppl",
+        "val ppl (word)",
+        "-",
+        0,
+        higher_is_better=False,
+    ),
+    Example(
         "imdb_finetune",
         "aclImdb",
         "test_acc",
@@ -76,6 +89,13 @@ EXAMPLES = [
         "92.4% LM-pretrained LSTM (Dai & Le 2015)",
         0,
         scale=100,
+        needs="imdb_lm_pretrain",
+        overrides=(
+            "--finetune.init_from",
+            "runs/accuracy/imdb_lm_pretrain/model",
+            "--data.vocab_path",
+            "runs/accuracy/imdb_lm_pretrain/model",
+        ),
     ),
     Example(
         "forecast_sines",
@@ -250,7 +270,7 @@ def run_example(ex: Example, threads: int | None) -> dict:
     out_dir = RUNS / ex.name
     exe = Path(sys.executable).parent / "deeprnn"  # the console script beside this Python
     cmd = [str(exe), "train", "-c", f"examples/{ex.name}.yaml"]
-    cmd += ["--out_dir", str(out_dir), "--trainer.progress_bar", "false"]
+    cmd += ["--out_dir", str(out_dir), "--trainer.progress_bar", "false", *ex.overrides]
     if threads:
         cmd += ["--trainer.num_threads", str(threads)]
     start = time.perf_counter()
@@ -296,21 +316,6 @@ def table(results: dict) -> str:
     return "\n".join(rows) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
-def update_readme(text_table: str, hw: str) -> None:
-    sys.path.insert(0, str(ROOT / "src"))
-    from deeprnn._config import atomic_write_text
-
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
-    if start not in text or end not in text:
-        raise SystemExit("README.md has no accuracy:start / accuracy:end markers")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    body = f"Hardware: {hw}. Reproduce: `python benchmarks/accuracy.py NAME ... --readme`.\n\n"
-    atomic_write_text(readme, f"{head}{start}\n{body}{text_table}{end}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("names", nargs="*", help="examples to run (see --list)")
@@ -330,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     hw = results.get("_hardware", hardware())
     names = [e.name for e in EXAMPLES] if a.all else a.names
+    for name in list(names):  # a prerequisite not trained yet runs first
+        need = BY_NAME[name].needs
+        if need and need not in names and not (RUNS / need / "model").is_dir() and not a.collect:
+            names.insert(names.index(name), need)
     for name in names:
         ex = BY_NAME[name]
         if a.collect:
@@ -351,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results)
     print(text)
     if a.readme:
-        update_readme(text, hw)
+        reproduce = "Reproduce: `python benchmarks/accuracy.py NAME ... --readme`."
+        write_block("accuracy", f"Hardware: {hw}. {reproduce}\n\n{text}")
     return 0
 
 

@@ -32,6 +32,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _readme import write_block  # noqa: E402
+
 import deeprnn  # noqa: E402
 from deeprnn._config import atomic_write_text  # noqa: E402
 
@@ -327,17 +329,6 @@ def markdown(results: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- speed:start -->", "<!-- speed:end -->"
-    if start not in text or end not in text:
-        raise SystemExit("README.md has no speed:start / speed:end markers")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    atomic_write_text(readme, f"{head}{start}\n{table}{end}{tail}")
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -385,7 +376,7 @@ def main(argv=None) -> int:
     )
     atomic_write_text(a.out / f"speed{suffix}.md", table)
     if a.readme:
-        update_readme(table)
+        write_block("speed", table)
     return 0
 
 

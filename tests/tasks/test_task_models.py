@@ -177,3 +177,26 @@ def test_tag_normalises_digits_and_case_for_the_word_vocabulary(tmp_path):
     assert words[0] == words[1] != 1  # one known word-vocabulary entry
     assert chars[0] != chars[1]  # the characters keep the case
     assert result.model.artifacts["normalize_digits"] is True  # saved with the model
+
+
+@pytest.mark.parametrize("task", ["classify", "tag"])
+def test_bucketed_training_batches_cover_each_item_once_with_less_padding(tmp_path, task):
+    cfg = tiny_config(task, tmp_path / "data", tmp_path / "run", max_epochs=2)
+    cfg["data"]["bucket"] = True
+    result = fit(run_config_from_dict(cfg))
+    data = result.datamodule
+    train = data.splits["train"]
+
+    def padded_cells(loader):
+        seen, cells = [], 0
+        for batch in loader:
+            lengths = batch[2] if task == "tag" else batch[1]
+            seen += lengths.tolist()
+            cells += int(lengths.max()) * len(lengths)
+        return sorted(seen), cells
+
+    seen, bucketed = padded_cells(data.train_dataloader())
+    assert seen == sorted(data.item_length(item) for item in train)  # every item, once
+    data.config.bucket = False
+    seen_random, random_cells = padded_cells(data.train_dataloader())
+    assert seen_random == seen and bucketed < random_cells

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch.utils.data import DataLoader
 
 from deeprnn.data.tokenizers import CharTokenizer
 from deeprnn.data.vocab import Vocab
-from deeprnn.tasks._data import ListDataset, TaskData, pad_ids
+from deeprnn.tasks._data import TaskData, pad_ids
 
 
 @dataclass
@@ -243,49 +242,10 @@ class Seq2SeqData(TaskData):
         index = torch.tensor([i for _, _, i in items], dtype=torch.long)
         return {"src": src, "tgt": tgt, "index": index}
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        if not (train and self.config.bucket):
-            return super()._loader(split, train)
-        from deeprnn.data.bucketing import BucketBatchSampler
-
-        items = self.splits[split]
-        trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        sampler = _RankBatches(
-            BucketBatchSampler(
-                [len(s) + len(t) for s, t, _ in items],
-                self.batch_size * world,
-                shuffle=self.shuffle,
-                seed=self.seed,
-            ),
-            rank,
-            world,
-        )
-        return DataLoader(
-            ListDataset(items),
-            batch_sampler=sampler,
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    def item_length(self, item) -> int:
+        src, tgt, _ = item
+        return len(src) + len(tgt)
 
     def split_name(self, stage: str) -> str:
         """The split a stage's loader reads (``test`` falls back to ``val``)."""
         return "test" if stage == "test" and self.splits.get("test") else stage
-
-
-class _RankBatches:
-    """Rank ``r`` of ``w`` takes rows ``r::w`` of every global bucket batch (of ``w * b``)."""
-
-    def __init__(self, batches, rank: int, world: int):
-        self.batches, self.rank, self.world = batches, rank, world
-
-    def set_epoch(self, epoch: int) -> None:
-        self.batches.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        for batch in self.batches:
-            yield batch[self.rank :: self.world] or batch[:1]  # every rank steps every batch

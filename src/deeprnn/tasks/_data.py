@@ -189,6 +189,10 @@ class TaskData(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
 
+    def item_length(self, item) -> int:
+        """Time steps of one encoded item; ``data.bucket: true`` batches items by it."""
+        return len(item[0])
+
     def _loader(self, split: str, train: bool) -> DataLoader:
         items = self.splits.get(split)
         if not items:
@@ -196,15 +200,18 @@ class TaskData(pl.LightningDataModule):
         data = ListDataset(items)
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        common = {"collate_fn": self.collate, "num_workers": self.num_workers}
+        common["persistent_workers"] = self.num_workers > 0
+        if train and getattr(self.config, "bucket", False):
+            from deeprnn.data.bucketing import BucketBatchSampler
+
+            lengths = [self.item_length(item) for item in items]
+            batches = BucketBatchSampler(
+                lengths, self.batch_size * world, shuffle=self.shuffle, seed=self.seed
+            )
+            return DataLoader(data, batch_sampler=RankBatches(batches, rank, world), **common)
         sampler = EpochShuffle(len(data), self.seed, train and self.shuffle, rank, world)
-        return DataLoader(
-            data,
-            batch_size=self.batch_size,
-            sampler=sampler,
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        return DataLoader(data, batch_size=self.batch_size, sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
@@ -217,3 +224,20 @@ class TaskData(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
+
+
+class RankBatches:
+    """Rank ``r`` of ``w`` takes rows ``r::w`` of every global bucket batch (of ``w * b``)."""
+
+    def __init__(self, batches, rank: int, world: int):
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batches.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch[self.rank :: self.world] or batch[:1]  # every rank steps every batch

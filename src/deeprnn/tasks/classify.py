@@ -50,6 +50,7 @@ class ClassifyDataConfig:
     min_freq: int = 1
     max_vocab: int | None = 20000
     vocab_path: str | None = None
+    bucket: bool = False  # training batches of similar lengths: less padding computed
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     num_examples: int = 1000

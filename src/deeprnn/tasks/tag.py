@@ -48,6 +48,7 @@ class TagDataConfig:
     min_freq: int = 1
     max_vocab: int | None = 50000
     max_word_length: int = 20
+    bucket: bool = False  # training batches of similar lengths: less padding computed
     val_fraction: float = 0.1
     test_fraction: float = 0.1
 
