@@ -226,6 +226,12 @@ NOTES = {  # printed under the table: how a figure was reached, where it is not 
     "73.0%, below the seeds' ~83%: the vanishing gradient over 200 steps (compare imdb_lstm).",
     "imdb_lstm": "the seeds' single 64-unit LSTM on the last real step, 5 epochs (max_epochs), "
     "reviews cut to 200 words; validation 73.7% -> 83.4% and still rising.",
+    "imdb_gru": "the same model with a 64-unit GRU, 5 epochs (max_epochs); validation 65.3% -> "
+    "85.4%, still rising. SimpleRNN 72.0% < LSTM 81.5% < GRU 83.7% at equal epochs.",
+    "imdb_clstm": "imdb_lstm with a Conv1D front end (64 filters of width 3, ReLU) and otherwise "
+    "the same settings and 5 epochs: 83.8% against the plain LSTM's 81.5%.",
+    "ptb_medium": "not run: Zaremba's medium (2 x 650, 39 epochs) is sized for a GPU and no GPU "
+    "was lent to these sessions; the config is smoke-tested.",
     "ptb_small": "3.3 epochs in the 30-minute budget (Zaremba et al. train 13); validation "
     "perplexity was still falling (253, 192, 166, 160).",
     "char_shakespeare": "the LM has no test split here: the last 10% of the text is validation "
@@ -312,7 +318,7 @@ def table(results: dict) -> str:
             f"| {ex.name} | {ex.data} | {ex.label} | {value:.4g} | {ex.anchor} | {target} | "
             f"{mark} | {minutes:.1f} min |"
         )
-    notes = [f"* **{name}**: {text}" for name, text in NOTES.items() if name in results]
+    notes = [f"* **{e.name}**: {NOTES[e.name]}" for e in EXAMPLES if e.name in NOTES]
     return "\n".join(rows) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
