@@ -236,7 +236,7 @@ NOTES = {  # printed under the table: how a figure was reached, where it is not 
     "perplexity was still falling (253, 192, 166, 160).",
     "char_shakespeare": "the LM has no test split here: the last 10% of the text is validation "
     "and the figure is its nats/char, as nanoGPT reports. A 2 x 256 LSTM (0.9M parameters) "
-    "sized for the 20-minute budget: 7.9 epochs, validation 1.81, 1.67, 1.61, 1.57, 1.55, 1.53, "
+    "sized for the 20-minute budget: 8 epochs, validation 1.81, 1.67, 1.61, 1.57, 1.55, 1.53, "
     "1.52, 1.51 with the learning rate annealed; the first run, 2 x 512, reached 1.63 in 3.2.",
     "first_last": "at T = 1,000 the LSTM (64 units, 10 minutes) did not learn to carry x_1 "
     "across the sequence: its MSE equals the predict-the-mean baseline's (the seeds' point "
