@@ -22,7 +22,7 @@ BI_STACK = {
 
 def _models():
     torch.manual_seed(0)
-    return {
+    models = {
         "classify": Classify(
             {"input": {"embedding_dim": 8}, "rnn": BI_STACK},
             {
@@ -77,6 +77,11 @@ def _models():
             },
         ),
     }
+    models["lm_adaptive"] = LanguageModel(
+        {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}, "adaptive_softmax": [4, 8]},
+        models["lm"].artifacts,
+    )
+    return models
 
 
 RAW = {
@@ -87,7 +92,7 @@ RAW = {
 }
 
 
-@pytest.mark.parametrize("task", ["classify", "tag", "forecast", "lm"])
+@pytest.mark.parametrize("task", ["classify", "tag", "forecast", "lm", "lm_adaptive"])
 def test_export_folder_round_trip_and_predict(tmp_path, task):
     model = _models()[task].eval()
     folder = export_folder(model, tmp_path / "model")
@@ -95,13 +100,14 @@ def test_export_folder_round_trip_and_predict(tmp_path, task):
     assert "config.json" in files and "model.safetensors" in files
     assert not [f for f in files if f.endswith((".pt", ".pkl", ".ckpt", ".tmp"))]
     payload = json.loads((folder / "config.json").read_text())
-    assert payload["task"] == task and payload["class"] == type(model).__name__
+    kind = task.removesuffix("_adaptive")
+    assert payload["task"] == kind and payload["class"] == type(model).__name__
     loaded = load_exported(folder)
     assert type(loaded) is type(model) and not loaded.training
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v)
-    options = {"seed": 1, "max_new_tokens": 5} if task == "lm" else {}
-    assert loaded.predict_raw(RAW[task], **options) == model.predict_raw(RAW[task], **options)
+    options = {"seed": 1, "max_new_tokens": 5} if kind == "lm" else {}
+    assert loaded.predict_raw(RAW[kind], **options) == model.predict_raw(RAW[kind], **options)
 
 
 def test_export_artifacts_are_json_files(tmp_path):
@@ -151,7 +157,7 @@ def _padded_inputs(task, lengths, steps):
     return {"x": ids, "lengths": lengths}
 
 
-@pytest.mark.parametrize("task", ["classify", "forecast", "tag", "lm"])
+@pytest.mark.parametrize("task", ["classify", "forecast", "tag", "lm", "lm_adaptive"])
 def test_onnx_matches_torch_on_a_padded_batch(tmp_path, task):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")  # the torch.onnx (dynamo) exporter needs it

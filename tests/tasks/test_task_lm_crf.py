@@ -101,3 +101,34 @@ def test_crf_likelihood_and_viterbi_match_brute_force():
     nll.backward()
     assert crf.transitions.grad is not None
     assert crf.decode(emissions, torch.zeros(2, 4, dtype=torch.bool)) == [[], []]
+
+
+def test_adaptive_softmax_loss_is_the_nll_of_its_log_probabilities():
+    torch.manual_seed(0)
+    model = _lm(adaptive_softmax=[3, 5])
+    x = torch.randint(2, 7, (3, 6))
+    y = torch.randint(2, 7, (3, 6))
+    y[0, 4:] = -100  # ignored targets
+    logp, _ = model(x)
+    assert logp.shape == (3, 6, len(VOCAB))
+    torch.testing.assert_close(logp.logsumexp(-1), torch.zeros(3, 6), atol=1e-5, rtol=0)
+    keep = y != -100
+    expected = -logp[keep].gather(1, y[keep][:, None]).mean()
+    h, _ = model.hidden(x)
+    torch.testing.assert_close(model._loss(h, y), expected)
+    assert model._loss(h, torch.full_like(y, -100)).item() == 0.0  # nothing to score
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"adaptive_softmax": [5, 3]}, r"increasing integers in \(0, 7\).*got \[5, 3\]"),
+        ({"adaptive_softmax": [7]}, r"increasing integers in \(0, 7\)"),
+        ({"adaptive_softmax": []}, r"increasing integers"),
+        ({"adaptive_softmax": [3], "tie_weights": True}, r"cannot be combined with .*tie_weights"),
+        ({"adaptive_softmax": [3], "adaptive_div_value": 0.5}, r"adaptive_div_value must be >= 1"),
+    ],
+)
+def test_adaptive_softmax_bad_settings(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        _lm(**cfg)

@@ -200,3 +200,22 @@ def test_bucketed_training_batches_cover_each_item_once_with_less_padding(tmp_pa
     data.config.bucket = False
     seen_random, random_cells = padded_cells(data.train_dataloader())
     assert seen_random == seen and bucketed < random_cells
+
+
+def test_language_model_with_adaptive_softmax_trains_samples_and_reloads(tmp_path):
+    from deeprnn.export import load_exported
+
+    cfg = tiny_config("lm", tmp_path / "data", tmp_path / "run", max_epochs=4)
+    cfg["model"]["adaptive_softmax"] = [6]
+    result = fit(run_config_from_dict(cfg))
+    train, val = _losses(result.run_dir)
+    assert train[-1] < train[0] and val[-1] < val[0]
+    assert result.model.adaptive is not None and result.model.decoder is None
+    assert result.metrics["test_ppl"] == pytest.approx(
+        torch.tensor(result.metrics["test_loss"]).exp().item(), rel=0.05
+    )
+    sample = result.model.generate("em", max_new_tokens=10, top_k=3, seed=0)
+    assert sample.startswith("em")
+    again = load_exported(result.export_dir)
+    x = torch.randint(2, len(result.model.artifacts["vocab"]), (2, 5))
+    torch.testing.assert_close(again.eval()(x)[0], result.model.eval()(x)[0])

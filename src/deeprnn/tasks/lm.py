@@ -34,16 +34,27 @@ from deeprnn.tasks.base import TaskModule
 class LMConfig:
     """Embedding -> DeepRNN -> (projection) -> vocabulary scores. ``tie_weights`` shares the
     embedding matrix with the output layer (Press & Wolf 2017; a projection is added when the
-    RNN's output size differs from ``input.embedding_dim``)."""
+    RNN's output size differs from ``input.embedding_dim``).
+
+    ``adaptive_softmax: [c1, c2, ...]`` replaces the full softmax by an adaptive one (Grave et
+    al. 2017, :class:`torch.nn.AdaptiveLogSoftmaxWithLoss`): the ``c1`` most frequent tokens
+    and one entry per tail cluster are scored for every step, the tokens of cluster ``i``
+    (ids ``c_i .. c_{i+1}``) only where the target lies there, through a projection shrunk by
+    ``adaptive_div_value`` per cluster. Vocabularies are sorted by frequency, so on word
+    corpora most targets stay in the head and a 20,000-word output costs a fraction of its
+    full softmax. The model then returns log-probabilities instead of scores."""
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=RNNConfig)
     tie_weights: bool = False
     output_dropout: float = 0.0
+    adaptive_softmax: list[int] | None = None
+    adaptive_div_value: float = 4.0
 
 
 class LanguageModel(TaskModule):
-    """``forward(x (N, T), starts (N, T) | None, state) -> (logits (N, T, V), states)``."""
+    """``forward(x (N, T), starts (N, T) | None, state) -> (logits (N, T, V), states)``
+    (log-probabilities with ``adaptive_softmax``)."""
 
     config_class = LMConfig
 
@@ -63,9 +74,13 @@ class LanguageModel(TaskModule):
             self.projection = nn.Linear(size, dim)
             size = dim
         self.drop_out = nn.Dropout(cfg.output_dropout)
-        self.decoder = nn.Linear(size, vocab)
-        if cfg.tie_weights:
-            self.decoder.weight = self.encoder.input.embedding.weight
+        self.decoder = self.adaptive = None
+        if cfg.adaptive_softmax is not None:
+            self.adaptive = _adaptive_softmax(cfg, size, vocab)
+        else:
+            self.decoder = nn.Linear(size, vocab)
+            if cfg.tie_weights:
+                self.decoder.weight = self.encoder.input.embedding.weight
         self._carry: dict[str, object] = {}
         self.nll = nn.ModuleDict({f"{s}_": MeanMetric() for s in ("train", "val", "test")})
 
@@ -74,17 +89,27 @@ class LanguageModel(TaskModule):
     def rnn(self):
         return self.encoder.rnn
 
-    def _scores(self, out: Tensor) -> Tensor:
+    def _features(self, out: Tensor) -> Tensor:
         if self.projection is not None:
             out = self.projection(out)
-        return self.decoder(self.drop_out(out))
+        return self.drop_out(out)
+
+    def _scores(self, h: Tensor) -> Tensor:
+        if self.adaptive is None:
+            return self.decoder(h)
+        return self.adaptive.log_prob(h.reshape(-1, h.shape[-1])).view(*h.shape[:-1], -1)
 
     def forward(self, x: Tensor, starts: Tensor | None = None, state=None, lengths=None):
+        out, state = self.hidden(x, starts, state, lengths)
+        return self._scores(out), state
+
+    def hidden(self, x: Tensor, starts: Tensor | None = None, state=None, lengths=None):
+        """The features the output layer scores, (N, T, F), and the final states."""
         emb = self.encoder.input(x, x != 0)  # (N, T, E), padding (id 0) zeroed
         steps = x.shape[1]
         if starts is None or lengths is not None:
             out, state = self.rnn(emb, lengths=lengths, initial_state=state)
-            return self._scores(out), state
+            return self._features(out), state
         cols = starts[:, 1:].any(0).nonzero().flatten().add(1).tolist()
         bounds = [0, *cols, steps]
         outs = []
@@ -94,18 +119,28 @@ class LanguageModel(TaskModule):
                 state = state.map(lambda t, keep=keep: t * keep)
             out, state = self.rnn(emb[:, a:b], initial_state=state)
             outs.append(out)
-        return self._scores(torch.cat(outs, dim=1)), state
+        return self._features(torch.cat(outs, dim=1)), state
+
+    def _loss(self, h: Tensor, y: Tensor) -> Tensor:
+        """Mean negative log-likelihood of the targets ``y`` (N, T) that are not ignored."""
+        if self.adaptive is None:
+            logits = self.decoder(h)
+            return nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE
+            )
+        keep = y != IGNORE
+        if not keep.any():
+            return h.sum() * 0.0
+        return self.adaptive(h[keep], y[keep]).loss
 
     def step(self, batch: dict, stage: str):
         if "starts" in batch:  # stream: carry the detached state across consecutive chunks
-            logits, state = self(batch["x"], batch["starts"], self._carry.get(stage))
+            h, state = self.hidden(batch["x"], batch["starts"], self._carry.get(stage))
             self._carry[stage] = state.detach()
         else:
-            logits, _ = self(batch["x"], lengths=batch["lengths"])
+            h, _ = self.hidden(batch["x"], lengths=batch["lengths"])
         y = batch["y"]
-        loss = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE
-        )
+        loss = self._loss(h, y)
         count = int((y != IGNORE).sum())
         if count:
             self.nll[f"{stage}_"].update(loss.detach(), weight=count)
@@ -229,3 +264,20 @@ class LanguageModel(TaskModule):
     def onnx_forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """Next-token scores (N, T, V) of a padded batch, from zero states."""
         return self(x, lengths=lengths)[0]
+
+
+def _adaptive_softmax(cfg: LMConfig, size: int, vocab: int) -> nn.AdaptiveLogSoftmaxWithLoss:
+    cutoffs = cfg.adaptive_softmax
+    if cfg.tie_weights:
+        raise ValueError("model.adaptive_softmax cannot be combined with model.tie_weights")
+    ok = all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs)
+    if not (ok and cutoffs and all(a < b for a, b in itertools.pairwise([0, *cutoffs, vocab]))):
+        raise ValueError(
+            "model.adaptive_softmax must be increasing integers in (0, "
+            f"{vocab}) (the vocabulary size), got {cutoffs!r}"
+        )
+    if not cfg.adaptive_div_value >= 1:
+        raise ValueError(f"model.adaptive_div_value must be >= 1, got {cfg.adaptive_div_value!r}")
+    return nn.AdaptiveLogSoftmaxWithLoss(
+        size, vocab, list(cutoffs), div_value=float(cfg.adaptive_div_value)
+    )
