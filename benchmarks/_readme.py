@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from deeprnn._config import atomic_write_text  # noqa: E402
+from deeprnn._persist import atomic_write_text  # noqa: E402
 
 
 def write_block(name: str, body: str, readme: Path = ROOT / "README.md") -> None:

@@ -33,7 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from deeprnn._config import atomic_write_text  # noqa: E402
+from deeprnn._persist import atomic_write_text  # noqa: E402
 from deeprnn.seq2seq import Seq2Seq  # noqa: E402
 
 PAD, UNK, GO, EOS = 0, 1, 2, 3

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from _readme import write_block  # noqa: E402
 
 import deeprnn  # noqa: E402
-from deeprnn._config import atomic_write_text  # noqa: E402
+from deeprnn._persist import atomic_write_text  # noqa: E402
 
 
 class CellLoop(nn.Module):

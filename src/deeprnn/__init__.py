@@ -6,6 +6,7 @@ the tests hold every layer to.
 """
 
 from deeprnn._config import load_pretrained
+from deeprnn._version import __version__
 from deeprnn._warnings import DeepRNNWarning
 from deeprnn.attention import (
     AdditiveAttention,
@@ -52,8 +53,6 @@ from deeprnn.seq2seq import (
 )
 from deeprnn.states import LSTMState, RNNState, States
 from deeprnn.summary import summary
-
-__version__ = "0.1.0"
 
 __all__ = [
     "GRU",

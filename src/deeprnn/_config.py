@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+from deeprnn._persist import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    atomic_write_text,
+    build_checked,
+    save_weights,
+)
+from deeprnn._version import __version__
 
 _REGISTRY: dict[str, type] = {}
 
@@ -30,48 +35,6 @@ def register(cls: type) -> type:
 
 def registered_classes() -> dict[str, type]:
     return dict(_REGISTRY)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def save_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    from safetensors.torch import save
-
-    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    atomic_write_bytes(path, save(tensors, metadata={"format": "pt"}))
-
-
-def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a safetensors file; a corrupt or non-safetensors file gives a clear error."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    data = path.read_bytes()
-    try:
-        return load(data)
-    except (SafetensorError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{path} is not a valid safetensors file ({e})") from e
 
 
 class ConfigMixin:
@@ -92,8 +55,6 @@ class ConfigMixin:
         directory.mkdir(parents=True, exist_ok=True)
         save_weights(self, directory / WEIGHTS_NAME)
         payload = {"class": type(self).__name__, "config": self.get_config()}
-        from deeprnn import __version__
-
         payload["deeprnn_version"] = __version__
         atomic_write_text(directory / CONFIG_NAME, json.dumps(payload, indent=2) + "\n")
         return directory
@@ -120,22 +81,9 @@ class ConfigMixin:
             raise ValueError(f"{cfg_path}: unknown class {name!r}; known: {sorted(_REGISTRY)}")
         if cls is not ConfigMixin and not issubclass(target, cls):
             raise ValueError(f"{cfg_path} holds a {name}, not a {cls.__name__}")
-        module = target.from_config(payload.get("config", {}))
-        state = load_weights(directory / WEIGHTS_NAME)
-        expected = module.state_dict()
-        missing = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected))
-        wrong = [
-            f"{k}: config says {tuple(expected[k].shape)}, file has {tuple(state[k].shape)}"
-            for k in expected
-            if k in state and expected[k].shape != state[k].shape
-        ]
-        if missing or unexpected or wrong:
-            raise ValueError(
-                f"{directory / WEIGHTS_NAME} does not match {cfg_path}: "
-                f"missing {missing}, unexpected {unexpected}, shape mismatch {wrong}"
-            )
-        module.load_state_dict(state, strict=True)
+        config = payload.get("config", {})
+        # built on the meta device and checked against the file's header before allocating
+        module = build_checked(lambda: target.from_config(config), directory / WEIGHTS_NAME)
         return module.to(map_location).eval()  # ready for inference, as in transformers
 
 

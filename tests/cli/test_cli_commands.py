@@ -150,7 +150,7 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_configs_are_valid(path):
-    from deeprnn.training.config import load_yaml, run_config_from_dict, to_dict
+    from deeprnn.training import load_yaml, run_config_from_dict, to_dict
 
     run = run_config_from_dict(load_yaml(path), where=str(path))
     assert run_config_from_dict(to_dict(run)) == run

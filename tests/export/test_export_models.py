@@ -9,7 +9,7 @@ import torch
 
 from deeprnn.export import export_folder, load_exported, read_export_config
 from deeprnn.tasks import Classify, Forecast, LanguageModel, Tag
-from deeprnn.training.checkpoint import read_checkpoint
+from deeprnn.training import read_checkpoint
 
 VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", *"abcdefgh"]
 BI_STACK = {

@@ -20,8 +20,7 @@ import torch
 from _tiny import tiny_config
 
 from deeprnn.cli import main as cli_main
-from deeprnn.training import NonFiniteLossError, fit, run_config_from_dict
-from deeprnn.training.checkpoint import read_checkpoint
+from deeprnn.training import NonFiniteLossError, fit, read_checkpoint, run_config_from_dict
 
 CHILD = Path(__file__).with_name("_child.py")
 STEPS_PER_EPOCH = -(-int(120 * 0.8) // 16)  # classify_numeric: 96 training rows, batch 16

@@ -17,8 +17,8 @@ from _tiny import tiny_config
 
 import deeprnn
 from deeprnn.cli import main as cli_main
-from deeprnn.export.folder import init_from_export, load_exported
-from deeprnn.training.checkpoint import load_checkpoint, read_checkpoint
+from deeprnn.export import init_from_export, load_exported
+from deeprnn.training import load_checkpoint, read_checkpoint
 
 
 class _Payload:

@@ -12,9 +12,9 @@ import torch
 import yaml
 
 from deeprnn.export import load_exported
-from deeprnn.seq2seq._task_data import detokenize, tokenize
-from deeprnn.seq2seq.task import Seq2SeqTask, corpus_scores
 from deeprnn.tasks.registry import get_task
+from deeprnn.tasks.seq2seq import Seq2SeqTask, corpus_scores
+from deeprnn.tasks.seq2seq_data import detokenize, tokenize
 from deeprnn.training import fit, run_config_from_dict
 from deeprnn.viz.curves import read_metrics
 

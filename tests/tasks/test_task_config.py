@@ -3,7 +3,7 @@
 import pytest
 
 from deeprnn.tasks.registry import get_task, task_names
-from deeprnn.training.config import (
+from deeprnn.training import (
     OptimConfig,
     TrainerConfig,
     apply_overrides,

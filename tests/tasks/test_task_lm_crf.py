@@ -7,7 +7,7 @@ import torch
 
 from deeprnn.tasks import LanguageModel
 from deeprnn.tasks._crf import CRF
-from deeprnn.tasks._text import StreamChunks
+from deeprnn.tasks.lm_data import StreamChunks
 
 VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", "a", "b", "c"]
 

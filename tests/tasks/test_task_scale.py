@@ -63,7 +63,7 @@ def _train_cli(cfg: dict, tmp_path: Path, name: str, *extra: str) -> dict:
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from deeprnn.training.checkpoint import read_checkpoint
+    from deeprnn.training import read_checkpoint
 
     return read_checkpoint(Path(cfg["out_dir"]) / "checkpoints" / "last.ckpt")["state_dict"]
 

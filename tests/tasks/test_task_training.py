@@ -6,9 +6,14 @@ import torch
 from _tiny import tiny_config
 
 from deeprnn.tasks import Classify
-from deeprnn.training import NonFiniteLossError, RegularizerConfig, fit, run_config_from_dict
-from deeprnn.training.checkpoint import read_checkpoint
-from deeprnn.training.optim import weight_penalty
+from deeprnn.training import (
+    NonFiniteLossError,
+    RegularizerConfig,
+    fit,
+    read_checkpoint,
+    run_config_from_dict,
+    weight_penalty,
+)
 
 
 def _numeric(tmp_path, name, **trainer):
@@ -128,7 +133,7 @@ def test_transfer_from_a_language_model_freeze_then_unfreeze(tmp_path):
         "unfreeze_at_epoch": 2,
     }
     run = run_config_from_dict(cfg)
-    from deeprnn.training.fit import build_datamodule, build_model
+    from deeprnn.training import build_datamodule, build_model
 
     model = build_model(run, build_datamodule(run).prepare().artifacts)
     lm_state = lm.model.state_dict()
@@ -165,8 +170,7 @@ def test_bad_finetune_and_data_paths(tmp_path):
     "schedule", ["none", "step", "exponential", "cosine", "plateau", "onecycle"]
 )
 def test_every_optimizer_and_schedule_builds_and_steps(name, schedule):
-    from deeprnn.training.config import OptimConfig, SchedulerConfig
-    from deeprnn.training.optim import build_optimizers
+    from deeprnn.training import OptimConfig, SchedulerConfig, build_optimizers
 
     model = _model()
     cfg = OptimConfig(

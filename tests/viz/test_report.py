@@ -16,12 +16,11 @@ from _tiny import tiny_config
 
 from deeprnn.cli import main
 from deeprnn.cli._common import quiet
-from deeprnn.viz import write_report
+from deeprnn.report import write_report
 
 
 def make_run(task: str, root: Path) -> Path:
-    from deeprnn.training.config import run_config_from_dict
-    from deeprnn.training.fit import fit
+    from deeprnn.training import fit, run_config_from_dict
 
     cfg = tiny_config(task, root / f"{task}_data", root / task, max_epochs=2)
     fit(run_config_from_dict(cfg))
@@ -218,7 +217,7 @@ def test_help_has_examples(command, capsys):
 
 
 def test_metrics_rows_put_baselines_beside_the_model():
-    from deeprnn.viz.report import metrics_rows
+    from deeprnn.report import metrics_rows
 
     metrics = {
         "test_mae": 2.0,

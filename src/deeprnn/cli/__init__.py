@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from deeprnn import __version__
+from deeprnn._version import __version__
 
 EPILOG = """\
 examples:

@@ -38,7 +38,7 @@ def quiet() -> None:
 
 def parse_overrides(tokens: list[str]) -> list[tuple[str, object]]:
     """``["--trainer.max_epochs", "3", "--seed=1"]`` -> ``[("trainer.max_epochs", 3), ...]``."""
-    from deeprnn.training.config import parse_value
+    from deeprnn.training import parse_value
 
     out = []
     i = 0
@@ -61,7 +61,7 @@ def parse_overrides(tokens: list[str]) -> list[tuple[str, object]]:
 
 def load_run(config: str | None, overrides: list[tuple[str, object]], task: str | None = None):
     """The RunConfig from a YAML file (optional) plus overrides; errors name the file/key."""
-    from deeprnn.training.config import apply_overrides, load_yaml, run_config_from_dict
+    from deeprnn.training import apply_overrides, load_yaml, run_config_from_dict
 
     data = load_yaml(config) if config else {}
     if task is not None:
@@ -77,8 +77,8 @@ def find_model(path: str | Path, ckpt: str | None = None):
     """
     import yaml
 
-    from deeprnn.export.folder import load_exported
-    from deeprnn.training.checkpoint import load_checkpoint
+    from deeprnn.export import load_exported
+    from deeprnn.tasks import load_checkpoint
 
     path = Path(path)
     run_yaml = None
@@ -110,12 +110,3 @@ def find_model(path: str | Path, ckpt: str | None = None):
     if run_yaml is not None and run_yaml.is_file():
         run = yaml.safe_load(run_yaml.read_text(encoding="utf-8"))
     return model, run
-
-
-def task_wrapper(model):
-    """A module whose positional forward is the task's ONNX forward (for ``summary``)."""
-    from deeprnn.export.onnx import _OnnxWrapper
-
-    names = list(model.onnx_inputs(1, 4))
-    cls = type(type(model).__name__, (_OnnxWrapper,), {})
-    return cls(model, names)

@@ -51,8 +51,7 @@ SEQ2SEQ_CONFIG = {
 
 
 def run_seq2seq(out_dir: Path, seconds: float = 120.0, seed: int = 0, epochs: int = 6) -> dict:
-    from deeprnn.training.config import apply_overrides, run_config_from_dict
-    from deeprnn.training.fit import fit
+    from deeprnn.training import apply_overrides, fit, run_config_from_dict
     from deeprnn.viz.curves import plot_curves
 
     cfg = apply_overrides(
@@ -85,8 +84,7 @@ def run(
     num_series: int = 10000,
     epochs: int = 10,
 ) -> dict:
-    from deeprnn.training.config import apply_overrides, run_config_from_dict
-    from deeprnn.training.fit import fit
+    from deeprnn.training import apply_overrides, fit, run_config_from_dict
     from deeprnn.viz.curves import plot_curves, plot_forecast
 
     cfg = apply_overrides(

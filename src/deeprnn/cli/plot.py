@@ -54,8 +54,8 @@ def _wanted(args) -> tuple[set[str], bool]:
 
 
 def cmd_plot(args, extra: list[str]) -> int:
+    from deeprnn.report import load_run_data, load_run_model, predict_split
     from deeprnn.viz import plot_architecture, plot_confusion, plot_curves, plot_gradient_flow
-    from deeprnn.viz.predictions import load_run_data, load_run_model, predict_split
 
     if extra:
         raise CLIError(f"unexpected arguments {extra}")

@@ -88,7 +88,7 @@ def write_records(rows: list[dict], path: str | None, fmt: str | None) -> None:
     if path in (None, "-"):
         sys.stdout.write(buf.getvalue())
     else:
-        from deeprnn._config import atomic_write_text
+        from deeprnn._persist import atomic_write_text
 
         atomic_write_text(path, buf.getvalue())
 

@@ -18,7 +18,7 @@ examples:
 
 def cmd_report(args, extra: list[str]) -> int:
     from deeprnn.cli._common import CLIError
-    from deeprnn.viz.report import write_report
+    from deeprnn.report import write_report
 
     if extra:
         raise CLIError(f"unexpected arguments {extra}")

@@ -26,8 +26,7 @@ launched with torchrun or a cluster (SLURM) environment as Lightning documents.
 
 
 def cmd_train(args, extra: list[str]) -> int:
-    from deeprnn.training.config import to_dict
-    from deeprnn.training.fit import dump_yaml, fit, is_rank_zero
+    from deeprnn.training import dump_yaml, fit, is_rank_zero, to_dict
 
     run = load_run(args.config, parse_overrides(extra), task=args.task)
     if args.print_config:
@@ -57,9 +56,13 @@ examples:
 
 
 def cmd_evaluate(args, extra: list[str]) -> int:
-    from deeprnn._config import atomic_write_text
-    from deeprnn.training.config import apply_overrides, run_config_from_dict
-    from deeprnn.training.fit import build_datamodule, evaluate_model
+    from deeprnn._persist import atomic_write_text
+    from deeprnn.training import (
+        apply_overrides,
+        build_datamodule,
+        evaluate_model,
+        run_config_from_dict,
+    )
 
     model, run = find_model(args.model, args.ckpt)
     if run is None:
@@ -84,13 +87,13 @@ examples:
 
 
 def cmd_summary(args, extra: list[str]) -> int:
-    from deeprnn.cli._common import task_wrapper
+    from deeprnn.export.onnx import task_wrapper
     from deeprnn.summary import summary
 
     if args.model:
         model, _ = find_model(args.model)
     elif args.config or extra:
-        from deeprnn.training.fit import build_datamodule, build_model
+        from deeprnn.training import build_datamodule, build_model
 
         run = load_run(args.config, parse_overrides(extra), task=args.task)
         dm = build_datamodule(run).prepare()
@@ -122,7 +125,7 @@ def cmd_export(args, extra: list[str]) -> int:
         export_onnx(model, out)
     else:
         from deeprnn.export.folder import export_folder
-        from deeprnn.training.config import run_config_from_dict
+        from deeprnn.training import run_config_from_dict
 
         export_folder(model, out, run=run_config_from_dict(run) if run else None)
     print(f"wrote {out}")

@@ -1,13 +1,15 @@
-"""File helpers shared by the readers: errors that name the file and line, strict UTF-8, atomic
-writes."""
+"""File helpers shared by the readers: errors that name the file and line, strict UTF-8, CSV
+frames, JSON (written atomically through :mod:`deeprnn._persist`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from deeprnn._persist import atomic_write_text
 
 
 class DataFormatError(ValueError):
@@ -72,31 +74,6 @@ def read_lines(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
     return [ln.removesuffix("\r") for ln in lines]
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``,
-    so a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
 
@@ -107,3 +84,24 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataFormatError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+
+
+def read_csv(path: str | Path, name: str = "data.path"):
+    """A CSV as a pandas DataFrame; a missing or unreadable file names itself."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{name}: file not found: {path}")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{name}: cannot read {path} as CSV: {e}") from e
+
+
+def require_columns(frame, columns: Sequence[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{where}: column(s) {missing} not found; columns are {list(frame.columns)}"
+        )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from deeprnn._validation import check_bool, check_positive_int
 from deeprnn.data._io import DataFormatError, atomic_write_json, existing_file, read_json
@@ -248,3 +250,19 @@ class Vocab:
 
     def __repr__(self) -> str:
         return f"Vocab(size={len(self)}, specials={list(self.specials)})"
+
+
+def read_vocab(path: str | Path, name: str = "data.vocab_path") -> list[str]:
+    """A vocabulary file written by an export (``vocab.json``: a JSON list of tokens)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "vocab.json"
+    if not path.is_file():
+        raise ValueError(f"{name}: vocabulary file not found: {path}")
+    try:
+        itos = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{name}: {path} is not valid JSON: {e}") from e
+    if not isinstance(itos, list) or not all(isinstance(t, str) for t in itos):
+        raise ValueError(f"{name}: {path} must hold a JSON list of token strings")
+    return itos

@@ -21,14 +21,17 @@ from pathlib import Path
 
 import torch
 
-from deeprnn._config import (
+from deeprnn._persist import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     atomic_write_bytes,
     atomic_write_text,
+    build_checked,
     load_weights,
 )
-from deeprnn.training.config import to_dict
+from deeprnn._schema import dump_yaml, to_dict
+from deeprnn._version import __version__
+from deeprnn.tasks.registry import get_task
 
 
 def _save_state(model: torch.nn.Module, path: Path) -> None:
@@ -47,8 +50,6 @@ def _save_state(model: torch.nn.Module, path: Path) -> None:
 
 def export_folder(model, directory: str | os.PathLike, *, run=None) -> Path:
     """Write ``model`` (a :class:`~deeprnn.tasks.base.TaskModule`) to ``directory``."""
-    from deeprnn import __version__
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     scalars, files = {}, {}
@@ -60,8 +61,6 @@ def export_folder(model, directory: str | os.PathLike, *, run=None) -> Path:
             scalars[key] = value
     _save_state(model, directory / WEIGHTS_NAME)
     if run is not None:
-        from deeprnn.training.fit import dump_yaml
-
         atomic_write_text(directory / "run.yaml", dump_yaml(to_dict(run)))
     payload = {
         "class": type(model).__name__,
@@ -116,33 +115,19 @@ def read_export_config(directory: str | os.PathLike) -> dict:
 
 
 def load_exported(directory: str | os.PathLike, map_location: str = "cpu"):
-    """Rebuild the task model of an export folder (eval mode)."""
-    from deeprnn.tasks.registry import get_task
+    """Rebuild the task model of an export folder (eval mode).
 
+    The model is first built on the ``meta`` device and compared with the safetensors header
+    (names, shapes, dtype kinds), so a ``config.json`` that disagrees with the weights (hand
+    edited, or hostile: a hidden size of 10^9) is a one-line error naming the tensor and both
+    shapes, raised before anything is allocated.
+    """
     payload = read_export_config(directory)
     spec = get_task(payload["task"])
-    model = spec.module(payload["config"], payload["artifacts"])
-    state = load_weights(Path(directory) / WEIGHTS_NAME)
-    check_state_matches(model.state_dict(), state, f"{Path(directory) / WEIGHTS_NAME}", CONFIG_NAME)
-    model.load_state_dict(state, strict=True)
+    model = build_checked(
+        lambda: spec.module(payload["config"], payload["artifacts"]), Path(directory) / WEIGHTS_NAME
+    )
     return model.to(map_location).eval()
-
-
-def check_state_matches(expected: dict, state: dict, source: str, against: str) -> None:
-    """Raise a ``ValueError`` naming ``source`` when ``state`` differs from ``expected`` in keys or
-    shapes (instead of torch's multi-line ``load_state_dict`` error)."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{k}: {against} says {tuple(expected[k].shape)}, file has {tuple(state[k].shape)}"
-        for k in expected
-        if k in state and tuple(expected[k].shape) != tuple(state[k].shape)
-    ]
-    if missing or unexpected or wrong:
-        raise ValueError(
-            f"{source} does not match its {against}: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}, shape mismatch {wrong[:5]}"
-        )
 
 
 def init_from_export(model: torch.nn.Module, directory: str | os.PathLike) -> list[str]:

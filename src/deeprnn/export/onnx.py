@@ -97,7 +97,7 @@ def export_onnx(
     ``lengths`` for tag), batch and time dynamic. Output: ``output`` (logits, scores or
     forecasts, as the task's ``onnx_forward`` documents). The file is written atomically.
     """
-    from deeprnn._config import atomic_write_bytes
+    from deeprnn._persist import atomic_write_bytes
 
     path = Path(path)
     was_training = model.training
@@ -158,3 +158,10 @@ def run_onnx(path: str | os.PathLike, **inputs) -> list:
         for k, v in inputs.items()
     }
     return session.run(None, feed)
+
+
+def task_wrapper(model):
+    """A module whose positional forward is the task's ONNX forward (for ``deeprnn.summary``)."""
+    names = list(model.onnx_inputs(1, 4))
+    cls = type(type(model).__name__, (_OnnxWrapper,), {})
+    return cls(model, names)

@@ -2,10 +2,9 @@
 
 from deeprnn.layers._sequence import SequenceLayer
 from deeprnn.layers.bidirectional import MERGE_MODES, Bidirectional
-from deeprnn.layers.convert import from_torch, to_torch
 from deeprnn.layers.norm import MaskedBatchNorm1d
 from deeprnn.layers.recurrent import Recurrent
-from deeprnn.layers.rnn import GRU, LSTM, MinimalGRU, SimpleRNN
+from deeprnn.layers.rnn import GRU, LSTM, MinimalGRU, SimpleRNN, from_torch, to_torch
 from deeprnn.layers.stacked import DeepRNN, LayerSpec
 
 __all__ = [

@@ -1,5 +1,6 @@
 """Shared data plumbing for the task data modules: vocabularies as JSON lists, tokenizers, padding
-collates, an epoch-seeded shuffling sampler and the ``TaskData`` base class.
+collates, an epoch-seeded shuffling sampler, the ``TaskData`` base class, and the cutting of
+examples into splits (by fractions, stratified, from CSV files or from a ``data.reader``).
 
 Everything a model needs at prediction time (vocabularies, label names, scaler statistics) is
 an *artifact*: plain JSON-able values that travel in checkpoints and export folders.
@@ -7,9 +8,11 @@ an *artifact*: plain JSON-able values that travel in checkpoints and export fold
 
 from __future__ import annotations
 
+import importlib
+import random
 import re
+from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -17,11 +20,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from deeprnn.data._io import read_csv, require_columns
 from deeprnn.data.vocab import EOS, PAD, UNK, Vocab
 
 __all__ = ["BOS", "EOS", "PAD", "UNK", "Vocab", "vocab_from_itos"]
 
 BOS = "<bos>"
+IGNORE = -100  # the target id of padding and unlabelled steps (torch's cross-entropy default)
+SPLITS = ("train", "val", "test")
 
 
 def vocab_from_itos(itos: Sequence[str], name: str = "artifacts.vocab") -> Vocab:
@@ -49,27 +55,6 @@ def tokenize(text: str, level: str = "word", lower: bool = False) -> list[str]:
     return _WORD.findall(text)
 
 
-def read_csv(path: str | Path, name: str = "data.path"):
-    """A CSV as a pandas DataFrame; a missing or unreadable file names itself."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{name}: file not found: {path}")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise ValueError(f"{name}: cannot read {path} as CSV: {e}") from e
-
-
-def require_columns(frame, columns: Sequence[str], where: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: column(s) {missing} not found; columns are {list(frame.columns)}"
-        )
-
-
 def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[list[int]]:
     """Shuffle ``range(n)`` with ``seed`` and cut it into consecutive parts of the given sizes."""
     g = torch.Generator().manual_seed(seed)
@@ -80,6 +65,112 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[list[in
         parts.append(perm[start:stop])
         start = stop
     return parts
+
+
+def shuffled(items: list, seed: int) -> list:
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    return items
+
+
+def carve(train: list, val_fraction: float, seed: int) -> tuple[list, list]:
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    items = shuffled(train, seed)
+    n_val = max(1, round(len(items) * val_fraction))
+    return items[n_val:], items[:n_val]
+
+
+def limit_splits(splits: dict, limit: int | None, seed: int) -> dict:
+    if limit is None:
+        return splits
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1 or null, got {limit!r}")
+    return {k: shuffled(v, seed + 1)[:limit] for k, v in splits.items()}
+
+
+def stratified(items: list, key, held_out: tuple[float, ...], seed: int) -> list[list]:
+    """``[rest, part_1, ...]``: part ``i`` holds ``held_out[i]`` of every class (``key``)."""
+    groups: dict = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    parts: list[list] = [[] for _ in range(len(held_out) + 1)]
+    for label in sorted(groups):
+        rows = shuffled(groups[label], seed)
+        start = 0
+        for i, f in enumerate(held_out, start=1):
+            n = round(len(rows) * f)
+            parts[i].extend(rows[start : start + n])
+            start += n
+        parts[0].extend(rows[start:])
+    return [shuffled(p, seed) for p in parts]
+
+
+def call_reader(reader: str | None, args: dict, name: str = "data.reader") -> dict[str, Any]:
+    """Import ``"package.module:function"`` and call it with ``args``.
+
+    It must return a dict of splits (``train`` and ``val`` required, ``test`` optional). This is
+    how any data set reader plugs into a task without changing the task.
+    """
+    if not reader or not isinstance(reader, str) or ":" not in reader:
+        raise ValueError(f"{name} must look like 'package.module:function', got {reader!r}")
+    module_name, _, func_name = reader.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"{name}: cannot import {module_name!r} ({e})") from e
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ValueError(f"{name}: {module_name!r} has no function {func_name!r}")
+    out = func(**(args or {}))
+    if not isinstance(out, dict) or "train" not in out:
+        raise ValueError(
+            f"{name}: {reader} must return a dict with 'train', 'val' (and 'test') splits, "
+            f"got {type(out).__name__}"
+        )
+    unknown = set(out) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"{name}: {reader} returned unknown splits {sorted(unknown)}")
+    return {k: list(v) for k, v in out.items() if v is not None}
+
+
+def _fractions(cfg) -> list[float]:
+    for nm in ("val_fraction", "test_fraction"):
+        v = getattr(cfg, nm)
+        if not 0 <= v < 1:
+            raise ValueError(f"data.{nm} must be in [0, 1), got {v!r}")
+    train = 1 - cfg.val_fraction - cfg.test_fraction
+    if train <= 0:
+        raise ValueError(
+            f"data.val_fraction + data.test_fraction must be < 1, got "
+            f"{cfg.val_fraction} + {cfg.test_fraction}"
+        )
+    return [train, cfg.val_fraction, cfg.test_fraction]
+
+
+def labelled_splits_from_csv(cfg, seed: int, x_column: str, y_column: str) -> dict[str, list]:
+    """``(x, y)`` pairs per split from ``cfg.path`` (cut by fractions) or per-split files."""
+    files = {s: getattr(cfg, f"{s}_path") for s in SPLITS}
+    if cfg.path is None and files["train"] is None:
+        raise ValueError("data.source='csv' needs data.path or data.train_path")
+    out: dict[str, list] = {}
+    if files["train"] is not None:
+        for split, path in files.items():
+            if path is None:
+                continue
+            frame = read_csv(path, f"data.{split}_path")
+            require_columns(frame, [x_column, y_column], f"data.{split}_path {path}")
+            out[split] = list(zip(frame[x_column].astype(str), frame[y_column]))
+        if "val" not in out:  # carve the validation split out of train
+            items = out["train"]
+            tr, va = split_indices(len(items), [1 - cfg.val_fraction, cfg.val_fraction], seed)
+            out["train"], out["val"] = [items[i] for i in tr], [items[i] for i in va]
+        return out
+    frame = read_csv(cfg.path, "data.path")
+    require_columns(frame, [x_column, y_column], f"data.path {cfg.path}")
+    items = list(zip(frame[x_column].astype(str), frame[y_column]))
+    parts = split_indices(len(items), _fractions(cfg), seed)
+    return {s: [items[i] for i in p] for s, p in zip(SPLITS, parts)}
 
 
 def pad_ids(seqs: Sequence[Sequence[int]], value: int = 0) -> tuple[Tensor, Tensor]:

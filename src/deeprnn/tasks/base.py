@@ -25,13 +25,8 @@ from typing import Any
 import lightning.pytorch as pl
 from torch import Tensor
 
-from deeprnn.training.config import (
-    OptimConfig,
-    RegularizerConfig,
-    from_dict,
-    to_dict,
-)
-from deeprnn.training.optim import build_optimizers, weight_penalty
+from deeprnn._schema import from_dict, to_dict
+from deeprnn.tasks.optim import OptimConfig, RegularizerConfig, build_optimizers, weight_penalty
 
 
 def gather_objects(module: pl.LightningModule, items: list) -> list:
@@ -199,7 +194,7 @@ class TaskModule(pl.LightningModule):
     @classmethod
     def load_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> TaskModule:
         """Rebuild a task model from a Lightning ``.ckpt`` (``torch.load(weights_only=True)``)."""
-        from deeprnn.training.checkpoint import load_checkpoint
+        from deeprnn.tasks.registry import load_checkpoint
 
         return load_checkpoint(path, map_location=map_location, expect=cls)
 

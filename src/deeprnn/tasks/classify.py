@@ -20,42 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from deeprnn.tasks._body import InputConfig, ManyToOne, RNNConfig
-from deeprnn.tasks._data import TaskData, Vocab, pad_floats, pad_ids, tokenize, vocab_from_itos
-from deeprnn.tasks._sources import call_reader, labelled_splits_from_csv
 from deeprnn.tasks.base import TaskModule
-
-
-@dataclass
-class ClassifyDataConfig:
-    """Where the labelled sequences come from and how text becomes tokens."""
-
-    source: Literal["csv", "reader", "synthetic"] = "synthetic"
-    path: str | None = None
-    train_path: str | None = None
-    val_path: str | None = None
-    test_path: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    reader: str | None = None
-    reader_args: dict = field(default_factory=dict)
-    level: Literal["word", "char", "whitespace"] = "word"
-    lower: bool = True
-    max_length: int | None = 400
-    min_freq: int = 1
-    max_vocab: int | None = 20000
-    vocab_path: str | None = None
-    bucket: bool = False  # training batches of similar lengths: less padding computed
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    num_examples: int = 1000
-    sequence_length: int = 20
-    num_features: int = 2
+from deeprnn.tasks.classify_data import ClassifyData
 
 
 @dataclass
@@ -68,100 +39,6 @@ class ClassifyConfig:
     head_hidden: int = 0
     head_dropout: float = 0.0
     label_smoothing: float = 0.0
-
-
-def _synthetic(cfg: ClassifyDataConfig, seed: int) -> list:
-    rng = np.random.default_rng(seed)
-    items = []
-    for _ in range(cfg.num_examples):
-        steps = int(rng.integers(1, cfg.sequence_length + 1))
-        x = rng.standard_normal((steps, cfg.num_features)).astype(np.float32)
-        items.append((x, "positive" if x[:, 0].sum() > 0 else "negative"))
-    return items
-
-
-class ClassifyData(TaskData):
-    """Labelled sequences -> batches ``(x, lengths, y)``; x is (N, T) ids or (N, T, F) floats."""
-
-    def load(self) -> None:
-        cfg = self.config
-        if cfg.source == "synthetic":
-            from deeprnn.tasks._data import split_indices
-
-            items = _synthetic(cfg, self.seed)
-            tr, va, te = split_indices(
-                len(items),
-                [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction],
-                self.seed,
-            )
-            raw = {"train": [items[i] for i in tr], "val": [items[i] for i in va]}
-            raw["test"] = [items[i] for i in te]
-        elif cfg.source == "csv":
-            raw = labelled_splits_from_csv(cfg, self.seed, cfg.text_column, cfg.label_column)
-        else:
-            raw = call_reader(cfg.reader, cfg.reader_args, "data.reader")
-        self._fit_artifacts(raw)
-        self.splits = {name: [self.encode(x, y) for x, y in items] for name, items in raw.items()}
-
-    def _fit_artifacts(self, raw: dict) -> None:
-        cfg, art = self.config, self.artifacts
-        numeric = not isinstance(raw["train"][0][0], (str, list, tuple))
-        if "labels" not in art:
-            labels = sorted({str(y) for _, y in raw["train"]}, key=_label_key)
-            if len(labels) < 2:
-                raise ValueError(f"the training data has {len(labels)} label(s); need at least 2")
-            art["labels"] = labels
-        if numeric:
-            art.setdefault("input_size", int(np.asarray(raw["train"][0][0]).shape[-1]))
-            return
-        art.setdefault("level", cfg.level)
-        art.setdefault("lower", cfg.lower)
-        art.setdefault("max_length", cfg.max_length)
-        if "vocab" not in art:
-            if cfg.vocab_path:
-                from deeprnn.tasks._sources import read_vocab
-
-                art["vocab"] = read_vocab(cfg.vocab_path)
-            else:
-                toks = (self.tokens(x) for x, _ in raw["train"])
-                art["vocab"] = Vocab.build(toks, min_freq=cfg.min_freq, max_size=cfg.max_vocab).itos
-
-    def tokens(self, x) -> list[str]:
-        art = self.artifacts
-        toks = tokenize(x, art["level"], art["lower"]) if isinstance(x, str) else list(x)
-        return toks[: art["max_length"]] if art.get("max_length") else toks
-
-    def encode(self, x, y=None):
-        """One raw example -> (ids or float tensor, label index or -1)."""
-        art = self.artifacts
-        if "vocab" in art:
-            if not hasattr(self, "_vocab"):
-                self._vocab = vocab_from_itos(art["vocab"])
-            feats = self._vocab.encode(self.tokens(x))
-        else:
-            feats = torch.as_tensor(np.asarray(x, dtype=np.float32))
-            if feats.dim() != 2 or feats.shape[-1] != art["input_size"]:
-                raise ValueError(
-                    f"a numeric example must be (T, {art['input_size']}), got {tuple(feats.shape)}"
-                )
-        if y is None:
-            return feats, -1
-        label = str(y)
-        if label not in art["labels"]:
-            raise ValueError(f"label {label!r} not seen in training; labels: {art['labels']}")
-        return feats, art["labels"].index(label)
-
-    def collate(self, items: list):
-        xs = [x for x, _ in items]
-        x, lengths = pad_floats(xs) if isinstance(xs[0], Tensor) else pad_ids(xs)
-        return x, lengths, torch.tensor([y for _, y in items], dtype=torch.long)
-
-
-def _label_key(label: str):
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
 
 
 class Classify(ManyToOne, TaskModule):

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError
 
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
-from deeprnn.tasks._series import ForecastData, Scaler
 from deeprnn.tasks.base import TaskModule
+from deeprnn.tasks.forecast_data import ForecastData, Scaler
 
 
 @dataclass

@@ -25,8 +25,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from deeprnn.tasks._body import InputConfig, RNNConfig, SequenceEncoder
-from deeprnn.tasks._data import BOS, EOS, tokenize
-from deeprnn.tasks._text import IGNORE
+from deeprnn.tasks._data import BOS, EOS, IGNORE, tokenize
 from deeprnn.tasks.base import TaskModule
 
 

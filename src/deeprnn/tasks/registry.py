@@ -6,9 +6,14 @@ exported and served by ``deeprnn train | evaluate | predict | export``::
 
     register_task("seq2seq", Seq2Seq, Seq2SeqConfig, Seq2SeqData, Seq2SeqDataConfig)
 
-A task that is not registered yet is looked up by importing, in order, ``deeprnn.tasks.NAME``,
-``deeprnn.NAME.task`` and ``deeprnn.NAME`` — a module that registers the task when imported
-(so ``deeprnn/seq2seq/task.py`` calling ``register_task("seq2seq", ...)`` is all it takes).
+The built-in tasks are registered by :mod:`deeprnn.tasks` itself, which Python imports before
+this module. A task that is not registered yet is looked up by importing, in order,
+``deeprnn.tasks.NAME``, ``deeprnn.NAME.task`` and ``deeprnn.NAME`` — a plugin module that
+registers the task when imported.
+
+A Lightning checkpoint is read back through the registry (:func:`load_checkpoint`): the task
+name saved in it picks the class, and its hyper-parameters rebuild the model. Nothing here
+imports the training side.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from deeprnn._persist import check_state_matches, read_checkpoint
 from deeprnn._validation import close_key_hint
 
 _TASKS: dict[str, TaskSpec] = {}
@@ -38,11 +44,6 @@ def register_task(name: str, module, model_config, datamodule, data_config) -> T
     return spec
 
 
-def _load_builtin() -> None:
-    import deeprnn.seq2seq.task  # the encoder-decoder task registers itself
-    import deeprnn.tasks  # noqa: F401  (registers the built-in tasks)
-
-
 def _import_plugin(name: str) -> None:
     """Import the module that registers task ``name``, if there is one."""
     if not name.isidentifier():
@@ -60,7 +61,6 @@ def _import_plugin(name: str) -> None:
 
 def get_task(name) -> TaskSpec:
     """The registered task called ``name``; an unknown name lists the known ones."""
-    _load_builtin()
     if isinstance(name, str) and name not in _TASKS:
         _import_plugin(name)
     if not isinstance(name, str) or name not in _TASKS:
@@ -70,13 +70,11 @@ def get_task(name) -> TaskSpec:
 
 
 def task_names() -> list[str]:
-    _load_builtin()
     return sorted(_TASKS)
 
 
 def task_for_module(cls_name: str) -> TaskSpec:
     """The task whose LightningModule class is called ``cls_name`` (for export folders)."""
-    _load_builtin()
     for spec in _TASKS.values():
         if spec.module.__name__ == cls_name:
             return spec
@@ -84,3 +82,30 @@ def task_for_module(cls_name: str) -> TaskSpec:
         f"no registered task model is called {cls_name!r}; known: "
         f"{sorted(s.module.__name__ for s in _TASKS.values())}"
     )
+
+
+def load_checkpoint(path, map_location: str = "cpu", expect: type | None = None):
+    """Rebuild the task model saved in a Lightning checkpoint from its hyper-parameters.
+
+    The checkpoint is read with ``torch.load(weights_only=True)``; the model is built on the
+    ``meta`` device first and its parameter names and shapes compared with the checkpoint's, so
+    a checkpoint whose hyper-parameters disagree with its weights is a one-line error before
+    anything is allocated. The model comes back in eval mode.
+    """
+    import torch
+
+    ckpt = read_checkpoint(path, map_location)
+    hp = ckpt.get("hyper_parameters") or {}
+    task = ckpt.get("deeprnn_task")
+    if task is None:
+        raise ValueError(f"{path} was not written by deeprnn (no task name); tasks: {task_names()}")
+    cls = get_task(task).module
+    if expect is not None and not issubclass(cls, expect):
+        raise ValueError(f"{path} holds a {cls.__name__}, not a {expect.__name__}")
+    state = ckpt["state_dict"]
+    with torch.device("meta"):
+        skeleton = cls(**hp)
+    check_state_matches(skeleton.state_dict(), state, str(path), "hyper_parameters")
+    model = cls(**hp)
+    model.load_state_dict(state, strict=True)
+    return model.to(map_location).eval()

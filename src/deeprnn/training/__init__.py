@@ -1,22 +1,38 @@
-"""Training: typed run configs, optimizers and penalties, callbacks, checkpoints, ``fit``."""
+"""Training: the run config, callbacks, checkpoint I/O and ``fit``.
 
-from deeprnn.training.callbacks import NaNGuard, NonFiniteLossError, RNGState, Unfreeze
-from deeprnn.training.config import (
-    FinetuneConfig,
+The typed-config machinery (:func:`from_dict`, :func:`to_dict`, overrides, YAML) and the
+optimizer / regulariser configs the task models use are re-exported here, where a run is put
+together; they live below the tasks (:mod:`deeprnn._schema`, :mod:`deeprnn.tasks.optim`).
+"""
+
+from deeprnn._schema import apply_overrides, dump_yaml, from_dict, load_yaml, parse_value, to_dict
+from deeprnn.tasks.optim import (
     OptimConfig,
     RegularizerConfig,
-    RunConfig,
     SchedulerConfig,
-    TrainerConfig,
-    apply_overrides,
-    from_dict,
-    load_yaml,
-    run_config_from_dict,
-    to_dict,
+    build_optimizers,
+    weight_penalty,
 )
-from deeprnn.training.fit import FitResult, evaluate_model, fit
+from deeprnn.tasks.registry import load_checkpoint
+from deeprnn.training.callbacks import NaNGuard, NonFiniteLossError, RNGState, Unfreeze
+from deeprnn.training.checkpoint import AtomicCheckpointIO, read_checkpoint
+from deeprnn.training.config import (
+    FinetuneConfig,
+    RunConfig,
+    TrainerConfig,
+    run_config_from_dict,
+)
+from deeprnn.training.fit import (
+    FitResult,
+    build_datamodule,
+    build_model,
+    evaluate_model,
+    fit,
+    is_rank_zero,
+)
 
 __all__ = [
+    "AtomicCheckpointIO",
     "FinetuneConfig",
     "FitResult",
     "NaNGuard",
@@ -29,10 +45,19 @@ __all__ = [
     "TrainerConfig",
     "Unfreeze",
     "apply_overrides",
+    "build_datamodule",
+    "build_model",
+    "build_optimizers",
+    "dump_yaml",
     "evaluate_model",
     "fit",
     "from_dict",
+    "is_rank_zero",
+    "load_checkpoint",
     "load_yaml",
+    "parse_value",
+    "read_checkpoint",
     "run_config_from_dict",
     "to_dict",
+    "weight_penalty",
 ]

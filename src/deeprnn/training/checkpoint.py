@@ -1,62 +1,19 @@
-"""Lightning checkpoint I/O: atomic writes, and ``torch.load(weights_only=True)`` on every read,
-so nothing is ever unpickled."""
+"""Lightning checkpoint I/O for training: atomic writes, and ``torch.load(weights_only=True)`` on
+every read, so nothing is ever unpickled.
+
+Reading a checkpoint back into a task model goes through the task registry
+(:func:`deeprnn.tasks.load_checkpoint`); the weights-only read itself is
+:func:`deeprnn._persist.read_checkpoint`."""
 
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from deeprnn._config import atomic_write_bytes
-
-
-def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
-    """Load a ``.ckpt`` with ``weights_only=True``; a missing or foreign file names itself."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint not found: {path}")
-    try:
-        with warnings.catch_warnings():  # torch's note on the pickle protocol of foreign files
-            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # UnpicklingError (weights_only refused), RuntimeError, EOFError ...
-        if type(e).__name__ == "UnpicklingError":  # by name: no pickle import here at all
-            why = "it holds pickled objects other than tensors and plain containers, which are never unpickled"
-        else:
-            why = (str(e).strip().splitlines() or [""])[0]
-        raise ValueError(
-            f"{path} is not a loadable Lightning checkpoint ({type(e).__name__}: {why})"
-        ) from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a Lightning checkpoint (no state_dict)")
-    return ckpt
-
-
-def load_checkpoint(path: str | Path, map_location: str = "cpu", expect: type | None = None):
-    """Rebuild the task model saved in a Lightning checkpoint from its hyper-parameters.
-
-    The model comes back in eval mode.
-    """
-    from deeprnn.tasks.base import TaskModule
-    from deeprnn.tasks.registry import get_task, task_names
-
-    ckpt = read_checkpoint(path, map_location)
-    hp = ckpt.get("hyper_parameters") or {}
-    task = ckpt.get("deeprnn_task")
-    if task is None:
-        raise ValueError(f"{path} was not written by deeprnn (no task name); tasks: {task_names()}")
-    cls = get_task(task).module
-    if expect is not None and expect is not TaskModule and not issubclass(cls, expect):
-        raise ValueError(f"{path} holds a {cls.__name__}, not a {expect.__name__}")
-    from deeprnn.export.folder import check_state_matches
-
-    model = cls(**hp)
-    check_state_matches(model.state_dict(), ckpt["state_dict"], str(path), "hyper_parameters")
-    model.load_state_dict(ckpt["state_dict"], strict=True)
-    return model.to(map_location).eval()
+from deeprnn._persist import atomic_write_bytes, read_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

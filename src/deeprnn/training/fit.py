@@ -32,7 +32,9 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from deeprnn._config import atomic_write_text
+from deeprnn._persist import atomic_write_text, read_checkpoint
+from deeprnn._schema import dump_yaml, to_dict
+from deeprnn.export.folder import export_folder, init_from_export
 from deeprnn.tasks.registry import get_task
 from deeprnn.training.callbacks import (
     GracefulInterrupt,
@@ -42,7 +44,8 @@ from deeprnn.training.callbacks import (
     TrainingInterrupted,
     Unfreeze,
 )
-from deeprnn.training.config import RunConfig, to_dict
+from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_files
+from deeprnn.training.config import RunConfig
 
 log = logging.getLogger("deeprnn.training")
 INTERRUPTED_NAME = "interrupted.ckpt"  # written on Ctrl-C, beside best.ckpt and last.ckpt
@@ -51,12 +54,6 @@ INTERRUPTED_NAME = "interrupted.ckpt"  # written on Ctrl-C, beside best.ckpt and
 def is_rank_zero() -> bool:
     """True outside distributed runs and on global rank 0 (read from the launcher's env)."""
     return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
-
-
-def dump_yaml(data: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
 def write_config(run: RunConfig, path: str | Path) -> Path:
@@ -92,8 +89,6 @@ def build_model(run: RunConfig, artifacts: dict):
     )
     ft = run.finetune
     if ft.init_from:
-        from deeprnn.export.folder import init_from_export
-
         init_from_export(model, ft.init_from)
     if ft.freeze:
         frozen = 0
@@ -118,8 +113,6 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         TQDMProgressBar,
     )
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    from deeprnn.training.checkpoint import AtomicCheckpointIO
 
     t = run.trainer
     callbacks: list[pl.Callback] = [
@@ -213,7 +206,6 @@ def seed_run(run: RunConfig) -> None:
 def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=()) -> FitResult:
     """Train ``run`` (optionally resuming from a ``.ckpt``), test the best weights, write
     ``metrics.json`` and the export folder. Returns a :class:`FitResult`."""
-    from deeprnn.training.checkpoint import read_checkpoint, remove_stale_temp_files
 
     artifacts = None
     if resume is not None:  # a bad --resume fails before anything is written
@@ -257,8 +249,6 @@ def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=())
     if trainer.is_global_zero:
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         if run.export:
-            from deeprnn.export.folder import export_folder
-
             export_dir = export_folder(model, run_dir / "model", run=run)
     return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped))
 

@@ -40,7 +40,8 @@ def gradient_norms_per_step(
 
     Deterministic for a given ``seed``; the global torch RNG is left untouched.
     """
-    import deeprnn
+    from deeprnn import layers
+    from deeprnn.gradients import GradientProbe
 
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
@@ -48,9 +49,9 @@ def gradient_norms_per_step(
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = getattr(deeprnn, CELLS[cell])(input_size, hidden_size, return_state=False)
+        net = getattr(layers, CELLS[cell])(input_size, hidden_size, return_state=False)
         x = torch.randn(batch_size, steps, input_size)  # (N, T, I)
-        with deeprnn.GradientProbe(net) as probe:
+        with GradientProbe(net) as probe:
             net(x)[:, -1].sum().backward()
     return probe.norms()["blocks.0"].numpy().astype(float)
 

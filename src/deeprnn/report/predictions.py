@@ -34,7 +34,7 @@ class Predictions:
 
 def load_run_model(run_dir: str | Path):
     """The model of ``RUN_DIR/model`` (the export folder), or None when the run has none."""
-    from deeprnn.export.folder import load_exported
+    from deeprnn.export import load_exported
 
     folder = Path(run_dir) / "model"
     if not (folder / "config.json").is_file():
@@ -46,8 +46,7 @@ def load_run_data(run_dir: str | Path, model):
     """The run's data module (from ``RUN_DIR/config.yaml``, the model's artifacts), prepared."""
     import yaml
 
-    from deeprnn.training.config import run_config_from_dict
-    from deeprnn.training.fit import build_datamodule
+    from deeprnn.training import build_datamodule, run_config_from_dict
 
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
@@ -73,9 +72,7 @@ def predict_split(
 ) -> Predictions | None:
     """Run ``model`` over up to ``limit`` examples of ``split`` (falling back to the other of
     test / val); None for tasks without a per-example prediction here (language models)."""
-    from deeprnn.tasks.classify import Classify
-    from deeprnn.tasks.forecast import Forecast
-    from deeprnn.tasks.tag import Tag
+    from deeprnn.tasks import Classify, Forecast, Tag
 
     if not isinstance(model, (Classify, Tag, Forecast)):
         return None

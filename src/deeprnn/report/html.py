@@ -145,7 +145,7 @@ def _samples_table(samples: Any) -> str:
 
 
 def _model_summary(model) -> str:
-    from deeprnn.cli._common import task_wrapper
+    from deeprnn.export.onnx import task_wrapper
     from deeprnn.summary import summary
 
     wrapper = task_wrapper(model)
@@ -163,11 +163,11 @@ def _guard(sections: list[str], what: str, fn) -> Any:
 
 def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | None = None) -> str:
     """The HTML text of the report for ``run_dir`` (see the module docstring)."""
-    from deeprnn import __version__
+    from deeprnn._version import __version__
+    from deeprnn.report.predictions import load_run_data, load_run_model, predict_split
     from deeprnn.viz.architecture import architecture_text, plot_architecture
     from deeprnn.viz.confusion import plot_confusion
     from deeprnn.viz.curves import plot_curves, plot_forecast
-    from deeprnn.viz.predictions import load_run_data, load_run_model, predict_split
 
     run = Path(run_dir)
     if not run.is_dir():
@@ -303,7 +303,7 @@ def write_report(
 ) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``),
     atomically; returns the path. ``predictions=False`` skips running the model on the data."""
-    from deeprnn._config import atomic_write_text
+    from deeprnn._persist import atomic_write_text
 
     text = build_report(run_dir, predictions=predictions, title=title)
     path = Path(out) if out is not None else Path(run_dir) / "report.html"

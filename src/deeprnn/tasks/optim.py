@@ -1,18 +1,81 @@
-"""Optimizers, learning-rate schedules and Keras-style weight penalties, built from the configs.
+"""Optimizers, learning-rate schedules and Keras-style weight penalties: their configs and
+what is built from them.
 
-``build_optimizers(module, OptimConfig, ...)`` returns what ``LightningModule.
-configure_optimizers`` returns; ``weight_penalty(module, RegularizerConfig)`` is the term added
-to the loss.
+A task's ``configure_optimizers`` returns ``build_optimizers(module, OptimConfig, ...)``;
+``weight_penalty(module, RegularizerConfig)`` is the term its ``training_step`` adds to the loss.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from deeprnn.training.config import OptimConfig, RegularizerConfig
+from deeprnn._schema import check_finite
+from deeprnn._validation import is_number
+
+
+@dataclass
+class SchedulerConfig:
+    """A learning-rate schedule. ``name``: ``none``, ``step`` (``step_size``, ``gamma``),
+    ``exponential`` (``gamma``), ``cosine`` (over ``trainer.max_epochs``, down to ``min_lr``),
+    ``plateau`` (``factor``, ``patience`` on ``trainer.monitor``) or ``onecycle`` (per step,
+    peak ``optim.lr``). ``warmup_steps`` adds a linear warm-up (per step) in front of any."""
+
+    name: Literal["none", "step", "exponential", "cosine", "plateau", "onecycle"] = "none"
+    step_size: int = 10
+    gamma: float = 0.5
+    factor: float = 0.5
+    patience: int = 2
+    min_lr: float = 0.0
+    warmup_steps: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """The optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``."""
+
+    name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+    def validate(self, where: str) -> None:
+        check_finite(where, "lr", self.lr, positive=True)
+        for name in ("weight_decay", "momentum", "eps"):
+            check_finite(where, name, getattr(self, name))
+        if len(self.betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in self.betas):
+            raise ValueError(f"{where}.betas must be two numbers in [0, 1), got {self.betas!r}")
+
+
+@dataclass
+class RegularizerConfig:
+    """Keras-style weight penalties added to the loss, on the recurrent layers' weights:
+    ``input`` = ``weight_ih`` (Keras ``kernel_regularizer``), ``recurrent`` = ``weight_hh``,
+    ``bias`` = the gate biases. L1 adds ``l1 * sum|w|``, L2 adds ``l2 * sum(w**2)``."""
+
+    input_l1: float = 0.0
+    input_l2: float = 0.0
+    recurrent_l1: float = 0.0
+    recurrent_l2: float = 0.0
+    bias_l1: float = 0.0
+    bias_l2: float = 0.0
+
+    def validate(self, where: str) -> None:
+        for f in dataclasses.fields(self):
+            check_finite(where, f.name, getattr(self, f.name))
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) for f in dataclasses.fields(self))
 
 
 def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:

@@ -29,11 +29,10 @@ import torch
 from torch import Tensor
 
 from deeprnn.data.vocab import Vocab
-from deeprnn.seq2seq._task_data import Seq2SeqData, Seq2SeqDataConfig, detokenize, tokenize
 from deeprnn.seq2seq.model import Seq2Seq
 from deeprnn.seq2seq.objectives import sequence_loss, teacher_forcing_ratio
 from deeprnn.tasks.base import TaskModule, gather_objects
-from deeprnn.tasks.registry import register_task
+from deeprnn.tasks.seq2seq_data import Seq2SeqData, detokenize, tokenize
 
 
 @dataclass
@@ -337,6 +336,3 @@ def write_attention_figures(task: Seq2SeqTask, dm: Seq2SeqData, folder, examples
         path = Path(folder) / f"attention_{i}.png"
         paths.append(plot_attention(r["attention"], r["src_tokens"], r["tgt_tokens"], path, title))
     return paths
-
-
-register_task("seq2seq", Seq2SeqTask, Seq2SeqConfig, Seq2SeqData, Seq2SeqDataConfig)

@@ -12,15 +12,17 @@ from torch.utils.data import DataLoader, IterableDataset
 from deeprnn.tasks._data import (
     BOS,
     EOS,
+    IGNORE,
     TaskData,
     Vocab,
+    call_reader,
+    carve,
+    limit_splits,
     pad_ids,
     split_indices,
     tokenize,
     vocab_from_itos,
 )
-
-IGNORE = -100
 
 
 @dataclass
@@ -121,8 +123,6 @@ class LMData(TaskData):
     def load(self) -> None:
         cfg = self.config
         if cfg.source == "reader":
-            from deeprnn.tasks._sources import call_reader
-
             raw = call_reader(cfg.reader, cfg.reader_args)
         elif cfg.train_path:
             raw = {
@@ -205,3 +205,39 @@ class LMData(TaskData):
             return self._stream(split)
         self.splits[split] = [d for d in self.splits[split] if len(d) > 1]
         return super()._loader(split, train)
+
+
+# -- data.reader functions for the real datasets ----------------------------------------------
+
+
+def imdb_text(
+    path: str,
+    val_fraction: float = 0.02,
+    seed: int = 0,
+    unsup: bool = True,
+    limit: int | None = None,
+) -> dict[str, list]:
+    """IMDB reviews as language-model documents: the train (and the 50,000 unlabelled) reviews
+    for pretraining; the test reviews are left out (the classifier is scored on them)."""
+    from deeprnn.data import read_imdb
+
+    data = read_imdb(path, "train", include_unsup=unsup)
+    docs = [t.replace("<br />", " ") for t in data.texts]
+    train, val = carve(docs, val_fraction, seed)
+    return limit_splits({"train": train, "val": val}, limit, seed)
+
+
+def names_text(
+    path: str,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    ascii: bool = False,
+    limit: int | None = None,
+) -> dict[str, list]:
+    """The same split as :func:`deeprnn.tasks.classify_data.names`, as language-model documents
+    (one name each)."""
+    from deeprnn.tasks.classify_data import names
+
+    splits = names(path, val_fraction, test_fraction, seed, ascii, limit)
+    return {k: [n for n, _ in v] for k, v in splits.items()}

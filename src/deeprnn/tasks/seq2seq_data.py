@@ -24,7 +24,7 @@ import torch
 
 from deeprnn.data.tokenizers import CharTokenizer
 from deeprnn.data.vocab import Vocab
-from deeprnn.tasks._data import TaskData, pad_ids
+from deeprnn.tasks._data import TaskData, call_reader, labelled_splits_from_csv, pad_ids
 
 
 @dataclass
@@ -152,11 +152,8 @@ def _read_pairs(cfg: Seq2SeqDataConfig, seed: int) -> dict[str, list[tuple[str, 
             out[split] = list(zip(pd.source, pd.target))
         return out
     if cfg.source == "csv":
-        from deeprnn.tasks._sources import labelled_splits_from_csv
-
         raw = labelled_splits_from_csv(cfg, seed, cfg.src_column, cfg.tgt_column)
         return {s: [(str(a), str(b)) for a, b in items] for s, items in raw.items()}
-    from deeprnn.tasks._sources import call_reader
 
     raw = call_reader(cfg.reader, cfg.reader_args)
     out = {}
