@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -93,7 +95,7 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, tuple[str, tup
         raise ValueError(f"{path} is not a valid safetensors file (header: {e})") from None
     if not isinstance(header, dict):
         raise ValueError(f"{path} is not a valid safetensors file (header is not an object)")
-    out = {}
+    out, end = {}, 0
     for name, info in header.items():
         if name == "__metadata__":
             continue
@@ -102,6 +104,18 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, tuple[str, tup
         if not ok or not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
             raise ValueError(f"{path} is not a valid safetensors file (bad entry {name!r})")
         out[name] = (info["dtype"], tuple(shape))
+        offsets = info.get("data_offsets")
+        if (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(isinstance(o, int) for o in offsets)
+        ):
+            end = max(end, offsets[1])
+    if end > size - 8 - n:
+        raise ValueError(
+            f"{path} is not a valid safetensors file (truncated: its header needs "
+            f"{8 + n + end} bytes, the file has {size})"
+        )
     return out
 
 
@@ -174,16 +188,55 @@ def load_weights(
         raise ValueError(f"{path} is not a valid safetensors file ({e})") from e
 
 
+class _ShapesOnly(TorchFunctionMode):
+    """Inside ``torch.device("meta")``: a factory call for a tensor too large for even a meta
+    tensor's size arithmetic (``(4 * 10**9, 10**9)`` overflows int64 bytes) returns a zero-stride
+    meta tensor of that shape, so the skeleton is built and its shapes can be compared."""
+
+    _FACTORIES = frozenset(
+        {torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.full}
+    )
+    _LIMIT = 2**31  # elements; anything larger is represented by its shape alone
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self._FACTORIES and args:
+            size = args[0] if isinstance(args[0], (tuple, list, torch.Size)) else args
+            if func is torch.full:
+                size = args[0]
+            if all(isinstance(s, int) for s in size) and math.prod(size) > self._LIMIT:
+                dtype = kwargs.get("dtype") or torch.get_default_dtype()
+                return torch.empty_strided(
+                    tuple(size), (0,) * len(size), dtype=dtype, device="meta"
+                )
+        return func(*args, **kwargs)
+
+
+def meta_state(build, source: str, against: str) -> dict[str, torch.Tensor]:
+    """The state dict of ``build()`` run on the ``meta`` device: names, shapes and dtypes, with
+    nothing allocated whatever sizes the config asks for. A config that cannot be built at all
+    is a ``ValueError`` naming ``source`` and ``against``."""
+    try:
+        with torch.device("meta"), _ShapesOnly():
+            return build().state_dict()
+    except (RuntimeError, ValueError, TypeError, OverflowError) as e:
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"{source} does not match its {against}: the model it describes cannot be built "
+            f"({type(e).__name__}: {first})"
+        ) from None
+
+
 def build_checked(build, weights: str | os.PathLike, against: str = CONFIG_NAME):
     """``build()`` a module whose weights are in the safetensors file ``weights``, safely.
 
-    ``build`` runs first under ``torch.device("meta")`` (nothing is allocated, whatever sizes
-    the config asks for) and the result is compared with the file's header; only when names,
-    shapes and dtype kinds agree is the module built for real and the weights loaded (strict).
+    ``build`` runs first on the ``meta`` device (:func:`meta_state`) and the result is compared
+    with the file's header; only when names, shapes and dtype kinds agree is the module built
+    for real and the weights loaded (strict).
     """
-    with torch.device("meta"):
-        skeleton = build()
-    state = load_weights(weights, skeleton.state_dict(), against)
+    header = read_safetensors_header(weights)
+    check_header_matches(meta_state(build, str(weights), against), header, str(weights), against)
+    state = load_weights(weights)
     module = build()
     module.load_state_dict(state, strict=True)
     return module

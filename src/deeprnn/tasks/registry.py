@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from deeprnn._persist import check_state_matches, read_checkpoint
+from deeprnn._persist import check_state_matches, meta_state, read_checkpoint
 from deeprnn._validation import close_key_hint
 
 _TASKS: dict[str, TaskSpec] = {}
@@ -92,8 +92,6 @@ def load_checkpoint(path, map_location: str = "cpu", expect: type | None = None)
     a checkpoint whose hyper-parameters disagree with its weights is a one-line error before
     anything is allocated. The model comes back in eval mode.
     """
-    import torch
-
     ckpt = read_checkpoint(path, map_location)
     hp = ckpt.get("hyper_parameters") or {}
     task = ckpt.get("deeprnn_task")
@@ -103,9 +101,8 @@ def load_checkpoint(path, map_location: str = "cpu", expect: type | None = None)
     if expect is not None and not issubclass(cls, expect):
         raise ValueError(f"{path} holds a {cls.__name__}, not a {expect.__name__}")
     state = ckpt["state_dict"]
-    with torch.device("meta"):
-        skeleton = cls(**hp)
-    check_state_matches(skeleton.state_dict(), state, str(path), "hyper_parameters")
+    expected = meta_state(lambda: cls(**hp), str(path), "hyper_parameters")
+    check_state_matches(expected, state, str(path), "hyper_parameters")
     model = cls(**hp)
     model.load_state_dict(state, strict=True)
     return model.to(map_location).eval()
