@@ -1,4 +1,8 @@
-"""One helper for the benchmark scripts: rewrite a README block between its markers."""
+"""One helper for the benchmark scripts: rewrite a results block between its markers.
+
+The result tables live in docs/results.md (the documentation site's Results page); the README
+shows a short summary of them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from deeprnn._persist import atomic_write_text  # noqa: E402
 
 
-def write_block(name: str, body: str, readme: Path = ROOT / "README.md") -> None:
+def write_block(name: str, body: str, readme: Path = ROOT / "docs" / "results.md") -> None:
     """Replace what lies between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` by ``body``
     (atomically); exit with a message when the markers are missing."""
     text = readme.read_text()

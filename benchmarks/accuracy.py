@@ -1,4 +1,4 @@
-"""Accuracy harness: reruns the worked examples and writes README's table beside the
+"""Accuracy harness: reruns the worked examples and writes the table of docs/results.md beside the
 published figures of ../shared/ANCHORS.md.
 
     python benchmarks/accuracy.py --list                 # the examples, anchors and targets
@@ -9,7 +9,8 @@ published figures of ../shared/ANCHORS.md.
 Each example trains with ``deeprnn train -c examples/NAME.yaml`` in its own process (its time
 budget is the config's ``trainer.max_time``) into ``runs/accuracy/NAME``; the test metric, the
 wall-clock training time and the hardware go to ``benchmarks/results/accuracy.json``, and
-``--readme`` rewrites the table between the ``accuracy:start`` / ``accuracy:end`` markers.
+``--readme`` rewrites the table between the ``accuracy:start`` / ``accuracy:end`` markers
+in docs/results.md.
 Test splits are only ever used for the final number (validation is carved out of training).
 """
 
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="list the examples and exit")
     p.add_argument("--collect", action="store_true", help="re-read runs/accuracy/*, no training")
     p.add_argument("--threads", type=int, default=None, help="torch threads per run")
-    p.add_argument("--readme", action="store_true", help="write the table into README.md")
+    p.add_argument("--readme", action="store_true", help="write the table into docs/results.md")
     a = p.parse_args(argv)
     if a.list:
         for ex in EXAMPLES:

@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py                 # the full grid (about 10 minutes on 2 cores)
     python benchmarks/speed.py --quick         # T=100 only, fewer repeats
-    make bench                                 # the full grid, then README's table is updated
+    make bench                                 # the full grid, then docs/results.md is updated
 
 Every row is timed interleaved with the others (repeat r runs row 1, row 2, ... before repeat
 r+1) so that machine noise hits all rows alike; we report medians and the ratio to
@@ -11,7 +11,7 @@ r+1) so that machine noise hits all rows alike; we report medians and the ratio 
 one train step (CPU) or ``torch.cuda.max_memory_allocated`` (GPU). GFLOP/s counts the GEMMs of a
 train step (3x the forward's 2·B·T·(I+H)·G·H per layer) against a measured GEMM peak.
 Results go to ``benchmarks/results/speed.json`` and ``speed.md``; ``--readme`` rewrites the
-table between the ``speed:start`` / ``speed:end`` markers in README.md.
+table between the ``speed:start`` / ``speed:end`` markers in docs/results.md.
 """
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ def main(argv=None) -> int:
     p.add_argument("--loop", action="store_true", help="include deeprnn's readable loop")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-keras", action="store_true", help="skip the TF-Keras peer rows")
-    p.add_argument("--readme", action="store_true", help="write the table into README.md")
+    p.add_argument("--readme", action="store_true", help="write the table into docs/results.md")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--memory-row", type=int, help=argparse.SUPPRESS)
     p.add_argument("--shape", help=argparse.SUPPRESS)

@@ -1,0 +1,76 @@
+"""The documentation: the mkdocs site builds with ``--strict`` (broken links, missing anchors and
+references, docstrings mkdocstrings cannot render all fail), and the README stays what a visitor
+needs first — small, with the two commands, and with no broken relative link."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RESULTS = ROOT / "docs" / "results.md"
+
+# [text](target) and ![alt](target); the target ends at whitespace or the closing parenthesis
+_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def _relative_links(markdown: str) -> list[str]:
+    text = re.sub(r"```.*?```", "", markdown, flags=re.S)  # links inside code blocks are code
+    targets = []
+    for target in _LINK.findall(text):
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith(("#", "//")):
+            continue  # http:, https:, mailto: ... and in-page anchors
+        targets.append(target)
+    return targets
+
+
+@pytest.mark.slow
+def test_mkdocs_build_strict(tmp_path):
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[dev]' installs it)")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stderr}\n{proc.stdout}"
+    index = tmp_path / "index.html"
+    assert index.is_file()
+    # the equations reach the pages as arithmatex spans for MathJax
+    cells = (tmp_path / "concepts" / "cells" / "index.html").read_text(encoding="utf-8")
+    assert 'class="arithmatex"' in cells
+
+
+def test_readme_is_small_and_shows_the_two_commands():
+    data = README.read_bytes()
+    assert len(data) < 12_000, f"README.md is {len(data):,} bytes; move detail into docs/"
+    text = data.decode("utf-8")
+    assert "make demo" in text
+    assert "make test" in text
+
+
+def test_readme_relative_links_exist():
+    links = _relative_links(README.read_text(encoding="utf-8"))
+    assert links, "README.md links nowhere (it should point to the docs)"
+    missing = [t for t in links if not (README.parent / t.split("#", 1)[0]).exists()]
+    assert not missing, f"README.md links to files that do not exist: {missing}"
+
+
+def test_results_page_keeps_the_benchmark_markers():
+    """benchmarks/accuracy.py and benchmarks/speed.py rewrite these blocks (--readme)."""
+    text = RESULTS.read_text(encoding="utf-8")
+    for name in ("accuracy", "speed", "multi30k"):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        assert text.count(start) == 1 and text.count(end) == 1, name
+        assert text.index(start) < text.index(end), name
