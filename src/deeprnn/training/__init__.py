@@ -1,4 +1,8 @@
-"""Training: the run config, callbacks, checkpoint I/O and ``fit``.
+"""Training: the run config, callbacks, checkpoint I/O and ``fit`` (a run from its config).
+
+Keras' ``model.fit`` / ``evaluate`` / ``predict`` for any ``nn.Module`` are in
+:mod:`deeprnn.training.keras_fit` (``deeprnn.fit`` at the top level), with its
+:class:`History` and the :class:`FitModule` wrapper.
 
 The typed-config machinery (:func:`from_dict`, :func:`to_dict`, overrides, YAML) and the
 optimizer / regulariser configs the task models use are re-exported here, where a run is put
@@ -30,11 +34,14 @@ from deeprnn.training.fit import (
     fit,
     is_rank_zero,
 )
+from deeprnn.training.keras_fit import FitModule, History
 
 __all__ = [
     "AtomicCheckpointIO",
     "FinetuneConfig",
+    "FitModule",
     "FitResult",
+    "History",
     "NaNGuard",
     "NonFiniteLossError",
     "OptimConfig",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,19 +50,55 @@ def read_metrics(run: str | Path) -> dict[str, list[tuple[float, float]]]:
     }
 
 
-def plot_curves(run: str | Path, out: str | Path, metrics: list[str] | None = None) -> Path:
+_STAGES = ("train_", "val_", "test_")
+
+
+def history_metrics(history) -> dict[str, list[tuple[float, float]]]:
+    """``{metric: [(epoch, value), ...]}`` from a Keras-style history: an object with a
+    ``.history`` dict of per-epoch lists (what ``deeprnn.fit`` returns) or such a dict itself.
+    Keras' names (``loss``, ``val_loss``, ``accuracy`` ...) become ``train_loss``, ``val_loss``,
+    ``train_accuracy``; epochs count from 0 (``history.epoch`` when there is one)."""
+    hist = getattr(history, "history", history)
+    if not isinstance(hist, dict) or not all(
+        isinstance(v, list | tuple | np.ndarray) for v in hist.values()
+    ):
+        raise TypeError(
+            "run must be a run folder or its metrics CSV, a History (with a .history dict of "
+            f"per-epoch lists) or such a dict, got {type(history).__name__}"
+        )
+    epochs = list(getattr(history, "epoch", None) or [])
+    out = {}
+    for key, values in hist.items():
+        values = [float(v) for v in values]
+        xs = epochs if len(epochs) == len(values) else range(len(values))
+        name = key if key.startswith(_STAGES) else f"train_{key}"
+        out[name] = [(float(e), v) for e, v in zip(xs, values) if math.isfinite(v)]
+    return out
+
+
+def plot_curves(
+    run: str | os.PathLike | Any, out: str | Path, metrics: list[str] | None = None
+) -> Path:
     """One panel per metric name (loss first), train and validation curves side by side;
     forecasting baselines (``val_naive_mae`` ...) are dotted lines in their metric's panel.
 
-    ``metrics`` picks the names (``["loss", "acc"]``); default: every metric logged for
-    validation. Test metrics (one point) are left out.
+    ``run`` is a run folder (or its ``metrics.csv``), or the :class:`~deeprnn.History` that
+    ``deeprnn.fit`` returns (anything with a ``.history`` dict of per-epoch lists, as Keras'
+    ``History``), or such a dict: ``{"loss": [...], "val_loss": [...]}``. ``metrics`` picks the
+    names (``["loss", "acc"]``); default: every metric logged for validation (for a history
+    without validation, every training metric). Test metrics (one point) are left out.
     """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    data = read_metrics(run)
+    from_history = not isinstance(run, str | os.PathLike)
+    data = history_metrics(run) if from_history else read_metrics(run)
+    for key in [k for k in data if not k.startswith(_STAGES) and f"val_{k}" in data]:
+        data.setdefault(f"train_{key}", data[key])  # a CSV of deeprnn.fit: Keras' names
+    where = "the history" if from_history else metrics_csv(run)
     names = metrics or sorted(
-        {k.split("_", 1)[1] for k in data if k.startswith("val_")},
+        {k.split("_", 1)[1] for k in data if k.startswith("val_")}
+        or ({k.split("_", 1)[1] for k in data if k.startswith("train_")} if from_history else ()),
         key=lambda n: (n != "loss", n),
     )
     baselines = ("naive_", "snaive_")  # forecasting baselines: drawn inside the metric's panel
@@ -70,9 +108,7 @@ def plot_curves(run: str | Path, out: str | Path, metrics: list[str] | None = No
         if (f"train_{n}" in data or f"val_{n}" in data) and not n.startswith(baselines)
     ]
     if not names:
-        raise ValueError(
-            f"no train/val metrics to plot in {metrics_csv(run)}; logged: {sorted(data)}"
-        )
+        raise ValueError(f"no train/val metrics to plot in {where}; logged: {sorted(data)}")
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
