@@ -34,7 +34,8 @@ class RevIN(nn.Module):
         affine: learn :math:`\gamma, \beta` (D,).
 
     Inputs of :meth:`normalize`: ``x`` (N, T, D); ``mask`` (N, T) bool, optional: statistics
-    over the real steps only, padded outputs are zero. Returns ``(x_hat (N, T, D), stats)``
+    over the real steps only, padded outputs are zero; ``stats``, optional: use these instead
+    of the statistics of ``x`` (a history's, to normalise its future). Returns ``(x_hat (N, T, D), stats)``
     with ``stats = (mean (N, 1, D), std (N, 1, D))``.
 
     Inputs of :meth:`denormalize`: ``y`` (N, T', D) and the ``stats`` of its window.
@@ -66,23 +67,25 @@ class RevIN(nn.Module):
             )
 
     def normalize(
-        self, x: Tensor, mask: Tensor | None = None
+        self, x: Tensor, mask: Tensor | None = None, stats: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         self._check("x", x)
-        if mask is None:
+        if mask is not None and mask.shape != x.shape[:2]:
+            raise ValueError(
+                f"mask must have shape {tuple(x.shape[:2])} (N, T), got {tuple(mask.shape)}"
+            )
+        m = None if mask is None else mask.to(x.dtype)[..., None]  # (N, T, 1)
+        if stats is not None:  # another window's statistics (a history's, for its future)
+            mean, std = stats
+        elif mask is None:
             mean = x.mean(1, keepdim=True)  # (N, 1, D)
             var = x.var(1, keepdim=True, unbiased=False)
-            m = None
+            std = torch.sqrt(var + self.eps)  # (N, 1, D)
         else:
-            if mask.shape != x.shape[:2]:
-                raise ValueError(
-                    f"mask must have shape {tuple(x.shape[:2])} (N, T), got {tuple(mask.shape)}"
-                )
-            m = mask.to(x.dtype)[..., None]  # (N, T, 1)
             count = m.sum(1, keepdim=True).clamp(min=1)  # (N, 1, 1)
             mean = (x * m).sum(1, keepdim=True) / count
             var = (((x - mean) ** 2) * m).sum(1, keepdim=True) / count
-        std = torch.sqrt(var + self.eps)  # (N, 1, D)
+            std = torch.sqrt(var + self.eps)  # (N, 1, D)
         out = (x - mean) / std
         if self.affine:
             out = out * self.weight + self.bias

@@ -1,13 +1,25 @@
 """Forecasting: windows of one or several series (targets + covariates) -> the next ``horizon``
 steps of the targets.
 
-Decoding: ``direct`` (the last hidden state -> all ``horizon`` steps at once) or
-``autoregressive`` (a one-step-ahead model trained with teacher forcing, fed its own
-predictions for ``horizon`` steps; future covariates are taken as known). Targets and
-covariates are scaled with statistics of the training part; metrics are computed after the
-inverse transform: MAE, RMSE, MSE and MASE (scaled by the seasonal-naive error on each input
-window, as GluonTS does), each beside the same metric of the ``naive`` (last value) and, with
-``seasonality > 1``, the ``snaive`` (last season) baselines.
+Encoders (``model.encoder``): ``rnn``, a :class:`~deeprnn.DeepRNN` over the time steps, decoded
+``direct`` (the last hidden state -> all ``horizon`` steps at once) or ``autoregressive`` (a
+one-step-ahead model trained with teacher forcing, fed its own predictions for ``horizon``
+steps; future covariates are taken as known); or ``segment``, the segment-wise RNN with
+parallel multi-step decoding of SegRNN (:class:`~deeprnn.tasks._segment.SegmentRNN`).
+
+Options for long horizons: ``revin`` (reversible instance normalisation of the targets,
+:class:`~deeprnn.layers.RevIN`) and ``channel_independent`` (one shared network runs over
+each target series on its own, with the covariates beside it, as PatchTST and SegRNN do:
+K targets are K rows of the batch).
+
+Targets and covariates are scaled with statistics of the training part. Metrics, each beside
+the same metric of the ``naive`` (last value) and, with ``seasonality > 1``, the ``snaive``
+(last season) baselines on the same windows: ``mse_scaled`` / ``mae_scaled`` on the scaled
+(standardised) values, as long-horizon papers report them; MAE, RMSE, MSE and MASE (scaled by
+the seasonal-naive error on each input window, as GluonTS does; series flat over a window are
+left out of it) after the inverse transform.
+The test metrics per horizon step (lists ``test_mse_scaled_per_step`` ...) are added by
+:meth:`Forecast.extra_metrics` to ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -19,31 +31,72 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError
 
+from deeprnn.layers import RevIN
+from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
+from deeprnn.tasks._segment import SegmentRNN
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.forecast_data import ForecastData, Scaler
 
 
 @dataclass
 class ForecastConfig:
-    """The forecaster. ``input.projection`` optionally maps the features through a linear layer."""
+    """The forecaster. ``input.projection`` optionally maps the features through a linear layer.
+
+    ``encoder: segment`` needs ``segment_length`` (S, dividing ``data.input_window``; the
+    horizon is decoded in ceil(H / S) segments and cut to H) and ``mode: direct``; its
+    embedding size is ``rnn.hidden_size`` (SegRNN: one GRU layer, ``rnn: {cell: gru,
+    num_layers: 1}``). ``head_dropout``: dropout before the output layer. ``revin`` /
+    ``revin_affine``: RevIN of the targets, with learned affine parameters."""
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
     mode: Literal["direct", "autoregressive"] = "direct"
     head_hidden: int = 0
     baseline: Literal["none", "naive", "snaive"] = "none"
+    encoder: Literal["rnn", "segment"] = "rnn"
+    segment_length: int | None = None
+    channel_independent: bool = False
+    revin: bool = False
+    revin_affine: bool = True
+    head_dropout: float = 0.0
 
     def validate(self, where: str) -> None:
         if self.baseline != "none" and self.mode != "direct":
             raise ValueError(
                 f"{where}.baseline={self.baseline!r} needs mode 'direct', got {self.mode!r}"
             )
+        if not 0 <= self.head_dropout < 1:
+            raise ValueError(f"{where}.head_dropout must be in [0, 1), got {self.head_dropout!r}")
+        if self.encoder == "rnn":
+            if self.segment_length is not None:
+                raise ValueError(
+                    f"{where}.segment_length={self.segment_length!r} needs "
+                    f"{where}.encoder='segment', got {self.encoder!r}"
+                )
+            return
+        s = self.segment_length
+        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+            raise ValueError(
+                f"{where}.segment_length must be a positive int for {where}.encoder='segment', "
+                f"got {s!r}"
+            )
+        if self.mode != "direct":
+            raise ValueError(
+                f"{where}.encoder='segment' decodes in parallel: {where}.mode must be 'direct', "
+                f"got {self.mode!r}"
+            )
+        if self.head_hidden:
+            raise ValueError(
+                f"{where}.head_hidden={self.head_hidden!r} needs {where}.encoder='rnn'"
+            )
 
 
 def _metrics() -> nn.ModuleDict:
     return nn.ModuleDict(
         {
+            "mse_scaled": MeanSquaredError(),
+            "mae_scaled": MeanAbsoluteError(),
             "mae": MeanAbsoluteError(),
             "rmse": MeanSquaredError(squared=False),
             "mse": MeanSquaredError(),
@@ -53,7 +106,10 @@ def _metrics() -> nn.ModuleDict:
 
 
 class Forecast(TaskModule):
-    """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled."""
+    """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled.
+
+    F = K targets (first) + C covariates. In channel-independent mode the network sees B = N K
+    rows of 1 + C features (row ``n K + k``: target k of window n, and the covariates)."""
 
     config_class = ForecastConfig
 
@@ -73,56 +129,137 @@ class Forecast(TaskModule):
                 f"model.baseline='snaive' needs 1 < data.seasonality <= data.input_window, got "
                 f"seasonality={m}, input_window={art['input_window']}"
             )
-        size = self.n_features
+        ci = cfg.channel_independent
+        k_out = 1 if ci else self.n_targets  # targets per row of the network
+        size = 1 + len(art["covariates"]) if ci else self.n_features
+        self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if cfg.revin else None
         self.projection = None
         if cfg.input.projection:
             self.projection = nn.Linear(size, cfg.input.projection)
             size = cfg.input.projection
-        self.rnn = build_rnn(size, cfg.rnn)
-        out = self.n_targets * (self.horizon if cfg.mode == "direct" else 1)
-        hidden = self.rnn.output_size
-        layers: list[nn.Module] = []
-        if cfg.head_hidden:
-            layers += [nn.Linear(hidden, cfg.head_hidden), nn.ReLU()]
-            hidden = cfg.head_hidden
-        self.head = nn.Sequential(*layers, nn.Linear(hidden, out))
+        self.segment = None
+        if cfg.encoder == "segment":
+            w, s = int(art["input_window"]), cfg.segment_length
+            if w % s:
+                raise ValueError(
+                    f"model.segment_length={s} must divide data.input_window={w} "
+                    f"(the window is cut into whole segments)"
+                )
+            d = cfg.rnn.hidden_size
+            self.segment = SegmentRNN(
+                size,
+                k_out,
+                s,
+                self.horizon,
+                build_rnn(d, cfg.rnn),
+                d,
+                channels=self.n_targets if ci else None,
+                dropout=cfg.head_dropout,
+            )
+        else:
+            self.rnn = build_rnn(size, cfg.rnn)
+            out = k_out * (self.horizon if cfg.mode == "direct" else 1)
+            hidden = self.rnn.output_size
+            layers: list[nn.Module] = []
+            if cfg.head_hidden:
+                layers += [nn.Linear(hidden, cfg.head_hidden), nn.ReLU()]
+                hidden = cfg.head_hidden
+            if cfg.head_dropout:
+                layers.append(nn.Dropout(cfg.head_dropout))
+            self.head = nn.Sequential(*layers, nn.Linear(hidden, out))
         self.scaler = Scaler.from_artifact(art.get("scaler"))
         names = ["model", "naive"] + (["snaive"] if int(art.get("seasonality", 1)) > 1 else [])
         self.metrics = nn.ModuleDict(
             {f"{stage}_{n}": _metrics() for stage in ("val", "test") for n in names}
         )
+        self._per_step: dict[str, dict] = {}  # test error sums per horizon step
 
     # -- the model -------------------------------------------------------------------------------
     def _features(self, x: Tensor) -> Tensor:
         return self.projection(x) if self.projection is not None else x
 
+    def _channels(self, targets: Tensor, cov: Tensor) -> Tensor:
+        """(N, T, K) targets and (N, T, C) covariates -> the network's rows: (N, T, K + C), or
+        (N K, T, 1 + C) channel-independent."""
+        if not self.config.channel_independent:
+            return torch.cat([targets, cov], dim=-1)
+        n, t, k = targets.shape
+        rows = targets.transpose(1, 2).reshape(n * k, t, 1)  # (N K, T, 1)
+        c = cov[:, None].expand(n, k, t, cov.shape[-1]).reshape(n * k, t, -1)  # (N K, T, C)
+        return torch.cat([rows, c], dim=-1)
+
+    def _unchannels(self, pred: Tensor, n: int) -> Tensor:
+        """The network's outputs (B, T, K') -> (N, T, K)."""
+        if not self.config.channel_independent:
+            return pred
+        return pred.reshape(n, self.n_targets, pred.shape[1]).transpose(1, 2)  # (N, T, K)
+
+    def _rows(self, t: Tensor | None) -> Tensor | None:
+        """Per-window values (N, ...) -> per network row (B, ...)."""
+        if t is None or not self.config.channel_independent:
+            return t
+        return t.repeat_interleave(self.n_targets, dim=0)
+
+    def _normalise(self, history: Tensor, mask: Tensor | None = None):
+        """RevIN of the targets: ``(targets (N, T, K), stats or None)``."""
+        targets = history[..., : self.n_targets]
+        if self.revin is None:
+            return targets, None
+        return self.revin.normalize(targets, mask)
+
+    def _denormalise(self, pred: Tensor, stats) -> Tensor:
+        return pred if stats is None else self.revin.denormalize(pred, stats)
+
     def forward(self, history: Tensor, future_covariates: Tensor | None = None) -> Tensor:
-        n = history.shape[0]
         if self.config.mode == "direct":
-            out, _ = self.rnn(self._features(history))
-            pred = self.head(out[:, -1]).view(n, self.horizon, self.n_targets)
-            return pred if self.config.baseline == "none" else pred + self._baseline(history)
-        out, states = self.rnn(self._features(history))
-        step = self.head(out[:, -1])  # (N, K)
+            return self._direct(history)
+        n, k = history.shape[0], self.n_targets
+        targets, stats = self._normalise(history)
+        out, states = self.rnn(self._features(self._channels(targets, history[..., k:])))
+        step = self.head(out[:, -1])  # (B, K')
         preds = [step]
+        future = self._rows(future_covariates)  # (B, H, C)
         for h in range(1, self.horizon):
             feats = step
-            if future_covariates is not None and future_covariates.shape[-1]:
-                feats = torch.cat([step, future_covariates[:, h - 1]], dim=-1)
+            if future is not None and future.shape[-1]:
+                feats = torch.cat([step, future[:, h - 1]], dim=-1)
             out, states = self.rnn(self._features(feats[:, None]), initial_state=states)
             step = self.head(out[:, -1])
             preds.append(step)
-        return torch.stack(preds, dim=1)  # (N, H, K)
+        pred = self._unchannels(torch.stack(preds, dim=1), n)  # (N, H, K)
+        return self._denormalise(pred, stats)
 
-    def _baseline(self, history: Tensor) -> Tensor:
-        """The forecast the network corrects (``model.baseline``), in scaled units (N, H, K):
-        the last value (``naive``) or the last season repeated (``snaive``)."""
-        past = history[..., : self.n_targets]  # (N, W, K)
-        if self.config.baseline == "naive":
-            return past[:, -1:].expand(-1, self.horizon, -1)
-        m = int(self.artifacts.get("seasonality", 1))
-        reps = -(-self.horizon // m)
-        return past[:, -m:].repeat(1, reps, 1)[:, : self.horizon]
+    def _direct(self, history: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Direct decoding of (N, T, F) histories (post-padded to ``lengths``) -> (N, H, K)."""
+        n, k = history.shape[0], self.n_targets
+        mask = None if lengths is None else lengths_to_mask(lengths, history.shape[1])
+        targets, stats = self._normalise(history, mask)
+        x = self._features(self._channels(targets, history[..., k:]))  # (B, T, F')
+        rows = self._rows(lengths)
+        if self.segment is not None:
+            pred = self.segment(x, rows)  # (B, H, K')
+        else:
+            out, _ = self.rnn(x, lengths=rows)
+            if rows is None:
+                last = out[:, -1]
+            else:
+                index = (rows - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])
+                last = out.gather(1, index).squeeze(1)  # (B, H') at each row's last real step
+            pred = self.head(last).view(x.shape[0], self.horizon, -1)  # (B, H, K')
+        pred = self._unchannels(pred, n)  # (N, H, K)
+        if self.config.baseline != "none":  # corrected where the network works (RevIN'd)
+            pred = pred + self._baseline(targets, lengths)
+        return self._denormalise(pred, stats)
+
+    def _baseline(self, past: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The forecast the network corrects (``model.baseline``) from the past targets
+        (N, W, K): the last value (``naive``) or the last season repeated (``snaive``)."""
+        m = 1 if self.config.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
+        steps = past.shape[1] if lengths is None else lengths[:, None]  # () or (N, 1)
+        index = steps - m + torch.arange(self.horizon, device=past.device) % m  # (H,) / (N, H)
+        index = torch.as_tensor(index, device=past.device).clamp(min=0)
+        index = index.expand(past.shape[0], self.horizon)[..., None].expand(-1, -1, past.shape[2])
+        return past.gather(1, index)  # (N, H, K)
 
     def _split(self, x: Tensor):
         w = int(self.artifacts["input_window"])
@@ -132,39 +269,83 @@ class Forecast(TaskModule):
         x, y = batch  # x (N, W + H, F) scaled, y (N, H, K) scaled
         history, future_cov = self._split(x)
         if self.config.mode == "autoregressive" and stage == "train":
-            out, _ = self.rnn(self._features(x[:, :-1]))  # teacher forcing, every step
-            pred = self.head(out)  # (N, W + H - 1, K)
-            target = x[:, 1:, : self.n_targets]
-            return nn.functional.mse_loss(pred, target), {}
+            return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
         pred = self(history, future_cov)
         loss = nn.functional.mse_loss(pred, y)
         if stage == "train":
             return loss, {}
         return loss, self._score(stage, history, pred, y)
 
+    def _teacher_forced(self, x: Tensor) -> Tensor:
+        """One-step-ahead predictions at every step of x (N, W + H, F): (N, W + H - 1, K)."""
+        n, k, w = x.shape[0], self.n_targets, int(self.artifacts["input_window"])
+        targets = x[..., :k]
+        stats = None
+        if self.revin is not None:  # the statistics of the history part
+            _, stats = self.revin.normalize(targets[:, :w])
+            targets, _ = self.revin.normalize(targets, stats=stats)
+        out, _ = self.rnn(self._features(self._channels(targets, x[..., k:])[:, :-1]))
+        pred = self._unchannels(self.head(out), n)  # (N, W + H - 1, K)
+        return self._denormalise(pred, stats)
+
     def _score(self, stage: str, history: Tensor, pred: Tensor, y: Tensor) -> dict:
         k = self.n_targets
-        past = self.scaler.inverse(history[..., :k], k)  # (N, W, K) original scale
+        scaled_past = history[..., :k]  # (N, W, K) scaled
+        past = self.scaler.inverse(scaled_past, k)  # original scale
         truth = self.scaler.inverse(y, k)
         m = int(self.artifacts.get("seasonality", 1))
         lag = m if past.shape[1] > m else 1
-        scale = (past[:, lag:] - past[:, :-lag]).abs().mean(1, keepdim=True).clamp_min(1e-8)
-        candidates = {"model": self.scaler.inverse(pred.detach(), k)}
-        candidates["naive"] = past[:, -1:].expand_as(truth).contiguous()
+        scale = (past[:, lag:] - past[:, :-lag]).abs().mean(1, keepdim=True)  # (N, 1, K)
+        defined = (scale > 0).expand_as(y).to(y.dtype)  # a flat window has no MASE: weight 0
+        scale = scale.clamp_min(1e-8)
+        candidates = {"model": pred.detach()}  # scaled
+        candidates["naive"] = scaled_past[:, -1:].expand_as(y).contiguous()
         if f"{stage}_snaive" in self.metrics:
             reps = -(-self.horizon // m)
-            candidates["snaive"] = past[:, -m:].repeat(1, reps, 1)[:, : self.horizon]
+            candidates["snaive"] = scaled_past[:, -m:].repeat(1, reps, 1)[:, : self.horizon]
         logged = {}
-        for name, p in candidates.items():
+        for name, p_scaled in candidates.items():
+            p = self.scaler.inverse(p_scaled, k)
             group = self.metrics[f"{stage}_{name}"]
             for metric_name, metric in group.items():
                 if metric_name == "mase":
-                    metric.update((p - truth).abs() / scale)
+                    metric.update((p - truth).abs() / scale, defined)
+                elif metric_name.endswith("_scaled"):
+                    metric.update(p_scaled.contiguous(), y)
                 else:
                     metric.update(p.contiguous(), truth)
                 prefix = "" if name == "model" else f"{name}_"
                 logged[f"{prefix}{metric_name}"] = metric
+            if stage == "test":
+                self._add_per_step(name, p_scaled, y, p, truth)
         return logged
+
+    # -- per-step test metrics ---------------------------------------------------------------
+    def _add_per_step(self, name: str, p_scaled, y, p, truth) -> None:
+        """Sums over windows and targets, per horizon step (H,), in float64."""
+        prefix = "" if name == "model" else f"{name}_"
+        errors = {"mse_scaled": (p_scaled - y) ** 2, "mae_scaled": (p_scaled - y).abs()}
+        errors.update({"mse": (p - truth) ** 2, "mae": (p - truth).abs()})
+        sums = self._per_step.setdefault(prefix, {"count": 0.0})
+        for metric, e in errors.items():
+            total = e.detach().double().sum(dim=(0, 2)).cpu()  # (H,)
+            sums[metric] = sums.get(metric, 0) + total
+        sums["count"] += float(y.shape[0] * y.shape[2])
+
+    def on_test_epoch_start(self) -> None:
+        self._per_step = {}
+
+    def extra_metrics(self, dm=None) -> dict:
+        """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
+        values, each the mean over the test windows and targets (of the last test run, in this
+        process)."""
+        out = {}
+        for prefix, sums in self._per_step.items():
+            count = max(sums["count"], 1.0)
+            for metric, total in sums.items():
+                if metric != "count":
+                    out[f"test_{prefix}{metric}_per_step"] = (total / count).tolist()
+        return out
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, **options) -> list[dict]:
@@ -211,7 +392,4 @@ class Forecast(TaskModule):
         row's last real step."""
         if self.config.mode != "direct":
             raise ValueError("ONNX export covers model.mode='direct' forecasters")
-        out, _ = self.rnn(self._features(x), lengths=lengths)
-        index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])
-        last = out.gather(1, index).squeeze(1)
-        return self.head(last).view(x.shape[0], self.horizon, self.n_targets)
+        return self._direct(x, lengths)

@@ -6,14 +6,34 @@ Sources (``data.source``):
   ``input_window + horizon`` steps, sums of two random sines plus noise; split by series;
 * ``csv``: one long series or several (``series_column``), columns ``targets`` and
   ``covariates``; each series is split in time (train, then val, then test) and cut into
-  windows whose forecast lies inside one split (the input may reach back into the previous);
+  windows whose forecast lies inside one split;
 * ``reader``: ``"package.module:function"`` returning ``{"train": [...], "val": [...],
   "test": [...]}`` of (T, F) arrays whose first columns are the targets, or a dict of one
   pandas DataFrame under ``"frame"`` handled like a CSV.
+
+Splits of a CSV / frame source, per series, in time order (train from the first row):
+
+* fractions ``val_fraction`` / ``test_fraction`` (the default), or ``split`` with fractions;
+* ``split: {train: 8640, val: 2880, test: 2880}``: row counts, as the Informer / Autoformer /
+  DLinear / SegRNN benchmarks cut ETTh (12 / 4 / 4 months of 30 days); rows after the test
+  part are unused; ``test`` left out takes the rest;
+* ``split: {train: "2017-07-01", val: "2017-11-01", test: "2018-03-01"}``: dates, each the
+  (exclusive) end of its split, read from ``time_column``.
+
+A window belongs to the split its *forecast* lies in. With ``reach_back: true`` (the default)
+the input window of the first val / test windows reaches back into the previous split, as
+those benchmarks' data loaders do (their val / test parts start ``input_window`` rows before
+the boundary); so the first val forecast starts at the first val row. ``reach_back: false``
+keeps the inputs inside the split too. Scaling statistics come from the train rows only.
+
+``rows: N`` or ``rows: [start, stop]`` uses only those rows of the file (before the series are
+grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
+``start <= time < stop``.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -43,6 +63,11 @@ class ForecastDataConfig:
     val_fraction: float = 0.2
     test_fraction: float = 0.1
     num_series: int = 10000
+    split: dict | None = None
+    time_column: str | None = None
+    rows: int | list[int] | None = None
+    dates: list | None = None
+    reach_back: bool = True
 
     def validate(self, where: str) -> None:
         for name in ("input_window", "horizon", "stride", "seasonality", "num_series"):
@@ -50,6 +75,122 @@ class ForecastDataConfig:
                 raise ValueError(f"{where}.{name} must be >= 1, got {getattr(self, name)!r}")
         if not self.targets:
             raise ValueError(f"{where}.targets must name at least one column")
+        if isinstance(self.split, dict):  # YAML reads 2017-07-01 as a date: keep JSON-able text
+            self.split = {k: _iso(v) for k, v in self.split.items()}
+        if isinstance(self.dates, list):
+            self.dates = [_iso(v) for v in self.dates]
+        dated = self.split is not None and split_kind(self.split, f"{where}.split") == "dates"
+        if dated and not self.time_column:
+            raise ValueError(f"{where}.split by dates needs {where}.time_column")
+        if self.rows is not None:
+            row_range(self.rows, f"{where}.rows")
+        if self.dates is not None:
+            if not isinstance(self.dates, list) or len(self.dates) != 2:
+                raise ValueError(f"{where}.dates must be [start, stop], got {self.dates!r}")
+            if not self.time_column:
+                raise ValueError(f"{where}.dates needs {where}.time_column")
+
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def _iso(v):
+    """A date or datetime as ISO text (YAML reads ``2017-07-01`` as a date); others as they are."""
+    if isinstance(v, datetime.datetime):
+        return v.isoformat(sep=" ")
+    return v.isoformat() if isinstance(v, datetime.date) else v
+
+
+def split_kind(split: dict, where: str = "data.split") -> str:
+    """``"rows"``, ``"fractions"`` or ``"dates"``: what the values of ``split`` are."""
+    if not isinstance(split, dict) or not split:
+        raise ValueError(f"{where} must map train/val/test to a boundary, got {split!r}")
+    unknown = sorted(set(split) - set(SPLIT_NAMES))
+    if unknown or "train" not in split or "val" not in split:
+        raise ValueError(
+            f"{where} must have keys train, val (and optionally test), got {sorted(split)}"
+        )
+    kinds = set()
+    for v in split.values():
+        if isinstance(v, bool):
+            kinds.add("bad")
+        elif isinstance(v, int):
+            kinds.add("rows" if v >= 0 else "bad")
+        elif isinstance(v, float):
+            kinds.add("fractions" if 0 <= v <= 1 else "bad")
+        elif isinstance(v, (str, datetime.date)):
+            kinds.add("dates")
+        else:
+            kinds.add("bad")
+    if len(kinds) != 1 or "bad" in kinds:
+        raise ValueError(
+            f"{where} values must all be row counts (ints >= 0), fractions (floats in [0, 1]) "
+            f"or dates, got {split!r}"
+        )
+    kind = kinds.pop()
+    if kind == "fractions" and sum(split.values()) > 1 + 1e-9:
+        raise ValueError(f"{where} fractions must sum to at most 1, got {split!r}")
+    return kind
+
+
+def row_range(rows, where: str = "data.rows") -> tuple[int, int | None]:
+    """``N`` -> (0, N); ``[start, stop]`` -> (start, stop)."""
+    if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 1:
+        return 0, rows
+    if (
+        isinstance(rows, list)
+        and len(rows) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in rows)
+        and 0 <= rows[0] < rows[1]
+    ):
+        return rows[0], rows[1]
+    raise ValueError(f"{where} must be a row count N >= 1 or [start, stop], got {rows!r}")
+
+
+def split_bounds(
+    n: int, cfg: ForecastDataConfig, times=None, sid: str = "0"
+) -> tuple[int, int, int]:
+    """Row boundaries ``(b1, b2, b3)``: train ``[0, b1)``, val ``[b1, b2)``, test ``[b2, b3)``
+    of a series of ``n`` rows (``times``: its time stamps, for a split by dates)."""
+    split = cfg.split
+    if split is None:
+        b1 = round(n * (1 - cfg.val_fraction - cfg.test_fraction))
+        return b1, round(n * (1 - cfg.test_fraction)), n
+    kind = split_kind(split)
+    if kind == "rows":
+        b1 = split["train"]
+        b2 = b1 + split["val"]
+        b3 = b2 + split["test"] if "test" in split else n
+        if b3 > n:
+            raise ValueError(
+                f"data.split needs {b3} rows (train + val + test), series {sid!r} has {n}"
+            )
+        return b1, b2, b3
+    if kind == "fractions":
+        b1 = round(n * split["train"])
+        b2 = round(n * (split["train"] + split["val"]))
+        b3 = round(n * (split["train"] + split["val"] + split["test"])) if "test" in split else n
+        return b1, b2, b3
+    import pandas as pd
+
+    if times is None:
+        raise ValueError("data.split by dates needs data.time_column")
+    stamps = pd.DatetimeIndex(times)
+    if not stamps.is_monotonic_increasing:
+        raise ValueError(f"data.time_column: series {sid!r} is not sorted by time")
+    ends = []
+    for name in SPLIT_NAMES:
+        if name not in split:
+            ends.append(n)
+            continue
+        try:
+            end = pd.Timestamp(split[name])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"data.split.{name}: not a date: {split[name]!r}") from e
+        ends.append(int(stamps.searchsorted(end, side="left")))
+    if not ends[0] <= ends[1] <= ends[2]:
+        raise ValueError(f"data.split dates must be in time order, got {split!r}")
+    return ends[0], ends[1], ends[2]
 
 
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
@@ -106,6 +247,21 @@ class Scaler:
         return x * self.scale[:k].to(x) + self.shift[:k].to(x)
 
 
+def window_starts(n: int, bounds: tuple[int, int, int], w: int, h: int, cfg):
+    """``(split, start)`` of every window of a series of ``n`` rows: the input covers
+    ``[start, start + w)``, the forecast ``[start + w, start + w + h)``, which must lie inside
+    one split; with ``cfg.reach_back`` false the input must too."""
+    b1, b2, b3 = bounds
+    for start in range(0, n - w - h + 1, cfg.stride):
+        t0, t1 = start + w, start + w + h  # the forecast covers [t0, t1)
+        if t1 <= b1:
+            yield "train", start
+        elif b1 <= t0 and t1 <= b2 and (cfg.reach_back or start >= b1):
+            yield "val", start
+        elif b2 <= t0 and t1 <= b3 and (cfg.reach_back or start >= b2):
+            yield "test", start
+
+
 class ForecastData(TaskData):
     """Windows ``(x (W + H, F), y (H, K))`` of scaled series; artifacts: targets, covariates,
     input_window, horizon, seasonality, scaler."""
@@ -130,37 +286,28 @@ class ForecastData(TaskData):
             self._fit_scaler(np.concatenate(raw["train"]) if raw["train"] else series[0])
             self.splits = {s: [self._window(a, 0) for a in items] for s, items in raw.items()}
             return
-        frames = self._frames()
-        bounds = {}
-        train_rows = []
-        for sid, arr in frames.items():
-            n = len(arr)
-            b1 = round(n * (1 - cfg.val_fraction - cfg.test_fraction))
-            b2 = round(n * (1 - cfg.test_fraction))
-            bounds[sid] = (b1, b2)
-            train_rows.append(arr[:b1])
+        frames, times = self._frames()
+        bounds = {sid: split_bounds(len(a), cfg, times.get(sid), sid) for sid, a in frames.items()}
+        train_rows = [arr[: bounds[sid][0]] for sid, arr in frames.items()]
         self._fit_scaler(np.concatenate(train_rows))
         self.splits = {"train": [], "val": [], "test": []}
+        self.window_starts = {"train": [], "val": [], "test": []}  # (series, first row)
         for sid, arr in frames.items():
-            b1, b2 = bounds[sid]
             scaled = self.scaler.transform(arr)
-            for start in range(0, len(arr) - w - h + 1, cfg.stride):
-                t0, t1 = start + w, start + w + h  # the forecast covers [t0, t1)
-                split = "train" if t1 <= b1 else "val" if t0 >= b1 and t1 <= b2 else None
-                if t0 >= b2:
-                    split = "test"
-                if split is not None:
-                    self.splits[split].append(self._window(scaled, start, scaled_already=True))
+            for split, start in window_starts(len(arr), bounds[sid], w, h, cfg):
+                self.splits[split].append(self._window(scaled, start, scaled_already=True))
+                self.window_starts[split].append((sid, start))
         if not self.splits["train"]:
             lengths = {sid: len(a) for sid, a in frames.items()}
+            how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
             raise ValueError(
                 f"no training window fits: input_window + horizon = {w + h} steps, "
-                f"series lengths {lengths} with val/test fractions "
-                f"{cfg.val_fraction}/{cfg.test_fraction}"
+                f"series lengths {lengths} with split {how}"
             )
 
-    def _frames(self) -> dict[str, np.ndarray]:
-        """Each series as a (T, K + C) float array: targets first, then covariates."""
+    def _frames(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each series as a (T, K + C) float array (targets first, then covariates), and its
+        time stamps when ``time_column`` is set."""
         cfg = self.config
         cols = list(cfg.targets) + list(cfg.covariates)
         if cfg.source == "csv":
@@ -173,18 +320,48 @@ class ForecastData(TaskData):
             out = call_reader(cfg.reader, cfg.reader_args)
             frame = out["train"]
         extra = [cfg.series_column] if cfg.series_column else []
+        extra += [cfg.time_column] if cfg.time_column else []
         require_columns(frame, cols + extra, f"data.path {cfg.path}")
+        frame, stamps = self._select_rows(frame)
         bad = [c for c in cols if not np.issubdtype(frame[c].dtype, np.number)]
         if bad:
             raise ValueError(f"data.path {cfg.path}: column(s) {bad} are not numeric")
         if frame[cols].isna().any().any():
             raise ValueError(f"data.path {cfg.path}: missing values in {cols}")
         if cfg.series_column:
-            return {
-                str(k): g[cols].to_numpy(np.float32)
-                for k, g in frame.groupby(cfg.series_column, sort=False)
-            }
-        return {"0": frame[cols].to_numpy(np.float32)}
+            groups = frame.groupby(cfg.series_column, sort=False)
+            arrays = {str(k): g[cols].to_numpy(np.float32) for k, g in groups}
+            times = {} if stamps is None else {str(k): stamps[g.index] for k, g in groups}
+            return arrays, times
+        return {"0": frame[cols].to_numpy(np.float32)}, {} if stamps is None else {"0": stamps}
+
+    def _select_rows(self, frame):
+        """``rows`` / ``dates`` applied to the whole frame; the parsed ``time_column``."""
+        import pandas as pd
+
+        cfg = self.config
+        if cfg.rows is not None:
+            start, stop = row_range(cfg.rows)
+            if start >= len(frame):
+                raise ValueError(f"data.rows {cfg.rows!r}: the file has {len(frame)} rows")
+            frame = frame.iloc[start:stop]
+        frame = frame.reset_index(drop=True)
+        if not cfg.time_column:
+            return frame, None
+        try:
+            stamps = pd.to_datetime(frame[cfg.time_column]).to_numpy()
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"data.time_column {cfg.time_column!r}: not dates ({e})") from e
+        if cfg.dates is not None:
+            try:
+                lo, hi = (pd.Timestamp(v).to_datetime64() for v in cfg.dates)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"data.dates: not dates: {cfg.dates!r}") from e
+            keep = (stamps >= lo) & (stamps < hi)
+            if not keep.any():
+                raise ValueError(f"data.dates {cfg.dates!r}: no row falls in that range")
+            frame, stamps = frame[keep].reset_index(drop=True), stamps[keep]
+        return frame, stamps
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
         art = self.artifacts
