@@ -18,6 +18,7 @@ examples:
   deeprnn train --task classify --out_dir runs/quick          # defaults: a synthetic task
   deeprnn train --task forecast --print-config > my.yaml        # every key with its default
   deeprnn train -c my.yaml --resume runs/x/checkpoints/last.ckpt
+  deeprnn train -c my.yaml --data.folds 10   # 10-fold CV: OUT/fold_{0..9}/ + OUT/summary.json
   deeprnn train -c my.yaml --trainer.accelerator cpu --trainer.devices 2 --trainer.strategy ddp
 
 multi-GPU / multi-node: --trainer.devices 4 --trainer.strategy ddp [--trainer.num_nodes 2],
@@ -32,6 +33,8 @@ def cmd_train(args, extra: list[str]) -> int:
     if args.print_config:
         print(dump_yaml(to_dict(run)), end="")
         return 0
+    if getattr(run.data, "folds", None) is not None and getattr(run.data, "fold", None) is None:
+        return _train_folds(run, args)
     result = fit(run, resume=args.resume)
     if is_rank_zero():
         shown = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
@@ -41,6 +44,24 @@ def cmd_train(args, extra: list[str]) -> int:
             print(f"wrote {result.best_checkpoint}")
         if result.export_dir is not None:
             print(f"wrote {result.export_dir}")
+    return 0
+
+
+def _train_folds(run, args) -> int:
+    """``data.folds: K`` without ``data.fold``: every fold into OUT/fold_{i}, then a summary."""
+    from deeprnn.training import is_rank_zero
+    from deeprnn.training.kfold import SUMMARY_JSON, SUMMARY_MD, fit_folds, summary_table
+
+    if args.resume:
+        raise CLIError(
+            "--resume resumes one run; to resume one fold of data.folds pass --data.fold I "
+            "--out_dir OUT/fold_I (the summary is then not rewritten)"
+        )
+    result = fit_folds(run)
+    if is_rank_zero():
+        print(summary_table(result.summary), end="")
+        print(f"wrote {result.out_dir / SUMMARY_JSON}")
+        print(f"wrote {result.out_dir / SUMMARY_MD}")
     return 0
 
 

@@ -39,6 +39,7 @@ from deeprnn.data.embeddings import (
     read_glove,
     read_word2vec,
 )
+from deeprnn.data.folders import SPLIT_FOLDERS, read_text_folder, read_text_folder_splits
 from deeprnn.data.imdb import IMDB_LABELS, TextClassificationData, read_imdb
 from deeprnn.data.mnist import MNISTData, pixel_sequences, read_idx, read_mnist, row_sequences
 from deeprnn.data.padding import (
@@ -89,6 +90,7 @@ __all__ = [
     "IMDB_LABELS",
     "NUM_TOKEN",
     "PAD",
+    "SPLIT_FOLDERS",
     "UNK",
     "URL_TOKEN",
     "BucketBatchSampler",
@@ -144,6 +146,8 @@ __all__ = [
     "read_names",
     "read_parallel",
     "read_series",
+    "read_text_folder",
+    "read_text_folder_splits",
     "read_ts",
     "read_word2vec",
     "rmse",

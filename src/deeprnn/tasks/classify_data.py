@@ -13,10 +13,28 @@ shuffle), for quick runs and tests. Use them from a config (the stable names are
       source: reader
       reader: deeprnn.tasks.readers:imdb
       reader_args: {path: ../shared/data/imdb/aclImdb_v1.tar.gz, val_fraction: 0.1}
+
+``source: folder`` reads one subfolder per class (Keras' ``text_dataset_from_directory``
+layout, :func:`deeprnn.data.read_text_folder`) from a folder or tarball at ``path``. With
+``train/`` and ``test/`` folders those are the splits; otherwise the test split is cut by
+``test_fraction``. Validation is always carved out of train with the run's seed, stratified by
+class::
+
+    data: {source: folder, path: review_polarity.tar.gz, class_names: [neg, pos]}
+
+k-fold cross-validation (``folds: K``, any source): the training data (train + validation, or
+all of a corpus without its own test split: one CSV ``path``, a flat folder, synthetic data) is
+cut into K folds stratified by class with the run's seed; run ``fold: i`` trains on the others
+and validates on fold ``i``. A test split of the data's own (``test/``, ``test_path``, a
+reader's ``test``) is unchanged; without one, fold ``i`` is also the test split, so the fold's
+test score is its validation score — optimistic, since the same fold picked the best epoch.
+``deeprnn train`` with ``folds`` set and ``fold`` unset runs every fold
+(:func:`deeprnn.training.kfold.fit_folds`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,6 +53,7 @@ from deeprnn.tasks._data import (
     limit_splits,
     pad_floats,
     pad_ids,
+    shuffled,
     split_indices,
     stratified,
     tokenize,
@@ -46,7 +65,7 @@ from deeprnn.tasks._data import (
 class ClassifyDataConfig:
     """Where the labelled sequences come from and how text becomes tokens."""
 
-    source: Literal["csv", "reader", "synthetic"] = "synthetic"
+    source: Literal["csv", "reader", "synthetic", "folder"] = "synthetic"
     path: str | None = None
     train_path: str | None = None
     val_path: str | None = None
@@ -67,6 +86,36 @@ class ClassifyDataConfig:
     num_examples: int = 1000
     sequence_length: int = 20
     num_features: int = 2
+    # source: folder -- the class folders to read (default: all, sorted), a cap per class
+    class_names: list[str] | None = None
+    max_per_class: int | None = None
+    encoding: str = "utf-8"
+    # k-fold cross-validation: K stratified folds of the training data; fold i validates
+    folds: int | None = None
+    fold: int | None = None
+
+    def validate(self, where: str) -> None:
+        if self.folds is not None and (isinstance(self.folds, bool) or self.folds < 2):
+            raise ValueError(f"{where}.folds must be an int >= 2 or null, got {self.folds!r}")
+        if self.fold is not None:
+            if self.folds is None:
+                raise ValueError(
+                    f"{where}.fold={self.fold!r} needs {where}.folds (the K of K folds)"
+                )
+            if not 0 <= self.fold < self.folds:
+                raise ValueError(
+                    f"{where}.fold must be in [0, {self.folds - 1}] for {where}.folds="
+                    f"{self.folds}, got {self.fold!r}"
+                )
+        if self.source == "folder" and not self.path:
+            raise ValueError(
+                f"{where}.source='folder' needs {where}.path: a folder or tarball with one "
+                "subfolder per class (optionally under train/ and test/)"
+            )
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ValueError(
+                f"{where}.max_per_class must be a positive int or null, got {self.max_per_class!r}"
+            )
 
 
 def _synthetic(cfg: ClassifyDataConfig, seed: int) -> list:
@@ -84,6 +133,14 @@ class ClassifyData(TaskData):
 
     def load(self) -> None:
         cfg = self.config
+        kfold = cfg.folds is not None
+        if kfold and cfg.fold is None:
+            raise ValueError(
+                f"data.folds={cfg.folds} with data.fold unset: one run needs data.fold in "
+                f"[0, {cfg.folds - 1}]; `deeprnn train` (deeprnn.training.kfold.fit_folds) "
+                "runs them all"
+            )
+        own_test = True  # the data has a test split of its own (not cut by test_fraction)
         if cfg.source == "synthetic":
             items = _synthetic(cfg, self.seed)
             tr, va, te = split_indices(
@@ -93,10 +150,24 @@ class ClassifyData(TaskData):
             )
             raw = {"train": [items[i] for i in tr], "val": [items[i] for i in va]}
             raw["test"] = [items[i] for i in te]
+            own_test = False
         elif cfg.source == "csv":
             raw = labelled_splits_from_csv(cfg, self.seed, cfg.text_column, cfg.label_column)
+            own_test = cfg.train_path is not None and cfg.test_path is not None
+        elif cfg.source == "folder":
+            raw, own_test = _folder_splits(cfg, self.seed)
         else:
             raw = call_reader(cfg.reader, cfg.reader_args, "data.reader")
+        if kfold:
+            raw = _fold_splits(raw, cfg.folds, cfg.fold, self.seed, keep_test=own_test)
+        self.fold_info = None
+        if kfold:
+            self.fold_info = {
+                "fold": cfg.fold,
+                "folds": cfg.folds,
+                **{f"{k}_size": len(v) for k, v in raw.items()},
+                "test_is_fold": "test" not in raw,
+            }
         self._fit_artifacts(raw)
         self.splits = {name: [self.encode(x, y) for x, y in items] for name, items in raw.items()}
 
@@ -157,6 +228,72 @@ def _label_key(label: str):
         return (0, float(label), label)
     except ValueError:
         return (1, 0.0, label)
+
+
+def _label_of(item) -> str:
+    return str(item[1])
+
+
+def _folder_splits(cfg: ClassifyDataConfig, seed: int) -> tuple[dict[str, list], bool]:
+    """``source: folder``: the given train/test splits, or one corpus cut by the fractions;
+    validation carved out of train, stratified by class. Also: whether test/ was given."""
+    from deeprnn.data import read_text_folder_splits
+
+    if not 0 < cfg.val_fraction < 1:
+        raise ValueError(f"data.val_fraction must be in (0, 1), got {cfg.val_fraction!r}")
+    if not 0 <= cfg.test_fraction < 1:
+        raise ValueError(f"data.test_fraction must be in [0, 1), got {cfg.test_fraction!r}")
+    if not Path(cfg.path).exists():
+        raise FileNotFoundError(f"data.path: no such file or folder: {cfg.path!r}")
+    data = read_text_folder_splits(
+        cfg.path,
+        class_names=cfg.class_names,
+        max_per_class=cfg.max_per_class,
+        encoding=cfg.encoding,
+    )
+    items = {
+        split: [(text, d.label_names[y]) for text, y in zip(d.texts, d.labels)]
+        for split, d in data.items()
+    }
+    if "test" in items:
+        train, val = stratified(items["train"], _label_of, (cfg.val_fraction,), seed)
+        return {"train": train, "val": val, "test": items["test"]}, True
+    held = (cfg.test_fraction, cfg.val_fraction)
+    train, test, val = stratified(items["train"], _label_of, held, seed)
+    return {"train": train, "val": val, "test": test}, False
+
+
+def stratified_folds(items: list, k: int, seed: int, key=_label_of) -> list[list]:
+    """Cut ``items`` into ``k`` folds with (within one) the same share of every class: each
+    class, shuffled with ``seed``, is dealt round-robin, continuing where the last one stopped,
+    so the folds' sizes differ by at most one."""
+    if len(items) < k:
+        raise ValueError(f"data.folds={k} needs at least {k} training examples, got {len(items)}")
+    groups: dict = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    folds: list[list] = [[] for _ in range(k)]
+    offset = 0
+    for label in sorted(groups, key=_label_key):
+        rows = shuffled(groups[label], seed)
+        for j, row in enumerate(rows):
+            folds[(offset + j) % k].append(row)
+        offset += len(rows)
+    return [shuffled(f, seed) for f in folds]
+
+
+def _fold_splits(raw: dict, k: int, fold: int, seed: int, keep_test: bool) -> dict[str, list]:
+    """Fold ``fold`` of ``k``: train and val (and a test split cut by fractions, unless
+    ``keep_test``) are pooled and cut into stratified folds. Without a test split of its own the
+    data module tests on the fold (``TaskData.test_dataloader`` falls back to val)."""
+    pool = list(raw["train"]) + list(raw.get("val") or [])
+    if not keep_test:
+        pool += list(raw.get("test") or [])
+    folds = stratified_folds(pool, k, seed)
+    out = {"train": [x for i, f in enumerate(folds) if i != fold for x in f], "val": folds[fold]}
+    if keep_test and raw.get("test"):
+        out["test"] = raw["test"]
+    return out
 
 
 # -- data.reader functions for the real datasets ----------------------------------------------

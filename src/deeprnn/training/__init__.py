@@ -35,6 +35,7 @@ from deeprnn.training.fit import (
     is_rank_zero,
 )
 from deeprnn.training.keras_fit import FitModule, History
+from deeprnn.training.kfold import fit_folds
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -58,6 +59,7 @@ __all__ = [
     "dump_yaml",
     "evaluate_model",
     "fit",
+    "fit_folds",
     "from_dict",
     "is_rank_zero",
     "load_checkpoint",

@@ -1,0 +1,193 @@
+"""k-fold cross-validation: what ``deeprnn train`` does when ``data.folds`` is set.
+
+Fold ``i`` of ``K`` is a normal run (:func:`deeprnn.training.fit` with ``data.fold: i``) in its
+own run folder; the folds' test metrics are summarised with their mean and sample standard
+deviation (``ddof=1``), as small-corpus papers report them::
+
+    OUT/
+      fold_0/ ... fold_{K-1}/   run folders (config.yaml, checkpoints/, metrics.json, model/)
+      summary.json              per-fold metrics, mean / std / min / max of every metric
+      summary.md                the same as a table
+
+The summary is rewritten (atomically) after every fold, so a long run shows its progress and
+an interrupted one keeps what it finished. How the data is cut into folds is the task's
+business (for ``classify``: stratified by class with the run's seed; without a test split of
+the data's own, the held-out fold is also the test split — see
+:mod:`deeprnn.tasks.classify_data`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deeprnn._persist import atomic_write_text
+from deeprnn._schema import to_dict
+from deeprnn.training.config import RunConfig
+from deeprnn.training.fit import FitResult, fit, is_rank_zero
+
+__all__ = [
+    "SUMMARY_JSON",
+    "SUMMARY_MD",
+    "KFoldResult",
+    "fit_folds",
+    "fold_run",
+    "summarize_folds",
+    "summary_table",
+]
+
+log = logging.getLogger("deeprnn.training")
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+
+
+@dataclass
+class KFoldResult:
+    """What :func:`fit_folds` did: the output folder, each fold's :class:`FitResult`, and the
+    summary written to ``summary.json``."""
+
+    out_dir: Path
+    results: list[FitResult] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def _folds_of(run: RunConfig) -> int:
+    data = run.data
+    if not hasattr(data, "folds"):
+        raise ValueError(
+            f"data.folds: task {run.task!r} does not support k-fold cross-validation (its data "
+            "config has no 'folds' key)"
+        )
+    k = data.folds
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"data.folds must be an int >= 2 to run k folds, got {k!r}")
+    return k
+
+
+def fold_run(run: RunConfig, fold: int) -> RunConfig:
+    """A copy of ``run`` for fold ``fold``: ``data.fold`` set, ``out_dir/fold_{fold}``."""
+    k = _folds_of(run)
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < k:
+        raise ValueError(f"fold must be an int in [0, {k - 1}], got {fold!r}")
+    one = copy.deepcopy(run)
+    one.data.fold = fold
+    one.out_dir = str(Path(run.out_dir) / f"fold_{fold}")
+    return one
+
+
+def _stats(values: list[float]) -> dict:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+    return {"mean": mean, "std": std, "min": min(values), "max": max(values), "values": values}
+
+
+def summarize_folds(per_fold: Sequence[dict], folds: int | None = None) -> dict:
+    """Mean, sample std (``ddof=1``; ``None`` for a single fold), min and max of every numeric
+    metric over the folds.
+
+    Args:
+        per_fold: one entry per finished fold: ``{"fold": i, "metrics": {name: value}, ...}``.
+        folds: K (default: the number of entries).
+
+    Returns:
+        ``{"folds": K, "completed": n, "metrics": {name: {"mean", "std", "min", "max",
+        "values"}}, "per_fold": per_fold}``; a metric missing from some fold is summarised over
+        the folds that have it.
+    """
+    names: list[str] = []
+    for entry in per_fold:
+        for name, value in entry["metrics"].items():
+            if (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and name not in names
+            ):
+                names.append(name)
+    metrics = {}
+    for name in sorted(names):
+        values = [float(e["metrics"][name]) for e in per_fold if name in e["metrics"]]
+        metrics[name] = _stats(values)
+    return {
+        "folds": folds if folds is not None else len(per_fold),
+        "completed": len(per_fold),
+        "metrics": metrics,
+        "per_fold": list(per_fold),
+    }
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def summary_table(summary: dict) -> str:
+    """``summary.md``: one row per fold and a ``mean ± std`` row (Markdown)."""
+    names = list(summary["metrics"])
+    lines = [
+        f"# {summary['folds']}-fold cross-validation ({summary['completed']} done)",
+        "",
+        "| fold | " + " | ".join(names) + " |",
+        "|---:|" + "---:|" * len(names),
+    ]
+    for entry in summary["per_fold"]:
+        cells = [_fmt(entry["metrics"].get(n)) for n in names]
+        lines.append(f"| {entry['fold']} | " + " | ".join(cells) + " |")
+    cells = []
+    for n in names:
+        m = summary["metrics"][n]
+        cells.append(_fmt(m["mean"]) + (f" ± {_fmt(m['std'])}" if m["std"] is not None else ""))
+    lines.append("| mean ± std | " + " | ".join(cells) + " |")
+    if summary.get("test_is_fold"):
+        lines += [
+            "",
+            "The data has no test split of its own: each fold's test metrics are measured on "
+            "its held-out fold, which also chose the best epoch (an optimistic estimate).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _write(out_dir: Path, summary: dict) -> None:
+    atomic_write_text(out_dir / SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out_dir / SUMMARY_MD, summary_table(summary))
+
+
+def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
+    """Train every fold of ``run`` (``data.folds: K``) with :func:`fit`, each into
+    ``run.out_dir/fold_{i}``, and write ``summary.json`` and ``summary.md`` there.
+
+    Args:
+        run: the run config; ``data.fold`` is ignored (every fold is run).
+        extra_callbacks: Lightning callbacks given to every fold's trainer (the same objects).
+
+    Returns:
+        :class:`KFoldResult`.
+
+    Raises:
+        ValueError: the task has no ``data.folds``, or it is not an int >= 2.
+    """
+    k = _folds_of(run)
+    out_dir = Path(run.out_dir)
+    result = KFoldResult(out_dir)
+    per_fold: list[dict] = []
+    for i in range(k):
+        one = fold_run(run, i)
+        log.info("fold %d of %d -> %s", i + 1, k, one.out_dir)
+        fitted = fit(one, extra_callbacks=extra_callbacks)
+        result.results.append(fitted)
+        info = getattr(fitted.datamodule, "fold_info", None) or {}
+        entry = {"fold": i, "run_dir": f"fold_{i}", "metrics": dict(fitted.metrics)}
+        entry.update({k_: v for k_, v in info.items() if k_ not in ("fold", "folds")})
+        per_fold.append(entry)
+        summary = summarize_folds(per_fold, k)
+        summary["seed"] = run.seed
+        summary["test_is_fold"] = any(e.get("test_is_fold") for e in per_fold)
+        summary["config"] = to_dict(run)
+        result.summary = summary
+        if is_rank_zero():
+            _write(out_dir, summary)
+    return result
