@@ -3,7 +3,14 @@
 Cells compute one step (:mod:`deeprnn.cells`); layers own the loop, masks, directions and state
 (:mod:`deeprnn.layers`); :mod:`deeprnn.reference` is the NumPy float64 forward and BPTT that
 the tests hold every layer to.
+
+Training, data, tasks and plots load on first use, so ``import deeprnn`` stays light (no
+Lightning): ``deeprnn.fit`` / ``evaluate`` / ``predict`` / ``History`` (Keras' ``model.fit``, from
+:mod:`deeprnn.training.keras_fit`) and the submodules ``deeprnn.viz``, ``data``, ``tasks``,
+``training``, ``export`` and ``report`` are attributes of the package.
 """
+
+import importlib
 
 from deeprnn._config import load_pretrained
 from deeprnn._version import __version__
@@ -31,12 +38,19 @@ from deeprnn.layers import (
     LSTM,
     Bidirectional,
     DeepRNN,
+    Embedding,
     LayerSpec,
     MaskedBatchNorm1d,
+    Masking,
     MinimalGRU,
     Recurrent,
     SimpleRNN,
+    apply_constraints,
+    attach_mask,
     from_torch,
+    get_mask,
+    regularization_loss,
+    regularizers,
     to_torch,
 )
 from deeprnn.seq2seq import (
@@ -64,9 +78,11 @@ __all__ = [
     "Bidirectional",
     "DeepRNN",
     "DeepRNNWarning",
+    "Embedding",
     "Encoder",
     "GRUCell",
     "GradientProbe",
+    "History",
     "Hypotheses",
     "LSTMCell",
     "LSTMState",
@@ -75,6 +91,7 @@ __all__ = [
     "LayerSpec",
     "LuongAttention",
     "MaskedBatchNorm1d",
+    "Masking",
     "MinimalGRU",
     "MinimalGRUCell",
     "RNNState",
@@ -87,15 +104,45 @@ __all__ = [
     "States",
     "VectorToSequence",
     "__version__",
+    "apply_constraints",
+    "attach_mask",
     "beam_search",
     "clip_gradients",
+    "evaluate",
+    "fit",
     "from_torch",
+    "get_mask",
     "greedy_search",
     "load_pretrained",
     "masked_softmax",
+    "predict",
+    "regularization_loss",
+    "regularizers",
     "sequence_loss",
     "set_deterministic",
     "summary",
     "teacher_forcing_ratio",
     "to_torch",
 ]
+
+_LAZY = {  # name -> the module it lives in, imported on first access
+    "fit": "deeprnn.training.keras_fit",
+    "evaluate": "deeprnn.training.keras_fit",
+    "predict": "deeprnn.training.keras_fit",
+    "History": "deeprnn.training.keras_fit",
+}
+_SUBMODULES = ("data", "export", "report", "tasks", "training", "viz")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"deeprnn.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'deeprnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})

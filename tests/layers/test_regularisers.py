@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import deeprnn
@@ -64,8 +65,9 @@ def test_zoneout_train_keeps_some_units():
 
 
 def test_dropout_between_layers_only():
-    """torch semantics: no dropout after the last layer, so one layer ignores it."""
-    one = deeprnn.LSTM(3, 5, dropout=0.9).train()
+    """torch semantics: no dropout after the last layer, so one layer ignores it (and warns)."""
+    with pytest.warns(deeprnn.DeepRNNWarning, match="input_dropout"):
+        one = deeprnn.LSTM(3, 5, dropout=0.9).train()
     x = torch.randn(2, 4, 3)
     torch.testing.assert_close(one(x)[0], one(x)[0], rtol=0, atol=0)
     two = deeprnn.LSTM(3, 5, 2, dropout=0.9).train()

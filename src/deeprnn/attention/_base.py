@@ -7,7 +7,9 @@ features, K key features, V value features, A attention (hidden) size.
 
 * ``query``: (N, Q) for one decoder step or (N, T, Q) for many;
 * ``keys``: (N, S, K); ``values``: (N, S, V), ``keys`` when omitted;
-* ``mask``: (N, S) key padding mask, True (or 1) at real source positions;
+* ``mask``: (N, S) key padding mask, True (or 1) at real source positions; when omitted, the
+  mask attached to ``keys`` by the deeprnn layer that produced them (see
+  :mod:`deeprnn.layers.masking`);
 * ``context``: (N, V) or (N, T, V), :math:`c = \sum_s a_s v_s`;
 * ``weights``: (N, S) or (N, T, S), the attention distribution :math:`a`, for plotting.
 
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 
 from deeprnn._config import ConfigMixin
 from deeprnn._validation import check_float_tensor, check_mask, check_probability
+from deeprnn.layers.masking import get_mask
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
@@ -81,6 +84,8 @@ class AttentionBase(ConfigMixin, nn.Module):
         *,
         projected_keys: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
+        if mask is None:
+            mask = get_mask(keys)  # flowing from the encoder's outputs, if any
         query, values, mask = self._check(query, keys, values, mask, projected_keys)
         single = query.dim() == 2
         q = query[:, None, :] if single else query  # (N, T, Q)

@@ -15,9 +15,13 @@ H hidden size, D directions (1 or 2), F output features.
 * ``initial_state``: :class:`~deeprnn.States`, a list of per-(layer, direction) states, or a
   single state / ``h`` tensor for a one-layer, one-direction layer. Batch-first, (N, H) each.
 
-Returns ``output`` — (N, T, F) with ``return_sequences=True`` (zeros at masked steps), else
-(N, F), the output at each row's last real step (zeros for an empty row) — and, with
-``return_state=True``, ``(output, states)``.
+Without ``lengths`` and ``mask``, the mask attached to ``x`` by the module that produced it
+(``deeprnn.Masking``, ``deeprnn.Embedding(mask_zero=True)``, an earlier deeprnn layer) is used;
+see :mod:`deeprnn.layers.masking`.
+
+Returns ``output`` — (N, T, F) with ``return_sequences=True`` (zeros at masked steps, and the
+mask attached for the next layer), else (N, F), the output at each row's last real step (zeros
+for an empty row) — and, with ``return_state=True``, ``(output, states)``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,15 @@ from deeprnn._validation import (
     check_mask,
     check_same_dtype,
 )
+from deeprnn.layers.masking import attach_mask, get_mask
 from deeprnn.states import States
+
+_TUPLE_HINT = (
+    "x must be a torch.Tensor, got tuple: the module before this one returned "
+    "(output, states), as deeprnn layers do by default. In nn.Sequential build that layer with "
+    "return_state=False, as in deeprnn.LSTM(..., return_state=False), stack layers with "
+    "deeprnn.DeepRNN / num_layers instead, or take out[0]"
+)
 
 
 def lengths_to_mask(lengths: Tensor, steps: int) -> Tensor:
@@ -45,6 +57,17 @@ def lengths_to_mask(lengths: Tensor, steps: int) -> Tensor:
     public, validating version is :func:`deeprnn.data.lengths_to_mask`.
     """
     return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def last_step_index(mask: Tensor | None, batch: int, steps: int, backwards: bool, device) -> Tensor:
+    """(N,) index of each row's last real step in scan order (the first for a backward scan);
+    0 or T-1 for an empty row, whose summary is zeroed anyway."""
+    if mask is None:
+        return torch.full((batch,), 0 if backwards else steps - 1, device=device)
+    pos = torch.arange(steps, device=device)
+    if backwards:
+        return torch.where(mask, pos, steps).amin(dim=1).clamp(max=steps - 1)
+    return torch.where(mask, pos, -1).amax(dim=1).clamp(min=0)
 
 
 class SequenceLayer(ConfigMixin, nn.Module):
@@ -80,11 +103,16 @@ class SequenceLayer(ConfigMixin, nn.Module):
     def _run(self, x: Tensor, mask: Tensor | None, states: list):  # pragma: no cover
         raise NotImplementedError
 
+    def _recurrents(self) -> list[nn.Module]:  # pragma: no cover
+        """The ``Recurrent`` layers, one per (layer, direction), in the order of ``_cells()``."""
+        raise NotImplementedError
+
     # -- states --------------------------------------------------------------------------------
     def initial_state(self, batch_size: int, device=None, dtype=None) -> States:
-        """Zero states for every (layer, direction)."""
+        """The states used when no ``initial_state`` is passed, for every (layer, direction):
+        zeros, or the learned ones of layers built with ``learn_initial_state=True``."""
         return States(
-            [c.initial_state(batch_size, device, dtype) for c in self._cells()], self.layout
+            [r.default_state(batch_size, device, dtype) for r in self._recurrents()], self.layout
         )
 
     def _coerce_initial_state(self, initial_state, batch: int) -> list:
@@ -117,7 +145,15 @@ class SequenceLayer(ConfigMixin, nn.Module):
             shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
             raise ValueError(f"mask must be a bool tensor of shape ({batch},), got {shape}")
         keep = ~mask.to(self._stored[0].h.device)[:, None]  # (N, 1)
-        self._stored = self._stored.map(lambda t: t * keep)
+        ref = self._stored[0].h
+        fresh = self.initial_state(batch, ref.device, ref.dtype)  # zeros or the learned states
+        self._stored = States(
+            [
+                type(s)(*(torch.where(keep, t, f.detach()) for t, f in zip(s, f0)))
+                for s, f0 in zip(self._stored, fresh)
+            ],
+            self.layout,
+        )
 
     @property
     def states(self) -> States | None:
@@ -156,7 +192,11 @@ class SequenceLayer(ConfigMixin, nn.Module):
 
     # -- the call ----------------------------------------------------------------------------
     def forward(self, x: Tensor, lengths=None, mask=None, initial_state=None):
+        if isinstance(x, tuple) and not hasattr(x, "_fields"):  # not a PackedSequence
+            raise TypeError(_TUPLE_HINT)
         check_float_tensor("x", x, 3)
+        if lengths is None and mask is None:
+            mask = get_mask(x)  # attached by Masking / Embedding / the layer before
         given = tuple(x.shape)  # in the caller's layout, for messages
         if not self.batch_first:
             x = x.transpose(0, 1)  # (T, N, I) -> (N, T, I)
@@ -199,7 +239,30 @@ class SequenceLayer(ConfigMixin, nn.Module):
                 if isinstance(output, tuple)
                 else output.transpose(0, 1)
             )
+        if self.return_sequences and mask is not None:  # the mask flows on to the next layer
+            for o in output if isinstance(output, tuple) else (output,):
+                attach_mask(o, mask)
         return (output, finals) if self.return_state else output
+
+    # -- Keras-style penalties and constraints -------------------------------------------------
+    def _penalised(self) -> list[tuple[nn.Module, bool]]:
+        """(Recurrent, whether its output counts as a sequence) for the activity penalty."""
+        return [(r, self.return_sequences) for r in self._recurrents()]
+
+    def regularization_loss(self) -> Tensor:
+        """The layer's penalties (Keras ``sum(layer.losses)``): kernel, recurrent and bias
+        regularizers on the current weights, plus the activity regularizer on the outputs of
+        the last call. A 0-dim tensor, 0 when nothing is regularised."""
+        ref = self._cells()[0].weight_hh
+        total = ref.new_zeros(())
+        for rec, sequences in self._penalised():
+            total = total + rec.weight_penalty() + rec.activity_penalty(sequences)
+        return total
+
+    def apply_constraints(self) -> None:
+        """Project the constrained weights in place; call after each ``optimizer.step()``."""
+        for rec in self._recurrents():
+            rec.apply_constraints()
 
     def _base_config(self) -> dict:
         return {

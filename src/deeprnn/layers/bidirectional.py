@@ -45,7 +45,11 @@ class Bidirectional(SequenceLayer):
     ``merge_mode`` is ``"concat"`` (F = 2H), ``"sum"``, ``"mul"``, ``"ave"`` (F = H) or
     ``None`` (a tuple ``(forward, backward)``). States: ``[forward, backward]``.
     ``return_sequences``, ``return_state``, ``stateful`` and ``batch_first`` come from
-    ``layer``, as in Keras.
+    ``layer``, as in Keras. Every other option of ``layer`` (dropouts, regularizers,
+    constraints, initializers, a learned initial state) is copied to the backward layer, which
+    draws its own dropout masks and learns its own initial state. With input / output dropout
+    in training, or an activity regularizer, the two directions run as two calls (each still on
+    the fastest implementation) instead of one fused bidirectional call.
 
     >>> from deeprnn.cells import GRUCell
     >>> bi = Bidirectional(Recurrent(GRUCell(8, 16), return_state=False))
@@ -76,13 +80,22 @@ class Bidirectional(SequenceLayer):
     def _cells(self):
         return [self.forward_layer.cell, self.backward_layer.cell]
 
+    def _recurrents(self):
+        return [self.forward_layer, self.backward_layer]
+
+    def _one_call(self) -> bool:
+        """Whether both directions can share one fused call: not when each direction needs its
+        own input / output dropout mask or its own recorded outputs."""
+        fwd = self.forward_layer
+        if fwd.go_backwards or fwd.activity_regularizer is not None:
+            return False
+        if self.training and (fwd.input_dropout or fwd.output_dropout):
+            return False
+        return not (fwd.checkpoint_steps and self.training and torch.is_grad_enabled())
+
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
         fwd, bwd = self.forward_layer, self.backward_layer
-        if (
-            not fwd.go_backwards
-            and not (fwd.checkpoint_steps and self.training and torch.is_grad_enabled())
-            and fwd._choose_impl(x, mask) == bwd._choose_impl(x, mask) == "torch"
-        ):
+        if self._one_call() and fwd._choose_impl(x, mask) == bwd._choose_impl(x, mask) == "torch":
             from deeprnn.kernels.torch_rnn import torch_scan
 
             out, finals = torch_scan([fwd, bwd], x, mask, states)  # one bidirectional fused call

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from deeprnn._config import register
 from deeprnn._validation import (
@@ -17,10 +17,36 @@ from deeprnn._validation import (
     is_compiling,
 )
 from deeprnn.cells import RecurrentCell
-from deeprnn.layers._sequence import SequenceLayer
+from deeprnn.layers._sequence import SequenceLayer, last_step_index
+from deeprnn.layers.regularizers import (
+    KINDS,
+    check_initializer,
+    get_constraint,
+    get_regularizer,
+    initialize,
+    serialize,
+)
 
 IMPLS = ("auto", "torch", "fused", "loop")
 MASKED_OUTPUTS = ("zero", "carry")
+WEIGHT_KINDS = ("kernel", "recurrent", "bias")
+#: the Keras-style options every recurrent layer takes, with their defaults (today's behaviour)
+KERAS_OPTIONS: dict[str, Any] = {
+    "input_dropout": 0.0,
+    "input_dropout_same_mask": True,
+    "output_dropout": 0.0,
+    "kernel_regularizer": None,
+    "recurrent_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "recurrent_constraint": None,
+    "bias_constraint": None,
+    "kernel_initializer": None,
+    "recurrent_initializer": None,
+    "bias_initializer": None,
+    "learn_initial_state": False,
+}
 
 
 @register
@@ -56,6 +82,21 @@ class Recurrent(SequenceLayer):
         checkpoint_steps: activation checkpointing over time: keep the states every this many
             steps and recompute the rest in the backward pass (memory O(T/C + C) instead of
             O(T), about one extra forward in time). Training only.
+        input_dropout: dropout on the layer's inputs :math:`x_t` (Keras' ``dropout``, TF1
+            ``DropoutWrapper(input_keep_prob=1 - p)``), training only.
+        input_dropout_same_mask: one (N, I) mask per sequence, the same at every step (Keras);
+            ``False`` draws a fresh mask at every step (TF1's default).
+        output_dropout: dropout on the outputs :math:`y_t` (not on the state), a fresh mask at
+            every step (TF1 ``DropoutWrapper(output_keep_prob=1 - p)``); the last-step summary
+            is the dropped output of that step. Training only.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer,
+            kernel_constraint, recurrent_constraint, bias_constraint, kernel_initializer,
+            recurrent_initializer, bias_initializer: Keras' per-weight options on
+            ``weight_ih`` / ``weight_hh`` / the biases, see :mod:`deeprnn.layers.regularizers`;
+            read the penalties with :meth:`regularization_loss`.
+        learn_initial_state: a trainable initial state :math:`s_0` (``initial_h`` and, for an
+            LSTM, ``initial_c``, each (H,), starting at zero), used when no ``initial_state``
+            is passed.
         batch_first, return_sequences, return_state, stateful: see
             :mod:`deeprnn.layers._sequence`.
 
@@ -79,6 +120,20 @@ class Recurrent(SequenceLayer):
         return_sequences: bool = True,
         return_state: bool = True,
         stateful: bool = False,
+        input_dropout: float = 0.0,
+        input_dropout_same_mask: bool = True,
+        output_dropout: float = 0.0,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        kernel_initializer: str | None = None,
+        recurrent_initializer: str | None = None,
+        bias_initializer: str | None = None,
+        learn_initial_state: bool = False,
     ):
         super().__init__(
             batch_first=batch_first,
@@ -102,9 +157,105 @@ class Recurrent(SequenceLayer):
             check_positive_int("checkpoint_steps", checkpoint_steps)
         self.checkpoint_steps = checkpoint_steps
         self._probe = None  # set by deeprnn.GradientProbe: called as probe(t, dL/dh_t)
+        self.input_dropout = check_probability("input_dropout", input_dropout)
+        self.input_dropout_same_mask = check_bool(
+            "input_dropout_same_mask", input_dropout_same_mask
+        )
+        self.output_dropout = check_probability("output_dropout", output_dropout)
+        given = dict(
+            kernel=(kernel_regularizer, kernel_constraint, kernel_initializer),
+            recurrent=(recurrent_regularizer, recurrent_constraint, recurrent_initializer),
+            bias=(bias_regularizer, bias_constraint, bias_initializer),
+        )
+        self.regularizers = {
+            k: get_regularizer(f"{k}_regularizer", r) for k, (r, _, _) in given.items()
+        }
+        self.constraints = {
+            k: get_constraint(f"{k}_constraint", c) for k, (_, c, _) in given.items()
+        }
+        self.initializers = {
+            k: check_initializer(f"{k}_initializer", i, k) for k, (_, _, i) in given.items()
+        }
+        self.activity_regularizer = get_regularizer("activity_regularizer", activity_regularizer)
+        self._activity: tuple[Tensor, Tensor] | None = None  # (out, summary) of the last call
+        self._initialize()
+        self.learn_initial_state = check_bool("learn_initial_state", learn_initial_state)
+        if self.learn_initial_state:
+            for name in cell.state_type._fields:  # initial_h (and initial_c), (H,) each
+                ref = cell.weight_hh
+                zeros = torch.zeros(cell.hidden_size, device=ref.device, dtype=ref.dtype)
+                self.register_parameter(f"initial_{name}", nn.Parameter(zeros))
 
     def _cells(self) -> list[RecurrentCell]:
         return [self.cell]
+
+    def _recurrents(self) -> list[Recurrent]:
+        return [self]
+
+    # -- Keras per-weight options ------------------------------------------------------------
+    def _weights(self):
+        """(kind, parameter) for the cell's kernel, recurrent kernel and biases."""
+        for name, p in self.cell.named_parameters(recurse=False):
+            if name in KINDS and p is not None:
+                yield KINDS[name], p
+
+    def _initialize(self) -> None:
+        if not any(self.initializers.values()):
+            return
+        for kind, p in self._weights():
+            if self.initializers[kind] is not None:
+                initialize(p, self.initializers[kind])
+        if self.initializers["bias"] is not None and self.cell.init == "keras":
+            self.cell._reset_gate_biases()  # LSTM forget gate 1: Keras' unit_forget_bias
+
+    def default_state(self, batch_size: int, device=None, dtype=None):
+        """Zeros, or the learned initial state repeated over ``batch_size`` rows."""
+        if not self.learn_initial_state:
+            return self.cell.initial_state(batch_size, device, dtype)
+        fields = self.cell.state_type._fields
+        return self.cell.state_type(
+            *(
+                getattr(self, f"initial_{f}")
+                .to(device=device, dtype=dtype)[None]
+                .repeat(batch_size, 1)  # (N, H)
+                for f in fields
+            )
+        )
+
+    def weight_penalty(self) -> Tensor:
+        """Kernel, recurrent and bias regularizers on the current weights (0-dim)."""
+        total = self.cell.weight_hh.new_zeros(())
+        for kind, p in self._weights():
+            if self.regularizers[kind] is not None:
+                total = total + self.regularizers[kind](p)
+        return total
+
+    def activity_penalty(self, sequences: bool | None = None) -> Tensor:
+        """The activity regularizer on the last call's output, over the batch size (Keras):
+        the (N, T, H) sequence when ``sequences`` (default: ``return_sequences``), else the
+        (N, H) last-step output."""
+        if self.activity_regularizer is None or self._activity is None:
+            return self.cell.weight_hh.new_zeros(())
+        out, summary = self._activity
+        sequences = self.return_sequences if sequences is None else sequences
+        y = out if sequences else summary
+        return self.activity_regularizer(y) / max(1, y.shape[0])
+
+    def regularization_loss(self) -> Tensor:
+        return self.weight_penalty() + self.activity_penalty()
+
+    def __getstate__(self):
+        # the last call's outputs are part of a graph: never copied or pickled with the layer
+        state = dict(super().__getstate__())
+        state["_activity"] = None
+        return state
+
+    def apply_constraints(self) -> None:
+        """Project the constrained weights in place (call after each ``optimizer.step()``)."""
+        with torch.no_grad():
+            for kind, p in self._weights():
+                if self.constraints[kind] is not None:
+                    p.copy_(self.constraints[kind](p))
 
     # -- regularisers ----------------------------------------------------------------------
     def _recurrent_mask(self, batch: int, like: Tensor) -> Tensor | None:
@@ -114,6 +265,26 @@ class Recurrent(SequenceLayer):
             return None
         keep = torch.empty(batch, self.hidden_size, device=like.device, dtype=like.dtype)
         return keep.bernoulli_(1.0 - p) / (1.0 - p)
+
+    def _drop_input(self, x: Tensor) -> Tensor:
+        """Keras ``dropout``: inverted dropout on x (N, T, I), one mask per sequence or per step."""
+        p = self.input_dropout
+        if not self.training or p == 0.0:
+            return x
+        shape = (x.shape[0], 1, x.shape[2]) if self.input_dropout_same_mask else x.shape
+        keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1.0 - p)
+        return x * keep / (1.0 - p)  # (N, T, I)
+
+    def _drop_output(self, out: Tensor, summary: Tensor, mask: Tensor | None):
+        """TF1 ``output_keep_prob``: a fresh mask per step; the summary keeps its step's mask."""
+        p = self.output_dropout
+        if not self.training or p == 0.0:
+            return out, summary
+        keep = torch.empty_like(out).bernoulli_(1.0 - p) / (1.0 - p)  # (N, T, H)
+        batch, steps = out.shape[:2]
+        index = last_step_index(mask, batch, steps, self.go_backwards, out.device)  # (N,)
+        last = keep.gather(1, index[:, None, None].expand(-1, 1, keep.shape[-1])).squeeze(1)
+        return out * keep, summary * last
 
     def _zoneout_masks(self, steps: int, state) -> tuple[Tensor, ...] | None:
         """(T, N, H) keep-masks per state tensor, drawn up front (training only)."""
@@ -161,6 +332,7 @@ class Recurrent(SequenceLayer):
 
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
         state = states[0]
+        x = self._drop_input(x)
         impl = self._choose_impl(x, mask)
         rec_mask = None if impl == "torch" else self._recurrent_mask(x.shape[0], x)
         keeps = None if impl == "torch" else self._zoneout_masks(x.shape[1], state)
@@ -170,6 +342,9 @@ class Recurrent(SequenceLayer):
         else:
             out, state = self._scan(impl, x, mask, state, rec_mask, keeps)
         summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
+        out, summary = self._drop_output(out, summary, mask)
+        if self.activity_regularizer is not None:
+            self._activity = (out, summary)
         return out, summary, [state]
 
     def _scan(self, impl: str, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
@@ -249,6 +424,20 @@ class Recurrent(SequenceLayer):
             "impl": self.impl,
             "checkpoint_steps": self.checkpoint_steps,
             **self._base_config(),
+            **self.keras_config(),
+        }
+
+    def keras_config(self) -> dict[str, Any]:
+        """The Keras-style options (:data:`KERAS_OPTIONS`), JSON-serialisable."""
+        return {
+            "input_dropout": self.input_dropout,
+            "input_dropout_same_mask": self.input_dropout_same_mask,
+            "output_dropout": self.output_dropout,
+            **{f"{k}_regularizer": serialize(self.regularizers[k]) for k in WEIGHT_KINDS},
+            "activity_regularizer": serialize(self.activity_regularizer),
+            **{f"{k}_constraint": serialize(self.constraints[k]) for k in WEIGHT_KINDS},
+            **{f"{k}_initializer": self.initializers[k] for k in WEIGHT_KINDS},
+            "learn_initial_state": self.learn_initial_state,
         }
 
     @classmethod
@@ -265,4 +454,7 @@ class Recurrent(SequenceLayer):
         opts = [f"go_backwards={self.go_backwards}"] if self.go_backwards else []
         opts += [f"recurrent_dropout={self.recurrent_dropout}"] if self.recurrent_dropout else []
         opts += [f"zoneout={self.zoneout}"] if self.zoneout else []
+        opts += [f"input_dropout={self.input_dropout}"] if self.input_dropout else []
+        opts += [f"output_dropout={self.output_dropout}"] if self.output_dropout else []
+        opts += ["learn_initial_state=True"] if self.learn_initial_state else []
         return ", ".join(opts)

@@ -3,13 +3,16 @@ conversion to and from ``torch.nn.LSTM / GRU / RNN`` (:func:`from_torch`, :func:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
 from deeprnn._config import register
-from deeprnn.layers.stacked import DeepRNN
+from deeprnn._validation import check_probability
+from deeprnn._warnings import DeepRNNWarning
+from deeprnn.layers.stacked import STACK_OPTIONS, DeepRNN
 
 _COMMON_DOC = """
     Args:
@@ -19,7 +22,12 @@ _COMMON_DOC = """
         bias: use gate biases.
         batch_first: input (N, T, I) when True (the default, as in Keras), else (T, N, I).
             States are always batch-first (N, H).
-        dropout: dropout between layers (not after the last), as in torch.
+        dropout: dropout between layers (not after the last), as in torch: with one layer it
+            does nothing (a ``DeepRNNWarning`` says so). Keras' ``dropout`` is ``input_dropout``.
+        input_dropout: dropout on every layer's inputs (Keras ``dropout``), by default one
+            mask per sequence (``input_dropout_same_mask=True``, as Keras).
+        output_dropout: dropout on every layer's outputs, a fresh mask per step (TF1
+            ``DropoutWrapper(output_keep_prob)``).
         bidirectional: a backward copy of every layer; outputs merged by ``merge_mode``.
         merge_mode: ``concat`` (default), ``sum``, ``mul``, ``ave`` or ``None``.
         return_sequences: return (N, T, D*H) outputs (default) or (N, D*H) at each row's last
@@ -34,6 +42,11 @@ _COMMON_DOC = """
         init: ``"keras"`` (Glorot / orthogonal / zero biases) or ``"torch"``.
         impl: ``"auto"``, ``"torch"``, ``"fused"`` or ``"loop"``; see :class:`Recurrent`.
         checkpoint_steps: activation checkpointing over chunks of this many steps.
+        input_dropout_same_mask, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+            activity_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
+            kernel_initializer, recurrent_initializer, bias_initializer, learn_initial_state:
+            Keras' options, on every layer; see :class:`Recurrent` and
+            :mod:`deeprnn.layers.regularizers` (``layer.regularization_loss()``).
 
     Call: ``layer(x, lengths=None, mask=None, initial_state=None)``; see
     :mod:`deeprnn.layers._sequence` for the shapes and the masking rules.
@@ -70,12 +83,22 @@ class _Uniform(DeepRNN):
         init: str = "keras",
         impl: str = "auto",
         checkpoint_steps: int | None = None,
+        input_dropout: float = 0.0,
+        output_dropout: float = 0.0,
         **cell_options: Any,
     ):
         own_config = {
             k: v for k, v in locals().items() if k not in ("self", "cell_options", "__class__")
         }
         own_config.update(cell_options)
+        if num_layers == 1 and check_probability("dropout", dropout) > 0:
+            warnings.warn(
+                f"dropout={dropout} is applied between layers (torch semantics), so a one-layer "
+                f"{type(self).__name__} drops nothing; for Keras' dropout on the layer's inputs "
+                f"use input_dropout={dropout} (or output_dropout), or set num_layers > 1",
+                DeepRNNWarning,
+                stacklevel=2 if type(self).__init__ is _Uniform.__init__ else 3,  # user's line
+            )
         super().__init__(
             input_size,
             cell=self.cell_name,
@@ -99,9 +122,13 @@ class _Uniform(DeepRNN):
             init=init,
             impl=impl,
             checkpoint_steps=checkpoint_steps,
+            input_dropout=input_dropout,
+            output_dropout=output_dropout,
             **cell_options,
         )
         self.hidden_size = hidden_size
+        stack = super().get_config()  # regularizers and constraints in their JSON form
+        own_config.update({k: v for k, v in stack.items() if k in STACK_OPTIONS})
         self._own_config = own_config
 
     def get_config(self) -> dict[str, Any]:
@@ -293,8 +320,9 @@ def to_torch(layer) -> nn.RNNBase:
         problems.append("reset_after=False")
     if cfg.get("activation", "tanh") not in ("tanh", "relu"):
         problems.append(f"activation={cfg['activation']!r}")
-    if cfg.get("zoneout"):
-        problems.append(f"zoneout={cfg['zoneout']}")
+    for key in ("zoneout", "input_dropout", "output_dropout", "learn_initial_state"):
+        if cfg.get(key):
+            problems.append(f"{key}={cfg[key]!r}")
     if cfg.get("bidirectional") and cfg.get("merge_mode") != "concat":
         problems.append(f"merge_mode={cfg.get('merge_mode')!r}")
     for key in ("residual", "highway", "norm", "go_backwards"):

@@ -18,10 +18,13 @@ from deeprnn._validation import (
 )
 from deeprnn.cells import ACTIVATIONS, CELLS
 from deeprnn.cells._base import INITS
-from deeprnn.layers._sequence import SequenceLayer
+from deeprnn.layers._sequence import SequenceLayer, last_step_index
 from deeprnn.layers.bidirectional import Bidirectional, check_merge_mode
 from deeprnn.layers.norm import MaskedBatchNorm1d
-from deeprnn.layers.recurrent import IMPLS, MASKED_OUTPUTS, Recurrent
+from deeprnn.layers.recurrent import IMPLS, KERAS_OPTIONS, MASKED_OUTPUTS, Recurrent
+
+#: Keras options set once for the whole stack (input / output dropout are per layer)
+STACK_OPTIONS = tuple(k for k in KERAS_OPTIONS if k not in ("input_dropout", "output_dropout"))
 
 NORMS = ("batch", "layer", None)
 
@@ -40,6 +43,8 @@ class LayerSpec:
     bias: bool | None = None
     recurrent_dropout: float | None = None
     zoneout: float | None = None
+    input_dropout: float | None = None
+    output_dropout: float | None = None
 
     @classmethod
     def coerce(cls, spec, index: int) -> LayerSpec:
@@ -88,15 +93,24 @@ class DeepRNN(SequenceLayer):
         input_size: I.
         layers: one entry per layer — an int (hidden size), a dict or a :class:`LayerSpec`
             (``cell``, ``hidden_size``, ``bidirectional``, ``merge_mode``, ``activation``,
-            ``reset_after``, ``layer_norm``, ``bias``, ``recurrent_dropout``, ``zoneout``);
+            ``reset_after``, ``layer_norm``, ``bias``, ``recurrent_dropout``, ``zoneout``,
+            ``input_dropout``, ``output_dropout``);
             omitted fields take the stack-wide value. Or use ``hidden_size`` + ``num_layers``.
         cell: ``"lstm"``, ``"gru"``, ``"rnn"`` or ``"minimal_gru"``.
         bidirectional, merge_mode: per-layer defaults; ``merge_mode`` one of ``concat``,
             ``sum``, ``mul``, ``ave`` or ``None`` (last layer only: returns a tuple).
         activation: SimpleRNN nonlinearity. reset_after: GRU variant. layer_norm: use the
             layer-normalised LSTM/GRU cells. bias: gate biases.
-        dropout: between layers (not after the last), as in torch.
-        recurrent_dropout, zoneout: inside each layer, see :class:`Recurrent`.
+        dropout: between layers (not after the last), as in torch: a one-layer stack drops
+            nothing. For Keras' ``dropout`` (on each layer's inputs) use ``input_dropout``.
+        recurrent_dropout, zoneout, input_dropout, output_dropout: inside each layer, see
+            :class:`Recurrent`.
+        input_dropout_same_mask, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+            activity_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
+            kernel_initializer, recurrent_initializer, bias_initializer, learn_initial_state:
+            Keras' per-layer options, applied to every layer (and direction) of the stack; see
+            :class:`Recurrent` and :mod:`deeprnn.layers.regularizers`. The activity regularizer
+            sees each layer's output: sequences between layers, the returned output last.
         residual, highway: skip connections around layers 2..L.
         norm: ``"batch"`` (masked), ``"layer"`` or ``None``, between layers.
         go_backwards: every unidirectional layer scans from the end.
@@ -143,6 +157,9 @@ class DeepRNN(SequenceLayer):
         return_sequences: bool = True,
         return_state: bool = True,
         stateful: bool = False,
+        input_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        **keras_options: Any,
     ):
         super().__init__(
             batch_first=batch_first,
@@ -150,6 +167,12 @@ class DeepRNN(SequenceLayer):
             return_state=return_state,
             stateful=stateful,
         )
+        for key in keras_options:
+            if key not in STACK_OPTIONS:
+                raise TypeError(
+                    f"DeepRNN got an unexpected keyword argument {key!r}{close_key_hint(key, STACK_OPTIONS)}"
+                )
+        self.keras_options = {k: keras_options.get(k, KERAS_OPTIONS[k]) for k in STACK_OPTIONS}
         self.input_size = check_positive_int("input_size", input_size)
         defaults = LayerSpec(
             hidden_size=hidden_size,
@@ -162,6 +185,8 @@ class DeepRNN(SequenceLayer):
             bias=bias,
             recurrent_dropout=recurrent_dropout,
             zoneout=zoneout,
+            input_dropout=input_dropout,
+            output_dropout=output_dropout,
         )
         if layers is None:
             if hidden_size is None:
@@ -218,6 +243,8 @@ class DeepRNN(SequenceLayer):
         check_bool(f"{where}.bias", r.bias)
         check_probability(f"{where}.recurrent_dropout", r.recurrent_dropout)
         check_probability(f"{where}.zoneout", r.zoneout)
+        check_probability(f"{where}.input_dropout", r.input_dropout)
+        check_probability(f"{where}.output_dropout", r.output_dropout)
         if r.layer_norm and CELLS[r.cell][1] is None:
             raise ValueError(
                 f"{where}: layer_norm is available for 'lstm' and 'gru', got cell {r.cell!r}"
@@ -253,6 +280,9 @@ class DeepRNN(SequenceLayer):
                 masked_output=self.masked_output,
                 impl=self.impl,
                 checkpoint_steps=self.checkpoint_steps,
+                input_dropout=spec.input_dropout,
+                output_dropout=spec.output_dropout,
+                **self.keras_options,
             )
             block = Bidirectional(rec, merge_mode=spec.merge_mode) if spec.bidirectional else rec
             self.blocks.append(block)
@@ -280,6 +310,15 @@ class DeepRNN(SequenceLayer):
 
     def _cells(self):
         return [c for b in self.blocks for c in b._cells()]
+
+    def _recurrents(self):
+        return [r for b in self.blocks for r in b._recurrents()]
+
+    def _penalised(self):
+        # Keras: each layer's activity penalty is on its output — sequences between layers
+        last = len(self.blocks) - 1
+        seq = [i < last or self.return_sequences for i in range(len(self.blocks))]
+        return [(r, seq[i]) for i, b in enumerate(self.blocks) for r in b._recurrents()]
 
     @property
     def num_layers(self) -> int:
@@ -322,14 +361,9 @@ class DeepRNN(SequenceLayer):
         """The output at each row's last real step (first, for a backward-only stack)."""
         batch, steps = out.shape[:2]
         backwards = self.go_backwards and not self.specs[-1].bidirectional
+        index = last_step_index(mask, batch, steps, backwards, out.device)
         if mask is None:
-            index = torch.full((batch,), 0 if backwards else steps - 1, device=out.device)
             return _gather_steps(out, index)
-        pos = torch.arange(steps, device=out.device)
-        if backwards:
-            index = torch.where(mask, pos, steps).amin(dim=1).clamp(max=steps - 1)
-        else:
-            index = torch.where(mask, pos, -1).amax(dim=1).clamp(min=0)
         return _gather_steps(out, index) * mask.any(dim=1, keepdim=True)
 
     # -- config ----------------------------------------------------------------------------------
@@ -347,6 +381,7 @@ class DeepRNN(SequenceLayer):
             "impl": self.impl,
             "checkpoint_steps": self.checkpoint_steps,
             **self._base_config(),
+            **{k: v for k, v in self._recurrents()[0].keras_config().items() if k in STACK_OPTIONS},
         }
 
     def extra_repr(self) -> str:
