@@ -251,13 +251,20 @@ class ManyToOne:
     model's weights are matched by for transfer learning)."""
 
     def build_many_to_one(
-        self, cfg, out_size: int, *, vocab: list[str] | None = None, input_size: int | None = None
+        self,
+        cfg,
+        out_size: int,
+        *,
+        vocab: list[str] | None = None,
+        input_size: int | None = None,
+        extra: int = 0,
     ) -> None:
+        """``extra``: features concatenated to the pooled output before the head (LSTM-FCN)."""
         if cfg.pooling not in POOLINGS:
             raise ValueError(f"model.pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
         self.encoder = SequenceEncoder(cfg.input, cfg.rnn, vocab=vocab, input_size=input_size)
         self.pool = Pool(cfg.pooling, self.encoder.rnn)
-        size = self.pool.output_size
+        size = self.pool.output_size + extra
         layers: list[nn.Module] = [nn.Dropout(cfg.head_dropout)]
         if cfg.head_hidden:
             layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.head_dropout)]

@@ -24,7 +24,9 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks._body import InputConfig, ManyToOne, RNNConfig
+from deeprnn.tasks._fcn import FCN, zscore_series
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.classify_data import ClassifyData
 
@@ -39,6 +41,14 @@ class ClassifyConfig:
     head_hidden: int = 0
     head_dropout: float = 0.0
     label_smoothing: float = 0.0
+    # numeric series: "rnn" (the recurrent body alone), "fcn" (Wang et al. 2017: three Conv1D +
+    # batch-norm blocks and a global average, no RNN) or "lstm_fcn" (Karim et al. 2017: the FCN
+    # branch beside the recurrent body, their pooled outputs concatenated before the head)
+    architecture: Literal["rnn", "fcn", "lstm_fcn"] = "rnn"
+    fcn_channels: list[int] = field(default_factory=lambda: [128, 256, 128])
+    fcn_kernels: list[int] = field(default_factory=lambda: [8, 5, 3])
+    # "series": z-normalise every series (each channel over its own real steps) on the way in
+    normalize: Literal["series"] | None = None
 
 
 class Classify(ManyToOne, TaskModule):
@@ -52,7 +62,25 @@ class Classify(ManyToOne, TaskModule):
         if "labels" not in art:
             raise ValueError("Classify needs artifacts['labels'] (the class names)")
         n = len(art["labels"])
-        self.build_many_to_one(cfg, n, vocab=art.get("vocab"), input_size=art.get("input_size"))
+        if (cfg.architecture != "rnn" or cfg.normalize) and "vocab" in art:
+            raise ValueError(
+                f"model.architecture={cfg.architecture!r} / model.normalize={cfg.normalize!r} "
+                "are for numeric series, and this model reads tokens"
+            )
+        self.fcn = None
+        if cfg.architecture == "fcn":
+            self.fcn = FCN(art["input_size"], tuple(cfg.fcn_channels), tuple(cfg.fcn_kernels))
+            self.head = nn.Sequential(
+                nn.Dropout(cfg.head_dropout), nn.Linear(self.fcn.output_size, n)
+            )
+        else:
+            extra = 0
+            if cfg.architecture == "lstm_fcn":
+                self.fcn = FCN(art["input_size"], tuple(cfg.fcn_channels), tuple(cfg.fcn_kernels))
+                extra = self.fcn.output_size
+            self.build_many_to_one(
+                cfg, n, vocab=art.get("vocab"), input_size=art.get("input_size"), extra=extra
+            )
         self.metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict(
@@ -64,6 +92,22 @@ class Classify(ManyToOne, TaskModule):
                 for stage in ("train_", "val_", "test_")
             }
         )
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """``x`` (N, T) ids or (N, T, F) features, ``lengths`` (N,) -> logits (N, C)."""
+        cfg = self.config
+        if cfg.architecture == "rnn" and not cfg.normalize:
+            return super().forward(x, lengths)
+        mask = lengths_to_mask(lengths, x.shape[1])  # (N, T)
+        if cfg.normalize == "series":
+            x = zscore_series(x, mask)
+        if cfg.architecture == "fcn":
+            return self.head(self.fcn(x, mask))
+        out, states, mask = self.encoder(x, lengths)
+        pooled = self.pool(out, states, mask, lengths)
+        if self.fcn is not None:
+            pooled = torch.cat([pooled, self.fcn(x, mask)], dim=-1)  # (N, F_rnn + C)
+        return self.head(pooled)
 
     def step(self, batch, stage: str):
         x, lengths, y = batch
