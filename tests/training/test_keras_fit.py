@@ -378,3 +378,38 @@ def test_padcollate_batches_carry_their_lengths():
     history = deeprnn.fit(model, batches, validation_data=batches, epochs=2, verbose=False)
     assert len(history["val_loss"]) == 2
     assert deeprnn.predict(model, batches).shape == (16, 1)
+
+
+def test_layer_regularizers_add_exactly_their_penalty_to_the_loss():
+    x, y = sine(32)
+    torch.manual_seed(0)
+    rnn = deeprnn.SimpleRNN(1, 4, return_state=False, return_sequences=False)
+    reg = deeprnn.SimpleRNN(
+        1,
+        4,
+        return_state=False,
+        return_sequences=False,
+        kernel_regularizer=deeprnn.regularizers.L2(0.1),
+    )
+    reg.load_state_dict(rnn.state_dict())
+    head = nn.Linear(4, 1)
+    plain, regular = nn.Sequential(rnn, head), nn.Sequential(reg, copy.deepcopy(head))
+    penalty = float(deeprnn.regularization_loss(regular))
+    assert penalty > 0 and float(deeprnn.regularization_loss(plain)) == 0.0
+    a = deeprnn.evaluate(plain, x, y, loss="mse", verbose=False)
+    b = deeprnn.evaluate(regular, x, y, loss="mse", verbose=False)
+    assert b - a == pytest.approx(penalty, rel=1e-5)
+    # training reports the penalised loss too (lr 0: the weights do not move)
+    sgd = torch.optim.SGD(regular.parameters(), lr=0.0)
+    h = deeprnn.fit(regular, x, y, epochs=1, batch_size=32, optimizer=sgd, verbose=False, seed=0)
+    assert h.history["loss"][0] == pytest.approx(b, rel=1e-5)
+
+
+def test_constraints_are_applied_after_every_step():
+    x, y = sine(32)
+    layer = deeprnn.SimpleRNN(
+        1, 4, return_state=False, return_sequences=False, kernel_constraint="non_neg"
+    )
+    model = nn.Sequential(layer, nn.Linear(4, 1))
+    deeprnn.fit(model, x, y, epochs=1, batch_size=8, lr=0.5, verbose=False, seed=0)
+    assert float(layer.blocks[0].cell.weight_ih.min()) >= 0.0

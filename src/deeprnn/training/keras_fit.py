@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from deeprnn._persist import read_checkpoint
+from deeprnn.layers.regularizers import apply_constraints, regularization_loss
 from deeprnn.training._compile import build_optimizer, get_loss, get_metrics
 from deeprnn.training._fit_data import (
     batch_size_of,
@@ -154,7 +155,8 @@ class FitModule(pl.LightningModule):
         if y is None:
             raise ValueError("training and evaluation batches need targets y, got a batch without")
         pred = self(x, **kwargs)
-        loss = self.loss_fn(pred, y)
+        # as Keras: the layers' weight and activity penalties are part of the reported loss
+        loss = self.loss_fn(pred, y) + regularization_loss(self.model)
         n = batch_size_of(x)
         log = {"on_step": False, "on_epoch": True, "batch_size": n}
         self.log(f"{prefix}loss", loss, prog_bar=self._prog_bar, **log)
@@ -166,6 +168,9 @@ class FitModule(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         return self._step(batch, "")
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        apply_constraints(self.model)  # after the optimizer step, as Keras applies them
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "val_")
