@@ -184,6 +184,85 @@ EXAMPLES = [
         0.98,
     ),
     Example(
+        "etth2_segrnn_96",
+        "ett/ETTh2, lookback 96, horizon 96",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "SegRNN 0.278 / DLinear 0.333 (L=96; lss-1138/SegRNN README)",
+        0.292,
+        higher_is_better=False,
+    ),
+    Example(
+        "etth2_segrnn_192",
+        "ett/ETTh2, lookback 96, horizon 192",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "SegRNN 0.359 / DLinear 0.477 (L=96; lss-1138/SegRNN README)",
+        0,
+        higher_is_better=False,
+    ),
+    Example(
+        "etth2_segrnn_336",
+        "ett/ETTh2, lookback 96, horizon 336",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "SegRNN 0.421 / DLinear 0.594 (L=96; lss-1138/SegRNN README)",
+        0,
+        higher_is_better=False,
+    ),
+    Example(
+        "etth2_segrnn_720",
+        "ett/ETTh2, lookback 96, horizon 720",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "SegRNN 0.432 / DLinear 0.831 (L=96; lss-1138/SegRNN README)",
+        0,
+        higher_is_better=False,
+    ),
+    Example(
+        "etth2_informer_24",
+        "ett/ETTh2, lookback 96, horizon 24",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "LSTMa 1.143 / Informer 0.72 (Zhou et al. 2021 Table 2, unchecked)",
+        1.143,
+        higher_is_better=False,
+    ),
+    Example(
+        "etth2_informer_48",
+        "ett/ETTh2, lookback 96, horizon 48",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "LSTMa 1.671 / Informer 1.457 (Zhou et al. 2021 Table 2, unchecked)",
+        1.671,
+        higher_is_better=False,
+    ),
+    Example(
+        "etth2_informer_168",
+        "ett/ETTh2, lookback 96, horizon 168",
+        "test_mse_scaled",
+        "test MSE (standardised)",
+        "LSTMa 4.117 / Informer 3.489 (Zhou et al. 2021 Table 2, unchecked)",
+        4.117,
+        higher_is_better=False,
+    ),
+    Example(
+        "ucr_osuleaf",
+        "uea/OSULeaf (UCR)",
+        "test_acc",
+        "test acc",
+        "1-NN DTW 0.591 (UCR 2018 summary, unchecked); ROCKET 0.941 (angus924/rocket)",
+        0.591,
+    ),
+    Example(
+        "ucr_acsf1",
+        "uea/ACSF1 (UCR)",
+        "test_acc",
+        "test acc",
+        "1-NN DTW 0.640 (UCR 2018 summary, unchecked); ROCKET 0.886 (angus924/rocket)",
+        0.640,
+    ),
+    Example(
         "adding_problem",
         "synthetic, T=200",
         "test_mse",
@@ -213,6 +292,23 @@ EXAMPLES = [
 ]
 BY_NAME = {e.name: e for e in EXAMPLES}
 NOTES = {  # printed under the table: how a figure was reached, where it is not comparable
+    "etth2_segrnn_96": "SegRNN-style model written from the paper (one 256-unit GRU over "
+    "segments of 24 steps, parallel decoding, one model shared by the 7 series, RevIN), the "
+    "Informer split by rows (8640 / 2880 / 2880), inputs standardised with training statistics; "
+    "seasonal naive (m = 24) on the same windows 0.391, naive 0.432. Early-stopped after 10 epochs "
+    "(best validation at epoch 4) in 9.5 min on a loaded 2-core CPU. With lr 1e-3 validation rose "
+    "from the first epoch (test 0.301); 2e-4 (the paper's setting is 2e-4) was kept on that "
+    "validation evidence. 6.4% above SegRNN's 0.278 (their GRU has 512 units): target missed.",
+    "etth2_informer_24": "the same recipe at Informer's short horizons. The anchor rows are "
+    "Informer's Table 2 (its inputs were longer than 96 steps), quoted from memory of the paper "
+    "and not re-checked here.",
+    "ucr_osuleaf": "FCN (three Conv1D + masked batch-norm blocks, global average pooling) on "
+    "per-series z-normalised inputs; validation (15% of train, stratified) chose FCN over "
+    "LSTM-FCN (0.97 vs 0.90), and LSTM-FCN's test figure was 0.777. 1-NN DTW figures are the UCR "
+    "2018 archive summary's full-window DTW as remembered, not re-checked offline; ROCKET's are "
+    "angus924/rocket results_ucr.csv (checked).",
+    "ucr_acsf1": "the same FCN recipe (validation 0.75 vs LSTM-FCN 0.65; LSTM-FCN test 0.62); "
+    "series of 1,460 steps, 85 training series.",
     "imdb_lm_pretrain": "a 64-unit LSTM LM on the training reviews (the shared tarball has no "
     "unsup folder: 6.9M tokens), one epoch with an adaptive softmax in 10 minutes; validation "
     "perplexity on 2% held-out reviews. With the full softmax, 30% of the epoch in 20 minutes "
@@ -290,6 +386,10 @@ def derived(metrics: dict) -> dict:
         out["test_nats"] = out["test_bpc"] * 0.6931471805599453
     if "test_mse" in out and "test_naive_mse" in out:
         out["test_mse_vs_naive"] = out["test_mse"] / max(out["test_naive_mse"], 1e-12)
+    if "test_mse_scaled" in out and "test_snaive_mse_scaled" in out:
+        out["test_mse_vs_snaive"] = out["test_mse_scaled"] / max(
+            out["test_snaive_mse_scaled"], 1e-12
+        )
     if "test_mase" in out and "test_snaive_mase" in out:
         out["test_mase_vs_snaive"] = out["test_mase"] / max(out["test_snaive_mase"], 1e-12)
     return out
