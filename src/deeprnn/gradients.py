@@ -82,7 +82,16 @@ class GradientProbe:
             layer.impl = self._saved_impl.get(name, layer.impl)
 
     def norms(self) -> dict[str, Tensor]:
-        """``{layer name: (T,) tensor}`` of gradient norms, in time order."""
+        """``{layer name: (T,) tensor}`` of gradient norms, in time order.
+
+        Only a forward *and* backward pass run inside ``with probe:`` are recorded; with nothing
+        recorded this raises instead of returning an empty dict.
+        """
+        if not self._grads:
+            raise RuntimeError(
+                "GradientProbe recorded nothing: run the forward and the backward pass inside "
+                "`with GradientProbe(model) as probe:` (the probe is inactive outside its block)"
+            )
         out = {}
         for name, by_t in self._grads.items():
             steps = max(by_t) + 1

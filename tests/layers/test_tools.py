@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -80,3 +81,27 @@ def test_gradient_probe_shows_lstm_keeps_gradients_longer_than_simplernn():
         n = probe.norms()["blocks.0"]
         ratios[name] = float(n[0] / n[-1])
     assert ratios["lstm"] > ratios["rnn"]
+
+
+def test_gradient_norms_per_step_takes_a_name_a_class_or_a_layer():
+    import deeprnn
+    from deeprnn.viz import gradient_norms_per_step
+
+    by_name = gradient_norms_per_step("lstm", 12)
+    assert by_name.shape == (12,)
+    assert (gradient_norms_per_step(deeprnn.LSTMCell, 12) == by_name).all()
+    assert (gradient_norms_per_step(deeprnn.LSTM, 12) == by_name).all()
+    layer = deeprnn.GRU(16, 8, return_state=False)
+    assert gradient_norms_per_step(layer, 7).shape == (7,)
+    with pytest.raises(ValueError, match=r"cell must be one of .* a deeprnn cell or layer class"):
+        gradient_norms_per_step("transformer", 12)
+
+
+def test_gradient_probe_says_when_it_recorded_nothing():
+    import deeprnn
+
+    net = deeprnn.SimpleRNN(2, 3, return_state=False)
+    probe = deeprnn.GradientProbe(net)
+    net(torch.randn(1, 4, 2)).sum().backward()  # outside the with block: nothing recorded
+    with pytest.raises(RuntimeError, match=r"recorded nothing: run the forward and the backward"):
+        probe.norms()

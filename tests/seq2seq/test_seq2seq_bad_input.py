@@ -152,9 +152,9 @@ CASES = [
     ),
     (
         "input feeding without attention",
-        lambda: _model(attention=None),
+        lambda: _model(attention=None, input_feeding=True),
         ValueError,
-        "input_feeding needs attention; got attention=None",
+        r"input_feeding=True needs attention; got attention=None \(leave input_feeding unset",
     ),
     (
         "luong dot sizes",
@@ -266,3 +266,18 @@ CASES = [
 def test_bad_input(case, fn, exc, message):
     with pytest.raises(exc, match=message):
         fn()
+
+
+def test_attention_none_turns_input_feeding_off_by_itself():
+    model = _model(attention=None)
+    assert model.decoder.input_feeding is False
+    assert model.get_config()["input_feeding"] is False
+
+
+def test_a_target_that_starts_with_go_is_named():
+    model = _model()
+    src = torch.full((2, 4), 5)
+    tgt = torch.full((2, 3), 5)
+    tgt[1, 0] = model.go_id
+    with pytest.raises(ValueError, match=r"tgt must not start with <go> .* batch index 1"):
+        model(src, tgt)

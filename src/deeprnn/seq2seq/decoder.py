@@ -64,7 +64,8 @@ class AttentionDecoder(ConfigMixin, nn.Module):
         cell: any :class:`~deeprnn.DeepRNN` cell (``"gru"``, ``"lstm"``, ...).
         memory_size: F, the feature size of the memory (required with attention).
         attention, attention_size: the attention and its hidden size A.
-        input_feeding: feed :math:`\tilde h_{t-1}` into the next step.
+        input_feeding: feed :math:`\tilde h_{t-1}` into the next step (default: on with
+            attention, off without).
         dropout: on the embeddings, between layers and on :math:`\tilde h_t`.
         tie_embeddings: share the output weight with the embedding.
         pad_id: the padding id (zero embedding).
@@ -86,7 +87,7 @@ class AttentionDecoder(ConfigMixin, nn.Module):
         memory_size: int | None = None,
         attention: str | None = "bahdanau",
         attention_size: int | None = None,
-        input_feeding: bool = True,
+        input_feeding: bool | None = None,
         dropout: float = 0.0,
         tie_embeddings: bool = False,
         pad_id: int = 0,
@@ -97,6 +98,8 @@ class AttentionDecoder(ConfigMixin, nn.Module):
         self.embedding_size = check_positive_int("embedding_size", embedding_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
+        if input_feeding is None:  # on with attention, off without (nothing to feed)
+            input_feeding = attention is not None
         self.input_feeding = check_bool("input_feeding", input_feeding)
         self.tie_embeddings = check_bool("tie_embeddings", tie_embeddings)
         self.dropout = check_probability("dropout", dropout)
@@ -105,7 +108,10 @@ class AttentionDecoder(ConfigMixin, nn.Module):
         self.cell = cell
         if attention is None:
             if input_feeding:
-                raise ValueError("input_feeding needs attention; got attention=None")
+                raise ValueError(
+                    "input_feeding=True needs attention; got attention=None "
+                    "(leave input_feeding unset, or pass input_feeding=False)"
+                )
             if memory_size is not None:
                 raise ValueError(
                     f"memory_size needs attention; got attention=None, memory_size={memory_size}"

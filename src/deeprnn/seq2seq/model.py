@@ -63,6 +63,13 @@ class _Generator:
         return beam_search(step, state, memory, beam_width=beam_width, **kwargs)
 
     def _inputs(self, tgt: Tensor) -> Tensor:
+        starts = (tgt[:, 0] == self.go_id).nonzero() if tgt.shape[1] else tgt.new_zeros(0, 1)
+        if len(starts):
+            raise ValueError(
+                f"tgt must not start with <go> (go_id={self.go_id}), got it at batch index "
+                f"{int(starts[0])}: the model prepends <go> itself; pass the target tokens "
+                "(ending with <eos>), e.g. tgt[:, 1:]"
+            )
         go = tgt.new_full((tgt.shape[0], 1), self.go_id)
         return torch.cat([go, tgt[:, :-1]], dim=1)  # (N, T): <go> then the target shifted right
 
@@ -122,7 +129,7 @@ class Seq2Seq(_Generator, ConfigMixin, nn.Module):
         bidirectional: bool = True,
         attention: str | None = "bahdanau",
         attention_size: int | None = None,
-        input_feeding: bool = True,
+        input_feeding: bool | None = None,
         dropout: float = 0.0,
         share_embeddings: bool = False,
         tie_embeddings: bool = False,
@@ -192,7 +199,7 @@ class Seq2Seq(_Generator, ConfigMixin, nn.Module):
             "bidirectional": bidirectional,
             "attention": attention,
             "attention_size": self.decoder.attention_size,
-            "input_feeding": input_feeding,
+            "input_feeding": self.decoder.input_feeding,
             "dropout": dropout,
             "share_embeddings": share_embeddings,
             "tie_embeddings": tie_embeddings,

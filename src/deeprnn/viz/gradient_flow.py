@@ -26,7 +26,7 @@ CELLS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 
 
 def gradient_norms_per_step(
-    cell: str = "rnn",
+    cell="rnn",
     steps: int = 100,
     *,
     input_size: int = 16,
@@ -35,25 +35,52 @@ def gradient_norms_per_step(
     seed: int = 0,
 ) -> np.ndarray:
     r"""``(steps,)`` array of :math:`\lVert \partial L / \partial h_t \rVert`, ``L = \sum
-    h_T`` (the last step's output), for a freshly initialised one-layer ``cell`` (``"rnn"``,
-    ``"lstm"`` or ``"gru"``) on unit-normal inputs (N=batch_size, T=steps, I=input_size).
+    h_T`` (the last step's output), on unit-normal inputs (N=batch_size, T=steps, I=input_size).
+
+    ``cell``: a name (``"rnn"`` / ``"simplernn"``, ``"lstm"``, ``"gru"``), a cell or layer class
+    (``deeprnn.LSTMCell``, ``deeprnn.LSTM``, ...) — a freshly initialised one-layer model of
+    ``hidden_size`` units — or a deeprnn layer *instance*, probed as it is (its ``input_size``
+    is used; it must return the sequence of outputs).
 
     Deterministic for a given ``seed``; the global torch RNG is left untouched.
     """
     from deeprnn import layers
     from deeprnn.gradients import GradientProbe
 
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
     if not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = getattr(layers, CELLS[cell])(input_size, hidden_size, return_state=False)
+        if isinstance(cell, torch.nn.Module):
+            net, input_size = cell, int(getattr(cell, "input_size", input_size))
+        else:
+            net = getattr(layers, _layer_name(cell))(input_size, hidden_size, return_state=False)
         x = torch.randn(batch_size, steps, input_size)  # (N, T, I)
         with GradientProbe(net) as probe:
-            net(x)[:, -1].sum().backward()
-    return probe.norms()["blocks.0"].numpy().astype(float)
+            out = net(x)
+            out = out[0] if isinstance(out, tuple) else out
+            if out.dim() != 3:
+                raise ValueError(
+                    f"cell must return the sequence of outputs (N, T, H), got shape {tuple(out.shape)}"
+                )
+            out[:, -1].sum().backward()
+    first = next(iter(probe.norms().values()))
+    return first.numpy().astype(float)
+
+
+def _layer_name(cell) -> str:
+    """The deeprnn layer class name for a cell name or a cell / layer class."""
+    names = {**CELLS, "simplernn": "SimpleRNN"}
+    if isinstance(cell, str) and cell.lower() in names:
+        return names[cell.lower()]
+    if isinstance(cell, type):
+        base = cell.__name__.removesuffix("Cell")
+        if base in ("SimpleRNN", "LSTM", "GRU"):
+            return base
+    raise ValueError(
+        f"cell must be one of {sorted(names)}, a deeprnn cell or layer class (e.g. deeprnn.LSTMCell) "
+        f"or a deeprnn layer, got {cell!r}"
+    )
 
 
 def plot_gradient_flow(
