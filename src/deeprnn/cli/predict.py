@@ -20,6 +20,9 @@ input formats (by --input-format, else the file extension; stdin is read as line
           target/covariate columns (grouped by the series column)
   jsonl   one JSON object per line, e.g. {"x": [[0.1, 2.0], ...]} for numeric sequences
 output: JSON lines (default) or CSV (--output-format csv or an .csv --output).
+  A forecast gives one row per (series, step) after each series' last row with a target
+  value, with its "time" when the model was trained with data.time_column / time_columns:
+  {"series": "0", "step": 1, "time": "2014-12-31 00:00:00", "pm2.5": 63.5}.
 
 examples:
   echo "a wonderful film" | deeprnn predict runs/imdb/model

@@ -36,7 +36,7 @@ from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
 from deeprnn.tasks._segment import SegmentRNN
 from deeprnn.tasks.base import TaskModule
-from deeprnn.tasks.forecast_data import ForecastData, Scaler
+from deeprnn.tasks.forecast_data import ForecastData, Scaler, time_columns
 
 
 @dataclass
@@ -349,16 +349,19 @@ class Forecast(TaskModule):
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, **options) -> list[dict]:
-        """CSV rows of a history (grouped by the series column when there is one) -> forecasts.
+        """CSV rows of a history (grouped by the series column when there is one) -> forecasts
+        of the ``horizon`` steps after each series' last row with a target value, one dict per
+        (series, step), with its ``time`` when the model was trained with a time column.
 
-        Every row holds the series column and the covariates; the target columns may be left
-        out of the rows after a series' history (its future covariates), not its first row."""
+        Every row holds the series column, the covariates and the time column(s); the target
+        columns may be left out of the rows after a series' history (its future covariates),
+        not its first row."""
         from deeprnn._validation import RecordError, check_record_fields
 
         art = self.artifacts
         series = [art["series_column"]] if art.get("series_column") else []
-        always = series + list(art["covariates"])
-        columns = [*series, *art["targets"], *art["covariates"]]
+        always = series + list(art.get("raw_covariates", art["covariates"])) + time_columns(art)
+        columns = [*series, *art["targets"], *always[len(series) :]]
         started = set()
         for i, r in enumerate(records):
             if not isinstance(r, dict):
@@ -371,15 +374,15 @@ class Forecast(TaskModule):
             check_record_fields(i, r, "forecast", all_of=columns if first else always)
         data = ForecastData(None, artifacts=self.artifacts)
         out = []
-        for series_id, x, future_cov in data.encode_history(records):
+        for series_id, x, future_cov, times in data.encode_history(records):
             with torch.no_grad():
                 pred = self(x[None].to(self.device), future_cov[None].to(self.device))[0].cpu()
             values = self.scaler.inverse(pred, self.n_targets)
             for h in range(self.horizon):
                 row = {"series": series_id, "step": h + 1}
-                row.update(
-                    {t: float(values[h, i]) for i, t in enumerate(self.artifacts["targets"])}
-                )
+                if times is not None:
+                    row["time"] = times[h]
+                row.update({t: float(values[h, i]) for i, t in enumerate(art["targets"])})
                 out.append(row)
         return out
 

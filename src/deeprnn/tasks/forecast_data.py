@@ -26,6 +26,16 @@ those benchmarks' data loaders do (their val / test parts start ``input_window``
 the boundary); so the first val forecast starts at the first val row. ``reach_back: false``
 keeps the inputs inside the split too. Scaling statistics come from the train rows only.
 
+Tables as distributed (``csv``): the delimiter is sniffed, a byte-order mark and CRLF line
+ends are fine. ``fill`` fills gaps (one of ``ffill`` / ``interpolate`` / ``zero`` / ``drop``
+for every column, or a mapping column -> policy). Text / categorical covariates (and those
+listed in ``categorical``) are one-hot encoded with categories fitted on the train rows
+(artifact ``categories``; a value unseen there is an all-zero row). The time comes from
+``time_column`` or is assembled from ``time_columns: [year, month, day, hour]``; it must
+increase without repeats at a regular frequency (``freq``, else ``pandas.infer_freq``);
+``time_features: [hour, dayofweek, month, dayofyear]`` adds sin / cos calendar covariates,
+known for the forecast steps too.
+
 ``rows: N`` or ``rows: [start, stop]`` uses only those rows of the file (before the series are
 grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
 ``start <= time < stop``.
@@ -33,7 +43,7 @@ grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
 
 from __future__ import annotations
 
-import datetime
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,7 +51,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from deeprnn.tasks._data import TaskData, read_csv, require_columns, split_indices
+from deeprnn._validation import check_choice
+from deeprnn.data import series_io as sio
+from deeprnn.tasks._data import TaskData, require_columns, split_indices
+from deeprnn.tasks._forecast_splits import (
+    _iso,
+    row_range,
+    split_bounds,
+    split_kind,
+    window_starts,
+)
+
+log = logging.getLogger("deeprnn.tasks.forecast")
 
 
 @dataclass
@@ -68,6 +89,15 @@ class ForecastDataConfig:
     rows: int | list[int] | None = None
     dates: list | None = None
     reach_back: bool = True
+    fill: str | dict | None = None
+    categorical: list[str] = field(default_factory=list)
+    time_columns: list[str] | None = None
+    freq: str | None = None
+    time_features: list[str] = field(default_factory=list)
+
+    @property
+    def has_time(self) -> bool:
+        return bool(self.time_column or self.time_columns)
 
     def validate(self, where: str) -> None:
         for name in ("input_window", "horizon", "stride", "seasonality", "num_series"):
@@ -80,117 +110,30 @@ class ForecastDataConfig:
         if isinstance(self.dates, list):
             self.dates = [_iso(v) for v in self.dates]
         dated = self.split is not None and split_kind(self.split, f"{where}.split") == "dates"
-        if dated and not self.time_column:
+        if dated and not self.has_time:
             raise ValueError(f"{where}.split by dates needs {where}.time_column")
+        if self.time_column and self.time_columns:
+            raise ValueError(f"{where}: set {where}.time_column or {where}.time_columns, not both")
+        if self.time_columns is not None and not 3 <= len(self.time_columns) <= 6:
+            raise ValueError(
+                f"{where}.time_columns must name the [year, month, day(, hour, minute, second)] "
+                f"columns, got {self.time_columns!r}"
+            )
+        if isinstance(self.fill, str):
+            check_choice(f"{where}.fill", self.fill, sio.FILL_POLICIES)
+        for name in self.time_features:
+            check_choice(f"{where}.time_features", name, list(sio.TIME_FEATURES))
+        if self.time_features and not self.has_time:
+            raise ValueError(f"{where}.time_features needs {where}.time_column or time_columns")
+        if self.freq is not None and not self.has_time:
+            raise ValueError(f"{where}.freq needs {where}.time_column or time_columns")
         if self.rows is not None:
             row_range(self.rows, f"{where}.rows")
         if self.dates is not None:
             if not isinstance(self.dates, list) or len(self.dates) != 2:
                 raise ValueError(f"{where}.dates must be [start, stop], got {self.dates!r}")
-            if not self.time_column:
+            if not self.has_time:
                 raise ValueError(f"{where}.dates needs {where}.time_column")
-
-
-SPLIT_NAMES = ("train", "val", "test")
-
-
-def _iso(v):
-    """A date or datetime as ISO text (YAML reads ``2017-07-01`` as a date); others as they are."""
-    if isinstance(v, datetime.datetime):
-        return v.isoformat(sep=" ")
-    return v.isoformat() if isinstance(v, datetime.date) else v
-
-
-def split_kind(split: dict, where: str = "data.split") -> str:
-    """``"rows"``, ``"fractions"`` or ``"dates"``: what the values of ``split`` are."""
-    if not isinstance(split, dict) or not split:
-        raise ValueError(f"{where} must map train/val/test to a boundary, got {split!r}")
-    unknown = sorted(set(split) - set(SPLIT_NAMES))
-    if unknown or "train" not in split or "val" not in split:
-        raise ValueError(
-            f"{where} must have keys train, val (and optionally test), got {sorted(split)}"
-        )
-    kinds = set()
-    for v in split.values():
-        if isinstance(v, bool):
-            kinds.add("bad")
-        elif isinstance(v, int):
-            kinds.add("rows" if v >= 0 else "bad")
-        elif isinstance(v, float):
-            kinds.add("fractions" if 0 <= v <= 1 else "bad")
-        elif isinstance(v, (str, datetime.date)):
-            kinds.add("dates")
-        else:
-            kinds.add("bad")
-    if len(kinds) != 1 or "bad" in kinds:
-        raise ValueError(
-            f"{where} values must all be row counts (ints >= 0), fractions (floats in [0, 1]) "
-            f"or dates, got {split!r}"
-        )
-    kind = kinds.pop()
-    if kind == "fractions" and sum(split.values()) > 1 + 1e-9:
-        raise ValueError(f"{where} fractions must sum to at most 1, got {split!r}")
-    return kind
-
-
-def row_range(rows, where: str = "data.rows") -> tuple[int, int | None]:
-    """``N`` -> (0, N); ``[start, stop]`` -> (start, stop)."""
-    if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 1:
-        return 0, rows
-    if (
-        isinstance(rows, list)
-        and len(rows) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in rows)
-        and 0 <= rows[0] < rows[1]
-    ):
-        return rows[0], rows[1]
-    raise ValueError(f"{where} must be a row count N >= 1 or [start, stop], got {rows!r}")
-
-
-def split_bounds(
-    n: int, cfg: ForecastDataConfig, times=None, sid: str = "0"
-) -> tuple[int, int, int]:
-    """Row boundaries ``(b1, b2, b3)``: train ``[0, b1)``, val ``[b1, b2)``, test ``[b2, b3)``
-    of a series of ``n`` rows (``times``: its time stamps, for a split by dates)."""
-    split = cfg.split
-    if split is None:
-        b1 = round(n * (1 - cfg.val_fraction - cfg.test_fraction))
-        return b1, round(n * (1 - cfg.test_fraction)), n
-    kind = split_kind(split)
-    if kind == "rows":
-        b1 = split["train"]
-        b2 = b1 + split["val"]
-        b3 = b2 + split["test"] if "test" in split else n
-        if b3 > n:
-            raise ValueError(
-                f"data.split needs {b3} rows (train + val + test), series {sid!r} has {n}"
-            )
-        return b1, b2, b3
-    if kind == "fractions":
-        b1 = round(n * split["train"])
-        b2 = round(n * (split["train"] + split["val"]))
-        b3 = round(n * (split["train"] + split["val"] + split["test"])) if "test" in split else n
-        return b1, b2, b3
-    import pandas as pd
-
-    if times is None:
-        raise ValueError("data.split by dates needs data.time_column")
-    stamps = pd.DatetimeIndex(times)
-    if not stamps.is_monotonic_increasing:
-        raise ValueError(f"data.time_column: series {sid!r} is not sorted by time")
-    ends = []
-    for name in SPLIT_NAMES:
-        if name not in split:
-            ends.append(n)
-            continue
-        try:
-            end = pd.Timestamp(split[name])
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"data.split.{name}: not a date: {split[name]!r}") from e
-        ends.append(int(stamps.searchsorted(end, side="left")))
-    if not ends[0] <= ends[1] <= ends[2]:
-        raise ValueError(f"data.split dates must be in time order, got {split!r}")
-    return ends[0], ends[1], ends[2]
 
 
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
@@ -247,36 +190,23 @@ class Scaler:
         return x * self.scale[:k].to(x) + self.shift[:k].to(x)
 
 
-def window_starts(n: int, bounds: tuple[int, int, int], w: int, h: int, cfg):
-    """``(split, start)`` of every window of a series of ``n`` rows: the input covers
-    ``[start, start + w)``, the forecast ``[start + w, start + w + h)``, which must lie inside
-    one split; with ``cfg.reach_back`` false the input must too."""
-    b1, b2, b3 = bounds
-    for start in range(0, n - w - h + 1, cfg.stride):
-        t0, t1 = start + w, start + w + h  # the forecast covers [t0, t1)
-        if t1 <= b1:
-            yield "train", start
-        elif b1 <= t0 and t1 <= b2 and (cfg.reach_back or start >= b1):
-            yield "val", start
-        elif b2 <= t0 and t1 <= b3 and (cfg.reach_back or start >= b2):
-            yield "test", start
-
-
 class ForecastData(TaskData):
-    """Windows ``(x (W + H, F), y (H, K))`` of scaled series; artifacts: targets, covariates,
-    input_window, horizon, seasonality, scaler."""
+    """Windows ``(x (W + H, F), y (H, K))`` of scaled series; artifacts: targets, covariates
+    (the F - K input features: numeric covariates, one-hot columns ``col=value``, calendar
+    ``hour_sin`` ...), raw_covariates (the table's columns), categories, time_column,
+    time_columns, freq, time_features, fill, input_window, horizon, seasonality, scaler."""
 
     def load(self) -> None:
         cfg = self.config
         w, h = cfg.input_window, cfg.horizon
         art = self.artifacts
         art.setdefault("targets", list(cfg.targets))
-        art.setdefault("covariates", list(cfg.covariates))
         art.setdefault("input_window", w)
         art.setdefault("horizon", h)
         art.setdefault("seasonality", cfg.seasonality)
         art.setdefault("series_column", cfg.series_column)
         if cfg.source == "sines":
+            art.setdefault("covariates", list(cfg.covariates))
             if cfg.covariates or len(cfg.targets) != 1:
                 raise ValueError("data.source='sines' makes one target and no covariates")
             series = generate_sines(cfg.num_series, w + h, self.seed)
@@ -286,8 +216,19 @@ class ForecastData(TaskData):
             self._fit_scaler(np.concatenate(raw["train"]) if raw["train"] else series[0])
             self.splits = {s: [self._window(a, 0) for a in items] for s, items in raw.items()}
             return
-        frames, times = self._frames()
-        bounds = {sid: split_bounds(len(a), cfg, times.get(sid), sid) for sid, a in frames.items()}
+        for key, value in (
+            ("raw_covariates", list(cfg.covariates)),
+            ("time_column", cfg.time_column),
+            ("time_columns", cfg.time_columns),
+            ("time_features", list(cfg.time_features)),
+            ("fill", cfg.fill),
+        ):
+            art.setdefault(key, value)
+        tables, times = self._frames()
+        bounds = {sid: split_bounds(len(t), cfg, times.get(sid), sid) for sid, t in tables.items()}
+        self._fit_categories([t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
+        art.setdefault("covariates", feature_names(art))
+        frames = {sid: self.features(t, times.get(sid)) for sid, t in tables.items()}
         train_rows = [arr[: bounds[sid][0]] for sid, arr in frames.items()]
         self._fit_scaler(np.concatenate(train_rows))
         self.splits = {"train": [], "val": [], "test": []}
@@ -305,38 +246,62 @@ class ForecastData(TaskData):
                 f"series lengths {lengths} with split {how}"
             )
 
-    def _frames(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Each series as a (T, K + C) float array (targets first, then covariates), and its
-        time stamps when ``time_column`` is set."""
-        cfg = self.config
+    def _frames(self):
+        """Each series as a DataFrame (numeric targets and covariates as float64, categorical
+        covariates as read), gaps filled, and its time stamps when there is a time."""
+        cfg, art = self.config, self.artifacts
         cols = list(cfg.targets) + list(cfg.covariates)
+        where = f"data.path {cfg.path}"
         if cfg.source == "csv":
             if not cfg.path:
                 raise ValueError("data.source='csv' needs data.path")
-            frame = read_csv(cfg.path, "data.path")
+            frame, first = sio.read_table(cfg.path, "data.path"), 2  # row i is line i + 2
         else:
             from deeprnn.tasks._sources import call_reader
 
-            out = call_reader(cfg.reader, cfg.reader_args)
-            frame = out["train"]
+            frame, first, where = call_reader(cfg.reader, cfg.reader_args)["train"], 0, "data"
         extra = [cfg.series_column] if cfg.series_column else []
-        extra += [cfg.time_column] if cfg.time_column else []
-        require_columns(frame, cols + extra, f"data.path {cfg.path}")
-        frame, stamps = self._select_rows(frame)
-        bad = [c for c in cols if not np.issubdtype(frame[c].dtype, np.number)]
-        if bad:
-            raise ValueError(f"data.path {cfg.path}: column(s) {bad} are not numeric")
-        if frame[cols].isna().any().any():
-            raise ValueError(f"data.path {cfg.path}: missing values in {cols}")
+        extra += time_columns(art)
+        require_columns(frame, cols + extra, where)
+        unknown = [c for c in cfg.categorical if c not in cfg.covariates]
+        if unknown:
+            raise ValueError(f"data.categorical: {unknown} are not in data.covariates")
+        blank = frame.isna().all(axis=1).to_numpy()  # blank lines
+        lines = np.arange(len(frame))[~blank] + first
+        frame = frame.loc[~blank].reset_index(drop=True)
+        frame, lines, stamps = self._select_rows(frame, lines, where)
+        if "categorical" not in art:
+            art["categorical"] = [
+                c
+                for c in cfg.covariates
+                if c in cfg.categorical
+                or (sio.is_text_column(frame[c]) and not sio.mostly_numbers(frame[c]))
+            ]
+        numeric = numeric_columns(art)
+        frame = frame.copy()
+        for c in numeric:
+            frame[c] = sio.numeric_column(frame[c], c, lines, where, c not in cfg.targets)
+        sio.gap_policies(frame, numeric, cfg.fill, lines, where)  # every gap has a policy
+        if stamps is not None:
+            frame["__time__"] = stamps
+        groups = {"0": np.arange(len(frame))}
         if cfg.series_column:
-            groups = frame.groupby(cfg.series_column, sort=False)
-            arrays = {str(k): g[cols].to_numpy(np.float32) for k, g in groups}
-            times = {} if stamps is None else {str(k): stamps[g.index] for k, g in groups}
-            return arrays, times
-        return {"0": frame[cols].to_numpy(np.float32)}, {} if stamps is None else {"0": stamps}
+            keys = frame[cfg.series_column].astype(str)
+            groups = {str(k): v for k, v in keys.groupby(keys, sort=False).indices.items()}
+        tables, times, freq = {}, {}, cfg.freq
+        for sid, index in groups.items():
+            g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
+            if stamps is not None:
+                freq = sio.check_times(g["__time__"].to_numpy(), gl, freq, where, sid)
+            g, gl = sio.fill_gaps(g, numeric, cfg.fill, gl, where)
+            if stamps is not None:
+                times[sid] = g["__time__"].to_numpy()
+            tables[sid] = g
+        art.setdefault("freq", freq)
+        return tables, times
 
-    def _select_rows(self, frame):
-        """``rows`` / ``dates`` applied to the whole frame; the parsed ``time_column``."""
+    def _select_rows(self, frame, lines, where: str):
+        """``rows`` / ``dates`` applied to the whole frame; the parsed time stamps."""
         import pandas as pd
 
         cfg = self.config
@@ -344,14 +309,10 @@ class ForecastData(TaskData):
             start, stop = row_range(cfg.rows)
             if start >= len(frame):
                 raise ValueError(f"data.rows {cfg.rows!r}: the file has {len(frame)} rows")
-            frame = frame.iloc[start:stop]
-        frame = frame.reset_index(drop=True)
-        if not cfg.time_column:
-            return frame, None
-        try:
-            stamps = pd.to_datetime(frame[cfg.time_column]).to_numpy()
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"data.time_column {cfg.time_column!r}: not dates ({e})") from e
+            frame, lines = frame.iloc[start:stop].reset_index(drop=True), lines[start:stop]
+        if not cfg.has_time:
+            return frame, lines, None
+        stamps = parse_times(frame, self.artifacts, lines, where)
         if cfg.dates is not None:
             try:
                 lo, hi = (pd.Timestamp(v).to_datetime64() for v in cfg.dates)
@@ -360,8 +321,41 @@ class ForecastData(TaskData):
             keep = (stamps >= lo) & (stamps < hi)
             if not keep.any():
                 raise ValueError(f"data.dates {cfg.dates!r}: no row falls in that range")
-            frame, stamps = frame[keep].reset_index(drop=True), stamps[keep]
-        return frame, stamps
+            frame, lines, stamps = frame[keep].reset_index(drop=True), lines[keep], stamps[keep]
+        return frame, lines, stamps
+
+    def _fit_categories(self, train_parts: list) -> None:
+        art = self.artifacts
+        if "categories" in art:
+            return
+        import pandas as pd
+
+        train = pd.concat(train_parts) if train_parts else None
+        art["categories"] = {c: sio.fit_categories(train[c]) for c in art["categorical"]}
+        for c, cats in art["categories"].items():
+            shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
+            log.warning(
+                "data.covariates: column %r is not numeric: one-hot encoded into %d columns "
+                "(%s), categories from the train rows; a value unseen there is all zeros",
+                c,
+                len(cats),
+                shown,
+            )
+
+    def features(self, table, stamps=None) -> np.ndarray:
+        """A series table -> (T, K + C) float32: targets, covariates (one-hot where
+        categorical), calendar features."""
+        art = self.artifacts
+        cats = art.get("categories") or {}
+        cols = [table[art["targets"]].to_numpy(np.float64)]
+        for c in art.get("raw_covariates", art["covariates"]):
+            if c in cats:
+                cols.append(sio.one_hot(table[c], cats[c]))
+            else:
+                cols.append(table[[c]].to_numpy(np.float64))
+        if art.get("time_features"):
+            cols.append(sio.time_features(stamps, art["time_features"]))
+        return np.concatenate(cols, axis=1).astype(np.float32)
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
         art = self.artifacts
@@ -383,38 +377,111 @@ class ForecastData(TaskData):
         return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
 
     def encode_history(self, records: list):
-        """Raw rows (dicts) -> per series ``(id, history (W, F), future covariates (H, C))``."""
+        """Raw rows (dicts) -> per series ``(id, history (W, F), future covariates (H, C),
+        forecast time stamps or None)``. A series' history ends at its last row with a target
+        value; rows after it give the future covariates (else they count as 0; calendar
+        features come from the forecast time stamps)."""
+        import pandas as pd
+
         art = self.artifacts
         self.scaler = Scaler.from_artifact(art.get("scaler"))
-        cols = art["targets"] + art["covariates"]
-        w, h = art["input_window"], art["horizon"]
-        groups: dict[str, list] = {}
+        targets = art["targets"]
+        k, w, h = len(targets), art["input_window"], art["horizon"]
         for r in records:
             if not isinstance(r, dict):
+                cols = targets + art.get("raw_covariates", art["covariates"])
                 raise ValueError(f"forecast inputs are CSV rows with columns {cols}, got {r!r}")
-            sid = str(r.get(art.get("series_column") or "", "0"))
-            groups.setdefault(sid, []).append(r)
-        for sid, rows in groups.items():
-            known = [r for r in rows if _is_number(r.get(cols[0]))]
-            if len(known) < w:
+        frame = pd.DataFrame(
+            [
+                {c: (None if isinstance(v, str) and not v.strip() else v) for c, v in r.items()}
+                for r in records
+            ]
+        )
+        lines = np.arange(len(frame)) + 2
+        numeric = numeric_columns(art)
+        for c in numeric:
+            if c not in frame.columns:
+                frame[c] = np.nan
+            frame[c] = sio.numeric_column(frame[c], c, lines, "--input", c not in targets)
+        keys = frame[art["series_column"]].astype(str) if art.get("series_column") else None
+        groups = {"0": np.arange(len(frame))}
+        if keys is not None:
+            groups = {str(g): v for g, v in keys.groupby(keys, sort=False).indices.items()}
+        dated = bool(time_columns(art)) and bool(art.get("freq"))
+        for sid, index in groups.items():
+            g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
+            known = np.flatnonzero(g[targets].notna().any(axis=1).to_numpy())
+            n_hist = int(known[-1]) + 1 if len(known) else 0
+            hist, fut, hl = g.iloc[:n_hist], g.iloc[n_hist : n_hist + h], gl[:n_hist]
+            if dated and n_hist:
+                hist = hist.assign(__time__=parse_times(hist, art, hl, "--input"))
+            if art.get("fill") is None:
+                hist, hl = hist.iloc[-w:], hl[-w:]
+            where = f"--input series {sid}"
+            hist, hl = (
+                sio.fill_gaps(hist, numeric, art.get("fill"), hl, where) if n_hist else (hist, hl)
+            )
+            if len(hist) < w:
                 raise ValueError(
-                    f"series {sid}: need input_window={w} rows with values, got {len(known)}"
+                    f"series {sid}: need input_window={w} rows with values, got {len(hist)}"
                 )
-            try:
-                hist = np.array([[float(r[c]) for c in cols] for r in known[-w:]], np.float32)
-            except (KeyError, TypeError, ValueError) as e:
-                raise ValueError(f"series {sid}: rows need numeric columns {cols} ({e})") from e
-            future = rows[len(known) :]
-            cov = art["covariates"]
-            fut = np.zeros((h, len(cov)), np.float32)
-            if cov and len(future) >= h:
-                fut = np.array([[float(r[c]) for c in cov] for r in future[:h]], np.float32)
-            scaled = self.scaler.transform(np.concatenate([hist, np.zeros((h, len(cols)))]))
-            scaled_fut = scaled[w:, len(art["targets"]) :]
-            if cov:
-                full = np.concatenate([np.zeros((h, len(art["targets"]))), fut], axis=1)
-                scaled_fut = self.scaler.transform(full)[:, len(art["targets"]) :]
-            yield sid, torch.from_numpy(scaled[:w]), torch.from_numpy(scaled_fut)
+            hist = hist.iloc[-w:]
+            times = None
+            if dated:
+                times = sio.next_times(hist["__time__"].iloc[-1], art["freq"], h)
+            fut = fut.reset_index(drop=True).reindex(range(h))
+            x = np.concatenate(
+                [
+                    self.features(hist, hist["__time__"].to_numpy() if dated else None),
+                    np.nan_to_num(self.features(fut, times), nan=0.0),
+                ]
+            )
+            scaled = self.scaler.transform(x)
+            yield sid, torch.from_numpy(scaled[:w]), torch.from_numpy(scaled[w:, k:]), times
+
+
+def time_columns(art: dict) -> list[str]:
+    """The table columns that hold the time (one, or year / month / day ... parts)."""
+    if art.get("time_column"):
+        return [art["time_column"]]
+    return list(art.get("time_columns") or [])
+
+
+def numeric_columns(art: dict) -> list[str]:
+    """Targets and the covariates that are not one-hot encoded."""
+    cats = set(art.get("categorical") or art.get("categories") or ())
+    raw = art.get("raw_covariates", art.get("covariates", []))
+    return list(art["targets"]) + [c for c in raw if c not in cats]
+
+
+def feature_names(art: dict) -> list[str]:
+    """The covariate features: numeric covariates, ``col=value`` one-hots, calendar pairs."""
+    cats = art.get("categories") or {}
+    names = []
+    for c in art.get("raw_covariates", []):
+        names += [f"{c}={v}" for v in cats[c]] if c in cats else [c]
+    return names + sio.time_feature_names(art.get("time_features") or [])
+
+
+def parse_times(frame, art: dict, lines: np.ndarray, where: str) -> np.ndarray:
+    """datetime64 time stamps from ``time_column`` or the ``time_columns`` parts."""
+    import pandas as pd
+
+    if art.get("time_columns"):
+        return sio.assemble_time(frame, art["time_columns"], lines, f"{where}: data.time_columns")
+    col = art["time_column"]
+    try:
+        stamps = pd.to_datetime(frame[col], errors="coerce")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"data.time_column {col!r}: not dates ({e})") from e
+    bad = np.flatnonzero(stamps.isna().to_numpy())
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(
+            f"{where}: data.time_column {col!r} line {int(lines[i])}: cannot read "
+            f"{frame[col].iloc[i]!r} as a time; fix the value or drop the row"
+        )
+    return stamps.to_numpy()
 
 
 def _is_number(v) -> bool:
