@@ -203,9 +203,14 @@ def seed_run(run: RunConfig) -> None:
         torch.set_num_threads(run.trainer.num_threads)
 
 
-def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=()) -> FitResult:
+def fit(
+    run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=(), test: bool = True
+) -> FitResult:
     """Train ``run`` (optionally resuming from a ``.ckpt``), test the best weights, write
-    ``metrics.json`` and the export folder. Returns a :class:`FitResult`."""
+    ``metrics.json`` and the export folder. Returns a :class:`FitResult`.
+
+    ``test=False`` never touches the test split (a hyper-parameter search's trials select on
+    validation): no test metrics, no ``metrics.json``; ``FitResult.metrics`` is empty."""
 
     artifacts = None
     if resume is not None:  # a bad --resume fails before anything is written
@@ -244,10 +249,11 @@ def fit(run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=())
     if best is not None and best.is_file():
         state = read_checkpoint(best)["state_dict"]
         model.load_state_dict(state)
-    metrics = evaluate_model(model, dm, trainer)
+    metrics = evaluate_model(model, dm, trainer) if test else {}
     export_dir = None
     if trainer.is_global_zero:
-        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        if test:
+            atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         if run.export:
             export_dir = export_folder(model, run_dir / "model", run=run)
     return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped))
