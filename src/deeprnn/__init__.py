@@ -130,8 +130,11 @@ _LAZY = {  # name -> the module it lives in, imported on first access
     "evaluate": "deeprnn.training.keras_fit",
     "predict": "deeprnn.training.keras_fit",
     "History": "deeprnn.training.keras_fit",
+    "keras_import": "deeprnn.interop",
+    "from_keras": "deeprnn.interop",
+    "to_keras": "deeprnn.interop",
 }
-_SUBMODULES = ("data", "export", "report", "tasks", "training", "viz")
+_SUBMODULES = ("data", "export", "interop", "reference", "report", "tasks", "training", "viz")
 
 
 def __getattr__(name: str):

@@ -25,6 +25,8 @@ from deeprnn._persist import (
 from deeprnn._version import __version__
 
 _REGISTRY: dict[str, type] = {}
+# classes that register themselves in an optional module, imported when a config names them
+_PLUGINS = {"KerasModel": "deeprnn.interop"}
 
 
 def register(cls: type) -> type:
@@ -76,6 +78,10 @@ class ConfigMixin:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{cfg_path} is not valid JSON: {e}") from e
         name = payload.get("class") if isinstance(payload, dict) else None
+        if isinstance(name, str) and name not in _REGISTRY and name in _PLUGINS:
+            import importlib
+
+            importlib.import_module(_PLUGINS[name])
         target = _REGISTRY.get(name) if isinstance(name, str) else None
         if target is None:
             raise ValueError(f"{cfg_path}: unknown class {name!r}; known: {sorted(_REGISTRY)}")

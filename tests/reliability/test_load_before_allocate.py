@@ -67,7 +67,9 @@ def test_predict_with_a_hostile_config_exits_2_with_one_line(tmp_path, capsys):
     _edit_json(folder / "config.json", lambda d: d["config"]["rnn"].update(hidden_size=HUGE))
     records = tmp_path / "in.jsonl"
     records.write_text(json.dumps({"x": [[0.0, 1.0, 2.0]]}) + "\n")
-    code = cli_main(["predict", str(folder), "--input", str(records), "--output", str(tmp_path / "o")])
+    code = cli_main(
+        ["predict", str(folder), "--input", str(records), "--output", str(tmp_path / "o")]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1, err

@@ -413,3 +413,28 @@ def test_constraints_are_applied_after_every_step():
     model = nn.Sequential(layer, nn.Linear(4, 1))
     deeprnn.fit(model, x, y, epochs=1, batch_size=8, lr=0.5, verbose=False, seed=0)
     assert float(layer.blocks[0].cell.weight_ih.min()) >= 0.0
+
+
+def test_restore_best_uses_the_users_own_checkpoint_on_the_same_monitor(tmp_path):
+    x, y = sine(32)
+    net = nn.Sequential(
+        deeprnn.LSTM(1, 4, return_state=False, return_sequences=False), nn.Linear(4, 1)
+    )
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", monitor="val_loss", save_top_k=1)
+    h = deeprnn.fit(
+        net,
+        x,
+        y,
+        epochs=2,
+        validation_split=0.25,
+        restore_best=True,
+        callbacks=[ckpt],
+        verbose=False,
+    )
+    assert len(h.history["val_loss"]) == 2 and ckpt.best_model_path
+
+
+def test_reference_is_an_attribute_of_the_package():
+    import deeprnn
+
+    assert hasattr(deeprnn.reference, "lstm_forward") or len(dir(deeprnn.reference)) > 5

@@ -28,7 +28,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deeprnn.cli import demo, plot, predict, report, run, tune
+    from deeprnn.cli import demo, keras_import, plot, predict, report, run, tune
     from deeprnn.cli._common import formatter
 
     parser = argparse.ArgumentParser(
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_parsers(sub)
     report.add_parser(sub)
     demo.add_parser(sub)
+    keras_import.add_parser(sub)
     tune.add_parser(sub)
     for p in sub.choices.values():
         p.allow_abbrev = False

@@ -315,6 +315,11 @@ class SequenceToVector(ConfigMixin, nn.Module):
         return (u, weights) if return_weights else u
 
     def _pool(self, out: Tensor, mask: Tensor):
+        from deeprnn.layers.masking import get_mask
+
+        flowing = get_mask(out)  # the mask the stack ran with: given, from lengths, or flowing
+        if flowing is not None:  # in with x (Masking / Embedding(mask_zero=True) before this)
+            mask = flowing.to(out.device).bool()
         if self.pooling == "mean":
             count = mask.sum(1, keepdim=True).clamp(min=1)  # (N, 1)
             return (out * mask[..., None]).sum(1) / count, None  # (N, F)

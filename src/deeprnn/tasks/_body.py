@@ -201,7 +201,16 @@ class Pool(nn.Module):
         self.output_size = size
         self.weights: Tensor | None = None  # the last attention weights (N, T), for plotting
 
-    def forward(self, out: Tensor, states, mask: Tensor, lengths: Tensor) -> Tensor:
+    def forward(self, out: Tensor, states, mask: Tensor | None = None, lengths=None) -> Tensor:
+        if mask is None:  # the mask the RNN ran with, attached to its outputs; else all real
+            from deeprnn.layers.masking import get_mask
+
+            mask = get_mask(out)
+            if mask is None:
+                mask = torch.ones(out.shape[:2], dtype=torch.bool, device=out.device)
+            mask = mask.to(out.device)
+        if lengths is None:
+            lengths = mask.sum(1)  # (N,): post-padded rows, as lengths are everywhere here
         m = mask[..., None]  # (N, T, 1)
         if self.kind == "last":
             if self.bidirectional_last:

@@ -393,7 +393,17 @@ def fit(
             pl.seed_everything(seed, workers=True, verbose=False)
         wrapped._optimizer = build_optimizer(optimizer, model.parameters(), lr)
         best = None
-        if restore_best:
+        if restore_best:  # the user's own checkpoint on the same monitor serves (Lightning
+            # refuses two ModelCheckpoints with the same state key)
+            best = next(
+                (
+                    cb
+                    for cb in callbacks
+                    if isinstance(cb, ModelCheckpoint) and cb.monitor == monitor and cb.mode == mode
+                ),
+                None,
+            )
+        if restore_best and best is None:
             best = ModelCheckpoint(
                 dirpath=root / "checkpoints",
                 filename="best",
