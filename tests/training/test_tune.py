@@ -208,7 +208,9 @@ def test_killed_search_resumes_and_two_processes_share_the_study(tmp_path):
     pids = {t.user_attrs["pid"] for t in complete}
     assert pids == {proc.pid, os.getpid()}  # both processes ran trials of the one study
     assert sorted(t.number for t in trials) == list(range(len(trials)))  # none duplicated
-    dirs = [t.user_attrs["run_dir"] for t in trials]
+    # the kill may land before the cut-short trial recorded its folder; every other trial has one
+    dirs = [t.user_attrs["run_dir"] for t in trials if "run_dir" in t.user_attrs]
+    assert len(dirs) >= len(complete) and all("run_dir" in t.user_attrs for t in complete)
     assert len(set(dirs)) == len(dirs)
     for t in complete:  # each folder holds the run of its own trial
         run = yaml.safe_load((Path(t.user_attrs["run_dir"]) / "config.yaml").read_text())
