@@ -71,7 +71,8 @@ def load_run(config: str | None, overrides: list[tuple[str, object]], task: str 
 
 
 def find_model(path: str | Path, ckpt: str | None = None):
-    """A trained model from a run folder, a ``.ckpt`` or an export folder.
+    """A trained model from a run folder, a ``.ckpt``, an export folder or a module folder
+    (``save_pretrained``, ``deeprnn import``: served by :class:`ModulePredictor`).
 
     Returns ``(model, run_config_dict | None)``; the model is in eval mode.
     """
@@ -89,6 +90,10 @@ def find_model(path: str | Path, ckpt: str | None = None):
         model = load_checkpoint(path)
         run_yaml = path.parent.parent / "config.yaml"
     elif (path / "config.json").is_file():
+        from deeprnn.export.modules import ModulePredictor, is_module_folder
+
+        if is_module_folder(path):  # save_pretrained / deeprnn import: a module, not a task
+            return ModulePredictor.load(path), None
         model = load_exported(path)
         run_yaml = path / "run.yaml"
     elif (path / "config.yaml").is_file():

@@ -19,6 +19,9 @@ input formats (by --input-format, else the file extension; stdin is read as line
   csv     rows with columns: a 'text' column to classify, or a forecast history with the
           target/covariate columns (grouped by the series column)
   jsonl   one JSON object per line, e.g. {"x": [[0.1, 2.0], ...]} for numeric sequences
+  npy     an array of N examples (N, T, F) or token ids (N, T): record i is {"x": a[i]}
+a module folder (save_pretrained, or `deeprnn import model.keras --out DIR`) takes records
+  {"x": array} ({"inputs": [a, b]} for several inputs) and gives {"y": output} per record.
 output: JSON lines (default) or CSV (--output-format csv or an .csv --output).
   A forecast gives one row per (series, step) after each series' last row with a target
   value, with its "time" when the model was trained with data.time_column / time_columns:
@@ -30,12 +33,26 @@ examples:
   deeprnn predict runs/airline/model --input history.csv --output forecast.csv
   deeprnn predict runs/names_lm/model --input prompts.txt --max-new-tokens 20 --temperature 0.8 --top-k 5
   deeprnn predict runs/translate_multi30k/model --input sentences.en --beam-width 5
+  deeprnn import model.keras --out imported/ && deeprnn predict imported/ --input x.npy
 """
 
 
 # CSV columns / JSON keys checked here for tasks whose predict_raw does not check them itself
 # (tag, lm and forecast raise RecordError, reported below with the record's input position)
 REQUIRED_FIELDS = {"classify": ("text", "x")}
+
+
+def read_npy(path: Path) -> list[dict]:
+    """An array of N examples (N, ...) -> N records ``{"x": example}`` (no pickles loaded)."""
+    import numpy as np
+
+    try:
+        a = np.load(path, allow_pickle=False)
+    except ValueError as e:  # an object array, or not an .npy file
+        raise CLIError(f"--input {path}: not a numeric .npy array ({e})") from e
+    if a.ndim < 1:
+        raise CLIError(f"--input {path}: expected an array of examples (N, ...), got a scalar")
+    return [{"x": row.tolist()} for row in a]
 
 
 def read_records(path: str | None, fmt: str | None) -> list:
@@ -47,7 +64,10 @@ def read_records(path: str | None, fmt: str | None) -> list:
             raise CLIError(f"--input: file not found: {p}")
         from deeprnn.data._io import read_text
 
-        text, suffix = read_text(p), p.suffix.lower()
+        suffix = p.suffix.lower()
+        if fmt == "npy" or (fmt is None and suffix == ".npy"):
+            return read_npy(p)
+        text = read_text(p)
     fmt = fmt or {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, "lines")
     if fmt == "csv":
         return list(csv.DictReader(io.StringIO(text)))
@@ -146,7 +166,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="export folder, run folder or .ckpt")
     p.add_argument("--input", "-i", help="input file (default: stdin)")
     p.add_argument("--output", "-o", help="output file (default: stdout)")
-    p.add_argument("--input-format", choices=("lines", "csv", "jsonl"))
+    p.add_argument("--input-format", choices=("lines", "csv", "jsonl", "npy"))
     p.add_argument("--output-format", choices=("jsonl", "csv"))
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-new-tokens", type=int, default=100, help="language models")

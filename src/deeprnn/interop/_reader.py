@@ -17,6 +17,10 @@ CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"
 
 
+class KerasImportError(ValueError):
+    """A Keras layer with no deeprnn equivalent (its name and class are in the message)."""
+
+
 def _h5py():
     try:
         import h5py

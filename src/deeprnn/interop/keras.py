@@ -15,7 +15,6 @@ Weight layouts (Keras -> deeprnn, whose cells keep torch's layout, ``weight_ih``
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,14 @@ from torch import Tensor, nn
 
 from deeprnn._config import ConfigMixin, register, registered_classes
 from deeprnn.interop import _modules as M
-from deeprnn.interop._reader import read_config, read_keras_file, read_weights
+from deeprnn.interop._graph import graph_of, input_specs, weight_groups
+from deeprnn.interop._reader import KerasImportError, read_config, read_keras_file, read_weights
 from deeprnn.interop._recurrent import KerasAttention, KerasRecurrent, keras_call
 from deeprnn.layers import Embedding, Masking, attach_mask
 
 RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn"}
 CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "simple_rnn"}
 RNN_ACTIVATIONS = {"tanh": "tanh", "relu": "relu", "sigmoid": "sigmoid", "linear": "identity"}
-
-
-class KerasImportError(ValueError):
-    """A Keras layer with no deeprnn equivalent (its name and class are in the message)."""
 
 
 def _fail(name: str, cls: str, why: str) -> KerasImportError:
@@ -54,8 +50,18 @@ class KerasModel(ConfigMixin, nn.Module):
     Keras mask (``deeprnn.get_mask``).
     """
 
-    def __init__(self, layers: list[dict], graph: list[dict], inputs: list, outputs: list):
+    def __init__(
+        self,
+        layers: list[dict],
+        graph: list[dict],
+        inputs: list,
+        outputs: list,
+        input_specs: list[dict] | None = None,
+    ):
         super().__init__()
+        # per input: {"name", "shape" (without the batch axis, None = free), "dtype"}; the
+        # dtype is "int64" where the input feeds an embedding (token ids)
+        self.input_specs = input_specs
         known = registered_classes()
         self.layers_ = nn.ModuleDict()
         self.layer_specs = [dict(s) for s in layers]
@@ -111,7 +117,7 @@ class KerasModel(ConfigMixin, nn.Module):
             module = self.layers_[spec["name"]]
             layers.append({**spec, "config": module.get_config()})
         return {"layers": layers, "graph": self.graph, "inputs": self.inputs,
-                "outputs": self.outputs}  # fmt: skip
+                "outputs": self.outputs, "input_specs": self.input_specs}  # fmt: skip
 
 
 # -- weights -----------------------------------------------------------------------------------
@@ -355,105 +361,6 @@ def _channels_last(name, cls, cfg):
         raise _fail(name, cls, f"data_format={cfg.get('data_format')!r} (only channels_last)")
 
 
-# -- the graph ---------------------------------------------------------------------------------
-def _refs(a):
-    """Keras' serialised call arguments -> ``{"ref": [layer, call, index]}`` placeholders."""
-    if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
-        return {"ref": list(a["config"]["keras_history"])}
-    if isinstance(a, list):
-        return [_refs(b) for b in a]
-    if isinstance(a, dict):
-        return {k: _refs(v) for k, v in a.items()}
-    return a
-
-
-def _graph(config: dict) -> tuple[list[dict], list, list]:
-    """(calls, input refs, output refs) of a Sequential or functional config."""
-    cls, cfg = config.get("class_name"), config.get("config", {})
-    layers = cfg.get("layers", [])
-    if cls == "Sequential":
-        calls, prev = [], ["__input__", 0, 0]
-        for layer in layers:
-            if layer["class_name"] == "InputLayer":
-                continue
-            name = layer["config"]["name"]
-            calls.append({"layer": name, "args": [{"ref": prev}], "kwargs": {}})
-            prev = [name, 0, 0]
-        return calls, [["__input__", 0, 0]], [prev]
-    if cls not in ("Functional", "Model"):
-        raise KerasImportError(f"model {cfg.get('name', '?')!r} ({cls}): only Sequential and "
-                               "functional models can be imported")  # fmt: skip
-    calls = []
-    for layer in layers:
-        if layer["class_name"] == "InputLayer":
-            continue
-        for node in layer.get("inbound_nodes", []):
-            kwargs = {k: _refs(v) for k, v in node.get("kwargs", {}).items()
-                      if k in ("initial_state", "return_attention_scores")}  # fmt: skip
-            calls.append({"layer": layer["name"], "args": _refs(node["args"]), "kwargs": kwargs})
-    calls = _needed(calls, cfg["output_layers"])
-
-    def norm(refs):
-        if refs and not isinstance(refs[0], list):
-            refs = [refs]
-        return [list(r) for r in refs]
-
-    return calls, norm(cfg["input_layers"]), norm(cfg["output_layers"])
-
-
-def _snake(name: str) -> str:
-    """Keras' ``naming.to_snake_case``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _weight_names(layers: list[dict]) -> list[str]:
-    """The group of each layer in ``model.weights.h5``: Keras names them by class, not by layer
-    name (``lstm``, ``lstm_1``, ... in the model's layer order)."""
-    used: dict[str, int] = {}
-    names = []
-    for layer in layers:
-        name = _snake(layer["class_name"])
-        if name in used:
-            used[name] += 1
-            name = f"{name}_{used[name]}"
-        else:
-            used[name] = 0
-        names.append(name)
-    return names
-
-
-def _needed(calls: list[dict], outputs) -> list[dict]:
-    """The calls the outputs depend on through their arguments (Keras also records the ops that
-    compute a mask, e.g. ``NotEqual``; masks flow here on their own, so those are dropped)."""
-    produced = {}
-    for i, c in enumerate(calls):
-        k = sum(1 for d in calls[:i] if d["layer"] == c["layer"])
-        produced[(c["layer"], k)] = i
-    keep: set[int] = set()
-
-    def refs(a):
-        if isinstance(a, dict) and "ref" in a:
-            yield a["ref"]
-        elif isinstance(a, list):
-            for b in a:
-                yield from refs(b)
-        elif isinstance(a, dict):
-            for b in a.values():
-                yield from refs(b)
-
-    todo = [outputs] if outputs and not isinstance(outputs[0], list) else list(outputs)
-    todo = [{"ref": r} for r in todo]
-    while todo:
-        for r in refs(todo.pop()):
-            i = produced.get((r[0], r[1]))
-            if i is not None and i not in keep:
-                keep.add(i)
-                todo.append([calls[i]["args"], calls[i]["kwargs"]])
-    return [c for i, c in enumerate(calls) if i in keep]
-
-
 def from_keras_config(config, weights=None) -> KerasModel:
     """Build the :class:`KerasModel` for a Keras model ``config`` (a dict, JSON string or JSON
     file) and ``weights`` (a ``.weights.h5`` path or the dict :func:`read_weights` returns)."""
@@ -461,11 +368,11 @@ def from_keras_config(config, weights=None) -> KerasModel:
     if isinstance(weights, (str, os.PathLike)):
         weights = read_weights(str(weights))
     weights = weights or {}
-    calls, inputs, outputs = _graph(config)
+    calls, inputs, outputs = graph_of(config)
     called = {c["layer"] for c in calls}
     specs, modules = [], {}
     layers = config.get("config", {}).get("layers", [])
-    for layer, stored in zip(layers, _weight_names(layers)):
+    for layer, stored in zip(layers, weight_groups(layers)):
         if layer["class_name"] == "InputLayer":
             continue
         name = layer.get("config", {}).get("name") or layer.get("name")
@@ -475,7 +382,14 @@ def from_keras_config(config, weights=None) -> KerasModel:
         modules[name] = module
         specs.append({"name": name, "class": type(module).__name__,
                       "config": module.get_config(), "keras_class": layer["class_name"]})  # fmt: skip
-    model = KerasModel(specs, calls, inputs, outputs)
+    specs_in = input_specs(config)
+    for ref, spec in zip(inputs, specs_in):
+        fed = [modules.get(c["layer"]) for c in calls if {"ref": ref} in c["args"]]
+        if spec["dtype"].startswith(("int", "uint")) or any(
+            isinstance(m, (Embedding, nn.Embedding)) for m in fed
+        ):
+            spec["dtype"] = "int64"
+    model = KerasModel(specs, calls, inputs, outputs, specs_in)
     model.load_state_dict({f"layers_.{n}.{k}": v for n, m in modules.items()
                            for k, v in m.state_dict().items()})  # fmt: skip
     return model.eval()
