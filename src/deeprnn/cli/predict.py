@@ -31,6 +31,7 @@ examples:
   echo "a wonderful film" | deeprnn predict runs/imdb/model
   deeprnn predict runs/ner/model --input sentences.txt --output tags.jsonl
   deeprnn predict runs/airline/model --input history.csv --output forecast.csv
+  deeprnn predict runs/airline_prob/model --input history.csv --quantiles 0.1 0.5 0.9
   deeprnn predict runs/names_lm/model --input prompts.txt --max-new-tokens 20 --temperature 0.8 --top-k 5
   deeprnn predict runs/translate_multi30k/model --input sentences.en --beam-width 5
   deeprnn import model.keras --out imported/ && deeprnn predict imported/ --input x.npy
@@ -141,6 +142,10 @@ def cmd_predict(args, extra: list[str]) -> int:
         }
     elif model.task_name == "seq2seq":
         options = {"beam_width": args.beam_width}
+    if args.quantiles is not None:
+        if model.task_name != "forecast":
+            raise CLIError(f"--quantiles is for forecast models, this is a {model.task_name} model")
+        options["quantiles"] = args.quantiles
     # a forecast history is one example however many rows it has
     size = len(records) if model.task_name == "forecast" else args.batch_size
     rows = []
@@ -175,5 +180,12 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="language models: sampling seed")
     p.add_argument(
         "--beam-width", type=int, default=None, help="seq2seq: beam width (default: the model's)"
+    )
+    p.add_argument(
+        "--quantiles",
+        type=float,
+        nargs="+",
+        metavar="Q",
+        help="forecast with model.likelihood: quantile columns {target}_q{Q}, e.g. 0.1 0.5 0.9",
     )
     p.set_defaults(func=cmd_predict)

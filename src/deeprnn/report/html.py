@@ -258,7 +258,9 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
                 made["confusion.png"] = f"confusion matrix on the {test.split} split"
                 sec.append(_figure(path, made["confusion.png"]))
             if test is not None and test.forecast is not None:
-                path = plot_forecast(*test.forecast, tmp_dir / "forecast.png", n=3)
+                path = plot_forecast(
+                    *test.forecast, tmp_dir / "forecast.png", interval=test.interval, n=3
+                )
                 made["forecast.png"] = f"forecasts on the {test.split} split"
                 sec.append(_figure(path, made["forecast.png"]))
             if val is not None and val.samples and not samples:

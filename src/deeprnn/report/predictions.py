@@ -22,6 +22,7 @@ class Predictions:
         samples: a few rows for a table (``{"input": ..., "truth": ..., "prediction": ...}``).
         forecast: ``(history (N, W), truth (N, H), pred (N, H))`` of the first target in the
             original scale (forecast runs), for :func:`~deeprnn.viz.plot_forecast`.
+        interval: ``(q0.1, q0.9)`` (N, H) of the same target, for a probabilistic model.
     """
 
     split: str
@@ -30,6 +31,7 @@ class Predictions:
     y_pred: list[int] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     forecast: tuple | None = None
+    interval: tuple | None = None  # (lower, upper) (N, H) of a probabilistic forecast
 
 
 def load_run_model(run_dir: str | Path):
@@ -127,6 +129,11 @@ def predict_split(
         truth = model.scaler.inverse(y, k)[..., 0]
         forecast = model.scaler.inverse(pred, k)[..., 0]
         out.forecast = (history.numpy(), truth.numpy(), forecast.numpy())
+        if model.config.likelihood != "none":  # the 80% interval, shaded in the plot
+            dist = model.distribution(x[:, :w])
+            q = dist.quantiles((0.1, 0.9))
+            q = model.scaler.inverse(q, k) if dist.space == "scaled" else q
+            out.interval = (q[0, ..., 0].numpy(), q[1, ..., 0].numpy())
         for i in range(min(n_samples, len(truth))):
             out.samples.append(
                 {

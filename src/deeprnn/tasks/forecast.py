@@ -29,11 +29,13 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError
 
 from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
+from deeprnn.tasks import _forecast_dist as D
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
+from deeprnn.tasks._forecast_dist import check_levels
+from deeprnn.tasks._forecast_metrics import ForecastScoring, metric_group, prob_metric_group
 from deeprnn.tasks._segment import SegmentRNN
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.forecast_data import ForecastData, Scaler, time_columns
@@ -47,7 +49,12 @@ class ForecastConfig:
     horizon is decoded in ceil(H / S) segments and cut to H) and ``mode: direct``; its
     embedding size is ``rnn.hidden_size`` (SegRNN: one GRU layer, ``rnn: {cell: gru,
     num_layers: 1}``). ``head_dropout``: dropout before the output layer. ``revin`` /
-    ``revin_affine``: RevIN of the targets, with learned affine parameters."""
+    ``revin_affine``: RevIN of the targets, with learned affine parameters.
+
+    ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
+    for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
+    log-likelihood (pinball loss), with CRPS and 80%-interval coverage in the metrics
+    (:mod:`deeprnn.tasks._forecast_dist`); needs ``mode: direct``."""
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
@@ -60,8 +67,26 @@ class ForecastConfig:
     revin: bool = False
     revin_affine: bool = True
     head_dropout: float = 0.0
+    likelihood: Literal["none", "gaussian", "student_t", "negative_binomial", "quantile"] = "none"
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
 
     def validate(self, where: str) -> None:
+        levels = check_levels(self.quantiles, f"{where}.quantiles")
+        if self.likelihood == "quantile" and not levels[0] <= 0.5 <= levels[-1]:
+            raise ValueError(
+                f"{where}.quantiles must span the median (its point forecast), got {levels!r}"
+            )
+        if self.likelihood != "none" and self.mode != "direct":
+            raise ValueError(
+                f"{where}.likelihood={self.likelihood!r} needs {where}.mode='direct', "
+                f"got {self.mode!r}"
+            )
+        if self.likelihood == "negative_binomial" and (self.revin or self.baseline != "none"):
+            raise ValueError(
+                f"{where}.likelihood='negative_binomial' models counts on their own scale: "
+                f"set {where}.revin false and {where}.baseline 'none' "
+                f"(got revin={self.revin!r}, baseline={self.baseline!r})"
+            )
         if self.baseline != "none" and self.mode != "direct":
             raise ValueError(
                 f"{where}.baseline={self.baseline!r} needs mode 'direct', got {self.mode!r}"
@@ -92,20 +117,7 @@ class ForecastConfig:
             )
 
 
-def _metrics() -> nn.ModuleDict:
-    return nn.ModuleDict(
-        {
-            "mse_scaled": MeanSquaredError(),
-            "mae_scaled": MeanAbsoluteError(),
-            "mae": MeanAbsoluteError(),
-            "rmse": MeanSquaredError(squared=False),
-            "mse": MeanSquaredError(),
-            "mase": MeanMetric(),
-        }
-    )
-
-
-class Forecast(TaskModule):
+class Forecast(ForecastScoring, TaskModule):
     """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled.
 
     F = K targets (first) + C covariates. In channel-independent mode the network sees B = N K
@@ -130,7 +142,9 @@ class Forecast(TaskModule):
                 f"seasonality={m}, input_window={art['input_window']}"
             )
         ci = cfg.channel_independent
-        k_out = 1 if ci else self.n_targets  # targets per row of the network
+        self.levels = tuple(float(v) for v in cfg.quantiles)
+        self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
+        k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
         size = 1 + len(art["covariates"]) if ci else self.n_features
         self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if cfg.revin else None
         self.projection = None
@@ -170,8 +184,13 @@ class Forecast(TaskModule):
         self.scaler = Scaler.from_artifact(art.get("scaler"))
         names = ["model", "naive"] + (["snaive"] if int(art.get("seasonality", 1)) > 1 else [])
         self.metrics = nn.ModuleDict(
-            {f"{stage}_{n}": _metrics() for stage in ("val", "test") for n in names}
+            {f"{stage}_{n}": metric_group() for stage in ("val", "test") for n in names}
         )
+        if cfg.likelihood != "none":  # CRPS and coverage, beside the (seasonal) naive quantiles
+            self.reference = names[-1]
+            for stage in ("val", "test"):
+                for n in ("model", self.reference):
+                    self.metrics[f"{stage}_{n}"].update(prob_metric_group())
         self._per_step: dict[str, dict] = {}  # test error sums per horizon step
 
     # -- the model -------------------------------------------------------------------------------
@@ -189,10 +208,11 @@ class Forecast(TaskModule):
         return torch.cat([rows, c], dim=-1)
 
     def _unchannels(self, pred: Tensor, n: int) -> Tensor:
-        """The network's outputs (B, T, K') -> (N, T, K)."""
+        """The network's outputs (B, T, K' P) -> (N, T, K P), P outputs per target."""
         if not self.config.channel_independent:
             return pred
-        return pred.reshape(n, self.n_targets, pred.shape[1]).transpose(1, 2)  # (N, T, K)
+        t = pred.shape[1]
+        return pred.reshape(n, self.n_targets, t, -1).transpose(1, 2).reshape(n, t, -1)
 
     def _rows(self, t: Tensor | None) -> Tensor | None:
         """Per-window values (N, ...) -> per network row (B, ...)."""
@@ -230,7 +250,53 @@ class Forecast(TaskModule):
         return self._denormalise(pred, stats)
 
     def _direct(self, history: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """Direct decoding of (N, T, F) histories (post-padded to ``lengths``) -> (N, H, K)."""
+        """Direct decoding of (N, T, F) histories (post-padded to ``lengths``) -> (N, H, K);
+        with a likelihood head, the point forecast (the median) of :meth:`distribution`."""
+        if self.config.likelihood != "none":
+            dist = self.distribution(history, lengths)
+            point = dist.point()
+            return self._to_scaled(point) if dist.space == "original" else point
+        pred, targets, stats = self._direct_raw(history, lengths)
+        if self.config.baseline != "none":  # corrected where the network works (RevIN'd)
+            pred = pred + self._baseline(targets, lengths)
+        return self._denormalise(pred, stats)
+
+    def distribution(self, history: Tensor, lengths: Tensor | None = None) -> D.Predictive:
+        """The predictive distribution of the next ``horizon`` steps of (N, T, F) histories:
+        on the scaled values, or the original ones for the negative binomial."""
+        pred, targets, stats = self._direct_raw(history, lengths)
+        n, h, k = pred.shape[0], self.horizon, self.n_targets
+        raw = pred.view(n, h, k, self.n_params)
+        shift = self._baseline(targets, lengths) if self.config.baseline != "none" else None
+        scale = None
+        if self.config.likelihood == "negative_binomial":
+            past = self.scaler.inverse(history[..., :k], k)  # (N, T, K) counts
+            if lengths is not None:
+                mask = lengths_to_mask(lengths, history.shape[1])[..., None].to(past)
+                mean = (past * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)
+            else:
+                mean = past.mean(1, keepdim=True)
+            scale = 1.0 + mean.clamp(min=0)  # (N, 1, K)
+        return D.build(
+            self.config.likelihood,
+            raw,
+            self.levels,
+            shift=shift,
+            denormalise=lambda t: self._denormalise(t, stats),
+            count_scale=scale,
+        )
+
+    def _to_scaled(self, values: Tensor) -> Tensor:
+        """Original-scale targets (..., K) -> scaled (the inverse of ``scaler.inverse``)."""
+        k = self.n_targets
+        sc = self.scaler
+        if not sc.columns:
+            return values
+        return (values - sc.shift[:k].to(values)) / sc.scale[:k].to(values)
+
+    def _direct_raw(self, history: Tensor, lengths: Tensor | None = None):
+        """The network's outputs (N, H, K P) on RevIN'd targets, the RevIN'd past targets
+        (N, T, K) and the RevIN statistics."""
         n, k = history.shape[0], self.n_targets
         mask = None if lengths is None else lengths_to_mask(lengths, history.shape[1])
         targets, stats = self._normalise(history, mask)
@@ -246,10 +312,7 @@ class Forecast(TaskModule):
                 index = (rows - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])
                 last = out.gather(1, index).squeeze(1)  # (B, H') at each row's last real step
             pred = self.head(last).view(x.shape[0], self.horizon, -1)  # (B, H, K')
-        pred = self._unchannels(pred, n)  # (N, H, K)
-        if self.config.baseline != "none":  # corrected where the network works (RevIN'd)
-            pred = pred + self._baseline(targets, lengths)
-        return self._denormalise(pred, stats)
+        return self._unchannels(pred, n), targets, stats  # (N, H, K P)
 
     def _baseline(self, past: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The forecast the network corrects (``model.baseline``) from the past targets
@@ -270,6 +333,8 @@ class Forecast(TaskModule):
         history, future_cov = self._split(x)
         if self.config.mode == "autoregressive" and stage == "train":
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
+        if self.config.likelihood != "none":
+            return self._prob_step(stage, history, y)
         pred = self(history, future_cov)
         loss = nn.functional.mse_loss(pred, y)
         if stage == "train":
@@ -288,75 +353,27 @@ class Forecast(TaskModule):
         pred = self._unchannels(self.head(out), n)  # (N, W + H - 1, K)
         return self._denormalise(pred, stats)
 
-    def _score(self, stage: str, history: Tensor, pred: Tensor, y: Tensor) -> dict:
-        k = self.n_targets
-        scaled_past = history[..., :k]  # (N, W, K) scaled
-        past = self.scaler.inverse(scaled_past, k)  # original scale
-        truth = self.scaler.inverse(y, k)
-        m = int(self.artifacts.get("seasonality", 1))
-        lag = m if past.shape[1] > m else 1
-        scale = (past[:, lag:] - past[:, :-lag]).abs().mean(1, keepdim=True)  # (N, 1, K)
-        defined = (scale > 0).expand_as(y).to(y.dtype)  # a flat window has no MASE: weight 0
-        scale = scale.clamp_min(1e-8)
-        candidates = {"model": pred.detach()}  # scaled
-        candidates["naive"] = scaled_past[:, -1:].expand_as(y).contiguous()
-        if f"{stage}_snaive" in self.metrics:
-            reps = -(-self.horizon // m)
-            candidates["snaive"] = scaled_past[:, -m:].repeat(1, reps, 1)[:, : self.horizon]
-        logged = {}
-        for name, p_scaled in candidates.items():
-            p = self.scaler.inverse(p_scaled, k)
-            group = self.metrics[f"{stage}_{name}"]
-            for metric_name, metric in group.items():
-                if metric_name == "mase":
-                    metric.update((p - truth).abs() / scale, defined)
-                elif metric_name.endswith("_scaled"):
-                    metric.update(p_scaled.contiguous(), y)
-                else:
-                    metric.update(p.contiguous(), truth)
-                prefix = "" if name == "model" else f"{name}_"
-                logged[f"{prefix}{metric_name}"] = metric
-            if stage == "test":
-                self._add_per_step(name, p_scaled, y, p, truth)
-        return logged
-
-    # -- per-step test metrics ---------------------------------------------------------------
-    def _add_per_step(self, name: str, p_scaled, y, p, truth) -> None:
-        """Sums over windows and targets, per horizon step (H,), in float64."""
-        prefix = "" if name == "model" else f"{name}_"
-        errors = {"mse_scaled": (p_scaled - y) ** 2, "mae_scaled": (p_scaled - y).abs()}
-        errors.update({"mse": (p - truth) ** 2, "mae": (p - truth).abs()})
-        sums = self._per_step.setdefault(prefix, {"count": 0.0})
-        for metric, e in errors.items():
-            total = e.detach().double().sum(dim=(0, 2)).cpu()  # (H,)
-            sums[metric] = sums.get(metric, 0) + total
-        sums["count"] += float(y.shape[0] * y.shape[2])
-
-    def on_test_epoch_start(self) -> None:
-        self._per_step = {}
-
-    def extra_metrics(self, dm=None) -> dict:
-        """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
-        values, each the mean over the test windows and targets (of the last test run, in this
-        process)."""
-        out = {}
-        for prefix, sums in self._per_step.items():
-            count = max(sums["count"], 1.0)
-            for metric, total in sums.items():
-                if metric != "count":
-                    out[f"test_{prefix}{metric}_per_step"] = (total / count).tolist()
-        return out
-
     # -- inference -------------------------------------------------------------------------------
-    def predict_raw(self, records: list, **options) -> list[dict]:
+    def predict_raw(self, records: list, quantiles=None, seed: int = 0, **options) -> list[dict]:
         """CSV rows of a history (grouped by the series column when there is one) -> forecasts
         of the ``horizon`` steps after each series' last row with a target value, one dict per
         (series, step), with its ``time`` when the model was trained with a time column.
 
         Every row holds the series column, the covariates and the time column(s); the target
         columns may be left out of the rows after a series' history (its future covariates),
-        not its first row."""
+        not its first row.
+
+        ``quantiles`` (a probabilistic model's levels, e.g. ``[0.1, 0.5, 0.9]``) adds the
+        columns ``{target}_q{level}`` to every row."""
         from deeprnn._validation import RecordError, check_record_fields
+
+        if quantiles is not None:
+            levels = check_levels(list(quantiles), "quantiles")
+            if self.config.likelihood == "none":
+                raise ValueError(
+                    "quantiles need a probabilistic model (model.likelihood: gaussian, "
+                    "student_t, negative_binomial or quantile); this one has likelihood 'none'"
+                )
 
         art = self.artifacts
         series = [art["series_column"]] if art.get("series_column") else []
@@ -377,12 +394,21 @@ class Forecast(TaskModule):
         for series_id, x, future_cov, times in data.encode_history(records):
             with torch.no_grad():
                 pred = self(x[None].to(self.device), future_cov[None].to(self.device))[0].cpu()
+                qs = None
+                if quantiles is not None:
+                    dist = self.distribution(x[None].to(self.device))
+                    qs = dist.quantiles(levels, seed=seed)[:, 0].cpu()  # (Q, H, K)
+                    if dist.space == "scaled":
+                        qs = self.scaler.inverse(qs, self.n_targets)
             values = self.scaler.inverse(pred, self.n_targets)
             for h in range(self.horizon):
                 row = {"series": series_id, "step": h + 1}
                 if times is not None:
                     row["time"] = times[h]
                 row.update({t: float(values[h, i]) for i, t in enumerate(art["targets"])})
+                for j, level in enumerate(levels if qs is not None else ()):
+                    row.update({f"{t}_q{level:g}": float(qs[j, h, i])
+                                for i, t in enumerate(art["targets"])})  # fmt: skip
                 out.append(row)
         return out
 

@@ -143,12 +143,16 @@ def plot_forecast(
     out: str | Path,
     *,
     baseline: np.ndarray | None = None,
+    interval: tuple | None = None,
+    interval_label: str = "80% interval",
     n: int = 3,
     title: str | None = None,
 ) -> Path:
     """Forecast vs truth for the first ``n`` series: history (N, W), truth and pred (N, H)
-    (arrays or tensors), an optional baseline (N, H) dashed. The forecast horizon is shaded and
-    marked: a dotted line where the forecast starts and an ``H steps`` label over the shading."""
+    (arrays or tensors), an optional baseline (N, H) dashed, and an optional prediction
+    ``interval`` ``(lower, upper)`` (each (N, H)) shaded around the forecast. The forecast
+    horizon is shaded and marked: a dotted line where the forecast starts and an ``H steps``
+    label over the shading."""
     plt = _pyplot()
     history, truth, pred = (to_numpy(a) for a in (history, truth, pred))
     if history.ndim != 2 or truth.ndim != 2 or truth.shape != pred.shape:
@@ -156,6 +160,13 @@ def plot_forecast(
             "history must be (N, W), truth and pred (N, H) of the same shape; got "
             f"{history.shape}, {truth.shape}, {pred.shape}"
         )
+    if interval is not None:
+        interval = tuple(to_numpy(a) for a in interval)
+        if len(interval) != 2 or any(a.shape != pred.shape for a in interval):
+            raise ValueError(
+                f"interval must be (lower, upper), each of pred's shape {pred.shape}; got "
+                f"{[a.shape for a in interval]}"
+            )
     n = min(n, len(history))
     w, h = history.shape[1], truth.shape[1]
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.3), sharey=True, squeeze=False)
@@ -164,6 +175,9 @@ def plot_forecast(
         steps = range(w, w + h)
         ax.plot(steps, truth[i], "o-", color="tab:blue", label="truth")
         ax.plot(steps, pred[i], "x-", color="tab:red", ms=8, label="forecast")
+        if interval is not None:
+            lo, hi = interval[0][i], interval[1][i]
+            ax.fill_between(steps, lo, hi, color="tab:red", alpha=0.18, lw=0, label=interval_label)
         if baseline is not None:
             ax.plot(steps, to_numpy(baseline)[i], "+--", color="tab:green", label="naive")
         ax.axvspan(w - 0.5, w + h - 0.5, color="tab:orange", alpha=0.12, lw=0, label="horizon")
