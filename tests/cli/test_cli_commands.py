@@ -50,7 +50,7 @@ def test_train_writes_the_run_folder(trained):
     assert (run / "model" / "model.safetensors").is_file()
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["trainer"]["max_epochs"] == 3 and resolved["optim"]["lr"] == 0.02
-    assert resolved["optim"]["scheduler"]["name"] == "none"  # defaults are filled in
+    assert resolved["optim"]["scheduler"]["name"] == "plateau"  # defaults are filled in
     assert "test_acc" in json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
 
 

@@ -137,6 +137,13 @@ def test_search_writes_a_study_and_best_yaml_retrains_identically(tmp_path):
         val = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
     assert min(val) == pytest.approx(best.value, rel=1e-6, abs=1e-7)
 
+    assert main(["report", str(out)]) == 0  # the search's page: trials, test, plots, best.yaml
+    page = (out / "report.html").read_text()
+    assert "deeprnn search" in page and page.count("data:image/png;base64,") >= 1
+    assert f"trial {best.number}, evaluated on test once" in page
+    for t in range(3):
+        assert f"<td>{t}{' *' if t == best.number else ''}</td>" in page
+
     stamp = (out / "test_metrics.json").stat().st_mtime_ns
     again = tune(base(out, search=SPACE), options={"trials": 3, "pruner": "none"})
     assert len(again.study.trials) == 3  # a finished search runs nothing more
@@ -220,3 +227,22 @@ def test_killed_search_resumes_and_two_processes_share_the_study(tmp_path):
     assert result.best_trial.number in {t.number for t in complete}
     tune(base(out, search=SPACE), options={"trials": 5, "pruner": "none", "test": False})
     assert states(out)["COMPLETE"] == 5  # a finished search extends when --trials grows
+
+
+def test_jobs_runs_worker_processes_on_one_study(tmp_path, capsys):
+    """``--jobs 2``: this process and one spawned worker share the SQLite study; 3 trials
+    complete, none twice, and both processes ran trials."""
+    out = tmp_path / "search"
+    cfg = tmp_path / "base.yaml"
+    cfg.write_text(yaml.safe_dump(base(out, search=SPACE)))
+    args = ["tune", "-c", str(cfg), "--trials", "3", "--jobs", "2", "--pruner", "none"]
+    assert main(args) == 0
+    assert states(out) == {"COMPLETE": 3}
+    import optuna
+
+    study = optuna.load_study(study_name="deeprnn", storage=f"sqlite:///{out / STUDY_DB}")
+    trials = study.get_trials()
+    assert sorted(t.number for t in trials) == [0, 1, 2]
+    assert len({t.user_attrs["run_dir"] for t in trials}) == 3
+    pids = {t.user_attrs["pid"] for t in trials}
+    assert len(pids) == 2 and os.getpid() in pids  # this process and one spawned worker

@@ -9,10 +9,13 @@ The page shows the metrics (baselines beside them), the curves, the model (archi
 diagram, layer list, summary table), a confusion matrix or forecasts and sample predictions,
 every other *.png of the run folder, and the resolved config. Images are embedded as data
 URIs and the CSS is inline: the one file opens offline and can be attached anywhere.
+On a `deeprnn tune` folder it shows the trials table, the best trial's test metrics, the
+search plots (history, intermediate values, importances) and best.yaml.
 
 examples:
   deeprnn report runs/imdb                     # writes runs/imdb/report.html
   deeprnn report runs/imdb --out imdb.html --no-predictions
+  deeprnn report runs/search                   # a deeprnn tune folder
 """
 
 
@@ -34,7 +37,7 @@ def add_parser(sub) -> None:
         epilog=REPORT_EPILOG,
         formatter_class=formatter,
     )
-    p.add_argument("run", metavar="RUN_DIR", help="a run folder")
+    p.add_argument("run", metavar="RUN_DIR", help="a run folder, or a deeprnn tune folder")
     p.add_argument("--out", help="HTML path (default RUN_DIR/report.html)")
     p.add_argument("--title", help="page title (default: the run folder's name)")
     p.add_argument(

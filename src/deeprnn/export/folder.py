@@ -125,7 +125,8 @@ def load_exported(directory: str | os.PathLike, map_location: str = "cpu"):
     payload = read_export_config(directory)
     spec = get_task(payload["task"])
     model = build_checked(
-        lambda: spec.module(payload["config"], payload["artifacts"]), Path(directory) / WEIGHTS_NAME
+        lambda: spec.module.from_saved(payload["config"], payload["artifacts"]),
+        Path(directory) / WEIGHTS_NAME,
     )
     return model.to(map_location).eval()
 

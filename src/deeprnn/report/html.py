@@ -14,123 +14,21 @@ the page instead of failing the report.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
-CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-       color: #222; background: #f6f7f9; }
-header { background: #24425f; color: #fff; padding: 18px 32px; }
-header h1 { margin: 0; font-size: 22px; } header p { margin: 4px 0 0; opacity: .85; }
-nav { padding: 8px 32px; background: #e8edf2; font-size: 13px; }
-nav a { margin-right: 14px; color: #24425f; }
-main { padding: 8px 32px 40px; max-width: 1200px; }
-section { background: #fff; border: 1px solid #dde2e8; border-radius: 6px; margin: 16px 0;
-          padding: 8px 20px 16px; }
-h2 { font-size: 17px; border-bottom: 1px solid #eee; padding-bottom: 4px; }
-pre { background: #f3f5f7; padding: 10px; overflow-x: auto; font-size: 12px;
-      border-radius: 4px; }
-table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
-th, td { border: 1px solid #d7dce2; padding: 4px 10px; text-align: left; }
-th { background: #eef2f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 12px 0; } figcaption { font-size: 12px; color: #666; }
-img { max-width: 100%; height: auto; border: 1px solid #eee; }
-.note { color: #8a5a00; font-style: italic; }
-.better { color: #1a7f37; } .worse { color: #b3261e; }
-"""
-
-BASELINES = {"naive_": "naive", "snaive_": "seasonal naive"}
-#: metrics where lower is better (the "x better" column divides baseline by model)
-LOWER_IS_BETTER = ("loss", "mae", "mse", "rmse", "mase", "ppl", "bpc", "nll", "smape", "mape")
-
-
-def png_data_uri(path: str | Path) -> str:
-    """``data:image/png;base64,...`` of a PNG file."""
-    data = Path(path).read_bytes()
-    if not data.startswith(b"\x89PNG"):
-        raise ValueError(f"{path} is not a PNG file")
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def _figure(path: Path, caption: str) -> str:
-    alt = html.escape(caption, quote=True)
-    return (
-        f'<figure><img src="{png_data_uri(path)}" alt="{alt}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
-
-
-def _pre(text: str) -> str:
-    return f"<pre>{html.escape(text)}</pre>"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return html.escape(str(v))
-    if isinstance(v, int):
-        return f"{v:,}"
-    return f"{v:.6g}"
-
-
-def _table(header: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for row in rows:
-        cells = []
-        for i, v in enumerate(row):
-            cls = ' class="num"' if i in numeric else ""
-            cells.append(f"<td{cls}>{v if isinstance(v, _Raw) else _fmt(v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-class _Raw(str):
-    """Table cell HTML that is already escaped."""
-
-
-def metrics_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
-    """The metrics table: one row per (stage, metric) with its baselines beside it.
-
-    ``test_mae`` with ``test_naive_mae`` and ``test_snaive_mae`` become one row
-    ``test_mae | model | naive | seasonal naive | vs naive | vs seasonal naive`` (the ratio
-    columns say how many times better or worse the model's error is).
-    """
-    numbers = {
-        k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
-    found = {p for k in numbers for p in BASELINES if f"_{p}" in k}
-    base_cols = [p for p in BASELINES if p in found]
-    header = ["metric", "model"] + [BASELINES[p] for p in base_cols]
-    header += [f"vs {BASELINES[p]}" for p in base_cols]
-    rows = []
-    for key, value in numbers.items():
-        stage, _, name = key.partition("_")
-        if any(name.startswith(p) for p in BASELINES):
-            continue
-        bases = [numbers.get(f"{stage}_{p}{name}") for p in base_cols]
-        row: list[Any] = [key, value] + ["" if b is None else b for b in bases]
-        for base in bases:
-            row.append(_ratio(value, base, name))
-        rows.append(row)
-    return header, rows
-
-
-def _ratio(value: float, base: float | None, name: str) -> str:
-    """``"3.97x better"`` / ``"1.50x worse"`` for an error metric beside a baseline."""
-    if base is None or not value or not base or name.split("_")[-1] not in LOWER_IS_BETTER:
-        return ""
-    r = base / value
-    if r >= 1:
-        return _Raw(f'<span class="better">{r:.2f}x better</span>')
-    return _Raw(f'<span class="worse">{1 / r:.2f}x worse</span>')
+from deeprnn.report._parts import (  # noqa: F401 - metrics_rows, png_data_uri are public
+    CSS,
+    _figure,
+    _note,
+    _pre,
+    _table,
+    metrics_rows,
+    png_data_uri,
+)
 
 
 def _samples_table(samples: Any) -> str:
@@ -163,7 +61,6 @@ def _guard(sections: list[str], what: str, fn) -> Any:
 
 def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | None = None) -> str:
     """The HTML text of the report for ``run_dir`` (see the module docstring)."""
-    from deeprnn._version import __version__
     from deeprnn.report.predictions import load_run_data, load_run_model, predict_split
     from deeprnn.viz.architecture import architecture_text, plot_architecture
     from deeprnn.viz.confusion import plot_confusion
@@ -172,6 +69,11 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
     run = Path(run_dir)
     if not run.is_dir():
         raise ValueError(f"run folder not found: {run}")
+    from deeprnn.report.search import build_search_sections, is_search_folder
+
+    if is_search_folder(run):  # a deeprnn tune folder
+        heading = title or f"deeprnn search: {run.resolve().name}"
+        return _page(heading, "hyper-parameter search", run, build_search_sections(run))
     if not any((run / n).exists() for n in ("config.yaml", "metrics.json", "model", "logs")):
         raise ValueError(
             f"{run} is not a deeprnn run folder (no config.yaml, metrics.json, model/ or logs/)"
@@ -279,9 +181,16 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
             sec.append(_note("no other *.png in the run folder"))
 
     heading = title or f"deeprnn run: {run.resolve().name}"
-    nav = "".join(f'<a href="#{k.lower()}">{k}</a>' for k in out)
+    return _page(heading, f"task {task}", run, out)
+
+
+def _page(heading: str, kind: str, folder: Path, out: dict[str, list[str]]) -> str:
+    """The HTML page: header, a nav bar linking every section, the sections."""
+    from deeprnn._version import __version__
+
+    nav = "".join(f'<a href="#{_anchor(k)}">{html.escape(k)}</a>' for k in out)
     body = "".join(
-        f'<section id="{k.lower()}"><h2>{html.escape(k)}</h2>{"".join(v)}</section>'
+        f'<section id="{_anchor(k)}"><h2>{html.escape(k)}</h2>{"".join(v)}</section>'
         for k, v in out.items()
     )
     return (
@@ -290,10 +199,14 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(heading)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{html.escape(heading)}</h1>"
-        f"<p>task {html.escape(task)} · {html.escape(str(run.resolve()))} · "
+        f"<p>{html.escape(kind)} · {html.escape(str(folder.resolve()))} · "
         f"deeprnn {__version__}</p></header>"
         f"<nav>{nav}</nav><main>{body}</main></body></html>\n"
     )
+
+
+def _anchor(name: str) -> str:
+    return name.lower().replace(" ", "-")
 
 
 def write_report(

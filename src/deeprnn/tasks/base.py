@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 from torch import Tensor
@@ -50,6 +50,17 @@ class TaskModule(pl.LightningModule):
 
     config_class: type = object
     task_name: str = "?"
+
+    # model-config keys whose default changed: what a saved config without the key meant (a
+    # checkpoint or export folder written before the key existed is rebuilt as it was trained)
+    saved_defaults: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def from_saved(cls, config: Any = None, artifacts: dict | None = None, **kwargs):
+        """The model of a saved config (checkpoint hyper-parameters, ``config.json``)."""
+        if isinstance(config, dict):
+            config = {**cls.saved_defaults, **config}
+        return cls(config, artifacts, **kwargs)
 
     def __init__(
         self,

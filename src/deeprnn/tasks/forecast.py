@@ -25,7 +25,7 @@ The test metrics per horizon step (lists ``test_mse_scaled_per_step`` ...) are a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +64,7 @@ class ForecastConfig:
     encoder: Literal["rnn", "segment"] = "rnn"
     segment_length: int | None = None
     channel_independent: bool = False
-    revin: bool = False
+    revin: bool = True
     revin_affine: bool = True
     head_dropout: float = 0.0
     likelihood: Literal["none", "gaussian", "student_t", "negative_binomial", "quantile"] = "none"
@@ -124,6 +124,8 @@ class Forecast(ForecastScoring, TaskModule):
     rows of 1 + C features (row ``n K + k``: target k of window n, and the covariates)."""
 
     config_class = ForecastConfig
+    # RevIN is on by default since the default-recipe measurement (benchmarks/default_recipe.py)
+    saved_defaults: ClassVar[dict] = {"revin": False}
 
     def __init__(self, config=None, artifacts=None, **kwargs):
         super().__init__(config, artifacts, **kwargs)

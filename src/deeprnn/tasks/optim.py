@@ -24,9 +24,11 @@ class SchedulerConfig:
     """A learning-rate schedule. ``name``: ``none``, ``step`` (``step_size``, ``gamma``),
     ``exponential`` (``gamma``), ``cosine`` (over ``trainer.max_epochs``, down to ``min_lr``),
     ``plateau`` (``factor``, ``patience`` on ``trainer.monitor``) or ``onecycle`` (per step,
-    peak ``optim.lr``). ``warmup_steps`` adds a linear warm-up (per step) in front of any."""
+    peak ``optim.lr``). ``warmup_steps`` adds a linear warm-up (per step) in front of any.
+    The default, ``plateau`` (halve the rate after 2 epochs without improvement), is part of the
+    default recipe (:class:`~deeprnn.training.TrainerConfig`)."""
 
-    name: Literal["none", "step", "exponential", "cosine", "plateau", "onecycle"] = "none"
+    name: Literal["none", "step", "exponential", "cosine", "plateau", "onecycle"] = "plateau"
     step_size: int = 10
     gamma: float = 0.5
     factor: float = 0.5

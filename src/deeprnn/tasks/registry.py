@@ -101,8 +101,8 @@ def load_checkpoint(path, map_location: str = "cpu", expect: type | None = None)
     if expect is not None and not issubclass(cls, expect):
         raise ValueError(f"{path} holds a {cls.__name__}, not a {expect.__name__}")
     state = ckpt["state_dict"]
-    expected = meta_state(lambda: cls(**hp), str(path), "hyper_parameters")
+    expected = meta_state(lambda: cls.from_saved(**hp), str(path), "hyper_parameters")
     check_state_matches(expected, state, str(path), "hyper_parameters")
-    model = cls(**hp)
+    model = cls.from_saved(**hp)
     model.load_state_dict(state, strict=True)
     return model.to(map_location).eval()
