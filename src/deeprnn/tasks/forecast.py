@@ -289,12 +289,8 @@ class Forecast(ForecastScoring, TaskModule):
         )
 
     def _to_scaled(self, values: Tensor) -> Tensor:
-        """Original-scale targets (..., K) -> scaled (the inverse of ``scaler.inverse``)."""
-        k = self.n_targets
-        sc = self.scaler
-        if not sc.columns:
-            return values
-        return (values - sc.shift[:k].to(values)) / sc.scale[:k].to(values)
+        """Original-scale targets (..., K) -> scaled."""
+        return self.scaler.scale_targets(values, self.n_targets)
 
     def _direct_raw(self, history: Tensor, lengths: Tensor | None = None):
         """The network's outputs (N, H, K P) on RevIN'd targets, the RevIN'd past targets

@@ -183,6 +183,12 @@ class Scaler:
             return x
         return ((x - self.shift.numpy()) / self.scale.numpy()).astype(np.float32)
 
+    def scale_targets(self, x: Tensor, k: int) -> Tensor:
+        """Scale the first ``k`` columns (the targets) of ``x`` (..., k): ``inverse``'s inverse."""
+        if not self.columns:
+            return x
+        return (x - self.shift[:k].to(x)) / self.scale[:k].to(x)
+
     def inverse(self, x: Tensor, k: int) -> Tensor:
         """Undo the scaling of the first ``k`` columns (the targets) of ``x`` (..., k)."""
         if not self.columns:
