@@ -30,6 +30,7 @@ from torch import Tensor
 from torch.nn.utils.stateless import _reparametrize_module
 
 from deeprnn._validation import autocast_enabled
+from deeprnn.kernels import compiled
 from deeprnn.kernels._pointwise import KERNELS, LN_KERNELS, SUMMED, act_width
 
 
@@ -58,7 +59,12 @@ def _matmul_hh(hin: Tensor, w_t: Tensor, b_hh: Tensor | None, out: Tensor) -> Te
 def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw=()):
     """Forward loop. ``xp`` (T, N, G*H) time-major; ``mask`` (T, N) bool or None; ``keep_*``
     (T, N, H) zoneout keep-masks (training) or None. Returns ``out`` (T, N, H) (zeros at masked
-    steps), the states (T+1, N, H) in processing order, and the saved activations."""
+    steps), the states (T+1, N, H) in processing order, and the saved activations.
+
+    LSTM and GRU scans on CPU run the compiled loop of :mod:`deeprnn.kernels.compiled` when it
+    is built (same results, same saved layout)."""
+    if compiled.supports(plan.kind, xp):
+        return compiled.forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0)
     T, N, G = xp.shape
     H = h0.shape[1]
     init = (h0,) if c0 is None else (h0, c0)
@@ -114,7 +120,12 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
 def scan_backward(
     plan: Plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts, pw
 ):
-    """Backward loop: returns ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, d_pw)``."""
+    """Backward loop: returns ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, d_pw)`` (compiled for the
+    kinds :func:`scan_forward` runs compiled)."""
+    if compiled.supports(plan.kind, xp):
+        return compiled.backward(
+            plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts
+        )
     S = len(states)
     keeps = (keep_h, keep_c)[:S]
     T, _, G = xp.shape

@@ -1,0 +1,150 @@
+r"""Compiled CPU time loops: the whole recurrence of an LSTM or GRU layer in C++.
+
+The C++ sources in ``deeprnn/kernels/csrc`` run the loop of :mod:`deeprnn.kernels.fused` —
+per step ONE GEMM into a preallocated buffer and ONE fused elementwise pass over the gates
+(recurrent-dropout mask, zoneout mix, time-mask carry and the zeroing of ``out`` at masked
+steps all inside it) — and its hand-written backpropagation through time, with
+:math:`\partial L/\partial W_{hh}` as one GEMM over all steps. Same equations, shapes and saved
+activations (``act_width(kind, H)`` columns) as :mod:`deeprnn.kernels._pointwise`:
+
+* LSTM: :math:`[i, f, g, o] = x_t W_{ih}^T + h_{t-1} W_{hh}^T + b`,
+  :math:`c_t = \sigma(f) c_{t-1} + \sigma(i)\tanh(g)`, :math:`h_t = \sigma(o)\tanh(c_t)`;
+* GRU (reset-after): :math:`r, z = \sigma(x_{r,z} + hp_{r,z})`,
+  :math:`n = \tanh(x_n + r\, hp_n)`, :math:`h_t = n + z (h_{t-1} - n)`.
+
+They are built just in time on first use with :func:`torch.utils.cpp_extension.load` (ninja and
+a C++ compiler; about a minute on 2 cores), cached on disk in the per-user torch extensions
+folder (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``) and rebuilt only when
+the sources change; concurrent processes wait on cpp_extension's lock file. ``-march=native``:
+the cache belongs to the machine that built it.
+
+``DEEPRNN_COMPILED=0`` turns them off. Without a compiler, or when the build fails, deeprnn
+warns once (:class:`CompiledKernelWarning`) and keeps the Python loop of ``fused_scan`` —
+never an error. :func:`supports` says whether a scan goes through the compiled loop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+#: cell kinds the compiled loop covers
+KINDS = frozenset({"lstm", "gru"})
+DTYPES = (torch.float32, torch.float64)
+SOURCES = ("scan_forward.cpp", "scan_backward.cpp")
+CSRC = Path(__file__).with_name("csrc")
+
+_lock = threading.Lock()
+_state: dict = {"module": None, "tried": False, "error": None, "off": 0}
+#: how many scans went through the compiled loop (tests read it)
+calls = {"forward": 0, "backward": 0}
+
+
+class CompiledKernelWarning(UserWarning):
+    """The compiled kernels could not be built; the Python loop is used instead.
+
+    Not a :class:`~deeprnn.DeepRNNWarning`: a machine without a compiler is a supported setup.
+    """
+
+
+def _build():
+    from torch.utils import cpp_extension
+
+    if shutil.which(os.environ.get("CXX", "c++")) is None:
+        raise RuntimeError("no C++ compiler (c++ / $CXX) on PATH")
+    return cpp_extension.load(
+        name="deeprnn_scan",
+        sources=[str(CSRC / s) for s in SOURCES],
+        extra_cflags=["-O3", "-march=native", "-fno-math-errno"],
+        extra_include_paths=[str(CSRC)],
+        verbose=os.environ.get("DEEPRNN_COMPILED_VERBOSE") == "1",
+    )
+
+
+def load():
+    """The built extension module, or None (disabled, or the build failed: warned once)."""
+    if os.environ.get("DEEPRNN_COMPILED", "1") == "0" or _state["off"]:
+        return None
+    if _state["tried"]:
+        return _state["module"]
+    with _lock:
+        if not _state["tried"]:
+            try:
+                _state["module"] = _build()
+            except Exception as exc:  # any build or load failure falls back to Python
+                _state["error"] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(
+                    "deeprnn: the compiled CPU recurrence kernels could not be built "
+                    f"({_state['error'][:300]}); using the Python loop (slower). "
+                    "Set DEEPRNN_COMPILED=0 to silence this.",
+                    CompiledKernelWarning,
+                    stacklevel=2,
+                )
+            _state["tried"] = True
+    return _state["module"]
+
+
+def available() -> bool:
+    """Whether the compiled loop can run (builds it on first call)."""
+    return load() is not None
+
+
+def supports(kind: str | None, xp: Tensor) -> bool:
+    """Whether a scan of ``kind`` over ``xp`` runs compiled: lstm / gru, CPU, float32/64."""
+    return kind in KINDS and xp.device.type == "cpu" and xp.dtype in DTYPES and load() is not None
+
+
+@contextmanager
+def disabled():
+    """Run the Python loop inside the block (for comparisons and tests)."""
+    with _lock:
+        _state["off"] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["off"] -= 1
+
+
+def _reset_for_tests() -> None:
+    """Forget the build attempt so that the next :func:`load` tries again."""
+    with _lock:
+        _state.update(module=None, tried=False, error=None)
+
+
+def forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0):
+    """The compiled :func:`deeprnn.kernels.fused.scan_forward`: ``(out, states, acts)``."""
+    mod = load()
+    calls["forward"] += 1
+    out, states_h, states_c, acts = mod.scan_forward(
+        plan.kind, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0,
+        float(plan.zoneout), bool(plan.training), bool(plan.backwards),
+    )  # fmt: skip
+    return out, ([states_h] if c0 is None else [states_h, states_c]), acts
+
+
+def backward(plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts):
+    """The compiled :func:`deeprnn.kernels.fused.scan_backward`:
+    ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, [])``."""
+    mod = load()
+    calls["backward"] += 1
+    states_c = states[1] if len(states) == 2 else None
+    dxp, d_w, d_b, d_h0, d_c0 = mod.scan_backward(
+        plan.kind, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c,
+        states[0], states_c, acts, float(plan.zoneout), bool(plan.training), bool(plan.backwards),
+    )  # fmt: skip
+    return (
+        dxp,
+        d_w,
+        (d_b if b_hh is not None else None),
+        d_h0,
+        (d_c0 if d_cT is not None else None),
+        [],
+    )

@@ -1,0 +1,200 @@
+// Backpropagation through time of the compiled scans (see scan_forward.cpp for the forward).
+//
+// Walks k = T-1 .. 0 (t = backwards ? T-1-k : k). The incoming gradient of h_k+1 is kept in
+// two parts, the direct part dhd (mask pass-through, zoneout, the GRU's z path) and the GEMM
+// part gm = dhp_{k+1} W_hh (times rec_mask), summed at the start of the next pass, so each step
+// is ONE fused elementwise pass plus ONE GEMM:
+//   dh = dhd + rec_mask * gm + d_out_t           (d_out only at unmasked rows)
+//   masked row: everything passes straight through, dxp_t = 0
+//   zoneout: training  dprev += dh * keep, dh *= !keep;  eval  dprev += p dh, dh *= 1 - p
+//   lstm: dc += dh o (1 - tanh(c)^2);
+//         dxp = [dc g i(1-i), dc c' f(1-f), dc i (1-g^2), dh tanh(c) o(1-o)];  dc' = dc f
+//   gru:  dn = dh (1-z)(1-n^2), dz = dh (h'-n) z(1-z), dr = dn hp_n r(1-r);
+//         dxp = [dr, dz, dn], dhp = [dr, dz, dn r], dh' (direct) = dh z
+//   gm = dhp_t W_hh   ((N, G*H) x (G*H, H))
+// Afterwards dW_hh = sum_t dhp_t^T hin_t as ONE (G*H, T*N) x (T*N, H) GEMM, db_hh = sum dhp.
+// Returns [dxp (T, N, G*H), dW_hh, db_hh or (0,), dh0, dc0 or (0,)].
+#include "common.h"
+
+namespace deeprnn_scan {
+namespace {
+
+struct Back {
+  int64_t N, H, G, A;
+  int zmode;
+  double p;
+};
+
+template <typename T>
+void lstm_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd, T* dcc,
+                   const T* act, const T* cprev, T* dxp, const bool* mask, const bool* kh,
+                   const bool* kc) {
+  const int64_t H = s.H, G = s.G, A = s.A;
+  const T p = static_cast<T>(s.p);
+  at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const bool m = mask ? mask[n] : true;
+      T* dh_ = dhd + n * H;
+      T* dc_ = dcc + n * H;
+      const T* gm_ = gm + n * H;
+      const T* rm_ = rm ? rm + n * H : nullptr;
+      T* dx = dxp + n * G;
+      if (!m) {  // the state passed straight through this step
+        for (int64_t j = 0; j < H; ++j) dh_[j] += rm_ ? rm_[j] * gm_[j] : gm_[j];
+        std::fill(dx, dx + G, T(0));
+        continue;
+      }
+      const T* d_o = dout + n * H;
+      const T* a = act + n * A;
+      const T* cp = cprev + n * H;
+      const bool* kh_ = kh ? kh + n * H : nullptr;
+      const bool* kc_ = kc ? kc + n * H : nullptr;
+#pragma GCC ivdep
+      for (int64_t j = 0; j < H; ++j) {
+        T dh = dh_[j] + (rm_ ? rm_[j] * gm_[j] : gm_[j]) + d_o[j];
+        T dc = dc_[j];
+        T zh = 0, zc = 0;
+        if (s.zmode == 1) {
+          zh = kh_[j] ? dh : T(0);
+          zc = kc_[j] ? dc : T(0);
+          dh -= zh;
+          dc -= zc;
+        } else if (s.zmode == 2) {
+          zh = p * dh;
+          zc = p * dc;
+          dh *= T(1) - p;
+          dc *= T(1) - p;
+        }
+        const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], tc = a[4 * H + j];
+        dc += dh * o * (T(1) - tc * tc);
+        dx[j] = dc * g * i * (T(1) - i);
+        dx[H + j] = dc * cp[j] * f * (T(1) - f);
+        dx[2 * H + j] = dc * i * (T(1) - g * g);
+        dx[3 * H + j] = dh * tc * o * (T(1) - o);
+        dc_[j] = zc + dc * f;
+        dh_[j] = zh;
+      }
+    }
+  });
+}
+
+template <typename T>
+void gru_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd, const T* act,
+                  const T* hprev, T* dxp, T* dhp, const bool* mask, const bool* kh) {
+  const int64_t H = s.H, G = s.G, A = s.A;
+  const T p = static_cast<T>(s.p);
+  at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      const bool m = mask ? mask[n] : true;
+      T* dh_ = dhd + n * H;
+      const T* gm_ = gm + n * H;
+      const T* rm_ = rm ? rm + n * H : nullptr;
+      T* dx = dxp + n * G;
+      T* dq = dhp + n * G;
+      if (!m) {
+        for (int64_t j = 0; j < H; ++j) dh_[j] += rm_ ? rm_[j] * gm_[j] : gm_[j];
+        std::fill(dx, dx + G, T(0));
+        std::fill(dq, dq + G, T(0));
+        continue;
+      }
+      const T* d_o = dout + n * H;
+      const T* a = act + n * A;
+      const T* hp = hprev + n * H;
+      const bool* kh_ = kh ? kh + n * H : nullptr;
+#pragma GCC ivdep
+      for (int64_t j = 0; j < H; ++j) {
+        T dh = dh_[j] + (rm_ ? rm_[j] * gm_[j] : gm_[j]) + d_o[j];
+        T zh = 0;
+        if (s.zmode == 1) {
+          zh = kh_[j] ? dh : T(0);
+          dh -= zh;
+        } else if (s.zmode == 2) {
+          zh = p * dh;
+          dh *= T(1) - p;
+        }
+        const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
+        const T dn = dh * (T(1) - z) * (T(1) - nn * nn);
+        const T dz = dh * (hp[j] - nn) * z * (T(1) - z);
+        const T dr = dn * hn * r * (T(1) - r);
+        dx[j] = dr;
+        dx[H + j] = dz;
+        dx[2 * H + j] = dn;
+        dq[j] = dr;
+        dq[H + j] = dz;
+        dq[2 * H + j] = dn * r;
+        dh_[j] = zh + dh * z;
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace deeprnn_scan
+
+using namespace deeprnn_scan;
+
+std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
+                                  const Tensor& d_hT, const c10::optional<Tensor>& d_cT,
+                                  const Tensor& xp, const Tensor& w_hh_,
+                                  const c10::optional<Tensor>& b_hh,
+                                  const c10::optional<Tensor>& rec_mask_,
+                                  const c10::optional<Tensor>& mask_,
+                                  const c10::optional<Tensor>& keep_h_,
+                                  const c10::optional<Tensor>& keep_c_, const Tensor& states_h_,
+                                  const c10::optional<Tensor>& states_c_, const Tensor& acts_,
+                                  double zoneout, bool training, bool backwards) {
+  const bool lstm = kind == "lstm";
+  TORCH_CHECK(lstm || kind == "gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
+  check(xp, w_hh_, d_hT, lstm ? 4 : 3);
+  TORCH_CHECK(!lstm || (states_c_.has_value() && d_cT.has_value()),
+              "deeprnn compiled scan: lstm backward needs states_c and d_cT");
+  const Tensor d_out = d_out_.contiguous(), w_hh = w_hh_.contiguous();
+  const Tensor states_h = states_h_.contiguous(), acts = acts_.contiguous();
+  auto rec_mask = contig(rec_mask_), mask = contig(mask_);
+  auto keep_h = contig(keep_h_), keep_c = contig(keep_c_), states_c = contig(states_c_);
+  const int64_t T = xp.size(0), N = xp.size(1), G = xp.size(2), H = d_hT.size(1);
+  const int64_t A = acts.size(2);
+  TORCH_CHECK(A == (lstm ? 5 : 4) * H, "deeprnn compiled scan: acts has ", A, " columns");
+  const int zmode = zoneout > 0 ? (training ? 1 : 2) : 0;
+  Back s{N, H, G, A, zmode, zoneout};
+  Tensor dxp = at::empty_like(xp, at::MemoryFormat::Contiguous);
+  Tensor dhp = lstm ? dxp : at::empty_like(dxp);  // gradient at W_hh h (+ b_hh), time order
+  Tensor dhd = d_hT.contiguous().clone();
+  Tensor dcc = lstm ? d_cT->contiguous().clone() : Tensor();
+  Tensor gm = at::zeros({N, H}, xp.options());
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_scan_backward", [&] {
+    using T_ = scalar_t;
+    const T_* rm = ptr<T_>(rec_mask);
+    const bool* mk = bptr(mask);
+    const bool* kh = bptr(keep_h);
+    const bool* kc = bptr(keep_c);
+    const T_* sh = states_h.data_ptr<T_>();
+    const T_* sc = lstm ? states_c->data_ptr<T_>() : nullptr;
+    for (int64_t k = T - 1; k >= 0; --k) {
+      const int64_t t = backwards ? T - 1 - k : k;
+      const T_* dout = d_out.data_ptr<T_>() + t * N * H;
+      const T_* a = acts.data_ptr<T_>() + k * N * A;
+      T_* dx = dxp.data_ptr<T_>() + t * N * G;
+      const bool* mt = mk ? mk + t * N : nullptr;
+      const bool* kht = kh ? kh + t * N * H : nullptr;
+      if (lstm) {
+        const bool* kct = kc ? kc + t * N * H : nullptr;
+        lstm_bwd_pass<T_>(s, dout, gm.data_ptr<T_>(), rm, dhd.data_ptr<T_>(),
+                          dcc.data_ptr<T_>(), a, sc + k * N * H, dx, mt, kht, kct);
+      } else {
+        gru_bwd_pass<T_>(s, dout, gm.data_ptr<T_>(), rm, dhd.data_ptr<T_>(), a, sh + k * N * H,
+                         dx, dhp.data_ptr<T_>() + t * N * G, mt, kht);
+      }
+      at::mm_out(gm, dhp[t], w_hh);  // (N, G*H) x (G*H, H)
+    }
+  });
+  Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;
+  // weight gradient: one GEMM over all steps, both sides in time order
+  Tensor hin = states_h.narrow(0, 0, T);
+  if (rec_mask) hin = hin * *rec_mask;
+  if (backwards) hin = hin.flip(0);
+  Tensor d_w = at::mm(dhp.reshape({T * N, G}).t(), hin.reshape({T * N, H}));
+  Tensor d_b = b_hh.has_value() && b_hh->defined() ? dhp.sum({0, 1}) : xp.new_empty({0});
+  Tensor d_c0 = lstm ? dcc : xp.new_empty({0});
+  return {dxp, d_w, d_b, d_h0, d_c0};
+}
