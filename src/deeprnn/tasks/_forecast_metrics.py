@@ -35,9 +35,9 @@ class ForecastScoring:
     """Metric updates of :class:`~deeprnn.tasks.Forecast` (a mixin: it uses the model's
     ``metrics``, ``scaler``, ``artifacts``, ``horizon``, ``n_targets`` and ``distribution``)."""
 
-    def _prob_step(self, stage: str, history: Tensor, y: Tensor):
+    def _prob_step(self, stage: str, history: Tensor, y: Tensor, future: Tensor | None = None):
         k = self.n_targets
-        dist = self.distribution(history)
+        dist = self.distribution(history, future=future)
         original = dist.space == "original"
         truth = self.scaler.inverse(y, k) if original else y
         if original and bool((truth < -0.5).any()):

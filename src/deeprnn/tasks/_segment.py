@@ -34,6 +34,10 @@ class SegmentRNN(nn.Module):
         u_{i} = [p_i ; c_k] \in \mathbb{R}^{d}, \qquad
         \hat y_i = W_o\, \mathrm{dropout}(\mathrm{RNN}(u_i, h_n)) + b_o \in \mathbb{R}^{S K}
 
+    With known covariates over the horizon (``future_size`` C > 0), each output segment's
+    covariates :math:`z_i \in \mathbb{R}^{S C}` (the horizon zero-padded to m S steps) add
+    :math:`W_z z_i` to :math:`u_i`.
+
     The m segments are concatenated and cut to H steps. With ``channels=None`` the positional
     embedding takes all d units. The RNN's weights are shared by the encoder and the decoder.
 
@@ -48,9 +52,11 @@ class SegmentRNN(nn.Module):
         channels: number of series sharing the model in channel-independent mode (row b is
             series ``b % channels``), or None.
         dropout: on the decoder outputs before the projection.
+        future_size: C, the known covariates per horizon step (0: none).
 
     Inputs: ``x`` (B, W, F); ``lengths`` (B,), optional: post-padded windows whose real length
-    is a multiple of S (the encoder stops at each row's last real segment).
+    is a multiple of S (the encoder stops at each row's last real segment); ``future``
+    (B, H, C) when ``future_size`` > 0.
 
     Outputs: (B, H, K).
     """
@@ -65,6 +71,7 @@ class SegmentRNN(nn.Module):
         embed_size: int,
         channels: int | None = None,
         dropout: float = 0.0,
+        future_size: int = 0,
     ):
         super().__init__()
         if any(d == 2 for d in rnn.layout):
@@ -81,10 +88,13 @@ class SegmentRNN(nn.Module):
         self.channel = None
         if channels is not None:
             self.channel = nn.Parameter(torch.randn(channels, embed_size // 2) * 0.02)
+        self.future = nn.Linear(segment_length * future_size, embed_size) if future_size else None
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(rnn.output_size, segment_length * output_size)
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
+    ) -> Tensor:
         b, w, f = x.shape
         s, m = self.segment_length, self.out_segments
         if w % s:
@@ -110,6 +120,15 @@ class SegmentRNN(nn.Module):
         if self.channel is not None:
             c = self.channel.repeat(b // self.channels, 1)  # (B, d_c): row b is b % channels
             u = torch.cat([u, c[:, None].expand(-1, m, -1)], dim=-1)  # (B, m, d)
+        if self.future is not None:
+            if future is None or future.shape[:2] != (b, self.horizon):
+                got = None if future is None else tuple(future.shape)
+                raise ValueError(
+                    f"future must be (B={b}, H={self.horizon}, C) known covariates, got {got}"
+                )
+            pad = m * s - self.horizon
+            z = nn.functional.pad(future, (0, 0, 0, pad)).reshape(b, m, -1)  # (B, m, S C)
+            u = u + self.future(z)
         out, _ = self.rnn(u.reshape(b * m, 1, -1), initial_state=start)  # (B m, 1, d)
         y = self.project(self.dropout(out[:, 0]))  # (B m, S K)
         y = y.view(b, m * s, self.output_size)  # (B, m S, K)

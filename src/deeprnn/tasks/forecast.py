@@ -7,6 +7,13 @@ one-step-ahead model trained with teacher forcing, fed its own predictions for `
 steps; future covariates are taken as known); or ``segment``, the segment-wise RNN with
 parallel multi-step decoding of SegRNN (:class:`~deeprnn.tasks._segment.SegmentRNN`).
 
+Known future covariates (calendar features, static covariates, ``data.known_covariates``;
+:mod:`deeprnn.tasks._forecast_columns`) are read over the horizon: in ``direct`` mode a local
+head (MQ-RNN, Wen et al. 2017) maps ``[h_T ; z_{T+j}]`` at each horizon step j to a correction
+of the global head's output; the segment encoder adds a linear embedding of each output
+segment's covariates to its positional embedding; ``autoregressive`` mode feeds them step by
+step and holds the past-only covariates at their last observed value.
+
 Options for long horizons: ``revin`` (reversible instance normalisation of the targets,
 :class:`~deeprnn.layers.RevIN`) and ``channel_independent`` (one shared network runs over
 each target series on its own, with the covariates beside it, as PatchTST and SegRNN do:
@@ -34,11 +41,12 @@ from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks import _forecast_dist as D
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
+from deeprnn.tasks._forecast_columns import known_features, time_columns
 from deeprnn.tasks._forecast_dist import check_levels
 from deeprnn.tasks._forecast_metrics import ForecastScoring, metric_group, prob_metric_group
 from deeprnn.tasks._segment import SegmentRNN
 from deeprnn.tasks.base import TaskModule
-from deeprnn.tasks.forecast_data import ForecastData, Scaler, time_columns
+from deeprnn.tasks.forecast_data import ForecastData, Scaler
 
 
 @dataclass
@@ -144,6 +152,10 @@ class Forecast(ForecastScoring, TaskModule):
                 f"seasonality={m}, input_window={art['input_window']}"
             )
         ci = cfg.channel_independent
+        self.known = known_features(art)  # covariate features read over the horizon
+        self.register_buffer("_known", torch.tensor(self.known, dtype=torch.long), False)
+        self.legacy_future = "known_covariates" not in art  # saved before the key: AR reads all
+        n_known = len(self.known)
         self.levels = tuple(float(v) for v in cfg.quantiles)
         self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
@@ -171,6 +183,7 @@ class Forecast(ForecastScoring, TaskModule):
                 d,
                 channels=self.n_targets if ci else None,
                 dropout=cfg.head_dropout,
+                future_size=n_known,
             )
         else:
             self.rnn = build_rnn(size, cfg.rnn)
@@ -183,6 +196,12 @@ class Forecast(ForecastScoring, TaskModule):
             if cfg.head_dropout:
                 layers.append(nn.Dropout(cfg.head_dropout))
             self.head = nn.Sequential(*layers, nn.Linear(hidden, out))
+            self.local_head = None
+            if n_known and cfg.mode == "direct":
+                d = self.rnn.output_size
+                self.local_head = nn.Sequential(
+                    nn.Linear(d + n_known, d), nn.ReLU(), nn.Linear(d, k_out)
+                )
         self.scaler = Scaler.from_artifact(art.get("scaler"))
         names = ["model", "naive"] + (["snaive"] if int(art.get("seasonality", 1)) > 1 else [])
         self.metrics = nn.ModuleDict(
@@ -232,15 +251,26 @@ class Forecast(ForecastScoring, TaskModule):
     def _denormalise(self, pred: Tensor, stats) -> Tensor:
         return pred if stats is None else self.revin.denormalize(pred, stats)
 
+    def _future(self, future_covariates: Tensor | None, n: int, device) -> Tensor | None:
+        """The known covariates over the horizon (N, H, C_known), or None when there are none."""
+        if not self.known:
+            return None
+        if future_covariates is None:
+            raise ValueError(
+                f"this forecaster reads {len(self.known)} known covariates over the horizon: "
+                f"pass future_covariates (N, {self.horizon}, {self.n_features - self.n_targets})"
+            )
+        return future_covariates.index_select(-1, self._known.to(device))
+
     def forward(self, history: Tensor, future_covariates: Tensor | None = None) -> Tensor:
         if self.config.mode == "direct":
-            return self._direct(history)
+            return self._direct(history, future=future_covariates)
         n, k = history.shape[0], self.n_targets
         targets, stats = self._normalise(history)
         out, states = self.rnn(self._features(self._channels(targets, history[..., k:])))
         step = self.head(out[:, -1])  # (B, K')
         preds = [step]
-        future = self._rows(future_covariates)  # (B, H, C)
+        future = self._rows(self._ar_future(history, future_covariates))  # (B, H, C)
         for h in range(1, self.horizon):
             feats = step
             if future is not None and future.shape[-1]:
@@ -251,22 +281,39 @@ class Forecast(ForecastScoring, TaskModule):
         pred = self._unchannels(torch.stack(preds, dim=1), n)  # (N, H, K)
         return self._denormalise(pred, stats)
 
-    def _direct(self, history: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """Direct decoding of (N, T, F) histories (post-padded to ``lengths``) -> (N, H, K);
-        with a likelihood head, the point forecast (the median) of :meth:`distribution`."""
+    def _ar_future(self, history: Tensor, future: Tensor | None) -> Tensor | None:
+        """Autoregressive inputs over the horizon: known covariates as given, past-only ones
+        held at their last observed value (all as given for models saved before the key)."""
+        if future is None or self.legacy_future or not future.shape[-1]:
+            return future
+        held = history[:, -1:, self.n_targets :].expand_as(future).clone()
+        if self.known:
+            index = self._known.to(future.device)
+            held[..., index] = future.index_select(-1, index)
+        return held
+
+    def _direct(
+        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
+    ) -> Tensor:
+        """Direct decoding of (N, T, F) histories (post-padded to ``lengths``), with the
+        covariates over the horizon ``future`` (N, H, C), -> (N, H, K); with a likelihood
+        head, the point forecast (the median) of :meth:`distribution`."""
         if self.config.likelihood != "none":
-            dist = self.distribution(history, lengths)
+            dist = self.distribution(history, lengths, future)
             point = dist.point()
             return self._to_scaled(point) if dist.space == "original" else point
-        pred, targets, stats = self._direct_raw(history, lengths)
+        pred, targets, stats = self._direct_raw(history, lengths, future)
         if self.config.baseline != "none":  # corrected where the network works (RevIN'd)
             pred = pred + self._baseline(targets, lengths)
         return self._denormalise(pred, stats)
 
-    def distribution(self, history: Tensor, lengths: Tensor | None = None) -> D.Predictive:
-        """The predictive distribution of the next ``horizon`` steps of (N, T, F) histories:
-        on the scaled values, or the original ones for the negative binomial."""
-        pred, targets, stats = self._direct_raw(history, lengths)
+    def distribution(
+        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
+    ) -> D.Predictive:
+        """The predictive distribution of the next ``horizon`` steps of (N, T, F) histories
+        (``future``: their covariates over the horizon, (N, H, C)): on the scaled values, or
+        the original ones for the negative binomial."""
+        pred, targets, stats = self._direct_raw(history, lengths, future)
         n, h, k = pred.shape[0], self.horizon, self.n_targets
         raw = pred.view(n, h, k, self.n_params)
         shift = self._baseline(targets, lengths) if self.config.baseline != "none" else None
@@ -292,16 +339,17 @@ class Forecast(ForecastScoring, TaskModule):
         """Original-scale targets (..., K) -> scaled."""
         return self.scaler.scale_targets(values, self.n_targets)
 
-    def _direct_raw(self, history: Tensor, lengths: Tensor | None = None):
+    def _direct_raw(self, history: Tensor, lengths: Tensor | None = None, future=None):
         """The network's outputs (N, H, K P) on RevIN'd targets, the RevIN'd past targets
         (N, T, K) and the RevIN statistics."""
         n, k = history.shape[0], self.n_targets
+        known = self._rows(self._future(future, n, history.device))  # (B, H, C_known) | None
         mask = None if lengths is None else lengths_to_mask(lengths, history.shape[1])
         targets, stats = self._normalise(history, mask)
         x = self._features(self._channels(targets, history[..., k:]))  # (B, T, F')
         rows = self._rows(lengths)
         if self.segment is not None:
-            pred = self.segment(x, rows)  # (B, H, K')
+            pred = self.segment(x, rows, future=known)  # (B, H, K')
         else:
             out, _ = self.rnn(x, lengths=rows)
             if rows is None:
@@ -310,6 +358,9 @@ class Forecast(ForecastScoring, TaskModule):
                 index = (rows - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])
                 last = out.gather(1, index).squeeze(1)  # (B, H') at each row's last real step
             pred = self.head(last).view(x.shape[0], self.horizon, -1)  # (B, H, K')
+            if self.local_head is not None:  # MQ-RNN's local head: [h_T ; z_{T+j}] per step j
+                context = last[:, None].expand(-1, self.horizon, -1)
+                pred = pred + self.local_head(torch.cat([context, known], dim=-1))
         return self._unchannels(pred, n), targets, stats  # (N, H, K P)
 
     def _baseline(self, past: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -332,7 +383,7 @@ class Forecast(ForecastScoring, TaskModule):
         if self.config.mode == "autoregressive" and stage == "train":
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
         if self.config.likelihood != "none":
-            return self._prob_step(stage, history, y)
+            return self._prob_step(stage, history, y, future_cov)
         pred = self(history, future_cov)
         loss = nn.functional.mse_loss(pred, y)
         if stage == "train":
@@ -394,7 +445,9 @@ class Forecast(ForecastScoring, TaskModule):
                 pred = self(x[None].to(self.device), future_cov[None].to(self.device))[0].cpu()
                 qs = None
                 if quantiles is not None:
-                    dist = self.distribution(x[None].to(self.device))
+                    dist = self.distribution(
+                        x[None].to(self.device), future=future_cov[None].to(self.device)
+                    )
                     qs = dist.quantiles(levels, seed=seed)[:, 0].cpu()  # (Q, H, K)
                     if dist.space == "scaled":
                         qs = self.scaler.inverse(qs, self.n_targets)
@@ -419,4 +472,9 @@ class Forecast(ForecastScoring, TaskModule):
         row's last real step."""
         if self.config.mode != "direct":
             raise ValueError("ONNX export covers model.mode='direct' forecasters")
+        if self.known:
+            raise ValueError(
+                "ONNX export covers forecasters without known future covariates (this one reads "
+                f"{len(self.known)}: calendar, static or data.known_covariates)"
+            )
         return self._direct(x, lengths)

@@ -36,6 +36,12 @@ increase without repeats at a regular frequency (``freq``, else ``pandas.infer_f
 ``time_features: [hour, dayofweek, month, dayofyear]`` adds sin / cos calendar covariates,
 known for the forecast steps too.
 
+Covariates known over the forecast horizon (the model reads their future values; the other
+covariates are past-only): ``known_covariates`` (columns of ``covariates`` whose future values
+are known when forecasting: a planned promotion, a holiday flag, a weather forecast), the
+calendar features, and ``static_covariates`` (columns constant within each series — a store's
+size, a sensor's type; numeric or categorical — fed at every step as DeepAR does).
+
 ``rows: N`` or ``rows: [start, stop]`` uses only those rows of the file (before the series are
 grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
 ``start <= time < stop``.
@@ -54,6 +60,13 @@ from torch import Tensor
 from deeprnn._validation import check_choice
 from deeprnn.data import series_io as sio
 from deeprnn.tasks._data import TaskData, require_columns, split_indices
+from deeprnn.tasks._forecast_columns import (
+    check_static,
+    feature_names,
+    numeric_columns,
+    parse_times,
+    time_columns,
+)
 from deeprnn.tasks._forecast_splits import (
     _iso,
     row_range,
@@ -94,6 +107,8 @@ class ForecastDataConfig:
     time_columns: list[str] | None = None
     freq: str | None = None
     time_features: list[str] = field(default_factory=list)
+    known_covariates: list[str] = field(default_factory=list)
+    static_covariates: list[str] = field(default_factory=list)
 
     @property
     def has_time(self) -> bool:
@@ -119,6 +134,20 @@ class ForecastDataConfig:
                 f"{where}.time_columns must name the [year, month, day(, hour, minute, second)] "
                 f"columns, got {self.time_columns!r}"
             )
+        unknown = [c for c in self.known_covariates if c not in self.covariates]
+        if unknown:
+            raise ValueError(
+                f"{where}.known_covariates: {unknown} are not in {where}.covariates "
+                f"({self.covariates})"
+            )
+        both = [c for c in self.static_covariates if c in self.covariates or c in self.targets]
+        if both:
+            raise ValueError(
+                f"{where}.static_covariates: {both} are also targets or covariates; list each "
+                f"column once"
+            )
+        if self.static_covariates and self.source == "sines":
+            raise ValueError(f"{where}.static_covariates needs a csv or reader source")
         if isinstance(self.fill, str):
             check_choice(f"{where}.fill", self.fill, sio.FILL_POLICIES)
         for name in self.time_features:
@@ -134,6 +163,16 @@ class ForecastDataConfig:
                 raise ValueError(f"{where}.dates must be [start, stop], got {self.dates!r}")
             if not self.has_time:
                 raise ValueError(f"{where}.dates needs {where}.time_column")
+
+
+def _missing_future(fut, columns: list[str]) -> dict[str, int]:
+    """Known covariates without a value in the H future rows: column -> first step (1-based)."""
+    out = {}
+    for c in columns:
+        gaps = np.flatnonzero(fut[c].isna().to_numpy()) if c in fut else [0]
+        if len(gaps):
+            out[c] = int(gaps[0]) + 1
+    return out
 
 
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
@@ -223,7 +262,9 @@ class ForecastData(TaskData):
             self.splits = {s: [self._window(a, 0) for a in items] for s, items in raw.items()}
             return
         for key, value in (
-            ("raw_covariates", list(cfg.covariates)),
+            ("raw_covariates", list(cfg.covariates) + list(cfg.static_covariates)),
+            ("known_covariates", list(cfg.known_covariates) + list(cfg.static_covariates)),
+            ("static_covariates", list(cfg.static_covariates)),
             ("time_column", cfg.time_column),
             ("time_columns", cfg.time_columns),
             ("time_features", list(cfg.time_features)),
@@ -256,7 +297,8 @@ class ForecastData(TaskData):
         """Each series as a DataFrame (numeric targets and covariates as float64, categorical
         covariates as read), gaps filled, and its time stamps when there is a time."""
         cfg, art = self.config, self.artifacts
-        cols = list(cfg.targets) + list(cfg.covariates)
+        raw = list(cfg.covariates) + list(cfg.static_covariates)
+        cols = list(cfg.targets) + raw
         where = f"data.path {cfg.path}"
         if cfg.source == "csv":
             if not cfg.path:
@@ -269,9 +311,11 @@ class ForecastData(TaskData):
         extra = [cfg.series_column] if cfg.series_column else []
         extra += time_columns(art)
         require_columns(frame, cols + extra, where)
-        unknown = [c for c in cfg.categorical if c not in cfg.covariates]
+        unknown = [c for c in cfg.categorical if c not in raw]
         if unknown:
-            raise ValueError(f"data.categorical: {unknown} are not in data.covariates")
+            raise ValueError(
+                f"data.categorical: {unknown} are not in data.covariates or data.static_covariates"
+            )
         blank = frame.isna().all(axis=1).to_numpy()  # blank lines
         lines = np.arange(len(frame))[~blank] + first
         frame = frame.loc[~blank].reset_index(drop=True)
@@ -279,7 +323,7 @@ class ForecastData(TaskData):
         if "categorical" not in art:
             art["categorical"] = [
                 c
-                for c in cfg.covariates
+                for c in raw
                 if c in cfg.categorical
                 or (sio.is_text_column(frame[c]) and not sio.mostly_numbers(frame[c]))
             ]
@@ -297,6 +341,7 @@ class ForecastData(TaskData):
         tables, times, freq = {}, {}, cfg.freq
         for sid, index in groups.items():
             g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
+            check_static(g, cfg.static_covariates, gl, where, sid)
             if stamps is not None:
                 freq = sio.check_times(g["__time__"].to_numpy(), gl, freq, where, sid)
             g, gl = sio.fill_gaps(g, numeric, cfg.fill, gl, where)
@@ -370,6 +415,25 @@ class ForecastData(TaskData):
             art["scaler"] = Scaler.fit(self.config.scaler, cols, train_values).to_artifact()
         self.scaler = Scaler.from_artifact(art["scaler"])
 
+    def _future_rows(self, fut, hist, sid: str):
+        """The H rows after a history, reindexed to H: static covariates repeated from the
+        history, known covariates required (the model reads them); past-only ones may be
+        absent."""
+        art, h = self.artifacts, self.artifacts["horizon"]
+        fut = fut.reset_index(drop=True).reindex(range(h))
+        static = art.get("static_covariates") or []
+        for c in static:
+            fut[c] = hist[c].iloc[-1]
+        need = [c for c in art.get("known_covariates") or [] if c not in static]
+        missing = _missing_future(fut, need)
+        if missing:
+            shown = ", ".join(f"{c!r} from step {step}" for c, step in missing.items())
+            raise ValueError(
+                f"series {sid}: the model reads the future values of data.known_covariates "
+                f"{need}: give the {h} rows after the history with them (missing {shown})"
+            )
+        return fut
+
     def _window(self, arr: np.ndarray, start: int, scaled_already: bool = False):
         w, h = self.artifacts["input_window"], self.artifacts["horizon"]
         k = len(self.artifacts["targets"])
@@ -435,7 +499,7 @@ class ForecastData(TaskData):
             times = None
             if dated:
                 times = sio.next_times(hist["__time__"].iloc[-1], art["freq"], h)
-            fut = fut.reset_index(drop=True).reindex(range(h))
+            fut = self._future_rows(fut, hist, sid)
             x = np.concatenate(
                 [
                     self.features(hist, hist["__time__"].to_numpy() if dated else None),
@@ -444,59 +508,3 @@ class ForecastData(TaskData):
             )
             scaled = self.scaler.transform(x)
             yield sid, torch.from_numpy(scaled[:w]), torch.from_numpy(scaled[w:, k:]), times
-
-
-def time_columns(art: dict) -> list[str]:
-    """The table columns that hold the time (one, or year / month / day ... parts)."""
-    if art.get("time_column"):
-        return [art["time_column"]]
-    return list(art.get("time_columns") or [])
-
-
-def numeric_columns(art: dict) -> list[str]:
-    """Targets and the covariates that are not one-hot encoded."""
-    cats = set(art.get("categorical") or art.get("categories") or ())
-    raw = art.get("raw_covariates", art.get("covariates", []))
-    return list(art["targets"]) + [c for c in raw if c not in cats]
-
-
-def feature_names(art: dict) -> list[str]:
-    """The covariate features: numeric covariates, ``col=value`` one-hots, calendar pairs."""
-    cats = art.get("categories") or {}
-    names = []
-    for c in art.get("raw_covariates", []):
-        names += [f"{c}={v}" for v in cats[c]] if c in cats else [c]
-    return names + sio.time_feature_names(art.get("time_features") or [])
-
-
-def parse_times(frame, art: dict, lines: np.ndarray, where: str) -> np.ndarray:
-    """datetime64 time stamps from ``time_column`` or the ``time_columns`` parts."""
-    import pandas as pd
-
-    if art.get("time_columns"):
-        return sio.assemble_time(frame, art["time_columns"], lines, f"{where}: data.time_columns")
-    col = art["time_column"]
-    try:
-        stamps = pd.to_datetime(frame[col], errors="coerce")
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"data.time_column {col!r}: not dates ({e})") from e
-    bad = np.flatnonzero(stamps.isna().to_numpy())
-    if len(bad):
-        i = int(bad[0])
-        raise ValueError(
-            f"{where}: data.time_column {col!r} line {int(lines[i])}: cannot read "
-            f"{frame[col].iloc[i]!r} as a time; fix the value or drop the row"
-        )
-    return stamps.to_numpy()
-
-
-def _is_number(v) -> bool:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return not np.isnan(v)
-    if isinstance(v, str):
-        try:
-            float(v)
-            return v.strip() != ""
-        except ValueError:
-            return False
-    return False
