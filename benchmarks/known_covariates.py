@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from default_recipe import COMMON, datasets, merge, read_log, write_json  # noqa: E402
+from default_recipe import COMMON, datasets, merge, read_log, write_json
 
 OUT = Path(__file__).resolve().parent / "results" / "known_covariates.json"
 VARIANTS = {

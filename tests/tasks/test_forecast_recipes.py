@@ -321,11 +321,23 @@ def test_default_recipe_beats_the_naive_forecast(tmp_path, trend):
 
 
 def test_the_default_recipe_is_the_measured_one():
-    """The defaults benchmarks/default_recipe.py chose on validation (recipe D)."""
+    """The defaults benchmarks/default_recipe.py chose on validation (recipe E: D and the
+    seasonal-naive correction where the season fits the window)."""
+    from deeprnn.tasks.forecast import resolve_baseline
+
     run = run_config_from_dict({"task": "forecast"})
     t = run.trainer
     assert (t.max_epochs, t.early_stopping_patience, t.gradient_clip_norm) == (30, 5, 1.0)
-    assert run.optim.scheduler.name == "plateau" and run.model.revin is True
+    m = run.model
+    assert run.optim.scheduler.name == "plateau" and m.revin is None and m.baseline == "auto"
+    assert resolve_baseline(m, 12, 24) == "snaive"
+    assert resolve_baseline(m, 1, 24) == "none" and resolve_baseline(m, 48, 24) == "none"
+    ar = run_config_from_dict({"task": "forecast", "model": {"mode": "autoregressive"}}).model
+    nb = run_config_from_dict({"task": "forecast", "model": {"likelihood": "negative_binomial"}})
+    assert resolve_baseline(ar, 12, 24) == "none" and resolve_baseline(nb.model, 12, 24) == "none"
+    art = {"targets": ["y"], "covariates": [], "input_window": 24, "horizon": 3}
+    assert Forecast(nb.model, artifacts={**art, "seasonality": 12}).revin is None  # counts
+    assert Forecast(m, artifacts={**art, "seasonality": 12}).revin is not None
 
 
 def test_a_config_saved_before_revin_was_the_default_loads_as_it_was_trained(tmp_path):

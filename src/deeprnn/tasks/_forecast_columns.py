@@ -56,6 +56,24 @@ def known_features(art: dict) -> list[int]:
     return [i for i, (_, col) in enumerate(_feature_columns(art)) if col is None or col in known]
 
 
+MASK = "mask"  # a target's gaps stay missing: inputs forward-filled, the loss and metrics skip them
+OBSERVED = "__observed__"  # prefix of the columns that carry a masked target's observed flags
+
+
+def masked_targets(fill, targets: list[str]) -> list[str]:
+    """The targets whose gaps are masked (``fill: {target: mask}``)."""
+    if isinstance(fill, dict):
+        return [c for c in targets if fill.get(c) == MASK]
+    return []
+
+
+def input_fill(fill):
+    """The fill policies for the model's inputs: a masked target is forward-filled there."""
+    if isinstance(fill, dict):
+        return {c: ("ffill" if p == MASK else p) for c, p in fill.items()}
+    return fill
+
+
 def check_static(table, columns: list[str], lines: np.ndarray, where: str, sid: str) -> None:
     """Static covariates must hold one value per series: the first row that differs is an
     error naming the series, the column, the line and both values."""

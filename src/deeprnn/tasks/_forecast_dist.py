@@ -87,13 +87,14 @@ class Predictive:
         total = 1.0 / p["alpha"]
         return NegativeBinomial(total, logits=torch.log(p["mu"] * p["alpha"]), validate_args=False)
 
-    def loss(self, y: Tensor) -> Tensor:
-        """Mean negative log-likelihood (pinball loss for ``quantile``) of ``y`` (N, H, K)."""
+    def loss(self, y: Tensor, observed: Tensor | None = None) -> Tensor:
+        """Mean negative log-likelihood (pinball loss for ``quantile``) of ``y`` (N, H, K),
+        over the ``observed`` (N, H, K) steps only when given."""
         if self.kind == "quantile":
-            return pinball(y, self.params["q"], self.levels).mean()
+            return masked_mean(pinball(y, self.params["q"], self.levels).mean(0), observed)
         if self.kind == "negative_binomial":
             y = y.round()
-        return -self._dist().log_prob(y).mean()
+        return masked_mean(-self._dist().log_prob(y), observed)
 
     def point(self) -> Tensor:
         """The median (N, H, K); the mean for the negative binomial."""
@@ -181,6 +182,14 @@ def build(
     if kind == "student_t":
         params["df"] = 2.0 + softplus(raw[..., 2])
     return Predictive(kind, params).map(denormalise)
+
+
+def masked_mean(values: Tensor, observed: Tensor | None) -> Tensor:
+    """The mean of ``values`` over the ``observed`` entries (all when None; 0 when none)."""
+    if observed is None:
+        return values.mean()
+    w = observed.to(values.dtype)
+    return (values * w).sum() / w.sum().clamp(min=1.0)
 
 
 def pinball(y: Tensor, q: Tensor, levels) -> Tensor:

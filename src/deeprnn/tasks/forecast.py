@@ -41,7 +41,7 @@ from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks import _forecast_dist as D
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
-from deeprnn.tasks._forecast_columns import known_features, time_columns
+from deeprnn.tasks._forecast_columns import known_features, masked_targets, time_columns
 from deeprnn.tasks._forecast_dist import check_levels
 from deeprnn.tasks._forecast_metrics import ForecastScoring, metric_group, prob_metric_group
 from deeprnn.tasks._segment import SegmentRNN
@@ -57,7 +57,11 @@ class ForecastConfig:
     horizon is decoded in ceil(H / S) segments and cut to H) and ``mode: direct``; its
     embedding size is ``rnn.hidden_size`` (SegRNN: one GRU layer, ``rnn: {cell: gru,
     num_layers: 1}``). ``head_dropout``: dropout before the output layer. ``revin`` /
-    ``revin_affine``: RevIN of the targets, with learned affine parameters.
+    ``revin_affine``: RevIN of the targets, with learned affine parameters; ``None`` (the
+    default): on, except for the negative binomial (counts on their own scale).
+    ``baseline``: the forecast the network corrects; ``auto`` (the default) is ``snaive`` when
+    ``1 < data.seasonality <= data.input_window`` in direct mode without the negative binomial,
+    else ``none`` — measured in benchmarks/default_recipe.py (recipe E).
 
     ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
     for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
@@ -68,11 +72,11 @@ class ForecastConfig:
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
     mode: Literal["direct", "autoregressive"] = "direct"
     head_hidden: int = 0
-    baseline: Literal["none", "naive", "snaive"] = "none"
+    baseline: Literal["auto", "none", "naive", "snaive"] = "auto"
     encoder: Literal["rnn", "segment"] = "rnn"
     segment_length: int | None = None
     channel_independent: bool = False
-    revin: bool = True
+    revin: bool | None = None
     revin_affine: bool = True
     head_dropout: float = 0.0
     likelihood: Literal["none", "gaussian", "student_t", "negative_binomial", "quantile"] = "none"
@@ -89,13 +93,14 @@ class ForecastConfig:
                 f"{where}.likelihood={self.likelihood!r} needs {where}.mode='direct', "
                 f"got {self.mode!r}"
             )
-        if self.likelihood == "negative_binomial" and (self.revin or self.baseline != "none"):
+        explicit = self.baseline not in ("none", "auto")
+        if self.likelihood == "negative_binomial" and (self.revin or explicit):
             raise ValueError(
                 f"{where}.likelihood='negative_binomial' models counts on their own scale: "
                 f"set {where}.revin false and {where}.baseline 'none' "
                 f"(got revin={self.revin!r}, baseline={self.baseline!r})"
             )
-        if self.baseline != "none" and self.mode != "direct":
+        if explicit and self.mode != "direct":
             raise ValueError(
                 f"{where}.baseline={self.baseline!r} needs mode 'direct', got {self.mode!r}"
             )
@@ -125,6 +130,26 @@ class ForecastConfig:
             )
 
 
+def resolve_baseline(cfg: ForecastConfig, seasonality: int, input_window: int) -> str:
+    """``model.baseline`` with ``auto`` resolved: ``snaive`` for a direct, non-count model
+    whose season fits the window, else ``none``."""
+    if cfg.baseline != "auto":
+        return cfg.baseline
+    fits = 1 < seasonality <= input_window
+    if fits and cfg.mode == "direct" and cfg.likelihood != "negative_binomial":
+        return "snaive"
+    return "none"
+
+
+def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Targets (N, H, K) with NaN at a masked target's gaps -> (targets with 0 there, the
+    observed flags), or ``(y, None)`` when every value is there."""
+    observed = torch.isfinite(y)
+    if bool(observed.all()):
+        return y, None
+    return torch.where(observed, y, torch.zeros_like(y)), observed
+
+
 class Forecast(ForecastScoring, TaskModule):
     """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled.
 
@@ -146,10 +171,16 @@ class Forecast(ForecastScoring, TaskModule):
         self.horizon = int(art["horizon"])
         cfg = self.config
         m = int(art.get("seasonality", 1))
+        self.baseline = resolve_baseline(cfg, m, int(art["input_window"]))
         if cfg.baseline == "snaive" and not 1 < m <= int(art["input_window"]):
             raise ValueError(
                 f"model.baseline='snaive' needs 1 < data.seasonality <= data.input_window, got "
                 f"seasonality={m}, input_window={art['input_window']}"
+            )
+        if masked_targets(art.get("fill"), list(art["targets"])) and cfg.mode != "direct":
+            raise ValueError(
+                f"data.fill 'mask' (the loss skips a target's gaps) needs model.mode 'direct', "
+                f"got {cfg.mode!r}: use a fill policy such as interpolate for autoregressive"
             )
         ci = cfg.channel_independent
         self.known = known_features(art)  # covariate features read over the horizon
@@ -160,7 +191,8 @@ class Forecast(ForecastScoring, TaskModule):
         self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
         size = 1 + len(art["covariates"]) if ci else self.n_features
-        self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if cfg.revin else None
+        revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
+        self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if revin else None
         self.projection = None
         if cfg.input.projection:
             self.projection = nn.Linear(size, cfg.input.projection)
@@ -303,7 +335,7 @@ class Forecast(ForecastScoring, TaskModule):
             point = dist.point()
             return self._to_scaled(point) if dist.space == "original" else point
         pred, targets, stats = self._direct_raw(history, lengths, future)
-        if self.config.baseline != "none":  # corrected where the network works (RevIN'd)
+        if self.baseline != "none":  # corrected where the network works (RevIN'd)
             pred = pred + self._baseline(targets, lengths)
         return self._denormalise(pred, stats)
 
@@ -316,7 +348,7 @@ class Forecast(ForecastScoring, TaskModule):
         pred, targets, stats = self._direct_raw(history, lengths, future)
         n, h, k = pred.shape[0], self.horizon, self.n_targets
         raw = pred.view(n, h, k, self.n_params)
-        shift = self._baseline(targets, lengths) if self.config.baseline != "none" else None
+        shift = self._baseline(targets, lengths) if self.baseline != "none" else None
         scale = None
         if self.config.likelihood == "negative_binomial":
             past = self.scaler.inverse(history[..., :k], k)  # (N, T, K) counts
@@ -366,7 +398,7 @@ class Forecast(ForecastScoring, TaskModule):
     def _baseline(self, past: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The forecast the network corrects (``model.baseline``) from the past targets
         (N, W, K): the last value (``naive``) or the last season repeated (``snaive``)."""
-        m = 1 if self.config.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
+        m = 1 if self.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
         steps = past.shape[1] if lengths is None else lengths[:, None]  # () or (N, 1)
         index = steps - m + torch.arange(self.horizon, device=past.device) % m  # (H,) / (N, H)
         index = torch.as_tensor(index, device=past.device).clamp(min=0)
@@ -382,13 +414,14 @@ class Forecast(ForecastScoring, TaskModule):
         history, future_cov = self._split(x)
         if self.config.mode == "autoregressive" and stage == "train":
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
+        y, observed = _observed(y)
         if self.config.likelihood != "none":
-            return self._prob_step(stage, history, y, future_cov)
+            return self._prob_step(stage, history, y, future_cov, observed)
         pred = self(history, future_cov)
-        loss = nn.functional.mse_loss(pred, y)
+        loss = D.masked_mean((pred - y) ** 2, observed)
         if stage == "train":
             return loss, {}
-        return loss, self._score(stage, history, pred, y)
+        return loss, self._score(stage, history, pred, y, observed)
 
     def _teacher_forced(self, x: Tensor) -> Tensor:
         """One-step-ahead predictions at every step of x (N, W + H, F): (N, W + H - 1, K)."""

@@ -28,7 +28,9 @@ keeps the inputs inside the split too. Scaling statistics come from the train ro
 
 Tables as distributed (``csv``): the delimiter is sniffed, a byte-order mark and CRLF line
 ends are fine. ``fill`` fills gaps (one of ``ffill`` / ``interpolate`` / ``zero`` / ``drop``
-for every column, or a mapping column -> policy). Text / categorical covariates (and those
+for every column, or a mapping column -> policy; ``{target: mask}`` keeps a target's gaps as
+missing values: its input values are forward-filled, and the loss and the metrics skip the
+missing steps, as GluonTS trains on observed values only). Text / categorical covariates (and those
 listed in ``categorical``) are one-hot encoded with categories fitted on the train rows
 (artifact ``categories``; a value unseen there is an all-zero row). The time comes from
 ``time_column`` or is assembled from ``time_columns: [year, month, day, hour]``; it must
@@ -55,18 +57,22 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from deeprnn._validation import check_choice
 from deeprnn.data import series_io as sio
 from deeprnn.tasks._data import TaskData, require_columns, split_indices
 from deeprnn.tasks._forecast_columns import (
+    MASK,
+    OBSERVED,
     check_static,
     feature_names,
+    input_fill,
+    masked_targets,
     numeric_columns,
     parse_times,
     time_columns,
 )
+from deeprnn.tasks._forecast_scaler import Scaler
 from deeprnn.tasks._forecast_splits import (
     _iso,
     row_range,
@@ -149,7 +155,19 @@ class ForecastDataConfig:
         if self.static_covariates and self.source == "sines":
             raise ValueError(f"{where}.static_covariates needs a csv or reader source")
         if isinstance(self.fill, str):
+            if self.fill == MASK:
+                raise ValueError(
+                    f"{where}.fill 'mask' applies to targets only: give a mapping such as "
+                    f"{{{self.targets[0]}: mask}} (and a policy for gappy covariates)"
+                )
             check_choice(f"{where}.fill", self.fill, sio.FILL_POLICIES)
+        if isinstance(self.fill, dict):
+            wrong = [c for c, p in self.fill.items() if p == MASK and c not in self.targets]
+            if wrong:
+                raise ValueError(
+                    f"{where}.fill: 'mask' applies to targets only (the loss skips their gaps), "
+                    f"got it for {wrong}; fill covariates with one of {list(sio.FILL_POLICIES)}"
+                )
         for name in self.time_features:
             check_choice(f"{where}.time_features", name, list(sio.TIME_FEATURES))
         if self.time_features and not self.has_time:
@@ -163,6 +181,16 @@ class ForecastDataConfig:
                 raise ValueError(f"{where}.dates must be [start, stop], got {self.dates!r}")
             if not self.has_time:
                 raise ValueError(f"{where}.dates needs {where}.time_column")
+
+
+def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
+    """``arr`` (T, F) with NaN where a masked target has no value."""
+    if observed is None:
+        return arr
+    out = arr.copy()
+    k = observed.shape[1]
+    out[:, :k][~observed] = np.nan
+    return out
 
 
 def _missing_future(fut, columns: list[str]) -> dict[str, int]:
@@ -180,59 +208,6 @@ def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
     from deeprnn.data import generate_time_series
 
     return generate_time_series(n, steps, np.random.default_rng(seed))
-
-
-class Scaler:
-    """Per-column affine scaling: ``scaled = (x - shift) / scale``; JSON as an artifact."""
-
-    def __init__(self, kind: str, columns: list[str], shift: list[float], scale: list[float]):
-        self.kind, self.columns = kind, list(columns)
-        self.shift = torch.tensor(shift, dtype=torch.float32)
-        self.scale = torch.tensor(scale, dtype=torch.float32)
-
-    @classmethod
-    def fit(cls, kind: str, columns: list[str], values: np.ndarray) -> Scaler:
-        """Statistics of ``values`` (rows, F)."""
-        f = len(columns)
-        if kind == "standard":
-            shift, scale = values.mean(0), values.std(0)
-        elif kind == "minmax":
-            shift, scale = values.min(0), values.max(0) - values.min(0)
-        else:
-            shift, scale = np.zeros(f), np.ones(f)
-        scale = np.where(scale > 1e-12, scale, 1.0)
-        return cls(kind, columns, [float(v) for v in shift], [float(v) for v in scale])
-
-    @classmethod
-    def from_artifact(cls, art: dict | None) -> Scaler:
-        if not art:
-            return cls("none", [], [], [])
-        return cls(art["kind"], art["columns"], art["shift"], art["scale"])
-
-    def to_artifact(self) -> dict:
-        return {
-            "kind": self.kind,
-            "columns": self.columns,
-            "shift": self.shift.tolist(),
-            "scale": self.scale.tolist(),
-        }
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        if not self.columns:
-            return x
-        return ((x - self.shift.numpy()) / self.scale.numpy()).astype(np.float32)
-
-    def scale_targets(self, x: Tensor, k: int) -> Tensor:
-        """Scale the first ``k`` columns (the targets) of ``x`` (..., k): ``inverse``'s inverse."""
-        if not self.columns:
-            return x
-        return (x - self.shift[:k].to(x)) / self.scale[:k].to(x)
-
-    def inverse(self, x: Tensor, k: int) -> Tensor:
-        """Undo the scaling of the first ``k`` columns (the targets) of ``x`` (..., k)."""
-        if not self.columns:
-            return x
-        return x * self.scale[:k].to(x) + self.shift[:k].to(x)
 
 
 class ForecastData(TaskData):
@@ -276,14 +251,20 @@ class ForecastData(TaskData):
         self._fit_categories([t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
         art.setdefault("covariates", feature_names(art))
         frames = {sid: self.features(t, times.get(sid)) for sid, t in tables.items()}
-        train_rows = [arr[: bounds[sid][0]] for sid, arr in frames.items()]
+        observed = {sid: self._observed(t) for sid, t in tables.items()}  # targets with values
+        train_rows = [
+            _with_gaps(arr, observed[sid])[: bounds[sid][0]] for sid, arr in frames.items()
+        ]
         self._fit_scaler(np.concatenate(train_rows))
         self.splits = {"train": [], "val": [], "test": []}
         self.window_starts = {"train": [], "val": [], "test": []}  # (series, first row)
         for sid, arr in frames.items():
             scaled = self.scaler.transform(arr)
+            truth = _with_gaps(scaled, observed[sid])  # y: NaN at the masked gaps
             for split, start in window_starts(len(arr), bounds[sid], w, h, cfg):
-                self.splits[split].append(self._window(scaled, start, scaled_already=True))
+                self.splits[split].append(
+                    self._window(scaled, start, scaled_already=True, truth=truth)
+                )
                 self.window_starts[split].append((sid, start))
         if not self.splits["train"]:
             lengths = {sid: len(a) for sid, a in frames.items()}
@@ -331,7 +312,10 @@ class ForecastData(TaskData):
         frame = frame.copy()
         for c in numeric:
             frame[c] = sio.numeric_column(frame[c], c, lines, where, c not in cfg.targets)
-        sio.gap_policies(frame, numeric, cfg.fill, lines, where)  # every gap has a policy
+        fill = input_fill(cfg.fill)  # a masked target: forward-filled as an input
+        for c in masked_targets(cfg.fill, list(cfg.targets)):
+            frame[OBSERVED + c] = frame[c].notna()
+        sio.gap_policies(frame, numeric, fill, lines, where)  # every gap has a policy
         if stamps is not None:
             frame["__time__"] = stamps
         groups = {"0": np.arange(len(frame))}
@@ -344,7 +328,7 @@ class ForecastData(TaskData):
             check_static(g, cfg.static_covariates, gl, where, sid)
             if stamps is not None:
                 freq = sio.check_times(g["__time__"].to_numpy(), gl, freq, where, sid)
-            g, gl = sio.fill_gaps(g, numeric, cfg.fill, gl, where)
+            g, gl = sio.fill_gaps(g, numeric, fill, gl, where)
             if stamps is not None:
                 times[sid] = g["__time__"].to_numpy()
             tables[sid] = g
@@ -434,14 +418,30 @@ class ForecastData(TaskData):
             )
         return fut
 
-    def _window(self, arr: np.ndarray, start: int, scaled_already: bool = False):
+    def _observed(self, table) -> np.ndarray | None:
+        """(T, K) True where a target has a value, or None when no target is masked."""
+        targets = self.artifacts["targets"]
+        masked = masked_targets(self.artifacts.get("fill"), targets)
+        if not masked:
+            return None
+        obs = np.ones((len(table), len(targets)), bool)
+        for c in masked:
+            obs[:, targets.index(c)] = table[OBSERVED + c].to_numpy(bool)
+        return obs
+
+    def _window(self, arr: np.ndarray, start: int, scaled_already: bool = False, truth=None):
+        """``(x (W + H, F), y (H, K))``; ``truth`` (T, F), the targets with NaN at masked
+        gaps, gives ``y`` (``x`` holds the filled values)."""
         w, h = self.artifacts["input_window"], self.artifacts["horizon"]
         k = len(self.artifacts["targets"])
         seg = arr[start : start + w + h]
         if not scaled_already:
             seg = self.scaler.transform(seg)
         x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32))
-        return x, x[w:, :k].clone()
+        if truth is None:
+            return x, x[w:, :k].clone()
+        y = truth[start + w : start + w + h, :k]
+        return x, torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
 
     def collate(self, items: list):
         return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
@@ -489,7 +489,9 @@ class ForecastData(TaskData):
                 hist, hl = hist.iloc[-w:], hl[-w:]
             where = f"--input series {sid}"
             hist, hl = (
-                sio.fill_gaps(hist, numeric, art.get("fill"), hl, where) if n_hist else (hist, hl)
+                sio.fill_gaps(hist, numeric, input_fill(art.get("fill")), hl, where)
+                if n_hist
+                else (hist, hl)
             )
             if len(hist) < w:
                 raise ValueError(
