@@ -229,3 +229,14 @@ def test_the_cli_predicts_quantiles_and_the_report_shades_the_interval(tmp_path,
     preds = predict_split(model, load_run_data(tmp_path / "run", model))
     lo, hi = preds.interval
     assert lo.shape == preds.forecast[2].shape and bool((lo <= hi).all())
+
+
+def test_seasonal_naive_is_the_last_season_repeated_per_row():
+    past = torch.arange(2 * 7 * 1, dtype=torch.float32).view(2, 7, 1)  # rows 0..6, 7..13
+    out = D.seasonal_naive(past, 3, 5)
+    assert out[0, :, 0].tolist() == [4, 5, 6, 4, 5]
+    assert D.seasonal_naive(past, 1, 2)[:, :, 0].tolist() == [[6, 6], [13, 13]]
+    ragged = D.seasonal_naive(past, 3, 4, lengths=torch.tensor([7, 5]))  # row 1 ends at 11
+    assert ragged[1, :, 0].tolist() == [9, 10, 11, 9]
+    q = D.naive_quantiles(past, 3, 5, (0.5,))
+    torch.testing.assert_close(q[0], out)  # centred differences: the median is the point

@@ -30,6 +30,7 @@ widened by :math:`\sqrt{k}` in the k-th season ahead (:func:`naive_quantiles`).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ def interpolate_levels(q: Tensor, trained: tuple[float, ...], levels) -> Tensor:
                 f"quantile {level} is outside the levels the model was trained on "
                 f"({trained[0]} .. {trained[-1]}: model.quantiles={list(trained)})"
             )
-        j = min(max(i for i, t in enumerate(trained) if t <= level + 1e-9), len(trained) - 1)
+        j = max(bisect.bisect_right(trained, level + 1e-9) - 1, 0)  # trained[j] <= level
         if j == len(trained) - 1 or abs(trained[j] - level) < 1e-9:
             out.append(q[j])
             continue
@@ -209,6 +210,17 @@ def coverage(y: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     return ((y >= lo) & (y <= hi)).to(y.dtype)
 
 
+def seasonal_naive(past: Tensor, m: int, horizon: int, lengths: Tensor | None = None) -> Tensor:
+    """The last season of ``past`` (N, W, K) repeated over ``horizon`` steps: (N, H, K); the
+    naive forecast (the last value) for ``m = 1``. With ``lengths`` (N,), each row's past ends
+    at its last real step (post-padded windows)."""
+    steps = past.shape[1] if lengths is None else lengths[:, None]  # () or (N, 1)
+    index = steps - m + torch.arange(horizon, device=past.device) % m  # (H,) or (N, H)
+    index = torch.as_tensor(index, device=past.device).clamp(min=0)
+    index = index.expand(past.shape[0], horizon)[..., None].expand(-1, -1, past.shape[2])
+    return past.gather(1, index)
+
+
 def naive_quantiles(past: Tensor, m: int, horizon: int, levels) -> Tensor:
     """The (seasonal) naive forecast's empirical quantiles (Q, N, H, K) from ``past`` (N, W, K).
 
@@ -220,8 +232,7 @@ def naive_quantiles(past: Tensor, m: int, horizon: int, levels) -> Tensor:
     w = past.shape[1]
     m = m if 1 < m <= w else 1
     lag = m if m < w else 1  # a window of one season has no lag-m difference: lag 1
-    reps = -(-horizon // m)
-    point = past[:, -m:].repeat(1, reps, 1)[:, :horizon]  # (N, H, K)
+    point = seasonal_naive(past, m, horizon)  # (N, H, K)
     diffs = past[:, lag:] - past[:, :-lag]  # (N, W - lag, K)
     diffs = diffs - diffs.median(dim=1, keepdim=True).values
     qd = _sorted_quantiles(diffs.transpose(0, 1), levels)  # (Q, N, K)

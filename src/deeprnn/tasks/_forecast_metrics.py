@@ -102,10 +102,9 @@ class ForecastScoring:
             defined = defined * observed.to(y.dtype)
         scale = scale.clamp_min(1e-8)
         candidates = {"model": pred.detach()}  # scaled
-        candidates["naive"] = scaled_past[:, -1:].expand_as(y).contiguous()
+        candidates["naive"] = D.seasonal_naive(scaled_past, 1, self.horizon)
         if f"{stage}_snaive" in self.metrics:
-            reps = -(-self.horizon // m)
-            candidates["snaive"] = scaled_past[:, -m:].repeat(1, reps, 1)[:, : self.horizon]
+            candidates["snaive"] = D.seasonal_naive(scaled_past, m, self.horizon)
         logged = {}
         for name, p_scaled in candidates.items():
             p = self.scaler.inverse(p_scaled, k)

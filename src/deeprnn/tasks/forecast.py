@@ -399,11 +399,7 @@ class Forecast(ForecastScoring, TaskModule):
         """The forecast the network corrects (``model.baseline``) from the past targets
         (N, W, K): the last value (``naive``) or the last season repeated (``snaive``)."""
         m = 1 if self.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
-        steps = past.shape[1] if lengths is None else lengths[:, None]  # () or (N, 1)
-        index = steps - m + torch.arange(self.horizon, device=past.device) % m  # (H,) / (N, H)
-        index = torch.as_tensor(index, device=past.device).clamp(min=0)
-        index = index.expand(past.shape[0], self.horizon)[..., None].expand(-1, -1, past.shape[2])
-        return past.gather(1, index)  # (N, H, K)
+        return D.seasonal_naive(past, m, self.horizon, lengths)  # (N, H, K)
 
     def _split(self, x: Tensor):
         w = int(self.artifacts["input_window"])
