@@ -62,7 +62,7 @@ def _build():
     return cpp_extension.load(
         name="deeprnn_scan",
         sources=[str(CSRC / s) for s in SOURCES],
-        extra_cflags=["-O3", "-march=native", "-fno-math-errno"],
+        extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
         extra_include_paths=[str(CSRC)],
         verbose=os.environ.get("DEEPRNN_COMPILED_VERBOSE") == "1",
     )
@@ -125,7 +125,7 @@ def forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0):
     calls["forward"] += 1
     out, states_h, states_c, acts = mod.scan_forward(
         plan.kind, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0,
-        float(plan.zoneout), bool(plan.training), bool(plan.backwards),
+        float(plan.zoneout), bool(plan.training), bool(plan.backwards), bool(plan.needs_grad),
     )  # fmt: skip
     return out, ([states_h] if c0 is None else [states_h, states_c]), acts
 

@@ -45,6 +45,7 @@ class Plan:
     backwards: bool
     cell: torch.nn.Module | None = None  # only for kind None
     pw_names: tuple[str, ...] = ()
+    needs_grad: bool = True  # False: no backward will follow, the activations need not be kept
 
 
 BLOCK = 64  # steps whose backward factors are precomputed together (bounds the extra memory)
@@ -256,11 +257,14 @@ def _register_custom_ops() -> bool:
         zoneout: float,
         training: bool,
         backwards: bool,
+        needs_grad: bool,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        plan = Plan(kind, activation, zoneout, training, backwards)
+        plan = Plan(kind, activation, zoneout, training, backwards, needs_grad=needs_grad)
         out, states, acts = scan_forward(
             plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw
         )
+        if not needs_grad and acts.numel():  # the fake's (0,): nothing kept for a backward
+            acts = xp.new_empty(0)
         return out, states[0], (states[1] if len(states) == 2 else xp.new_empty(0)), acts
 
     @fused_scan_op.register_fake
@@ -280,16 +284,13 @@ def _register_custom_ops() -> bool:
         zoneout,
         training,
         backwards,
+        needs_grad,
     ):
         T, N, _ = xp.shape
         H = h0.shape[1]
         c = xp.new_empty(T + 1, N, H) if c0 is not None else xp.new_empty(0)
-        return (
-            xp.new_empty(T, N, H),
-            xp.new_empty(T + 1, N, H),
-            c,
-            xp.new_empty(T, N, act_width(kind, H)),
-        )
+        acts = xp.new_empty(T, N, act_width(kind, H)) if needs_grad else xp.new_empty(0)
+        return xp.new_empty(T, N, H), xp.new_empty(T + 1, N, H), c, acts
 
     @torch.library.custom_op("deeprnn::fused_scan_backward", mutates_args=())
     def fused_scan_backward_op(
@@ -312,6 +313,7 @@ def _register_custom_ops() -> bool:
         zoneout: float,
         training: bool,
         backwards: bool,
+        needs_grad: bool,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         plan = Plan(kind, activation, zoneout, training, backwards)
         states = [states_h] if states_c is None else [states_h, states_c]
@@ -396,7 +398,7 @@ def _register_custom_ops() -> bool:
         d_pw = list(flat_pw.split([q.numel() for q in pw])) if pw else []
         d_pw = [g.view_as(q) for g, q in zip(d_pw, pw)]
         return (dxp, d_w, d_b if ctx.has_b else None, None, None, None, None, d_h0, d_c0 if ctx.has_c else None,
-                d_pw, None, None, None, None, None)  # fmt: skip
+                d_pw, *[None] * len(ctx.scalars))  # fmt: skip
 
     fused_scan_op.register_autograd(backward, setup_context=setup_context)
     return True
@@ -447,9 +449,12 @@ def _fused_scan(layer, xp: Tensor, mask: Tensor | None, state, rec_mask, keeps):
     b_hh = getattr(cell, "bias_hh", None) if kind in KERNELS else None
     if kind is not None and HAS_CUSTOM_OP:
         pw = list(pointwise_params(cell).values()) if kind in LN_KERNELS else []
+        needs_grad = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (xp, cell.weight_hh, b_hh, h0, c0, *pw)
+        )
         out, states_h, states_c, _ = torch.ops.deeprnn.fused_scan(
             xp, cell.weight_hh, b_hh, rec_mask, mask_tm, keep_h, keep_c, h0, c0, pw,
-            kind, activation, float(layer.zoneout), layer.training, layer.go_backwards,
+            kind, activation, float(layer.zoneout), layer.training, layer.go_backwards, needs_grad,
         )  # fmt: skip
         h, c = states_h[-1], (states_c[-1] if c0 is not None else None)
     else:

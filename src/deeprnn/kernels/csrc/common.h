@@ -8,24 +8,33 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
+
+#define DEEPRNN_INLINE inline __attribute__((always_inline))
 #include <vector>
 
 namespace deeprnn_scan {
 
 using at::Tensor;
 
-// exp that the compiler vectorises (Cephes expf: |rel err| < 2e-7); double uses std::exp.
+// exp that the compiler vectorises (Cephes expf, |rel err| < 2e-7); double uses std::exp.
+// Written without branches or value selects (GCC does not if-convert those): the clamp to
+// [-87, 88] and floor() are arithmetic. (An input of +-inf gives NaN, not 0 / inf.)
 template <typename T>
-inline T vexp(T x) {
+DEEPRNN_INLINE T vexp(T x) {
   return std::exp(x);
 }
 template <>
-inline float vexp<float>(float x) {
-  x = x < -87.0f ? -87.0f : x;  // ternaries, not fmin/fmax: they vectorise
-  x = x > 88.0f ? 88.0f : x;
-  float fx = std::floor(x * 1.44269504088896341f + 0.5f);
+DEEPRNN_INLINE float vexp<float>(float x) {
+  x += (x < -87.0f ? 1.0f : 0.0f) * (-87.0f - x);
+  x += (x > 88.0f ? 1.0f : 0.0f) * (88.0f - x);
+  const float v = x * 1.44269504088896341f + 0.5f;
+  int32_t n = static_cast<int32_t>(v);
+  const float below = static_cast<float>(n) > v ? 1.0f : 0.0f;  // floor(v) = trunc(v) - below
+  n -= static_cast<int32_t>(below);
+  const float fx = static_cast<float>(n);
   x = x - fx * 0.693359375f + fx * 2.12194440e-4f;
-  float z = x * x;
+  const float z = x * x;
   float y = 1.9875691500E-4f;
   y = y * x + 1.3981999507E-3f;
   y = y * x + 8.3334519073E-3f;
@@ -33,17 +42,17 @@ inline float vexp<float>(float x) {
   y = y * x + 1.6666665459E-1f;
   y = y * x + 5.0000001201E-1f;
   y = y * z + x + 1.0f;
-  int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;
-  float p;
-  std::memcpy(&p, &bits, sizeof(p));
-  return y * p;
+  const int32_t bits = (n + 127) << 23;  // 2^n
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return y * scale;
 }
 template <typename T>
-inline T sigm(T x) {
+DEEPRNN_INLINE T sigm(T x) {
   return T(1) / (T(1) + vexp<T>(-x));
 }
 template <typename T>
-inline T tanh_(T x) {
+DEEPRNN_INLINE T tanh_(T x) {
   return T(2) / (T(1) + vexp<T>(T(-2) * x)) - T(1);
 }
 
@@ -51,8 +60,11 @@ template <typename T>
 const T* ptr(const c10::optional<Tensor>& t) {
   return t.has_value() && t->defined() ? t->data_ptr<T>() : nullptr;
 }
-inline const bool* bptr(const c10::optional<Tensor>& t) {
-  return t.has_value() && t->defined() ? t->data_ptr<bool>() : nullptr;
+// bool tensors read as bytes: GCC does not vectorise loads of bool
+inline const uint8_t* bptr(const c10::optional<Tensor>& t) {
+  if (!t.has_value() || !t->defined()) return nullptr;
+  TORCH_CHECK(t->scalar_type() == at::kBool, "deeprnn compiled scan: masks must be bool");
+  return reinterpret_cast<const uint8_t*>(t->data_ptr<bool>());
 }
 inline c10::optional<Tensor> contig(const c10::optional<Tensor>& t) {
   if (t.has_value() && t->defined()) return t->contiguous();
@@ -61,13 +73,44 @@ inline c10::optional<Tensor> contig(const c10::optional<Tensor>& t) {
 
 inline int64_t grain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
 
-// zoneout / mask mix of one state element: training keep-mask, eval lerp, then the time mask.
+// Zoneout mix of one state element, Z a compile-time mode so that the loops vectorise:
+// 0 none, 1 training keep-mask (keep the old value), 2 eval lerp (fresh + p (old - fresh)).
+// Arithmetic, not a select, for the vectoriser (exact up to one rounding of fresh).
+template <int Z, typename T>
+DEEPRNN_INLINE T zone(T fresh, T old, bool keep, T p) {
+  if constexpr (Z == 1) {
+    return fresh + static_cast<T>(keep) * (old - fresh);
+  } else if constexpr (Z == 2) {
+    return fresh + p * (old - fresh);
+  } else {
+    return fresh;
+  }
+}
+
+// A masked row keeps its old state and writes zeros to out (after the row's pass).
 template <typename T>
-inline T mix(T fresh, T old, const bool* keep, int64_t j, int zmode, T p, bool m) {
-  T v = fresh;
-  if (zmode == 1) v = keep[j] ? old : v;
-  if (zmode == 2) v = p < T(0.5) ? v + p * (old - v) : old - (old - v) * (T(1) - p);
-  return m ? v : old;
+inline void hold(int64_t H, const T* old, T* fresh, T* out) {
+  std::copy(old, old + H, fresh);
+  std::fill(out, out + H, T(0));
+}
+
+// Calls f(std::integral_constant<int, Z>, std::bool_constant<RM>) for the runtime flags.
+template <typename F>
+void with_flags(int zmode, bool rm, F&& f) {
+  auto z = [&](auto Z) {
+    if (rm) {
+      f(Z, std::true_type{});
+    } else {
+      f(Z, std::false_type{});
+    }
+  };
+  if (zmode == 1) {
+    z(std::integral_constant<int, 1>{});
+  } else if (zmode == 2) {
+    z(std::integral_constant<int, 2>{});
+  } else {
+    z(std::integral_constant<int, 0>{});
+  }
 }
 
 void check(const Tensor& xp, const Tensor& w_hh, const Tensor& h0, int64_t gates);

@@ -25,106 +25,134 @@ struct Back {
   double p;
 };
 
+// zoneout split of an incoming gradient: returns the part kept by the old state (zoneout
+// path) and leaves in d the part that flows through the cell
+template <int Z, typename T>
+DEEPRNN_INLINE T zone_grad(T& d, uint8_t keep, T p) {
+  if constexpr (Z == 1) {
+    const T z = static_cast<T>(keep) * d;  // exact: keep is 0 or 1
+    d -= z;
+    return z;
+  } else if constexpr (Z == 2) {
+    const T z = p * d;
+    d *= T(1) - p;
+    return z;
+  } else {
+    return T(0);
+  }
+}
+
+template <bool RM, typename T>
+inline void pass_through(T* dh, const T* gm, const T* rm, int64_t H) {
+  for (int64_t j = 0; j < H; ++j) {
+    if constexpr (RM) {
+      dh[j] += rm[j] * gm[j];
+    } else {
+      dh[j] += gm[j];
+    }
+  }
+}
+
+// one batch row of a step; restrict-qualified parameters so that the loop vectorises
+template <int Z, bool RM, typename T>
+__attribute__((noinline)) void lstm_bwd_row(int64_t H, T p, const T* __restrict__ d_o, const T* __restrict__ gm,
+                  const T* __restrict__ rm, T* __restrict__ dhd, T* __restrict__ dcc,
+                  const T* __restrict__ a, const T* __restrict__ cp, T* __restrict__ dx,
+                  const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc) {
+  for (int64_t j = 0; j < H; ++j) {
+    T dh = dhd[j] + d_o[j];
+    if constexpr (RM) {
+      dh += rm[j] * gm[j];
+    } else {
+      dh += gm[j];
+    }
+    T dc = dcc[j];
+    const T zh = zone_grad<Z>(dh, Z == 1 ? kh[j] : uint8_t(0), p);
+    const T zc = zone_grad<Z>(dc, Z == 1 ? kc[j] : uint8_t(0), p);
+    const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], tc = a[4 * H + j];
+    dc += dh * o * (T(1) - tc * tc);
+    dx[j] = dc * g * i * (T(1) - i);
+    dx[H + j] = dc * cp[j] * f * (T(1) - f);
+    dx[2 * H + j] = dc * i * (T(1) - g * g);
+    dx[3 * H + j] = dh * tc * o * (T(1) - o);
+    dcc[j] = zc + dc * f;
+    dhd[j] = zh;
+  }
+}
+
+template <int Z, bool RM, typename T>
+__attribute__((noinline)) void gru_bwd_row(int64_t H, T p, const T* __restrict__ d_o, const T* __restrict__ gm,
+                 const T* __restrict__ rm, T* __restrict__ dhd, const T* __restrict__ a,
+                 const T* __restrict__ hp, T* __restrict__ dx, T* __restrict__ dq,
+                 const uint8_t* __restrict__ kh) {
+  for (int64_t j = 0; j < H; ++j) {
+    T dh = dhd[j] + d_o[j];
+    if constexpr (RM) {
+      dh += rm[j] * gm[j];
+    } else {
+      dh += gm[j];
+    }
+    const T zh = zone_grad<Z>(dh, Z == 1 ? kh[j] : uint8_t(0), p);
+    const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
+    const T dn = dh * (T(1) - z) * (T(1) - nn * nn);
+    const T dz = dh * (hp[j] - nn) * z * (T(1) - z);
+    const T dr = dn * hn * r * (T(1) - r);
+    dx[j] = dr;
+    dx[H + j] = dz;
+    dx[2 * H + j] = dn;
+    dq[j] = dr;
+    dq[H + j] = dz;
+    dq[2 * H + j] = dn * r;
+    dhd[j] = zh + dh * z;
+  }
+}
+
 template <typename T>
 void lstm_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd, T* dcc,
-                   const T* act, const T* cprev, T* dxp, const bool* mask, const bool* kh,
-                   const bool* kc) {
+                   const T* act, const T* cprev, T* dxp, const uint8_t* mask, const uint8_t* kh,
+                   const uint8_t* kc) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
-  at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const bool m = mask ? mask[n] : true;
-      T* dh_ = dhd + n * H;
-      T* dc_ = dcc + n * H;
-      const T* gm_ = gm + n * H;
-      const T* rm_ = rm ? rm + n * H : nullptr;
-      T* dx = dxp + n * G;
-      if (!m) {  // the state passed straight through this step
-        for (int64_t j = 0; j < H; ++j) dh_[j] += rm_ ? rm_[j] * gm_[j] : gm_[j];
-        std::fill(dx, dx + G, T(0));
-        continue;
-      }
-      const T* d_o = dout + n * H;
-      const T* a = act + n * A;
-      const T* cp = cprev + n * H;
-      const bool* kh_ = kh ? kh + n * H : nullptr;
-      const bool* kc_ = kc ? kc + n * H : nullptr;
-#pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) {
-        T dh = dh_[j] + (rm_ ? rm_[j] * gm_[j] : gm_[j]) + d_o[j];
-        T dc = dc_[j];
-        T zh = 0, zc = 0;
-        if (s.zmode == 1) {
-          zh = kh_[j] ? dh : T(0);
-          zc = kc_[j] ? dc : T(0);
-          dh -= zh;
-          dc -= zc;
-        } else if (s.zmode == 2) {
-          zh = p * dh;
-          zc = p * dc;
-          dh *= T(1) - p;
-          dc *= T(1) - p;
+  with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+    constexpr int Z = decltype(Zc)::value;
+    constexpr bool RM = decltype(RMc)::value;
+    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * H;
+        if (mask && !mask[n]) {  // the state passed straight through this step
+          pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
+          std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
+          continue;
         }
-        const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], tc = a[4 * H + j];
-        dc += dh * o * (T(1) - tc * tc);
-        dx[j] = dc * g * i * (T(1) - i);
-        dx[H + j] = dc * cp[j] * f * (T(1) - f);
-        dx[2 * H + j] = dc * i * (T(1) - g * g);
-        dx[3 * H + j] = dh * tc * o * (T(1) - o);
-        dc_[j] = zc + dc * f;
-        dh_[j] = zh;
+        lstm_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, dcc + r,
+                               act + n * A, cprev + r, dxp + n * G, Z == 1 ? kh + r : nullptr,
+                               Z == 1 ? kc + r : nullptr);
       }
-    }
+    });
   });
 }
 
 template <typename T>
 void gru_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd, const T* act,
-                  const T* hprev, T* dxp, T* dhp, const bool* mask, const bool* kh) {
+                  const T* hprev, T* dxp, T* dhp, const uint8_t* mask, const uint8_t* kh) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
-  at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const bool m = mask ? mask[n] : true;
-      T* dh_ = dhd + n * H;
-      const T* gm_ = gm + n * H;
-      const T* rm_ = rm ? rm + n * H : nullptr;
-      T* dx = dxp + n * G;
-      T* dq = dhp + n * G;
-      if (!m) {
-        for (int64_t j = 0; j < H; ++j) dh_[j] += rm_ ? rm_[j] * gm_[j] : gm_[j];
-        std::fill(dx, dx + G, T(0));
-        std::fill(dq, dq + G, T(0));
-        continue;
-      }
-      const T* d_o = dout + n * H;
-      const T* a = act + n * A;
-      const T* hp = hprev + n * H;
-      const bool* kh_ = kh ? kh + n * H : nullptr;
-#pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) {
-        T dh = dh_[j] + (rm_ ? rm_[j] * gm_[j] : gm_[j]) + d_o[j];
-        T zh = 0;
-        if (s.zmode == 1) {
-          zh = kh_[j] ? dh : T(0);
-          dh -= zh;
-        } else if (s.zmode == 2) {
-          zh = p * dh;
-          dh *= T(1) - p;
+  with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+    constexpr int Z = decltype(Zc)::value;
+    constexpr bool RM = decltype(RMc)::value;
+    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * H;
+        if (mask && !mask[n]) {
+          pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
+          std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
+          std::fill(dhp + n * G, dhp + (n + 1) * G, T(0));
+          continue;
         }
-        const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
-        const T dn = dh * (T(1) - z) * (T(1) - nn * nn);
-        const T dz = dh * (hp[j] - nn) * z * (T(1) - z);
-        const T dr = dn * hn * r * (T(1) - r);
-        dx[j] = dr;
-        dx[H + j] = dz;
-        dx[2 * H + j] = dn;
-        dq[j] = dr;
-        dq[H + j] = dz;
-        dq[2 * H + j] = dn * r;
-        dh_[j] = zh + dh * z;
+        gru_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, act + n * A,
+                              hprev + r, dxp + n * G, dhp + n * G, Z == 1 ? kh + r : nullptr);
       }
-    }
+    });
   });
 }
 
@@ -165,9 +193,9 @@ std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_scan_backward", [&] {
     using T_ = scalar_t;
     const T_* rm = ptr<T_>(rec_mask);
-    const bool* mk = bptr(mask);
-    const bool* kh = bptr(keep_h);
-    const bool* kc = bptr(keep_c);
+    const uint8_t* mk = bptr(mask);
+    const uint8_t* kh = bptr(keep_h);
+    const uint8_t* kc = bptr(keep_c);
     const T_* sh = states_h.data_ptr<T_>();
     const T_* sc = lstm ? states_c->data_ptr<T_>() : nullptr;
     for (int64_t k = T - 1; k >= 0; --k) {
@@ -175,10 +203,10 @@ std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
       const T_* dout = d_out.data_ptr<T_>() + t * N * H;
       const T_* a = acts.data_ptr<T_>() + k * N * A;
       T_* dx = dxp.data_ptr<T_>() + t * N * G;
-      const bool* mt = mk ? mk + t * N : nullptr;
-      const bool* kht = kh ? kh + t * N * H : nullptr;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
       if (lstm) {
-        const bool* kct = kc ? kc + t * N * H : nullptr;
+        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
         lstm_bwd_pass<T_>(s, dout, gm.data_ptr<T_>(), rm, dhd.data_ptr<T_>(),
                           dcc.data_ptr<T_>(), a, sc + k * N * H, dx, mt, kht, kct);
       } else {

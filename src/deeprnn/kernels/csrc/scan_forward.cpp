@@ -26,95 +26,133 @@ struct Step {  // sizes and zoneout mode of a scan
   double p;
 };
 
+// hin of a masked row: the old state times the recurrent-dropout mask
+template <typename T>
+void hold_hin(int64_t H, const T* old, const T* rm, T* hin) {
+  for (int64_t j = 0; j < H; ++j) hin[j] = old[j] * rm[j];
+}
+
+// training zoneout as a second loop over the row (in L1 by then): one loop with the byte
+// keep-masks and all the gate math does not vectorise with GCC
+template <bool RM, typename T>
+void keep_mix(int64_t H, const T* __restrict__ hp, T* __restrict__ hn, T* __restrict__ out,
+              const uint8_t* __restrict__ kh, const T* __restrict__ rm, T* __restrict__ hin,
+              const T* __restrict__ cp, T* __restrict__ cn, const uint8_t* __restrict__ kc) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T h = hn[j] + static_cast<T>(kh[j]) * (hp[j] - hn[j]);
+    hn[j] = h;
+    out[j] = h;
+    if constexpr (RM) hin[j] = h * rm[j];
+  }
+  if (cn) {
+    for (int64_t j = 0; j < H; ++j) cn[j] += static_cast<T>(kc[j]) * (cp[j] - cn[j]);
+  }
+}
+
+// one batch row of a step (the time mask is applied afterwards); restrict-qualified
+// parameters (and noinline, which keeps them restrict) so that the loop vectorises
+template <int Z, bool RM, typename T>
+__attribute__((noinline)) void lstm_fwd_row(int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g,
+                  const T* __restrict__ b, const T* __restrict__ hp, const T* __restrict__ cp,
+                  T* __restrict__ hn, T* __restrict__ cn, T* __restrict__ a, T* __restrict__ out,
+                  const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc,
+                  const T* __restrict__ rm, T* __restrict__ hin) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = sigm(x[j] + g[j] + b[j]);
+    const T f = sigm(x[H + j] + g[H + j] + b[H + j]);
+    const T gg = tanh_(x[2 * H + j] + g[2 * H + j] + b[2 * H + j]);
+    const T o = sigm(x[3 * H + j] + g[3 * H + j] + b[3 * H + j]);
+    T c = f * cp[j] + i * gg;
+    const T tc = tanh_(c);
+    T h = o * tc;
+    a[j] = i;
+    a[H + j] = f;
+    a[2 * H + j] = gg;
+    a[3 * H + j] = o;
+    a[4 * H + j] = tc;
+    h = zone<Z == 1 ? 0 : Z>(h, hp[j], uint8_t(0), p);
+    c = zone<Z == 1 ? 0 : Z>(c, cp[j], uint8_t(0), p);
+    hn[j] = h;
+    cn[j] = c;
+    if constexpr (Z != 1) {
+      out[j] = h;
+      if constexpr (RM) hin[j] = h * rm[j];
+    }
+  }
+  if constexpr (Z == 1) keep_mix<RM, T>(H, hp, hn, out, kh, rm, hin, cp, cn, kc);
+}
+
+template <int Z, bool RM, typename T>
+__attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g,
+                 const T* __restrict__ b, const T* __restrict__ hp, T* __restrict__ hn,
+                 T* __restrict__ a, T* __restrict__ out, const uint8_t* __restrict__ kh,
+                 const T* __restrict__ rm, T* __restrict__ hin) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T gn = g[2 * H + j] + b[2 * H + j];
+    const T r = sigm(x[j] + g[j] + b[j]);
+    const T z = sigm(x[H + j] + g[H + j] + b[H + j]);
+    const T nn = tanh_(x[2 * H + j] + r * gn);
+    T h = nn + z * (hp[j] - nn);
+    a[j] = r;
+    a[H + j] = z;
+    a[2 * H + j] = nn;
+    a[3 * H + j] = gn;
+    h = zone<Z == 1 ? 0 : Z>(h, hp[j], uint8_t(0), p);
+    hn[j] = h;
+    if constexpr (Z != 1) {
+      out[j] = h;
+      if constexpr (RM) hin[j] = h * rm[j];
+    }
+  }
+  if constexpr (Z == 1) keep_mix<RM, T>(H, hp, hn, out, kh, rm, hin, nullptr, nullptr, nullptr);
+}
+
 template <typename T>
 void lstm_fwd_pass(const Step& s, const T* xp, const T* hp, const T* b, const T* hprev,
-                   const T* cprev, T* hnew, T* cnew, T* act, T* out, const bool* mask,
-                   const bool* kh, const bool* kc, const T* rm, T* hin) {
+                   const T* cprev, T* hnew, T* cnew, T* act, T* out, const uint8_t* mask,
+                   const uint8_t* kh, const uint8_t* kc, const T* rm, T* hin) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
-  at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* x = xp + n * G;
-      const T* g = hp + n * G;
-      T* a = act + n * A;
-      const T* hp_ = hprev + n * H;
-      const T* cp_ = cprev + n * H;
-      T* hn = hnew + n * H;
-      T* cn = cnew + n * H;
-      T* o_ = out + n * H;
-      const bool m = mask ? mask[n] : true;
-      const bool* kh_ = kh ? kh + n * H : nullptr;
-      const bool* kc_ = kc ? kc + n * H : nullptr;
-      const T* rm_ = rm ? rm + n * H : nullptr;
-      T* hin_ = hin ? hin + n * H : nullptr;
-#pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) {
-        T ai = x[j] + g[j], af = x[H + j] + g[H + j];
-        T ag = x[2 * H + j] + g[2 * H + j], ao = x[3 * H + j] + g[3 * H + j];
-        if (b) {
-          ai += b[j];
-          af += b[H + j];
-          ag += b[2 * H + j];
-          ao += b[3 * H + j];
+  with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+    constexpr int Z = decltype(Zc)::value;
+    constexpr bool RM = decltype(RMc)::value;
+    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * H;
+        lstm_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, cprev + r, hnew + r,
+                               cnew + r, act + n * A, out + r, Z == 1 ? kh + r : nullptr,
+                               Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr,
+                               RM ? hin + r : nullptr);
+        if (mask && !mask[n]) {
+          hold(H, hprev + r, hnew + r, out + r);
+          std::copy(cprev + r, cprev + r + H, cnew + r);
+          if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
         }
-        T i = sigm(ai), f = sigm(af), gg = tanh_(ag), o = sigm(ao);
-        T c = f * cp_[j] + i * gg;
-        T tc = tanh_(c);
-        T h = o * tc;
-        a[j] = i;
-        a[H + j] = f;
-        a[2 * H + j] = gg;
-        a[3 * H + j] = o;
-        a[4 * H + j] = tc;
-        h = mix(h, hp_[j], kh_, j, s.zmode, p, m);
-        c = mix(c, cp_[j], kc_, j, s.zmode, p, m);
-        hn[j] = h;
-        cn[j] = c;
-        o_[j] = m ? h : T(0);
-        if (hin_) hin_[j] = h * rm_[j];
       }
-    }
+    });
   });
 }
 
 template <typename T>
 void gru_fwd_pass(const Step& s, const T* xp, const T* hp, const T* b, const T* hprev, T* hnew,
-                  T* act, T* out, const bool* mask, const bool* kh, const T* rm, T* hin) {
+                  T* act, T* out, const uint8_t* mask, const uint8_t* kh, const T* rm, T* hin) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
-  at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* x = xp + n * G;
-      const T* g = hp + n * G;
-      T* a = act + n * A;
-      const T* hp_ = hprev + n * H;
-      T* hn = hnew + n * H;
-      T* o_ = out + n * H;
-      const bool m = mask ? mask[n] : true;
-      const bool* kh_ = kh ? kh + n * H : nullptr;
-      const T* rm_ = rm ? rm + n * H : nullptr;
-      T* hin_ = hin ? hin + n * H : nullptr;
-#pragma GCC ivdep
-      for (int64_t j = 0; j < H; ++j) {
-        T gr = g[j], gz = g[H + j], gn = g[2 * H + j];
-        if (b) {
-          gr += b[j];
-          gz += b[H + j];
-          gn += b[2 * H + j];
+  with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+    constexpr int Z = decltype(Zc)::value;
+    constexpr bool RM = decltype(RMc)::value;
+    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * H;
+        gru_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, hnew + r, act + n * A,
+                              out + r, Z == 1 ? kh + r : nullptr, RM ? rm + r : nullptr,
+                              RM ? hin + r : nullptr);
+        if (mask && !mask[n]) {
+          hold(H, hprev + r, hnew + r, out + r);
+          if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
         }
-        T r = sigm(x[j] + gr), z = sigm(x[H + j] + gz);
-        T nn = tanh_(x[2 * H + j] + r * gn);
-        T h = nn + z * (hp_[j] - nn);
-        a[j] = r;
-        a[H + j] = z;
-        a[2 * H + j] = nn;
-        a[3 * H + j] = gn;
-        h = mix(h, hp_[j], kh_, j, s.zmode, p, m);
-        hn[j] = h;
-        o_[j] = m ? h : T(0);
-        if (hin_) hin_[j] = h * rm_[j];
       }
-    }
+    });
   });
 }
 
@@ -133,7 +171,8 @@ void check(const Tensor& xp, const Tensor& w_hh, const Tensor& h0, int64_t G_per
 
 using namespace deeprnn_scan;
 
-// Returns [out (T, N, H), states_h (T+1, N, H), states_c (T+1, N, H) or (0,), acts (T, N, A)].
+// Returns [out (T, N, H), states_h (T+1, N, H), states_c (T+1, N, H) or (0,), acts (T, N, A)
+// or (0,) when need_acts is false (inference)].
 std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, const Tensor& w_hh,
                                  const c10::optional<Tensor>& b_hh_,
                                  const c10::optional<Tensor>& rec_mask_,
@@ -141,7 +180,7 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
                                  const c10::optional<Tensor>& keep_h_,
                                  const c10::optional<Tensor>& keep_c_, const Tensor& h0,
                                  const c10::optional<Tensor>& c0, double zoneout, bool training,
-                                 bool backwards) {
+                                 bool backwards, bool need_acts) {
   const bool lstm = kind == "lstm";
   TORCH_CHECK(lstm || kind == "gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
   const int64_t gates = lstm ? 4 : 3;
@@ -160,19 +199,21 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
   states_h[0].copy_(h0);
   Tensor states_c = lstm ? xp.new_empty({T + 1, N, H}) : xp.new_empty({0});
   if (lstm) states_c[0].copy_(*c0);
-  Tensor acts = xp.new_empty({T, N, A});
+  // without a backward to come, the activations of each step go to one (N, A) scratch buffer
+  Tensor acts = xp.new_empty({need_acts ? T : 1, N, A});
   Tensor out = xp.new_empty({T, N, H});
   Tensor hp = xp.new_empty({N, G});
   const Tensor w_t = w_hh.t().contiguous();  // (H, G*H): contiguous right operand
   Tensor hin_buf;
   if (rec_mask) hin_buf = states_h[0] * *rec_mask;
+  if (!b_hh) b_hh = at::zeros({G}, xp.options());  // branch-free pass: a zero bias
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_scan_forward", [&] {
     using T_ = scalar_t;
     const T_* b = ptr<T_>(b_hh);
     const T_* rm = ptr<T_>(rec_mask);
-    const bool* mk = bptr(mask);
-    const bool* kh = bptr(keep_h);
-    const bool* kc = bptr(keep_c);
+    const uint8_t* mk = bptr(mask);
+    const uint8_t* kh = bptr(keep_h);
+    const uint8_t* kc = bptr(keep_c);
     T_* sh = states_h.data_ptr<T_>();
     T_* sc = lstm ? states_c.data_ptr<T_>() : nullptr;
     T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
@@ -180,12 +221,12 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
       const int64_t t = backwards ? T - 1 - k : k;
       at::mm_out(hp, rm ? hin_buf : states_h[k], w_t);
       const T_* x = xp.data_ptr<T_>() + t * N * G;
-      T_* a = acts.data_ptr<T_>() + k * N * A;
+      T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
       T_* o = out.data_ptr<T_>() + t * N * H;
-      const bool* mt = mk ? mk + t * N : nullptr;
-      const bool* kht = kh ? kh + t * N * H : nullptr;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
       if (lstm) {
-        const bool* kct = kc ? kc + t * N * H : nullptr;
+        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
         lstm_fwd_pass<T_>(s, x, hp.data_ptr<T_>(), b, sh + k * N * H, sc + k * N * H,
                           sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm, hin);
       } else {
@@ -194,7 +235,7 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
       }
     }
   });
-  return {out, states_h, states_c, acts};
+  return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
