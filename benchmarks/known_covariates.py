@@ -95,6 +95,9 @@ def main(argv=None) -> None:
         write_json(args.out, results)
         print(markdown({name: results[name]}), flush=True)
     print(markdown(results))
+    from _readme import write_block
+
+    write_block("known_covariates", markdown(results) + "\n")
 
 
 if __name__ == "__main__":
