@@ -44,7 +44,12 @@ def _coerce(tp, value, where: str):
                 return _coerce(arg, value, where)
             except (TypeError, ValueError) as e:
                 errors.append(str(e))
-        raise ValueError(errors[-1] if len(errors) == 1 else f"{where}: got {value!r}; {errors}")
+        if len(errors) == 1:  # Optional[X]: X's message, naming null as the other choice
+            message = errors[0]
+            if type(None) in args and ", got " in message:
+                message = message.replace(", got ", " or null, got ", 1)
+            raise ValueError(message)
+        raise ValueError(f"{where}: got {value!r}; {errors}")
     if origin is Literal:
         choices = list(typing.get_args(tp))
         if value not in choices:

@@ -82,3 +82,9 @@ def test_overrides_and_values():
     assert cfg == {"trainer": {"max_epochs": 5}, "a": {"b": {"c": 1}}}
     with pytest.raises(ValueError, match=r"trainer\.max_epochs is 5, not a section"):
         apply_overrides(cfg, [("trainer.max_epochs.x", 1)])
+
+
+def test_an_optional_key_names_null_among_its_choices():
+    with pytest.raises(ValueError, match=r"model.revin must be true or false or null, got 'yes'"):
+        run_config_from_dict({"task": "forecast", "model": {"revin": "yes"}})
+    assert run_config_from_dict({"task": "forecast", "model": {"revin": None}}).model.revin is None
