@@ -102,6 +102,13 @@ VARIANTS = {
     "gru_rd_zo": lambda **o: deeprnn.GRU(3, 37, recurrent_dropout=0.3, zoneout=0.2, **o),
     "bigru_back": lambda **o: deeprnn.GRU(3, 24, 2, bidirectional=True, zoneout=0.1, **o),
     "lstm_nobias": lambda **o: deeprnn.LSTM(3, 16, bias=False, zoneout=0.3, **o),
+    "ln_lstm_rd_zo": lambda **o: deeprnn.LSTM(
+        3, 37, layer_norm=True, recurrent_dropout=0.3, zoneout=0.2, **o
+    ),
+    "ln_lstm_back": lambda **o: deeprnn.LSTM(3, 24, 2, layer_norm=True, go_backwards=True, **o),
+    "ln_bigru_zo": lambda **o: deeprnn.GRU(
+        3, 19, 2, layer_norm=True, bidirectional=True, zoneout=0.3, recurrent_dropout=0.2, **o
+    ),
 }
 
 
@@ -154,7 +161,7 @@ def test_disabled_by_environment(monkeypatch):
     assert not compiled.supports("lstm", torch.zeros(1, 1, 4))
     monkeypatch.delenv("DEEPRNN_COMPILED")
     assert compiled.supports("lstm", torch.zeros(1, 1, 4))
-    assert not compiled.supports("ln_lstm", torch.zeros(1, 1, 4))
+    assert not compiled.supports("rnn", torch.zeros(1, 1, 4))
     assert not compiled.supports("lstm", torch.zeros(1, 1, 4, dtype=torch.float16))
 
 

@@ -10,7 +10,11 @@ activations (``act_width(kind, H)`` columns) as :mod:`deeprnn.kernels._pointwise
 * LSTM: :math:`[i, f, g, o] = x_t W_{ih}^T + h_{t-1} W_{hh}^T + b`,
   :math:`c_t = \sigma(f) c_{t-1} + \sigma(i)\tanh(g)`, :math:`h_t = \sigma(o)\tanh(c_t)`;
 * GRU (reset-after): :math:`r, z = \sigma(x_{r,z} + hp_{r,z})`,
-  :math:`n = \tanh(x_n + r\, hp_n)`, :math:`h_t = n + z (h_{t-1} - n)`.
+  :math:`n = \tanh(x_n + r\, hp_n)`, :math:`h_t = n + z (h_{t-1} - n)`;
+* their layer-norm kinds ``ln_lstm`` / ``ln_gru``: :math:`hp = \mathrm{LN}_{hh}(W_{hh} h_{t-1})`
+  (and :math:`h_t = \sigma(o)\tanh(\mathrm{LN}_c(c_t))`), the row statistics and the LN
+  backward :math:`\bar v = \mathrm{rstd}(\bar y - \overline{\bar y} - \hat v\,
+  \overline{\bar y \hat v})` inside the same pass.
 
 They are built just in time on first use with :func:`torch.utils.cpp_extension.load` (ninja and
 a C++ compiler; about a minute on 2 cores), cached on disk in the per-user torch extensions
@@ -36,9 +40,10 @@ import torch
 from torch import Tensor
 
 #: cell kinds the compiled loop covers
-KINDS = frozenset({"lstm", "gru"})
+KINDS = frozenset({"lstm", "gru", "ln_lstm", "ln_gru"})
+LN_KINDS = frozenset({"ln_lstm", "ln_gru"})
 DTYPES = (torch.float32, torch.float64)
-SOURCES = ("scan_forward.cpp", "scan_backward.cpp")
+SOURCES = ("scan_forward.cpp", "scan_backward.cpp", "scan_ln.cpp")
 CSRC = Path(__file__).with_name("csrc")
 
 _lock = threading.Lock()
@@ -97,7 +102,7 @@ def available() -> bool:
 
 
 def supports(kind: str | None, xp: Tensor) -> bool:
-    """Whether a scan of ``kind`` over ``xp`` runs compiled: lstm / gru, CPU, float32/64."""
+    """Whether a scan of ``kind`` over ``xp`` runs compiled: :data:`KINDS`, CPU, float32/64."""
     return kind in KINDS and xp.device.type == "cpu" and xp.dtype in DTYPES and load() is not None
 
 
@@ -119,32 +124,42 @@ def _reset_for_tests() -> None:
         _state.update(module=None, tried=False, error=None)
 
 
-def forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0):
+def forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw=()):
     """The compiled :func:`deeprnn.kernels.fused.scan_forward`: ``(out, states, acts)``."""
     mod = load()
     calls["forward"] += 1
-    out, states_h, states_c, acts = mod.scan_forward(
-        plan.kind, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0,
-        float(plan.zoneout), bool(plan.training), bool(plan.backwards), bool(plan.needs_grad),
-    )  # fmt: skip
+    flags = (float(plan.zoneout), bool(plan.training), bool(plan.backwards), bool(plan.needs_grad))
+    if plan.kind in LN_KINDS:
+        out, states_h, states_c, acts = mod.ln_scan_forward(
+            plan.kind, xp, w_hh, rec_mask, mask, keep_h, keep_c, h0, c0, list(pw), *flags
+        )
+    else:
+        out, states_h, states_c, acts = mod.scan_forward(
+            plan.kind, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, *flags
+        )
     return out, ([states_h] if c0 is None else [states_h, states_c]), acts
 
 
-def backward(plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts):
+def backward(
+    plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts, pw=()
+):
     """The compiled :func:`deeprnn.kernels.fused.scan_backward`:
-    ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, [])``."""
+    ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, d_pw)``."""
     mod = load()
     calls["backward"] += 1
     states_c = states[1] if len(states) == 2 else None
-    dxp, d_w, d_b, d_h0, d_c0 = mod.scan_backward(
-        plan.kind, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c,
-        states[0], states_c, acts, float(plan.zoneout), bool(plan.training), bool(plan.backwards),
-    )  # fmt: skip
-    return (
-        dxp,
-        d_w,
-        (d_b if b_hh is not None else None),
-        d_h0,
-        (d_c0 if d_cT is not None else None),
-        [],
-    )
+    flags = (float(plan.zoneout), bool(plan.training), bool(plan.backwards))
+    if plan.kind in LN_KINDS:
+        dxp, d_w, d_h0, d_c0, *d_pw = mod.ln_scan_backward(
+            plan.kind, d_out, d_hT, d_cT, xp, w_hh, rec_mask, mask, keep_h, keep_c,
+            states[0], states_c, acts, list(pw), *flags,
+        )  # fmt: skip
+        d_b = None
+    else:
+        dxp, d_w, d_b, d_h0, d_c0 = mod.scan_backward(
+            plan.kind, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c,
+            states[0], states_c, acts, *flags,
+        )  # fmt: skip
+        d_pw = []
+        d_b = d_b if b_hh is not None else None
+    return dxp, d_w, d_b, d_h0, (d_c0 if d_cT is not None else None), d_pw

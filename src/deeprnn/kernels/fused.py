@@ -62,10 +62,10 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
     (T, N, H) zoneout keep-masks (training) or None. Returns ``out`` (T, N, H) (zeros at masked
     steps), the states (T+1, N, H) in processing order, and the saved activations.
 
-    LSTM and GRU scans on CPU run the compiled loop of :mod:`deeprnn.kernels.compiled` when it
+    LSTM and GRU scans (and their layer-norm kinds) on CPU run the compiled loop of :mod:`deeprnn.kernels.compiled` when it
     is built (same results, same saved layout)."""
     if compiled.supports(plan.kind, xp):
-        return compiled.forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0)
+        return compiled.forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw)
     T, N, G = xp.shape
     H = h0.shape[1]
     init = (h0,) if c0 is None else (h0, c0)
@@ -125,7 +125,20 @@ def scan_backward(
     kinds :func:`scan_forward` runs compiled)."""
     if compiled.supports(plan.kind, xp):
         return compiled.backward(
-            plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts
+            plan,
+            d_out,
+            d_hT,
+            d_cT,
+            xp,
+            w_hh,
+            b_hh,
+            rec_mask,
+            mask,
+            keep_h,
+            keep_c,
+            states,
+            acts,
+            pw,
         )
     S = len(states)
     keeps = (keep_h, keep_c)[:S]

@@ -125,3 +125,19 @@ std::vector<at::Tensor> scan_backward(
     const c10::optional<at::Tensor>& keep_c, const at::Tensor& states_h,
     const c10::optional<at::Tensor>& states_c, const at::Tensor& acts, double zoneout,
     bool training, bool backwards);
+
+std::vector<at::Tensor> ln_scan_forward(
+    const std::string& kind, const at::Tensor& xp, const at::Tensor& w_hh,
+    const c10::optional<at::Tensor>& rec_mask, const c10::optional<at::Tensor>& mask,
+    const c10::optional<at::Tensor>& keep_h, const c10::optional<at::Tensor>& keep_c,
+    const at::Tensor& h0, const c10::optional<at::Tensor>& c0, std::vector<at::Tensor> pw,
+    double zoneout, bool training, bool backwards, bool need_acts);
+
+std::vector<at::Tensor> ln_scan_backward(
+    const std::string& kind, const at::Tensor& d_out, const at::Tensor& d_hT,
+    const c10::optional<at::Tensor>& d_cT, const at::Tensor& xp, const at::Tensor& w_hh,
+    const c10::optional<at::Tensor>& rec_mask, const c10::optional<at::Tensor>& mask,
+    const c10::optional<at::Tensor>& keep_h, const c10::optional<at::Tensor>& keep_c,
+    const at::Tensor& states_h, const c10::optional<at::Tensor>& states_c,
+    const at::Tensor& acts, std::vector<at::Tensor> pw, double zoneout, bool training,
+    bool backwards);

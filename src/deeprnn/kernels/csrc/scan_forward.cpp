@@ -239,7 +239,9 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "deeprnn: compiled CPU time loops (lstm, gru) forward and backward";
-  m.def("scan_forward", &scan_forward, "time loop forward");
-  m.def("scan_backward", &scan_backward, "time loop backward (BPTT)");
+  m.doc() = "deeprnn: compiled CPU time loops (lstm, gru, ln_lstm, ln_gru) forward and backward";
+  m.def("scan_forward", &scan_forward, "time loop forward (lstm, gru)");
+  m.def("scan_backward", &scan_backward, "time loop backward, BPTT (lstm, gru)");
+  m.def("ln_scan_forward", &ln_scan_forward, "time loop forward (ln_lstm, ln_gru)");
+  m.def("ln_scan_backward", &ln_scan_backward, "time loop backward, BPTT (ln_lstm, ln_gru)");
 }

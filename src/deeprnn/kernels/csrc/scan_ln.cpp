@@ -1,0 +1,412 @@
+// Layer-normalised kinds of the compiled scans: ln_lstm and ln_gru (deeprnn.kernels._pointwise
+// LN_KERNELS), forward and hand-written BPTT, one GEMM + one fused row pass per step.
+//
+// LN(v) = xhat * gain + shift, xhat = (v - mean(v)) * rstd, rstd = 1 / sqrt(var(v) + 1e-5),
+// statistics over the features of one row (biased variance, as F.layer_norm).
+//   ln_lstm: gates = xp_t + LN_hh(W_hh hin); c = f c' + i g; h = o tanh(LN_c(c))
+//            act = [i, f, g, o | xhat_hh (4H) | chat (H) | rstd_hh | rstd_c]       (9H + 2)
+//   ln_gru:  hp = LN_hh(W_hh hin); r, z, n, h as the reset-after GRU on hp
+//            act = [r, z, n, hp_n | xhat_hh (3H) | rstd_hh]                         (7H + 1)
+// pw = (g_hh, b_hh, g_c, b_c) for ln_lstm, (g_hh, b_hh) for ln_gru.
+// Backward through LN: dv = rstd (dy - mean(dy) - xhat mean(dy xhat)), per row.
+#include "common.h"
+
+namespace deeprnn_scan {
+namespace {
+
+constexpr double kEps = 1e-5;
+
+struct LnStep {
+  int64_t N, H, G, A;
+  int zmode;
+  double p;
+};
+
+// mean and rstd of a row of n values (two passes, as torch.var_mean with correction 0)
+template <typename T>
+inline void row_stats(const T* __restrict__ v, int64_t n, T& mean, T& rstd) {
+  T s = 0;
+  for (int64_t j = 0; j < n; ++j) s += v[j];
+  mean = s / static_cast<T>(n);
+  T q = 0;
+  for (int64_t j = 0; j < n; ++j) q += (v[j] - mean) * (v[j] - mean);
+  rstd = T(1) / std::sqrt(q / static_cast<T>(n) + static_cast<T>(kEps));
+}
+
+// zoneout / time mask / out / next GEMM input of one row, after the cell wrote hn (and cn)
+template <int Z, bool RM, typename T>
+void finish_row(int64_t H, T p, bool m, const T* hp, T* hn, const T* cp, T* cn, T* out,
+                const uint8_t* kh, const uint8_t* kc, const T* rm, T* hin) {
+  for (int64_t j = 0; j < H; ++j) {
+    T h = m ? zone<Z>(hn[j], hp[j], Z == 1 ? kh[j] : uint8_t(0), p) : hp[j];
+    hn[j] = h;
+    out[j] = m ? h : T(0);
+    if constexpr (RM) hin[j] = h * rm[j];
+  }
+  if (cn) {
+    for (int64_t j = 0; j < H; ++j)
+      cn[j] = m ? zone<Z>(cn[j], cp[j], Z == 1 ? kc[j] : uint8_t(0), p) : cp[j];
+  }
+}
+
+template <typename T>
+__attribute__((noinline)) void ln_lstm_fwd_row(int64_t H, const T* __restrict__ x,
+                                               const T* __restrict__ g, const T* const* pw,
+                                               const T* __restrict__ cp, T* __restrict__ hn,
+                                               T* __restrict__ cn, T* __restrict__ a) {
+  const T* __restrict__ g_hh = pw[0];
+  const T* __restrict__ b_hh = pw[1];
+  const T* __restrict__ g_c = pw[2];
+  const T* __restrict__ b_c = pw[3];
+  T mean, rstd;
+  row_stats(g, 4 * H, mean, rstd);
+  T* __restrict__ xhat = a + 4 * H;
+  for (int64_t j = 0; j < 4 * H; ++j) xhat[j] = (g[j] - mean) * rstd;
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = sigm(x[j] + b_hh[j] + xhat[j] * g_hh[j]);
+    const T f = sigm(x[H + j] + b_hh[H + j] + xhat[H + j] * g_hh[H + j]);
+    const T gg = tanh_(x[2 * H + j] + b_hh[2 * H + j] + xhat[2 * H + j] * g_hh[2 * H + j]);
+    const T o = sigm(x[3 * H + j] + b_hh[3 * H + j] + xhat[3 * H + j] * g_hh[3 * H + j]);
+    a[j] = i;
+    a[H + j] = f;
+    a[2 * H + j] = gg;
+    a[3 * H + j] = o;
+    cn[j] = f * cp[j] + i * gg;
+  }
+  T mc, rc;
+  row_stats(cn, H, mc, rc);
+  T* __restrict__ chat = a + 8 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    chat[j] = (cn[j] - mc) * rc;
+    hn[j] = a[3 * H + j] * tanh_(b_c[j] + chat[j] * g_c[j]);
+  }
+  a[9 * H] = rstd;
+  a[9 * H + 1] = rc;
+}
+
+template <typename T>
+__attribute__((noinline)) void ln_gru_fwd_row(int64_t H, const T* __restrict__ x,
+                                              const T* __restrict__ g, const T* const* pw,
+                                              const T* __restrict__ hp, T* __restrict__ hn,
+                                              T* __restrict__ a) {
+  const T* __restrict__ g_hh = pw[0];
+  const T* __restrict__ b_hh = pw[1];
+  T mean, rstd;
+  row_stats(g, 3 * H, mean, rstd);
+  T* __restrict__ xhat = a + 4 * H;
+  for (int64_t j = 0; j < 3 * H; ++j) xhat[j] = (g[j] - mean) * rstd;
+  for (int64_t j = 0; j < H; ++j) {
+    const T hr = b_hh[j] + xhat[j] * g_hh[j];
+    const T hz = b_hh[H + j] + xhat[H + j] * g_hh[H + j];
+    const T hn_ = b_hh[2 * H + j] + xhat[2 * H + j] * g_hh[2 * H + j];
+    const T r = sigm(x[j] + hr), z = sigm(x[H + j] + hz);
+    const T nn = tanh_(x[2 * H + j] + r * hn_);
+    a[j] = r;
+    a[H + j] = z;
+    a[2 * H + j] = nn;
+    a[3 * H + j] = hn_;
+    hn[j] = nn + z * (hp[j] - nn);
+  }
+  a[7 * H] = rstd;
+}
+
+// dv = rstd (dy - mean(dy) - xhat mean(dy xhat)) with dy = d * gain, over n features
+template <typename T>
+inline void ln_backward_row(int64_t n, const T* __restrict__ d, const T* __restrict__ gain,
+                            const T* __restrict__ xhat, T rstd, T* __restrict__ dv) {
+  T s1 = 0, s2 = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const T y = d[j] * gain[j];
+    s1 += y;
+    s2 += y * xhat[j];
+  }
+  s1 /= static_cast<T>(n);
+  s2 /= static_cast<T>(n);
+  for (int64_t j = 0; j < n; ++j) dv[j] = rstd * (d[j] * gain[j] - s1 - xhat[j] * s2);
+}
+
+// one row of the ln_lstm backward; dh (incoming, with zoneout removed) and zh in scratch
+template <typename T>
+__attribute__((noinline)) void ln_lstm_bwd_row(int64_t H, const T* const* pw,
+                                               const T* __restrict__ a, const T* __restrict__ cp,
+                                               const T* __restrict__ dh, T* __restrict__ dc,
+                                               T* __restrict__ dcn, T* __restrict__ tmp,
+                                               T* __restrict__ dx, T* __restrict__ dhp) {
+  const T* __restrict__ g_hh = pw[0];
+  const T* __restrict__ g_c = pw[2];
+  const T* __restrict__ b_c = pw[3];
+  const T* __restrict__ chat = a + 8 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const T tn = tanh_(b_c[j] + chat[j] * g_c[j]);
+    tmp[j] = tn;
+    dcn[j] = dh[j] * a[3 * H + j] * (T(1) - tn * tn);
+  }
+  T* __restrict__ dcl = tmp + H;
+  ln_backward_row<T>(H, dcn, g_c, chat, a[9 * H + 1], dcl);
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+    const T d = dc[j] + dcl[j];
+    dx[j] = d * g * i * (T(1) - i);
+    dx[H + j] = d * cp[j] * f * (T(1) - f);
+    dx[2 * H + j] = d * i * (T(1) - g * g);
+    dx[3 * H + j] = dh[j] * tmp[j] * o * (T(1) - o);
+    dc[j] = d * f;  // the cell's path to dc'
+  }
+  ln_backward_row<T>(4 * H, dx, g_hh, a + 4 * H, a[9 * H], dhp);
+}
+
+template <typename T>
+__attribute__((noinline)) void ln_gru_bwd_row(int64_t H, const T* const* pw,
+                                              const T* __restrict__ a, const T* __restrict__ hp,
+                                              T* __restrict__ dh, T* __restrict__ dx,
+                                              T* __restrict__ dhn, T* __restrict__ dhp) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
+    const T dn = dh[j] * (T(1) - z) * (T(1) - nn * nn);
+    const T dz = dh[j] * (hp[j] - nn) * z * (T(1) - z);
+    const T dr = dn * hn * r * (T(1) - r);
+    dx[j] = dr;
+    dx[H + j] = dz;
+    dx[2 * H + j] = dn;
+    dhn[j] = dr;
+    dhn[H + j] = dz;
+    dhn[2 * H + j] = dn * r;
+    dh[j] = dh[j] * z;  // the cell's direct path to dh'
+  }
+  ln_backward_row<T>(3 * H, dhn, pw[0], a + 4 * H, a[7 * H], dhp);
+}
+
+}  // namespace
+}  // namespace deeprnn_scan
+
+using namespace deeprnn_scan;
+
+
+namespace {
+
+std::vector<const void*> pw_ptrs(const std::vector<Tensor>& pw, size_t n, int64_t width) {
+  TORCH_CHECK(pw.size() == n, "deeprnn compiled scan: expected ", n, " layer-norm parameters");
+  std::vector<const void*> out;
+  for (const auto& q : pw) {
+    TORCH_CHECK(q.is_contiguous() && q.dim() == 1, "deeprnn compiled scan: LN params 1-D");
+    out.push_back(q.data_ptr());
+  }
+  TORCH_CHECK(pw[0].size(0) == width, "deeprnn compiled scan: LN gain has ", pw[0].size(0),
+              " features, expected ", width);
+  return out;
+}
+
+}  // namespace
+
+// Returns [out, states_h, states_c or (0,), acts (T, N, act_width) or (0,) without need_acts].
+std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_,
+                                    const Tensor& w_hh, const c10::optional<Tensor>& rec_mask_,
+                                    const c10::optional<Tensor>& mask_,
+                                    const c10::optional<Tensor>& keep_h_,
+                                    const c10::optional<Tensor>& keep_c_, const Tensor& h0,
+                                    const c10::optional<Tensor>& c0, std::vector<Tensor> pw,
+                                    double zoneout, bool training, bool backwards,
+                                    bool need_acts) {
+  const bool lstm = kind == "ln_lstm";
+  TORCH_CHECK(lstm || kind == "ln_gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
+  check(xp_, w_hh, h0, lstm ? 4 : 3);
+  TORCH_CHECK(!lstm || (c0.has_value() && c0->defined()), "deeprnn compiled scan: needs c0");
+  const Tensor xp = xp_.contiguous();
+  for (auto& q : pw) q = q.contiguous();
+  auto rec_mask = contig(rec_mask_), mask = contig(mask_);
+  auto keep_h = contig(keep_h_), keep_c = contig(keep_c_);
+  const int64_t T = xp.size(0), N = xp.size(1), G = xp.size(2), H = h0.size(1);
+  const int64_t A = lstm ? 9 * H + 2 : 7 * H + 1;
+  const int zmode = zoneout > 0 ? (training ? 1 : 2) : 0;
+  TORCH_CHECK(zmode != 1 || (keep_h.has_value() && (!lstm || keep_c.has_value())),
+              "deeprnn compiled scan: zoneout in training needs its keep-masks");
+  const auto pws = pw_ptrs(pw, lstm ? 4 : 2, G);
+  Tensor states_h = xp.new_empty({T + 1, N, H});
+  states_h[0].copy_(h0);
+  Tensor states_c = lstm ? xp.new_empty({T + 1, N, H}) : xp.new_empty({0});
+  if (lstm) states_c[0].copy_(*c0);
+  Tensor acts = xp.new_empty({need_acts ? T : 1, N, A});
+  Tensor out = xp.new_empty({T, N, H});
+  Tensor hp = xp.new_empty({N, G});
+  const Tensor w_t = w_hh.t().contiguous();
+  Tensor hin_buf;
+  if (rec_mask) hin_buf = states_h[0] * *rec_mask;
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_forward", [&] {
+    using T_ = scalar_t;
+    const T_* pwp[4] = {};
+    for (size_t i = 0; i < pws.size(); ++i) pwp[i] = static_cast<const T_*>(pws[i]);
+    const T_* rm = ptr<T_>(rec_mask);
+    const uint8_t* mk = bptr(mask);
+    const uint8_t* kh = bptr(keep_h);
+    const uint8_t* kc = bptr(keep_c);
+    T_* sh = states_h.data_ptr<T_>();
+    T_* sc = lstm ? states_c.data_ptr<T_>() : nullptr;
+    T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
+    const T_ p = static_cast<T_>(zoneout);
+    for (int64_t k = 0; k < T; ++k) {
+      const int64_t t = backwards ? T - 1 - k : k;
+      at::mm_out(hp, rm ? hin_buf : states_h[k], w_t);
+      const T_* x = xp.data_ptr<T_>() + t * N * G;
+      const T_* g = hp.data_ptr<T_>();
+      T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
+      T_* o = out.data_ptr<T_>() + t * N * H;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+      const T_* hprev = sh + k * N * H;
+      T_* hnew = sh + (k + 1) * N * H;
+      const T_* cprev = lstm ? sc + k * N * H : nullptr;
+      T_* cnew = lstm ? sc + (k + 1) * N * H : nullptr;
+      with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+        constexpr int Z = decltype(Zc)::value;
+        constexpr bool RM = decltype(RMc)::value;
+        at::parallel_for(0, N, grain(G), [&](int64_t n0, int64_t n1) {
+          for (int64_t n = n0; n < n1; ++n) {
+            const int64_t r = n * H;
+            if (lstm) {
+              ln_lstm_fwd_row<T_>(H, x + n * G, g + n * G, pwp, cprev + r, hnew + r, cnew + r,
+                                  a + n * A);
+            } else {
+              ln_gru_fwd_row<T_>(H, x + n * G, g + n * G, pwp, hprev + r, hnew + r, a + n * A);
+            }
+            finish_row<Z, RM, T_>(H, p, mt ? mt[n] != 0 : true, hprev + r, hnew + r,
+                                  lstm ? cprev + r : nullptr, lstm ? cnew + r : nullptr, o + r,
+                                  Z == 1 ? kht + r : nullptr, Z == 1 && lstm ? kct + r : nullptr,
+                                  RM ? rm + r : nullptr, RM ? hin + r : nullptr);
+          }
+        });
+      });
+    }
+  });
+  return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};
+}
+
+// Returns [dxp, dW_hh, dh0, dc0 or (0,), d_pw...] (pw order).
+std::vector<Tensor> ln_scan_backward(const std::string& kind, const Tensor& d_out_,
+                                     const Tensor& d_hT, const c10::optional<Tensor>& d_cT,
+                                     const Tensor& xp, const Tensor& w_hh_,
+                                     const c10::optional<Tensor>& rec_mask_,
+                                     const c10::optional<Tensor>& mask_,
+                                     const c10::optional<Tensor>& keep_h_,
+                                     const c10::optional<Tensor>& keep_c_,
+                                     const Tensor& states_h_,
+                                     const c10::optional<Tensor>& states_c_,
+                                     const Tensor& acts_, std::vector<Tensor> pw, double zoneout,
+                                     bool training, bool backwards) {
+  const bool lstm = kind == "ln_lstm";
+  TORCH_CHECK(lstm || kind == "ln_gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
+  check(xp, w_hh_, d_hT, lstm ? 4 : 3);
+  TORCH_CHECK(!lstm || (states_c_.has_value() && d_cT.has_value()),
+              "deeprnn compiled scan: ln_lstm backward needs states_c and d_cT");
+  for (auto& q : pw) q = q.contiguous();
+  const Tensor d_out = d_out_.contiguous(), w_hh = w_hh_.contiguous();
+  const Tensor states_h = states_h_.contiguous(), acts = acts_.contiguous();
+  auto rec_mask = contig(rec_mask_), mask = contig(mask_);
+  auto keep_h = contig(keep_h_), keep_c = contig(keep_c_), states_c = contig(states_c_);
+  const int64_t T = xp.size(0), N = xp.size(1), G = xp.size(2), H = d_hT.size(1);
+  const int64_t A = acts.size(2);
+  TORCH_CHECK(A == (lstm ? 9 * H + 2 : 7 * H + 1), "deeprnn compiled scan: acts has ", A,
+              " columns");
+  const int zmode = zoneout > 0 ? (training ? 1 : 2) : 0;
+  const auto pws = pw_ptrs(pw, lstm ? 4 : 2, G);
+  Tensor dxp = at::empty_like(xp, at::MemoryFormat::Contiguous);
+  Tensor dhp = at::empty({T, N, G}, xp.options());  // gradient at W_hh hin, processing order
+  Tensor dq = at::empty({T, N, lstm ? H : G}, xp.options());  // dcn (ln_lstm) / dhn (ln_gru)
+  Tensor dhd = d_hT.contiguous().clone();
+  Tensor dcc = lstm ? d_cT->contiguous().clone() : Tensor();
+  Tensor gm = at::zeros({N, H}, xp.options());
+  const int64_t Q = dq.size(2);
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_backward", [&] {
+    using T_ = scalar_t;
+    const T_* pwp[4] = {};
+    for (size_t i = 0; i < pws.size(); ++i) pwp[i] = static_cast<const T_*>(pws[i]);
+    const T_* rm = ptr<T_>(rec_mask);
+    const uint8_t* mk = bptr(mask);
+    const uint8_t* kh = bptr(keep_h);
+    const uint8_t* kc = bptr(keep_c);
+    const T_* sh = states_h.data_ptr<T_>();
+    const T_* sc = lstm ? states_c->data_ptr<T_>() : nullptr;
+    const T_ p = static_cast<T_>(zoneout);
+    T_* dh_all = dhd.data_ptr<T_>();
+    T_* dc_all = lstm ? dcc.data_ptr<T_>() : nullptr;
+    const T_* gmp = gm.data_ptr<T_>();
+    for (int64_t k = T - 1; k >= 0; --k) {
+      const int64_t t = backwards ? T - 1 - k : k;
+      const T_* dout = d_out.data_ptr<T_>() + t * N * H;
+      const T_* a = acts.data_ptr<T_>() + k * N * A;
+      T_* dx = dxp.data_ptr<T_>() + t * N * G;
+      T_* dp = dhp.data_ptr<T_>() + k * N * G;
+      T_* dqk = dq.data_ptr<T_>() + k * N * Q;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+      at::parallel_for(0, N, grain(G), [&](int64_t n0, int64_t n1) {
+        std::vector<T_> scratch(5 * H);
+        T_* dh_e = scratch.data();
+        T_* zh = dh_e + H;
+        T_* zc = zh + H;
+        T_* tmp = zc + H;  // 2H
+        for (int64_t n = n0; n < n1; ++n) {
+          const int64_t r = n * H;
+          T_* dh_ = dh_all + r;
+          const T_* gm_ = gmp + r;
+          if (mt && !mt[n]) {  // passed straight through this step
+            for (int64_t j = 0; j < H; ++j) dh_[j] += rm ? rm[r + j] * gm_[j] : gm_[j];
+            std::fill(dx + n * G, dx + (n + 1) * G, T_(0));
+            std::fill(dp + n * G, dp + (n + 1) * G, T_(0));
+            std::fill(dqk + n * Q, dqk + (n + 1) * Q, T_(0));
+            continue;
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            T_ dh = dh_[j] + dout[r + j] + (rm ? rm[r + j] * gm_[j] : gm_[j]);
+            T_ z1 = 0, z2 = 0;
+            T_ dc = lstm ? dc_all[r + j] : T_(0);
+            if (zmode == 1) {
+              z1 = kht[r + j] ? dh : T_(0);
+              z2 = lstm && kct[r + j] ? dc : T_(0);
+            } else if (zmode == 2) {
+              z1 = p * dh;
+              z2 = p * dc;
+            }
+            dh_e[j] = dh - z1;
+            zh[j] = z1;
+            if (lstm) {
+              dc_all[r + j] = dc - z2;
+              zc[j] = z2;
+            }
+          }
+          if (lstm) {
+            ln_lstm_bwd_row<T_>(H, pwp, a + n * A, sc + k * N * H + r, dh_e, dc_all + r,
+                                dqk + n * Q, tmp, dx + n * G, dp + n * G);
+            for (int64_t j = 0; j < H; ++j) {
+              dc_all[r + j] += zc[j];
+              dh_[j] = zh[j];
+            }
+          } else {
+            ln_gru_bwd_row<T_>(H, pwp, a + n * A, sh + k * N * H + r, dh_e, dx + n * G,
+                               dqk + n * Q, dp + n * G);
+            for (int64_t j = 0; j < H; ++j) dh_[j] = zh[j] + dh_e[j];
+          }
+        }
+      });
+      at::mm_out(gm, dhp[k], w_hh);
+    }
+  });
+  Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;
+  Tensor hin = states_h.narrow(0, 0, T);
+  if (rec_mask) hin = hin * *rec_mask;
+  Tensor d_w = at::mm(dhp.reshape({T * N, G}).t(), hin.reshape({T * N, H}));
+  std::vector<Tensor> res{dxp, d_w, d_h0, lstm ? dcc : xp.new_empty({0})};
+  Tensor xhat = acts.narrow(2, 4 * H, G);
+  if (lstm) {  // gains and shifts: LN_hh's gradient is dxp (time order), LN_c's is dcn
+    Tensor dxp_k = backwards ? dxp.flip(0) : dxp;
+    res.push_back((dxp_k * xhat).sum({0, 1}));
+    res.push_back(dxp.sum({0, 1}));
+    res.push_back((dq * acts.narrow(2, 8 * H, H)).sum({0, 1}));
+    res.push_back(dq.sum({0, 1}));
+  } else {
+    res.push_back((dq * xhat).sum({0, 1}));
+    res.push_back(dq.sum({0, 1}));
+  }
+  return res;
+}
