@@ -65,6 +65,18 @@ def _models():
                 },
             },
         ),
+        "forecast_known": Forecast(  # reads the covariate over the horizon
+            {"rnn": {"hidden_size": 6, "num_layers": 1}},
+            {
+                "targets": ["y"],
+                "covariates": ["c"],
+                "raw_covariates": ["c"],
+                "known_covariates": ["c"],
+                "input_window": 5,
+                "horizon": 2,
+                "seasonality": 1,
+            },
+        ),
         "lm": LanguageModel(
             {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}, "tie_weights": True},
             {
@@ -150,6 +162,9 @@ def _padded_inputs(task, lengths, steps):
     ids[torch.arange(steps)[None] >= lengths[:, None]] = 0
     if task == "forecast":
         return {"x": torch.randn(len(lengths), steps, 2), "lengths": lengths}
+    if task == "forecast_known":
+        future = torch.randn(len(lengths), 2, 1)
+        return {"x": torch.randn(len(lengths), steps, 2), "lengths": lengths, "future": future}
     if task == "tag":
         chars = torch.randint(1, len(VOCAB), (len(lengths), steps, 4))
         chars[..., 3] = 0  # words of different lengths
@@ -157,7 +172,9 @@ def _padded_inputs(task, lengths, steps):
     return {"x": ids, "lengths": lengths}
 
 
-@pytest.mark.parametrize("task", ["classify", "forecast", "tag", "lm", "lm_adaptive"])
+@pytest.mark.parametrize(
+    "task", ["classify", "forecast", "forecast_known", "tag", "lm", "lm_adaptive"]
+)
 def test_onnx_matches_torch_on_a_padded_batch(tmp_path, task):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")  # the torch.onnx (dynamo) exporter needs it

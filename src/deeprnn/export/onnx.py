@@ -107,9 +107,10 @@ def export_onnx(
     batch = torch.export.Dim("batch")
     time = torch.export.Dim("time")
     dynamic = []
+    fixed = getattr(model, "onnx_fixed_length", ())  # inputs whose dim 1 is not the time
     for name, t in inputs.items():
         dims = {0: batch}
-        if t.dim() >= 2:
+        if t.dim() >= 2 and name not in fixed:
             dims[1] = time
         if t.dim() >= 3 and not t.is_floating_point():
             dims[2] = torch.export.Dim(f"{name}_width")

@@ -10,7 +10,8 @@ Subclasses implement
 * ``step(batch, stage) -> (loss, {metric: value})`` — one batch of train/val/test;
 * ``predict_raw(records) -> list[dict]`` — raw inputs (strings or CSV rows) to outputs;
 * ``onnx_inputs(batch_size, steps) -> dict`` and ``onnx_forward(**inputs)`` — what the ONNX
-  graph takes and returns.
+  graph takes and returns (batch and time dynamic; ``onnx_fixed_length`` names the inputs whose
+  dim 1 is not the time, such as a forecaster's horizon covariates).
 
 The base class owns optimizers and schedules, gradient clipping by norm and/or value,
 Keras-style L1/L2 penalties on input/recurrent/bias weights, and epoch-level metric hooks.

@@ -492,18 +492,21 @@ class Forecast(ForecastScoring, TaskModule):
                 out.append(row)
         return out
 
+    #: ONNX inputs whose dim 1 is not the (dynamic) time axis: the horizon's covariates
+    onnx_fixed_length: ClassVar[tuple[str, ...]] = ("future",)
+
     def onnx_inputs(self, batch_size: int = 2, steps: int = 7) -> dict[str, Tensor]:
         lengths = torch.full((batch_size,), steps, dtype=torch.long)
-        return {"x": torch.randn(batch_size, steps, self.n_features), "lengths": lengths}
+        inputs = {"x": torch.randn(batch_size, steps, self.n_features), "lengths": lengths}
+        if self.known:
+            c = self.n_features - self.n_targets
+            inputs["future"] = torch.randn(batch_size, self.horizon, c)
+        return inputs
 
-    def onnx_forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+    def onnx_forward(self, x: Tensor, lengths: Tensor, future: Tensor | None = None) -> Tensor:
         """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
-        row's last real step."""
+        row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
+        only for a model that reads known covariates."""
         if self.config.mode != "direct":
             raise ValueError("ONNX export covers model.mode='direct' forecasters")
-        if self.known:
-            raise ValueError(
-                "ONNX export covers forecasters without known future covariates (this one reads "
-                f"{len(self.known)}: calendar, static or data.known_covariates)"
-            )
-        return self._direct(x, lengths)
+        return self._direct(x, lengths, future)
