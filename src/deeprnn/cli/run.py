@@ -130,7 +130,8 @@ EXPORT_EPILOG = """\
 examples:
   deeprnn export runs/imdb --format onnx --out imdb.onnx
   deeprnn export runs/imdb/checkpoints/last.ckpt --format safetensors --out imdb_model
-The ONNX graph takes the task's inputs (x and lengths; words, chars and lengths for tag) with
+The ONNX graph takes the task's inputs (x and lengths; words, chars and lengths for tag;
+x, lengths and future, the covariates over the horizon, for a forecaster with known covariates) with
 dynamic batch and time axes.
 """
 
