@@ -12,12 +12,18 @@ one train step (CPU) or ``torch.cuda.max_memory_allocated`` (GPU). GFLOP/s count
 train step (3x the forward's 2·B·T·(I+H)·G·H per layer) against a measured GEMM peak.
 Results go to ``benchmarks/results/speed.json`` and ``speed.md``; ``--readme`` rewrites the
 table between the ``speed:start`` / ``speed:end`` markers in docs/results.md.
+
+The variants torch's fused op cannot run (recurrent dropout, zoneout, layer norm) go through the
+compiled C++ time loop (deeprnn.kernels.compiled) when it is built; the rows marked
+"(Python loop)" run the same layer with it switched off, for comparison. ``--threads 1,2``
+repeats the whole grid per thread count (each block interleaved on its own).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -36,6 +42,7 @@ from _readme import write_block  # noqa: E402
 
 import deeprnn  # noqa: E402
 from deeprnn._persist import atomic_write_text  # noqa: E402
+from deeprnn.kernels import compiled  # noqa: E402
 
 
 class CellLoop(nn.Module):
@@ -75,6 +82,18 @@ class PackedLSTM(nn.LSTM):
         ], state
 
 
+class PythonLoop(nn.Module):
+    """A deeprnn layer with the compiled kernels switched off: the Python ``fused_scan`` loop."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x, lengths=None):
+        with compiled.disabled():
+            return self.layer(x) if lengths is None else self.layer(x, lengths=lengths)
+
+
 @dataclass
 class Row:
     name: str
@@ -84,7 +103,20 @@ class Row:
     masked: bool = False
 
 
-def rows(include_loop: bool) -> list[Row]:
+def rows(include_loop: bool, only: str | None = None) -> list[Row]:
+    """The contenders; ``only`` (a regular expression) keeps the matching rows and the
+    baselines they need."""
+    table = _rows(include_loop)
+    if only is None:
+        return table
+    import re
+
+    keep = {r.name for r in table if re.search(only, r.name)}
+    keep |= {r.baseline for r in table if r.name in keep}
+    return [r for r in table if r.name in keep]
+
+
+def _rows(include_loop: bool) -> list[Row]:
     out = [
         Row("torch nn.LSTM", lambda i, h, n: nn.LSTM(i, h, n, batch_first=True)),
         Row(
@@ -121,6 +153,26 @@ def rows(include_loop: bool) -> list[Row]:
             lambda i, h, n: deeprnn.GRU(i, h, n, recurrent_dropout=0.25),
             "torch nn.GRU",
             3,
+        ),
+        Row(
+            "deeprnn GRU zoneout=0.1",
+            lambda i, h, n: deeprnn.GRU(i, h, n, zoneout=0.1),
+            "torch nn.GRU",
+            3,
+        ),
+        Row(
+            "deeprnn GRU layer_norm",
+            lambda i, h, n: deeprnn.GRU(i, h, n, layer_norm=True),
+            "torch nn.GRU",
+            3,
+        ),
+        Row(
+            "deeprnn LSTM recurrent_dropout=0.25 (Python loop)",
+            lambda i, h, n: PythonLoop(deeprnn.LSTM(i, h, n, recurrent_dropout=0.25)),
+        ),
+        Row(
+            "deeprnn LSTM layer_norm (Python loop)",
+            lambda i, h, n: PythonLoop(deeprnn.LSTM(i, h, n, layer_norm=True)),
         ),
     ]
     if include_loop:
@@ -173,11 +225,15 @@ def train_flops(B, T, I, H, L, G) -> float:
     return 3 * fwd
 
 
-def peak_memory_mb(row_index: int, shape, device, include_loop) -> float:
+def _row(name: str, include_loop: bool) -> Row:
+    return next(r for r in rows(include_loop) if r.name == name)
+
+
+def peak_memory_mb(row_name: str, shape, device, include_loop) -> float:
     """Peak memory of one train step, measured in a fresh process."""
     B, T, I, H, L = shape
     if device.type == "cuda":
-        row = rows(include_loop)[row_index]
+        row = _row(row_name, include_loop)
         model = row.build(I, H, L).to(device)
         x = torch.randn(B, T, I, device=device)
         torch.cuda.reset_peak_memory_stats()
@@ -188,7 +244,7 @@ def peak_memory_mb(row_index: int, shape, device, include_loop) -> float:
         sys.executable,
         __file__,
         "--memory-row",
-        str(row_index),
+        row_name,
         "--shape",
         ",".join(map(str, shape)),
     ]
@@ -205,11 +261,11 @@ def _rss_mb(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _memory_child(row_index: int, shape, include_loop: bool) -> None:
+def _memory_child(row_name: str, shape, include_loop: bool) -> None:
     """Peak RSS growth during one train step: reset the high-water mark (clear_refs 5), run,
     read VmHWM. Import-time peaks would otherwise hide the step's own memory."""
     B, T, I, H, L = shape
-    row = rows(include_loop)[row_index]
+    row = _row(row_name, include_loop)
     model = row.build(I, H, L)
     x = torch.randn(B, T, I)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -223,10 +279,14 @@ def _memory_child(row_index: int, shape, include_loop: bool) -> None:
     print(_rss_mb("VmHWM") - base)
 
 
-def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[dict]:
+def run(
+    shape, repeats: int, device, include_loop: bool, memory: bool, only=None, threads=None
+) -> list[dict]:
     B, T, I, H, L = shape
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
-    table = rows(include_loop)
+    table = rows(include_loop, only)
     models = [r.build(I, H, L).to(device) for r in table]
     opts = [torch.optim.SGD(m.parameters(), lr=0.01) for m in models]
     x = torch.randn(B, T, I, device=device)
@@ -248,7 +308,7 @@ def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[d
     peak = gemm_peak(device)
     out = []
     med = {k: {w: statistics.median(v[w]) for w in v} for k, v in times.items()}
-    for i, r in enumerate(table):
+    for r in table:
         base = med[r.baseline]
         t = med[r.name]
         flops = train_flops(B, T, I, H, L, r.gates)
@@ -256,6 +316,7 @@ def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[d
             {
                 "row": r.name,
                 "shape": dict(B=B, T=T, I=I, H=H, layers=L),
+                "threads": torch.get_num_threads(),
                 "train_ms": t["train"] * 1e3,
                 "infer_ms": t["infer"] * 1e3,
                 "train_ratio": t["train"] / base["train"],
@@ -263,7 +324,9 @@ def run(shape, repeats: int, device, include_loop: bool, memory: bool) -> list[d
                 "baseline": r.baseline,
                 "tokens_per_s": B * T / t["train"],
                 "gemm_fraction": flops / t["train"] / 1e9 / peak,
-                "peak_mem_mb": peak_memory_mb(i, shape, device, include_loop) if memory else None,
+                "peak_mem_mb": peak_memory_mb(r.name, shape, device, include_loop)
+                if memory
+                else None,
             }
         )
     return out
@@ -293,6 +356,7 @@ def keras_rows(shape, repeats: int, torch_row: dict) -> list[dict]:
             {
                 "row": f"{label} (tf {data['tensorflow']})",
                 "shape": dict(B=B, T=T, I=I, H=H, layers=L),
+                "threads": torch.get_num_threads(),
                 "train_ms": t["train"] * 1e3,
                 "infer_ms": t["infer"] * 1e3,
                 "train_ratio": t["train"] * 1e3 / torch_row["train_ms"],
@@ -313,14 +377,18 @@ def markdown(results: list[dict], meta: dict) -> str:
     lines = [
         f"Measured {meta['date']} on {meta['machine']} ({meta['threads']} threads), torch "
         f"{meta['torch']}, {meta['device']}; GEMM peak {meta['gemm_gflops']:.0f} GFLOP/s. Medians of "
-        f"{meta['repeats']} interleaved repeats; ratios are to the row named in *base*, from the same run.",
+        f"{meta['repeats']} interleaved repeats; ratios are to the row named in *base*, from the same run. "
+        f"Compiled CPU kernels: {meta.get('compiled', '-')}. Load average (1 min) at start / end: "
+        f"{meta.get('load', '-')} (on {meta.get('cpus', '-')} CPUs).",
         "",
-        "| shape | row | train step ms | × base | inference ms | × base | base | tokens/s (train) | GEMM peak used | peak train memory MB |",
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| shape | threads | row | train step ms | × base | inference ms | × base | base | tokens/s (train) | GEMM peak used | peak train memory MB |",
+        "|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
         s = r["shape"]
-        shape = f"B={s['B']} T={s['T']} I={s['I']} H={s['H']} L={s['layers']}"
+        shape = (
+            f"B={s['B']} T={s['T']} I={s['I']} H={s['H']} L={s['layers']} | {r.get('threads', '-')}"
+        )
         mem = "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.0f}"
         lines.append(
             f"| {shape} | {r['row']} | {r['train_ms']:.0f} | {r['train_ratio']:.2f} | {r['infer_ms']:.0f} | "
@@ -341,7 +409,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-keras", action="store_true", help="skip the TF-Keras peer rows")
     p.add_argument("--readme", action="store_true", help="write the table into docs/results.md")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    p.add_argument("--memory-row", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--threads", help="comma-separated thread counts, e.g. 1,2 (default: torch's)")
+    p.add_argument("--only", help="regular expression: only these rows (and their baselines)")
+    p.add_argument("--memory-row", help=argparse.SUPPRESS)
     p.add_argument("--shape", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.memory_row is not None:
@@ -350,19 +420,27 @@ def main(argv=None) -> int:
     device = torch.device(a.device)
     shapes = [(64, 100, 64, 256, 2)] if a.quick else [(64, 100, 64, 256, 2), (16, 1000, 64, 256, 2)]
     repeats = 3 if a.quick else a.repeats
+    threads = [int(v) for v in a.threads.split(",")] if a.threads else [torch.get_num_threads()]
+    load0 = os.getloadavg()[0]
     results = []
-    for shape in shapes:
-        reps = repeats if shape[1] <= 100 else max(2, repeats // 2)
-        print(f"shape B,T,I,H,L = {shape} ...", flush=True)
-        block = run(shape, reps, device, a.loop, memory=not (a.quick or a.no_memory))
-        if device.type == "cpu" and not a.no_keras:
-            block += keras_rows(shape, reps, block[0])
-        results += block
+    for n_threads in threads:
+        for shape in shapes:
+            reps = repeats if shape[1] <= 100 else max(2, repeats // 2)
+            print(f"{n_threads} threads, shape B,T,I,H,L = {shape} ...", flush=True)
+            block = run(
+                shape, reps, device, a.loop, not (a.quick or a.no_memory), a.only, n_threads
+            )
+            if device.type == "cpu" and not a.no_keras and a.only is None:
+                block += keras_rows(shape, reps, block[0])
+            results += block
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()} {platform.system()}",
-        "threads": torch.get_num_threads(),
+        "threads": ",".join(map(str, threads)),
         "torch": torch.__version__,
+        "compiled": "built" if compiled.available() else f"not built ({compiled._state['error']})",
+        "load": f"{load0:.1f} / {os.getloadavg()[0]:.1f}",
+        "cpus": os.cpu_count(),
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
         "gemm_gflops": gemm_peak(device),
         "repeats": repeats,
