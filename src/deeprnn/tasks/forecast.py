@@ -4,7 +4,7 @@ steps of the targets.
 Encoders (``model.encoder``): ``rnn``, a :class:`~deeprnn.DeepRNN` over the time steps, decoded
 ``direct`` (the last hidden state -> all ``horizon`` steps at once) or ``autoregressive`` (a
 one-step-ahead model trained with teacher forcing, fed its own predictions for ``horizon``
-steps; future covariates are taken as known); or ``segment``, the segment-wise RNN with
+steps); or ``segment``, the segment-wise RNN with
 parallel multi-step decoding of SegRNN (:class:`~deeprnn.tasks._segment.SegmentRNN`).
 
 Known future covariates (calendar features, static covariates, ``data.known_covariates``;
