@@ -4,6 +4,9 @@
   (cuDNN / oneDNN), with the layer's own parameters.
 * :mod:`deeprnn.kernels.fused` — everything else (recurrent dropout, zoneout, layer norm,
   other activations, minimal GRU, any mask): a per-step GEMM loop with a hand-written BPTT.
+* :mod:`deeprnn.kernels.compiled` — that loop in C++ for LSTM / GRU and their layer-norm
+  kinds on CPU (built just in time on first use, cached on disk; without a compiler one
+  warning and the Python loop).
 
 ``Recurrent(impl="auto")`` picks one; ``impl="loop"`` is the readable reference loop that the
 tests hold every kernel to.
