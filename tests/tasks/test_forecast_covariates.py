@@ -161,3 +161,27 @@ def test_predict_repeats_static_covariates_and_needs_known_future_rows(tmp_path)
     future = [{"promo": "1", "temp": ""} for _ in range(4)]  # temp is past-only: may be empty
     out = promo_model.predict_raw(rows + future)
     assert len(out) == 4
+
+
+# -- the season length from the frequency --------------------------------------------------------
+def test_seasonality_defaults_to_the_frequencys_season(tmp_path, caplog):
+    from deeprnn.data.seasonality import season_length
+
+    assert [season_length(f) for f in ("h", "MS", "QS-OCT", "15min", "D", "W-SUN", "B")] == [
+        24, 12, 4, 96, 1, 1, 5,
+    ]  # fmt: skip
+    assert season_length(None) == season_length("no such freq") == season_length("7h") == 1
+    lines = ["time,y"] + [f"2020-01-01 {h:02d}:00,{h}" for h in range(24)]
+    lines += [f"2020-01-{d:02d} {h:02d}:00,{h}" for d in range(2, 6) for h in range(24)]
+    path = tmp_path / "hourly.csv"
+    path.write_text("\n".join(lines) + "\n")
+    base = {"source": "csv", "path": str(path), "targets": ["y"], "time_column": "time",
+            "input_window": 24, "horizon": 2}  # fmt: skip
+    with caplog.at_level("WARNING", logger="deeprnn.tasks.forecast"):
+        dm = ForecastData(run_config_from_dict({"task": "forecast", "data": base}).data).prepare()
+    assert dm.artifacts["seasonality"] == 24 and "data.seasonality: 24" in caplog.text
+    given = run_config_from_dict({"task": "forecast", "data": {**base, "seasonality": 6}}).data
+    assert ForecastData(given).prepare().artifacts["seasonality"] == 6
+    untimed = {k: v for k, v in base.items() if k != "time_column"}
+    plain = run_config_from_dict({"task": "forecast", "data": untimed}).data
+    assert ForecastData(plain).prepare().artifacts["seasonality"] == 1

@@ -60,6 +60,7 @@ import torch
 
 from deeprnn._validation import check_choice
 from deeprnn.data import series_io as sio
+from deeprnn.data.seasonality import season_length
 from deeprnn.tasks._data import TaskData, require_columns, split_indices
 from deeprnn.tasks._forecast_columns import (
     MASK,
@@ -98,7 +99,7 @@ class ForecastDataConfig:
     input_window: int = 50
     horizon: int = 1
     stride: int = 1
-    seasonality: int = 1
+    seasonality: int | None = None
     scaler: Literal["standard", "minmax", "none"] = "standard"
     val_fraction: float = 0.2
     test_fraction: float = 0.1
@@ -122,7 +123,7 @@ class ForecastDataConfig:
 
     def validate(self, where: str) -> None:
         for name in ("input_window", "horizon", "stride", "seasonality", "num_series"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{where}.{name} must be >= 1, got {getattr(self, name)!r}")
         if not self.targets:
             raise ValueError(f"{where}.targets must name at least one column")
@@ -223,7 +224,8 @@ class ForecastData(TaskData):
         art.setdefault("targets", list(cfg.targets))
         art.setdefault("input_window", w)
         art.setdefault("horizon", h)
-        art.setdefault("seasonality", cfg.seasonality)
+        if cfg.seasonality is not None or cfg.source == "sines" or not cfg.has_time:
+            art.setdefault("seasonality", cfg.seasonality or 1)
         art.setdefault("series_column", cfg.series_column)
         if cfg.source == "sines":
             art.setdefault("covariates", list(cfg.covariates))
@@ -247,6 +249,15 @@ class ForecastData(TaskData):
         ):
             art.setdefault(key, value)
         tables, times = self._frames()
+        if "seasonality" not in art:  # from the frequency of the time column (M4 / GluonTS)
+            art["seasonality"] = season_length(art.get("freq"))
+            log.warning(
+                "data.seasonality: %d, the season length of the %r frequency (M4 / GluonTS: "
+                "hourly 24, monthly 12, quarterly 4, daily 1 ...); set data.seasonality to "
+                "override",
+                art["seasonality"],
+                art.get("freq"),
+            )
         bounds = {sid: split_bounds(len(t), cfg, times.get(sid), sid) for sid, t in tables.items()}
         self._fit_categories([t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
         art.setdefault("covariates", feature_names(art))
