@@ -72,6 +72,21 @@ def test_import_and_availability():
     assert triton_pointwise.kernels_for(torch.zeros(1))["rnn"] is pw.KERNELS["rnn"]
 
 
+def test_interpreted_module_guards(tp):
+    assert tp.available(torch.zeros(1, dtype=torch.float64))
+    assert not tp.available(torch.zeros(1, dtype=torch.int64))
+    assert not tp.available(torch.zeros(1, dtype=torch.bfloat16))  # numpy has no bfloat16
+    assert tp.kernels_for(torch.zeros(1))["lstm"] is tp.TRITON_KERNELS["lstm"]
+    act, prev = torch.randn(3, 5 * 4), (torch.randn(3, 4), torch.randn(3, 4))
+    new = tuple(torch.empty(3, 4) for _ in prev)
+    with pytest.raises(ValueError, match="keep-mask"):
+        tp.lstm_forward_fused(None, act, None, prev, new, "tanh", zoneout=0.1, training=True)
+    with pytest.raises(ValueError, match="unit column stride"):
+        tp.lstm_forward(None, act, None, (prev[0], torch.randn(4, 3).t()), new, "tanh")
+    empty = torch.empty(0, 5 * 4)
+    tp.lstm_forward(None, empty, None, (empty[:, :4],) * 2, (empty[:, :4],) * 2, "tanh")
+
+
 def _inputs(kind, N, H, dtype, gen):
     def r(*shape, scale=1.0):
         return (torch.randn(*shape, generator=gen, dtype=torch.float64) * scale).to(dtype)

@@ -25,18 +25,17 @@ Backward (``dxp`` (N, G*H) written in place; :math:`\sigma' = \sigma(1-\sigma)`,
   :math:`\bar r = \bar n\, hp_n \sigma'(r)`; ``dxp`` = [r̄, z̄, n̄], ``dhp`` = [r̄, z̄, n̄ r],
   carried :math:`\bar h_{t-1} = \bar h z` (the direct path, not through ``hp``).
 
-The ``*_fused`` variants also do the work the fused loop does around the cell in the same
-launch: the zoneout mix (training: ``new = where(keep, old, new)``; eval: ``new.lerp_(old, p)``),
-the time-mask carry (``new = where(m, new, old)``, ``out_t = new_h * m``) and, backward, their
-transposes plus the ``d_out`` accumulation. The derivative factors are recomputed from ``act``
-inside the step kernel, so ``prepare`` only hands the saved buffers on.
+The ``*_fused`` variants also do, in the same launch, what the fused loop does around the cell:
+the zoneout mix (training ``new = where(keep, old, new)``, eval ``new.lerp_(old, p)``), the
+time-mask carry (``new = where(m, new, old)``, ``out_t = new_h m``) and, backward, their
+transposes and the ``d_out`` accumulation. The step kernels recompute the derivative factors
+from ``act``, so ``prepare`` only hands the saved buffers on.
 
-Without triton the module imports and :data:`HAS_TRITON` is False. :func:`available` says when
-the kernels can run: CUDA tensors, or CPU tensors when the kernels were built under
-``TRITON_INTERPRET=1`` (tests). ``libdevice.tanh`` does not exist in the interpreter, so tanh is
-a rational function (Lambert's continued fraction to depth 7) for :math:`|x| < 0.625` and
-:math:`(1-e^{-2|x|})/(1+e^{-2|x|})` above: within 3 ulp in float32 and float64, the same code on
-both paths.
+Without triton the module still imports (:data:`HAS_TRITON` False). :func:`available`: CUDA
+tensors, or CPU tensors when the kernels were built under ``TRITON_INTERPRET=1`` (tests). The
+interpreter has no ``libdevice.tanh``, so tanh is Lambert's continued fraction to depth 7 for
+:math:`|x| < 0.625` and :math:`(1-e^{-2|x|})/(1+e^{-2|x|})` above (within 3 ulp in float32 and
+float64), the same code on both paths; float16 / bfloat16 are computed in float32.
 """
 
 from __future__ import annotations
@@ -45,6 +44,8 @@ import os
 
 import torch
 from torch import Tensor
+
+from deeprnn.kernels._pointwise import KERNELS
 
 try:
     import triton
@@ -59,11 +60,17 @@ BLOCK_H_MAX = 128
 BLOCK_ELEMS = 1024  # elements per program
 
 
+_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def available(device: Tensor | torch.device | str) -> bool:
-    """True when the kernels can run on ``device`` (a tensor or a device)."""
+    """True when the kernels can run on ``device`` (a tensor: also of a floating dtype they
+    take; the interpreter has no bfloat16)."""
     if not HAS_TRITON:
         return False
     if isinstance(device, Tensor):
+        if device.dtype not in _DTYPES or (INTERPRET and device.dtype == torch.bfloat16):
+            return False
         device = device.device
     kind = torch.device(device).type
     return kind == "cpu" if INTERPRET else kind == "cuda"
@@ -97,11 +104,22 @@ if HAS_TRITON:
         return s - s * s
 
     @triton.jit
-    def _tile(N, H, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr):
+    def _tile(N, H, mask, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr, HAS_MASK: tl.constexpr):
+        """Row offsets (int64), columns, validity and the time mask (1 without one) of a tile."""
         rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
         cols = tl.program_id(1) * BLOCK_H + tl.arange(0, BLOCK_H)
         valid = (rows[:, None] < N) & (cols[None, :] < H)
-        return rows.to(tl.int64)[:, None], cols[None, :], rows, valid
+        m = 1
+        if HAS_MASK:
+            m = tl.load(mask + rows, mask=rows < N, other=0)[:, None]
+        return rows.to(tl.int64)[:, None], cols[None, :], valid, m
+
+    @triton.jit
+    def _keep(ptr, offs, v, ZONEOUT: tl.constexpr):
+        k = 0
+        if ZONEOUT == 1:
+            k = tl.load(ptr + offs, mask=v, other=0)
+        return k
 
     @triton.jit
     def _carry(x, old, keep, m, zp, ZONEOUT: tl.constexpr, HAS_MASK: tl.constexpr):
@@ -110,11 +128,28 @@ if HAS_TRITON:
             x = tl.where(keep != 0, old, x)
         elif ZONEOUT == 2:  # torch.lerp(x, old, p), both of its branches
             p = tl.load(zp).to(x.dtype)
-            q = tl.load(zp + 1).to(x.dtype)
-            x = tl.where(p < 0.5, x + p * (old - x), old - (old - x) * q)
+            x = tl.where(p < 0.5, x + p * (old - x), old - (old - x) * tl.load(zp + 1).to(x.dtype))
         if HAS_MASK:
             x = tl.where(m != 0, x, old)
         return x
+
+    @triton.jit
+    def _store_out(out, offs, h, m, v, HAS_MASK: tl.constexpr, HAS_OUT: tl.constexpr):
+        if HAS_OUT:
+            if HAS_MASK:
+                h = h * (m != 0).to(h.dtype)
+            tl.store(out + offs, h, mask=v)
+
+    @triton.jit
+    def _grad_in(ptr, dout, offs, m, v, HAS_MASK: tl.constexpr, HAS_DOUT: tl.constexpr, UPCAST: tl.constexpr):  # fmt: skip
+        """The carried gradient plus the gradient of ``out_t`` (times the mask)."""
+        d = _ld(ptr, v, UPCAST)
+        if HAS_DOUT:
+            g = _ld(dout + offs, v, UPCAST)
+            if HAS_MASK:
+                g = g * (m != 0).to(g.dtype)
+            d = d + g
+        return d
 
     @triton.jit
     def _uncarry(d, keep, m, zp, ZONEOUT: tl.constexpr, HAS_MASK: tl.constexpr):
@@ -129,8 +164,7 @@ if HAS_TRITON:
             direct = direct + d * kf
             d = d * (1 - kf)
         elif ZONEOUT == 2:
-            p = tl.load(zp).to(d.dtype)
-            direct = direct + d * p
+            direct = direct + d * tl.load(zp).to(d.dtype)
             d = d * tl.load(zp + 1).to(d.dtype)
         return d, direct
 
@@ -141,7 +175,7 @@ if HAS_TRITON:
         ZONEOUT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_OUT: tl.constexpr,
         UPCAST: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr,
     ):  # fmt: skip
-        r, c, rows, v = _tile(N, H, BLOCK_N, BLOCK_H)
+        r, c, v, m = _tile(N, H, mask, BLOCK_N, BLOCK_H, HAS_MASK)
         a = act + r * s_act + c
         i = _sigmoid(_ld(a, v, UPCAST))
         f = _sigmoid(_ld(a + H, v, UPCAST))
@@ -156,24 +190,14 @@ if HAS_TRITON:
         tl.store(a + 2 * H, g, mask=v)
         tl.store(a + 3 * H, o, mask=v)
         tl.store(a + 4 * H, tc, mask=v)
-        m = 1
-        if HAS_MASK:
-            m = tl.load(mask + rows, mask=rows < N, other=0)[:, None]
         if ZONEOUT != 0 or HAS_MASK:
             h_old = _ld(ph + r * s_ph + c, v, UPCAST)
-            k_h = 0
-            k_c = 0
-            if ZONEOUT == 1:
-                k_h = tl.load(kh + r * s_kh + c, mask=v, other=0)
-                k_c = tl.load(kc + r * s_kc + c, mask=v, other=0)
-            h = _carry(h, h_old, k_h, m, zp, ZONEOUT, HAS_MASK)
+            h = _carry(h, h_old, _keep(kh, r * s_kh + c, v, ZONEOUT), m, zp, ZONEOUT, HAS_MASK)
+            k_c = _keep(kc, r * s_kc + c, v, ZONEOUT)
             cell = _carry(cell, c_old, k_c, m, zp, ZONEOUT, HAS_MASK)
         tl.store(nh + r * s_nh + c, h, mask=v)
         tl.store(nc + r * s_nc + c, cell, mask=v)
-        if HAS_OUT:
-            if HAS_MASK:
-                h = h * (m != 0).to(h.dtype)
-            tl.store(out + r * s_out + c, h, mask=v)
+        _store_out(out, r * s_out + c, h, m, v, HAS_MASK, HAS_OUT)
 
     @triton.jit
     def _gru_fwd_kernel(
@@ -182,7 +206,7 @@ if HAS_TRITON:
         ZONEOUT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_OUT: tl.constexpr,
         UPCAST: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr,
     ):  # fmt: skip
-        r, c, rows, v = _tile(N, H, BLOCK_N, BLOCK_H)
+        r, c, v, m = _tile(N, H, mask, BLOCK_N, BLOCK_H, HAS_MASK)
         x = xp + r * s_xp + c
         y = hp + r * s_hp + c
         a = act + r * s_act + c
@@ -196,18 +220,9 @@ if HAS_TRITON:
         tl.store(a + H, z, mask=v)
         tl.store(a + 2 * H, n, mask=v)
         tl.store(a + 3 * H, hn, mask=v)
-        m = 1
-        if HAS_MASK:
-            m = tl.load(mask + rows, mask=rows < N, other=0)[:, None]
-        k_h = 0
-        if ZONEOUT == 1:
-            k_h = tl.load(kh + r * s_kh + c, mask=v, other=0)
-        h = _carry(h, h_old, k_h, m, zp, ZONEOUT, HAS_MASK)
+        h = _carry(h, h_old, _keep(kh, r * s_kh + c, v, ZONEOUT), m, zp, ZONEOUT, HAS_MASK)
         tl.store(nh + r * s_nh + c, h, mask=v)
-        if HAS_OUT:
-            if HAS_MASK:
-                h = h * (m != 0).to(h.dtype)
-            tl.store(out + r * s_out + c, h, mask=v)
+        _store_out(out, r * s_out + c, h, m, v, HAS_MASK, HAS_OUT)
 
     @triton.jit
     def _lstm_bwd_kernel(
@@ -216,24 +231,12 @@ if HAS_TRITON:
         ZONEOUT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DOUT: tl.constexpr,
         UPCAST: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr,
     ):  # fmt: skip
-        r, c, rows, v = _tile(N, H, BLOCK_N, BLOCK_H)
-        dh = _ld(dh_in + r * s_dh + c, v, UPCAST)
-        dc = _ld(dc_in + r * s_dc + c, v, UPCAST)
-        m = 1
-        if HAS_MASK:
-            m = tl.load(mask + rows, mask=rows < N, other=0)[:, None]
-        if HAS_DOUT:
-            g_out = _ld(dout + r * s_dout + c, v, UPCAST)
-            if HAS_MASK:
-                g_out = g_out * (m != 0).to(g_out.dtype)
-            dh = dh + g_out
-        k_h = 0
-        k_c = 0
-        if ZONEOUT == 1:
-            k_h = tl.load(kh + r * s_kh + c, mask=v, other=0)
-            k_c = tl.load(kc + r * s_kc + c, mask=v, other=0)
+        r, c, v, m = _tile(N, H, mask, BLOCK_N, BLOCK_H, HAS_MASK)
+        dh = _grad_in(dh_in + r * s_dh + c, dout, r * s_dout + c, m, v, HAS_MASK, HAS_DOUT, UPCAST)
+        k_h = _keep(kh, r * s_kh + c, v, ZONEOUT)
         dh, direct_h = _uncarry(dh, k_h, m, zp, ZONEOUT, HAS_MASK)
-        dc, direct_c = _uncarry(dc, k_c, m, zp, ZONEOUT, HAS_MASK)
+        dc = _ld(dc_in + r * s_dc + c, v, UPCAST)
+        dc, direct_c = _uncarry(dc, _keep(kc, r * s_kc + c, v, ZONEOUT), m, zp, ZONEOUT, HAS_MASK)
         a = act + r * s_act + c
         i = _ld(a, v, UPCAST)
         f = _ld(a + H, v, UPCAST)
@@ -257,33 +260,22 @@ if HAS_TRITON:
         ZONEOUT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DOUT: tl.constexpr,
         UPCAST: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr,
     ):  # fmt: skip
-        r, c, rows, v = _tile(N, H, BLOCK_N, BLOCK_H)
-        dh = _ld(dh_in + r * s_dh + c, v, UPCAST)
-        m = 1
-        if HAS_MASK:
-            m = tl.load(mask + rows, mask=rows < N, other=0)[:, None]
-        if HAS_DOUT:
-            g_out = _ld(dout + r * s_dout + c, v, UPCAST)
-            if HAS_MASK:
-                g_out = g_out * (m != 0).to(g_out.dtype)
-            dh = dh + g_out
-        k_h = 0
-        if ZONEOUT == 1:
-            k_h = tl.load(kh + r * s_kh + c, mask=v, other=0)
+        r, c, v, m = _tile(N, H, mask, BLOCK_N, BLOCK_H, HAS_MASK)
+        dh = _grad_in(dh_in + r * s_dh + c, dout, r * s_dout + c, m, v, HAS_MASK, HAS_DOUT, UPCAST)
+        k_h = _keep(kh, r * s_kh + c, v, ZONEOUT)
         dh, direct = _uncarry(dh, k_h, m, zp, ZONEOUT, HAS_MASK)
         a = act + r * s_act + c
         reset = _ld(a, v, UPCAST)
         z = _ld(a + H, v, UPCAST)
         n = _ld(a + 2 * H, v, UPCAST)
-        hn = _ld(a + 3 * H, v, UPCAST)
         dn = dh * ((1 - z) * (1 - n * n))
         dz = dh * ((_ld(ph + r * s_ph + c, v, UPCAST) - n) * _dsig(z))
-        dr = dh * ((1 - z) * (1 - n * n) * hn * _dsig(reset))
+        dr = dh * ((1 - z) * (1 - n * n) * _ld(a + 3 * H, v, UPCAST) * _dsig(reset))
         d = dxp + r * s_dxp + c
+        e = dhp + r * s_dhp + c
         tl.store(d, dr, mask=v)
         tl.store(d + H, dz, mask=v)
         tl.store(d + 2 * H, dn, mask=v)
-        e = dhp + r * s_dhp + c
         tl.store(e, dr, mask=v)
         tl.store(e + H, dz, mask=v)
         tl.store(e + 2 * H, dn * reset, mask=v)
@@ -304,6 +296,8 @@ def _launch(kernel, ptrs, strided, zoneout, training, dtype, N, H, **flags):
     """Launch ``kernel`` over an (N, H) grid. ``ptrs``: its pointer arguments in order (``None``
     for unused ones; the zoneout scalars follow), ``strided``: the (N, k*H) ones whose row
     strides come after N and H."""
+    if N == 0 or H == 0:
+        return
     dummy = next(t for t in ptrs if t is not None)
     mode = 0 if not zoneout else (1 if training else 2)
     zp = dummy
@@ -312,8 +306,8 @@ def _launch(kernel, ptrs, strided, zoneout, training, dtype, N, H, **flags):
         if key not in _ZP:
             _ZP[key] = torch.tensor([zoneout, 1 - zoneout], dtype=dtype, device=dummy.device)
         zp = _ZP[key]
-    ptrs = [dummy if t is None else (t.view(torch.uint8) if t.dtype == torch.bool else t)
-            for t in ptrs]  # fmt: skip
+    ptrs = [dummy if t is None else (t.contiguous().view(torch.uint8) if t.dtype == torch.bool
+            else t) for t in ptrs]  # fmt: skip
     strides = [0 if t is None else _row_stride(t) for t in strided]
     block_h = min(triton.next_power_of_2(H), BLOCK_H_MAX)
     block_n = min(triton.next_power_of_2(N), max(1, BLOCK_ELEMS // block_h))
@@ -324,8 +318,12 @@ def _launch(kernel, ptrs, strided, zoneout, training, dtype, N, H, **flags):
 
 
 def _keeps(keep, zoneout, training, S):
-    keep = tuple(keep or ()) + (None,) * S
-    return keep[:S] if zoneout and training else (None,) * S
+    if not (zoneout and training):
+        return (None,) * S
+    keep = tuple(keep or ())[:S]
+    if len(keep) < S or any(k is None for k in keep):
+        raise ValueError(f"zoneout in training needs {S} keep-mask(s), got {keep}")
+    return keep
 
 
 def lstm_forward_fused(xp, act, hp, prev, new, activation, *, zoneout=0.0, training=False,
@@ -451,6 +449,4 @@ TRITON_FUSED = {
 
 def kernels_for(t: Tensor) -> dict:
     """``_pointwise.KERNELS`` with the Triton kernels swapped in where they can run on ``t``."""
-    from deeprnn.kernels._pointwise import KERNELS
-
     return {**KERNELS, **TRITON_KERNELS} if available(t) else KERNELS
