@@ -73,6 +73,7 @@ from deeprnn.tasks._forecast_columns import (
     parse_times,
     time_columns,
 )
+from deeprnn.tasks._forecast_history import ForecastHistory
 from deeprnn.tasks._forecast_scaler import Scaler
 from deeprnn.tasks._forecast_splits import (
     _iso,
@@ -194,16 +195,6 @@ def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def _missing_future(fut, columns: list[str]) -> dict[str, int]:
-    """Known covariates without a value in the H future rows: column -> first step (1-based)."""
-    out = {}
-    for c in columns:
-        gaps = np.flatnonzero(fut[c].isna().to_numpy()) if c in fut else [0]
-        if len(gaps):
-            out[c] = int(gaps[0]) + 1
-    return out
-
-
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
     """(n, steps, 1) float32 noisy sines (:func:`deeprnn.data.generate_time_series`)."""
     from deeprnn.data import generate_time_series
@@ -211,7 +202,7 @@ def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
     return generate_time_series(n, steps, np.random.default_rng(seed))
 
 
-class ForecastData(TaskData):
+class ForecastData(ForecastHistory, TaskData):
     """Windows ``(x (W + H, F), y (H, K))`` of scaled series; artifacts: targets, covariates
     (the F - K input features: numeric covariates, one-hot columns ``col=value``, calendar
     ``hour_sin`` ...), raw_covariates (the table's columns), categories, time_column,
@@ -410,25 +401,6 @@ class ForecastData(TaskData):
             art["scaler"] = Scaler.fit(self.config.scaler, cols, train_values).to_artifact()
         self.scaler = Scaler.from_artifact(art["scaler"])
 
-    def _future_rows(self, fut, hist, sid: str):
-        """The H rows after a history, reindexed to H: static covariates repeated from the
-        history, known covariates required (the model reads them); past-only ones may be
-        absent."""
-        art, h = self.artifacts, self.artifacts["horizon"]
-        fut = fut.reset_index(drop=True).reindex(range(h))
-        static = art.get("static_covariates") or []
-        for c in static:
-            fut[c] = hist[c].iloc[-1]
-        need = [c for c in art.get("known_covariates") or [] if c not in static]
-        missing = _missing_future(fut, need)
-        if missing:
-            shown = ", ".join(f"{c!r} from step {step}" for c, step in missing.items())
-            raise ValueError(
-                f"series {sid}: the model reads the future values of data.known_covariates "
-                f"{need}: give the {h} rows after the history with them (missing {shown})"
-            )
-        return fut
-
     def _observed(self, table) -> np.ndarray | None:
         """(T, K) True where a target has a value, or None when no target is masked."""
         targets = self.artifacts["targets"]
@@ -456,68 +428,3 @@ class ForecastData(TaskData):
 
     def collate(self, items: list):
         return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
-
-    def encode_history(self, records: list):
-        """Raw rows (dicts) -> per series ``(id, history (W, F), future covariates (H, C),
-        forecast time stamps or None)``. A series' history ends at its last row with a target
-        value; rows after it give the future covariates (else they count as 0; calendar
-        features come from the forecast time stamps)."""
-        import pandas as pd
-
-        art = self.artifacts
-        self.scaler = Scaler.from_artifact(art.get("scaler"))
-        targets = art["targets"]
-        k, w, h = len(targets), art["input_window"], art["horizon"]
-        for r in records:
-            if not isinstance(r, dict):
-                cols = targets + art.get("raw_covariates", art["covariates"])
-                raise ValueError(f"forecast inputs are CSV rows with columns {cols}, got {r!r}")
-        frame = pd.DataFrame(
-            [
-                {c: (None if isinstance(v, str) and not v.strip() else v) for c, v in r.items()}
-                for r in records
-            ]
-        )
-        lines = np.arange(len(frame)) + 2
-        numeric = numeric_columns(art)
-        for c in numeric:
-            if c not in frame.columns:
-                frame[c] = np.nan
-            frame[c] = sio.numeric_column(frame[c], c, lines, "--input", c not in targets)
-        keys = frame[art["series_column"]].astype(str) if art.get("series_column") else None
-        groups = {"0": np.arange(len(frame))}
-        if keys is not None:
-            groups = {str(g): v for g, v in keys.groupby(keys, sort=False).indices.items()}
-        dated = bool(time_columns(art)) and bool(art.get("freq"))
-        for sid, index in groups.items():
-            g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
-            known = np.flatnonzero(g[targets].notna().any(axis=1).to_numpy())
-            n_hist = int(known[-1]) + 1 if len(known) else 0
-            hist, fut, hl = g.iloc[:n_hist], g.iloc[n_hist : n_hist + h], gl[:n_hist]
-            if dated and n_hist:
-                hist = hist.assign(__time__=parse_times(hist, art, hl, "--input"))
-            if art.get("fill") is None:
-                hist, hl = hist.iloc[-w:], hl[-w:]
-            where = f"--input series {sid}"
-            hist, hl = (
-                sio.fill_gaps(hist, numeric, input_fill(art.get("fill")), hl, where)
-                if n_hist
-                else (hist, hl)
-            )
-            if len(hist) < w:
-                raise ValueError(
-                    f"series {sid}: need input_window={w} rows with values, got {len(hist)}"
-                )
-            hist = hist.iloc[-w:]
-            times = None
-            if dated:
-                times = sio.next_times(hist["__time__"].iloc[-1], art["freq"], h)
-            fut = self._future_rows(fut, hist, sid)
-            x = np.concatenate(
-                [
-                    self.features(hist, hist["__time__"].to_numpy() if dated else None),
-                    np.nan_to_num(self.features(fut, times), nan=0.0),
-                ]
-            )
-            scaled = self.scaler.transform(x)
-            yield sid, torch.from_numpy(scaled[:w]), torch.from_numpy(scaled[w:, k:]), times
