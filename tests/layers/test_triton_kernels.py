@@ -10,12 +10,13 @@ Skipped when triton is not installed.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 
 import pytest
 import torch
 
 try:  # pytest.importorskip, but a broken install (ImportError) skips too, as the module treats it
-    import triton  # noqa: F401
+    import triton
 except ImportError as exc:
     pytest.skip(
         f"triton is not installed ({exc}): the Triton kernels are not tested (GPU extra)",
@@ -294,3 +295,38 @@ def test_drop_in_table_in_the_fused_loop(tp, monkeypatch, kind, zoneout, trainin
         results.append([out, *states, acts, *grads[:5]])
     for g, r_ in zip(*results):
         close(g, r_, dt)
+
+
+def test_kernels_compile_for_the_gpu():
+    """No GPU here: compile each kernel ahead of time for sm_90 (PTX and cubin through the
+    wheel's ptxas) with every flag on, catching what the interpreter lets through."""
+    if triton_pointwise.INTERPRET:
+        pytest.skip("TRITON_INTERPRET=1 for the whole session: no compiled kernels to build")
+    try:
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+    except ImportError as exc:
+        pytest.skip(f"this triton has no ahead-of-time compile API ({exc})")
+    kernels = ["_lstm_fwd_kernel", "_gru_fwd_kernel", "_lstm_bwd_kernel", "_gru_bwd_kernel"]
+    for name, dtype, zoneout in [(k, "fp32", z) for k in kernels for z in (1, 2)] + [
+        (k, "fp16", 2) for k in kernels
+    ]:
+        fn = getattr(triton_pointwise, name)
+        params = list(inspect.signature(fn.fn).parameters)
+        flags = {"ZONEOUT": zoneout, "UPCAST": dtype == "fp16", "BLOCK_N": 8, "BLOCK_H": 128}
+        flags.update({p: True for p in params if p.startswith("HAS_")})
+        n_ptr = params.index("N")
+        signature = {
+            p: "constexpr" if p in flags
+            else "i32" if i >= n_ptr
+            else "*u8" if p in ("mask", "kh", "kc")
+            else f"*{dtype}"
+            for i, p in enumerate(params)
+        }  # fmt: skip
+        constexprs = {(params.index(p),): v for p, v in flags.items()}
+        try:
+            src = ASTSource(fn=fn, signature=signature, constexprs=constexprs)
+        except TypeError as exc:
+            pytest.skip(f"this triton's ASTSource differs ({exc})")
+        compiled = triton.compile(src, target=GPUTarget("cuda", 90, 32))
+        assert "ptx" in compiled.asm, name
