@@ -1,16 +1,21 @@
 """The Triton pointwise kernels (:mod:`deeprnn.kernels.triton_pointwise`) held to the Python
 ones of :mod:`deeprnn.kernels._pointwise`, on CPU under the Triton interpreter.
 
-The module is imported a second time, under ``TRITON_INTERPRET=1`` (Triton reads it when a
-kernel is decorated), into a private copy: the environment is restored afterwards, so nothing
-else in the session runs interpreted and the production module is left as it was imported.
-Skipped when triton is not installed.
+The interpreter checks (``check_*``) run in a subprocess with ``TRITON_INTERPRET=1`` (Triton
+reads it when a kernel is decorated): the interpreter patches ``triton.language`` for good, which
+would break every compiled Triton kernel (torch inductor's included) later in this process.
+There they are collected as tests; here :func:`test_interpreter_checks` runs that subprocess. A
+session started with ``TRITON_INTERPRET=1`` runs them in-process instead. Without triton the
+module is skipped.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,26 +31,39 @@ except ImportError as exc:
 from deeprnn.kernels import _pointwise as pw
 from deeprnn.kernels import fused, triton_pointwise
 
+#: the kernels were built for the interpreter: this process runs the checks itself (the
+#: subprocess, or a session started with TRITON_INTERPRET=1)
+INTERPRETED = triton_pointwise.INTERPRET
 SHAPES = [(1, 1), (3, 37), (8, 64), (5, 130)]  # H = 37, 130: partial column blocks
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
 STATES = {"lstm": 2, "gru": 1}
 
 
-@pytest.fixture(scope="module")
+def test_import_and_availability():
+    assert isinstance(triton_pointwise.HAS_TRITON, bool)
+    assert not triton_pointwise.available("meta")
+    assert triton_pointwise.available(torch.zeros(1)) == INTERPRETED  # compiled: CUDA only
+    assert set(triton_pointwise.TRITON_KERNELS) == {"lstm", "gru"}
+    assert triton_pointwise.kernels_for(torch.zeros(1))["rnn"] is pw.KERNELS["rnn"]
+
+
+def test_interpreter_checks():
+    """Run this file's ``check_*`` under ``TRITON_INTERPRET=1`` in a fresh interpreter."""
+    if INTERPRETED:
+        pytest.skip("this session is interpreted: the checks run in-process")
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__))]
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    run = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
+    assert " passed" in run.stdout and " failed" not in run.stdout, run.stdout[-2000:]
+
+
+@pytest.fixture
 def tp():
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRITON_INTERPRET", "1")
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "_deeprnn_triton_interpreted", triton_pointwise.__file__
-        )
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        mp.undo()
-    if not (mod.INTERPRET and mod.available(torch.zeros(1))):
-        pytest.skip("the Triton interpreter could not be enabled")
-    return mod
+    if not INTERPRETED:  # pragma: no cover - the check_* are only collected when interpreted
+        pytest.skip("needs TRITON_INTERPRET=1 (see test_interpreter_checks)")
+    return triton_pointwise
 
 
 @pytest.fixture(params=[128, 16], ids=["block128", "block16"])
@@ -64,16 +82,7 @@ def close(got, ref, dtype):
     torch.testing.assert_close(got, ref, rtol=tol, atol=tol * max(scale, 1e-30))
 
 
-def test_import_and_availability():
-    assert isinstance(triton_pointwise.HAS_TRITON, bool)
-    assert not triton_pointwise.available("meta")
-    if not triton_pointwise.INTERPRET:
-        assert not triton_pointwise.available(torch.zeros(1))  # compiled kernels: CUDA only
-    assert set(triton_pointwise.TRITON_KERNELS) == {"lstm", "gru"}
-    assert triton_pointwise.kernels_for(torch.zeros(1))["rnn"] is pw.KERNELS["rnn"]
-
-
-def test_interpreted_module_guards(tp):
+def check_interpreted_module_guards(tp):
     assert tp.available(torch.zeros(1, dtype=torch.float64))
     assert not tp.available(torch.zeros(1, dtype=torch.int64))
     assert not tp.available(torch.zeros(1, dtype=torch.bfloat16))  # numpy has no bfloat16
@@ -109,7 +118,7 @@ def _forward(fwd, kind, xp, act, hp, prev):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("N,H", SHAPES)
-def test_forward_matches_python(tp, block, kind, dtype, N, H):
+def check_forward_matches_python(tp, block, kind, dtype, N, H):
     gen = torch.Generator().manual_seed(N * 1000 + H)
     xp, act, hp, prev = _inputs(kind, N, H, dtype, gen)
     ref = _forward(pw.KERNELS[kind][0], kind, xp, act, hp, prev)
@@ -119,7 +128,7 @@ def test_forward_matches_python(tp, block, kind, dtype, N, H):
         close(g, r, dtype)
 
 
-def test_forward_float16_computes_in_float32(tp):
+def check_forward_float16_computes_in_float32(tp):
     gen = torch.Generator().manual_seed(3)
     xp, act, hp, prev = _inputs("gru", 4, 37, torch.float16, gen)
     got = _forward(tp.gru_forward, "gru", xp, act, hp, prev)
@@ -164,7 +173,7 @@ def _ref_carry(prev, new, out, zoneout, training, keep, mask):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("zoneout,training,masked", CARRY)
-def test_fused_forward_carry(tp, kind, dtype, zoneout, training, masked):
+def check_fused_forward_carry(tp, kind, dtype, zoneout, training, masked):
     N, H = 6, 37
     gen = torch.Generator().manual_seed(7)
     xp, act, hp, prev = _inputs(kind, N, H, dtype, gen)
@@ -181,6 +190,29 @@ def test_fused_forward_carry(tp, kind, dtype, zoneout, training, masked):
     close(act_t, act_r, dtype)
     for g, r in zip((*new_t, out_t), (*new_r, out_r)):
         close(g, r, dtype)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def check_fused_forward_strided_masks_and_float16(tp, kind):
+    """Row-strided keep-masks, a strided time mask; float16 (computed in float32) to 1e-3."""
+    N, H = 5, 19
+    gen = torch.Generator().manual_seed(13)
+    xp, act, hp, prev = _inputs(kind, N, H, torch.float64, gen)
+    keep = tuple((torch.rand(N, 2 * H, generator=gen) < 0.3)[:, H:] for _ in prev)
+    mask = (torch.rand(N, 3, generator=gen) < 0.6)[:, 1]
+    for dtype, training in [(torch.float64, True), (torch.float16, False)]:
+        cast = [None if t is None else t.to(dtype) for t in (xp, act, hp, *prev)]
+        up = [None if t is None else t.double() for t in cast]  # the same rounded inputs
+        act_r, new_r = _forward(pw.KERNELS[kind][0], kind, *up[:3], tuple(up[3:]))
+        out_r = torch.empty(N, H, dtype=torch.float64)
+        _ref_carry(tuple(up[3:]), new_r, out_r, 0.4, training, keep, mask)
+        act_t, new_t = cast[1], tuple(torch.empty_like(p) for p in cast[3:])
+        out_t = torch.empty(N, H, dtype=dtype)
+        tp.TRITON_FUSED[kind][0](cast[0], act_t, cast[2], tuple(cast[3:]), new_t, "tanh",
+                                 zoneout=0.4, training=training, keep=keep, mask=mask, out=out_t)  # fmt: skip
+        tol = 1e-12 if dtype == torch.float64 else 1e-3
+        for g, r in zip((act_t, *new_t, out_t), (act_r, *new_r, out_r)):
+            torch.testing.assert_close(g.double(), r, rtol=tol, atol=tol)
 
 
 def _ref_backward(kind, d, d_out, prev, act, zoneout, training, keep, mask):
@@ -221,7 +253,7 @@ def _saved(kind, N, H, dtype, gen):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("N,H", SHAPES)
-def test_backward_step_matches_python(tp, block, kind, dtype, N, H):
+def check_backward_step_matches_python(tp, block, kind, dtype, N, H):
     gen = torch.Generator().manual_seed(N + H)
     act, prev, d, _ = _saved(kind, N, H, dtype, gen)
     acts = act[None].expand(3, -1, -1).contiguous()  # a block of K = 3 steps, read at j = 1
@@ -245,7 +277,7 @@ def test_backward_step_matches_python(tp, block, kind, dtype, N, H):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("zoneout,training,masked", [*CARRY, (0.0, False, False)])
-def test_fused_backward_carry(tp, kind, dtype, zoneout, training, masked):
+def check_fused_backward_carry(tp, kind, dtype, zoneout, training, masked):
     N, H = 6, 37
     gen = torch.Generator().manual_seed(11)
     act, prev, d, d_out = _saved(kind, N, H, dtype, gen)
@@ -265,7 +297,7 @@ def test_fused_backward_carry(tp, kind, dtype, zoneout, training, masked):
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("zoneout,training", [(0.0, False), (0.2, True), (0.2, False)])
 @pytest.mark.parametrize("backwards", [False, True])
-def test_drop_in_table_in_the_fused_loop(tp, monkeypatch, kind, zoneout, training, backwards):
+def check_drop_in_table_in_the_fused_loop(tp, monkeypatch, kind, zoneout, training, backwards):
     """The one-line wiring: fused.scan_forward / scan_backward with KERNELS swapped for
     TRITON_KERNELS (the compiled CPU loop switched off on both sides), float64."""
     T, N, H = 5, 4, 9
@@ -300,7 +332,7 @@ def test_drop_in_table_in_the_fused_loop(tp, monkeypatch, kind, zoneout, trainin
 def test_kernels_compile_for_the_gpu():
     """No GPU here: compile each kernel ahead of time for sm_90 (PTX and cubin through the
     wheel's ptxas) with every flag on, catching what the interpreter lets through."""
-    if triton_pointwise.INTERPRET:
+    if INTERPRETED:
         pytest.skip("TRITON_INTERPRET=1 for the whole session: no compiled kernels to build")
     try:
         from triton.backends.compiler import GPUTarget
@@ -330,3 +362,9 @@ def test_kernels_compile_for_the_gpu():
             pytest.skip(f"this triton's ASTSource differs ({exc})")
         compiled = triton.compile(src, target=GPUTarget("cuda", 90, 32))
         assert "ptx" in compiled.asm, name
+
+
+if INTERPRETED:  # collect the interpreter checks as tests only where they run
+    for _name, _check in list(globals().items()):
+        if _name.startswith("check_"):
+            globals()["test_" + _name[len("check_") :]] = _check

@@ -292,6 +292,12 @@ def _row_stride(t: Tensor) -> int:
     return t.stride(0)
 
 
+def _as_ptr(t: Tensor) -> Tensor:
+    if t.dim() == 1:  # the time mask: read at row offsets, no stride
+        t = t.contiguous()
+    return t.view(torch.uint8) if t.dtype == torch.bool else t
+
+
 def _launch(kernel, ptrs, strided, zoneout, training, dtype, N, H, **flags):
     """Launch ``kernel`` over an (N, H) grid. ``ptrs``: its pointer arguments in order (``None``
     for unused ones; the zoneout scalars follow), ``strided``: the (N, k*H) ones whose row
@@ -300,19 +306,18 @@ def _launch(kernel, ptrs, strided, zoneout, training, dtype, N, H, **flags):
         return
     dummy = next(t for t in ptrs if t is not None)
     mode = 0 if not zoneout else (1 if training else 2)
+    upcast = dtype in (torch.float16, torch.bfloat16)
     zp = dummy
-    if mode == 2:  # p and 1 - p in the data's dtype (a float argument would be float32)
-        key = (float(zoneout), dtype, dummy.device)
+    if mode == 2:  # p and 1 - p in the compute dtype (a float argument would be float32)
+        key = (float(zoneout), torch.float32 if upcast else dtype, dummy.device)
         if key not in _ZP:
-            _ZP[key] = torch.tensor([zoneout, 1 - zoneout], dtype=dtype, device=dummy.device)
+            _ZP[key] = torch.tensor([zoneout, 1 - zoneout], dtype=key[1], device=key[2])
         zp = _ZP[key]
-    ptrs = [dummy if t is None else (t.contiguous().view(torch.uint8) if t.dtype == torch.bool
-            else t) for t in ptrs]  # fmt: skip
+    ptrs = [dummy if t is None else _as_ptr(t) for t in ptrs]
     strides = [0 if t is None else _row_stride(t) for t in strided]
     block_h = min(triton.next_power_of_2(H), BLOCK_H_MAX)
     block_n = min(triton.next_power_of_2(N), max(1, BLOCK_ELEMS // block_h))
     grid = (triton.cdiv(N, block_n), triton.cdiv(H, block_h))
-    upcast = dtype in (torch.float16, torch.bfloat16)
     kernel[grid](*ptrs, zp, N, H, *strides, ZONEOUT=mode, UPCAST=upcast, BLOCK_N=block_n,
                  BLOCK_H=block_h, **flags)  # fmt: skip
 
