@@ -1,12 +1,14 @@
 """The Triton pointwise kernels (:mod:`deeprnn.kernels.triton_pointwise`) held to the Python
-ones of :mod:`deeprnn.kernels._pointwise`, on CPU under the Triton interpreter.
+ones of :mod:`deeprnn.kernels._pointwise`.
 
-The interpreter checks (``check_*``) run in a subprocess with ``TRITON_INTERPRET=1`` (Triton
-reads it when a kernel is decorated): the interpreter patches ``triton.language`` for good, which
-would break every compiled Triton kernel (torch inductor's included) later in this process.
-There they are collected as tests; here :func:`test_interpreter_checks` runs that subprocess. A
-session started with ``TRITON_INTERPRET=1`` runs them in-process instead. Without triton the
-module is skipped.
+The checks (``check_*``) run on CPU under the Triton interpreter, in a subprocess started with
+``TRITON_INTERPRET=1`` (:func:`test_interpreter_checks`; Triton reads the variable when a kernel
+is decorated, and the interpreter patches ``triton.language`` for good, which would break every
+compiled Triton kernel, torch inductor's included, later in this process). They are collected
+as tests only where they run: in that subprocess, in a session started with
+``TRITON_INTERPRET=1``, and on a machine with a GPU, where they also run in-process on CUDA with
+the compiled kernels (float32 to 1e-5 of scale there, 1e-6 interpreted; float64 to 1e-12).
+Without triton the module is skipped.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from deeprnn.kernels import fused, triton_pointwise
 #: the kernels were built for the interpreter: this process runs the checks itself (the
 #: subprocess, or a session started with TRITON_INTERPRET=1)
 INTERPRETED = triton_pointwise.INTERPRET
+#: where the check_* run: CPU under the interpreter, else compiled on a GPU when there is one
+DEVICE = "cpu" if INTERPRETED else "cuda"
+RUN_CHECKS = INTERPRETED or torch.cuda.is_available()
 SHAPES = [(1, 1), (3, 37), (8, 64), (5, 130)]  # H = 37, 130: partial column blocks
-TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
+TOL = {torch.float32: 1e-6 if INTERPRETED else 1e-5, torch.float64: 1e-12}  # GPU: fast exp
 STATES = {"lstm": 2, "gru": 1}
 
 
@@ -61,8 +66,8 @@ def test_interpreter_checks():
 
 @pytest.fixture
 def tp():
-    if not INTERPRETED:  # pragma: no cover - the check_* are only collected when interpreted
-        pytest.skip("needs TRITON_INTERPRET=1 (see test_interpreter_checks)")
+    if not RUN_CHECKS:  # pragma: no cover - the check_* are only collected where they run
+        pytest.skip("needs TRITON_INTERPRET=1 (see test_interpreter_checks) or a GPU")
     return triton_pointwise
 
 
@@ -82,30 +87,38 @@ def close(got, ref, dtype):
     torch.testing.assert_close(got, ref, rtol=tol, atol=tol * max(scale, 1e-30))
 
 
-def check_interpreted_module_guards(tp):
-    assert tp.available(torch.zeros(1, dtype=torch.float64))
-    assert not tp.available(torch.zeros(1, dtype=torch.int64))
-    assert not tp.available(torch.zeros(1, dtype=torch.bfloat16))  # numpy has no bfloat16
-    assert tp.kernels_for(torch.zeros(1))["lstm"] is tp.TRITON_KERNELS["lstm"]
-    act, prev = torch.randn(3, 5 * 4), (torch.randn(3, 4), torch.randn(3, 4))
-    new = tuple(torch.empty(3, 4) for _ in prev)
+def check_module_guards(tp):
+    def z(*s, dtype=torch.float32):
+        return torch.randn(*s).to(DEVICE, dtype)
+
+    assert tp.available(z(1, dtype=torch.float64))
+    assert not tp.available(z(1, dtype=torch.int64))
+    assert tp.available(z(1, dtype=torch.bfloat16)) != INTERPRETED  # numpy has no bfloat16
+    assert tp.kernels_for(z(1))["lstm"] is tp.TRITON_KERNELS["lstm"]
+    act, prev = z(3, 5 * 4), (z(3, 4), z(3, 4))
+    new = tuple(torch.empty_like(p) for p in prev)
     with pytest.raises(ValueError, match="keep-mask"):
         tp.lstm_forward_fused(None, act, None, prev, new, "tanh", zoneout=0.1, training=True)
     with pytest.raises(ValueError, match="unit column stride"):
-        tp.lstm_forward(None, act, None, (prev[0], torch.randn(4, 3).t()), new, "tanh")
-    empty = torch.empty(0, 5 * 4)
+        tp.lstm_forward(None, act, None, (prev[0], z(4, 3).t()), new, "tanh")
+    empty = z(0, 5 * 4)
     tp.lstm_forward(None, empty, None, (empty[:, :4],) * 2, (empty[:, :4],) * 2, "tanh")
 
 
 def _inputs(kind, N, H, dtype, gen):
     def r(*shape, scale=1.0):
-        return (torch.randn(*shape, generator=gen, dtype=torch.float64) * scale).to(dtype)
+        return (torch.randn(*shape, generator=gen, dtype=torch.float64) * scale).to(DEVICE, dtype)
 
     S = STATES[kind]
     prev = tuple(r(N, H) for _ in range(S))
     if kind == "lstm":  # the gate sums; scale 2 reaches both branches of the Triton tanh
         return None, r(N, 5 * H, scale=2.0), None, prev
-    return r(N, 3 * H, scale=2.0), torch.zeros(N, 4 * H, dtype=dtype), r(N, 3 * H), prev
+    return (
+        r(N, 3 * H, scale=2.0),
+        torch.zeros(N, 4 * H, dtype=dtype, device=DEVICE),
+        r(N, 3 * H),
+        prev,
+    )
 
 
 def _forward(fwd, kind, xp, act, hp, prev):
@@ -140,8 +153,8 @@ def check_forward_float16_computes_in_float32(tp):
 def _step_masks(N, H, gen):
     mask = torch.rand(N, generator=gen) < 0.6
     mask[0], mask[-1] = False, True
-    keep = tuple(torch.rand(N, H, generator=gen) < 0.3 for _ in range(2))
-    return mask, keep
+    keep = tuple((torch.rand(N, H, generator=gen) < 0.3).to(DEVICE) for _ in range(2))
+    return mask.to(DEVICE), keep
 
 
 CARRY = [  # (zoneout, training, masked)
@@ -180,11 +193,11 @@ def check_fused_forward_carry(tp, kind, dtype, zoneout, training, masked):
     mask, keep = _step_masks(N, H, gen)
     mask = mask if masked else None
     act_r, new_r = _forward(pw.KERNELS[kind][0], kind, xp, act, hp, prev)
-    out_r = torch.empty(N, H, dtype=dtype)
+    out_r = torch.empty(N, H, dtype=dtype, device=DEVICE)
     _ref_carry(prev, new_r, out_r, zoneout, training, keep, mask)
     act_t = act.clone()
     new_t = tuple(torch.empty_like(p) for p in prev)
-    out_t = torch.empty(N, H, dtype=dtype)
+    out_t = torch.empty(N, H, dtype=dtype, device=DEVICE)
     tp.TRITON_FUSED[kind][0](xp, act_t, hp, prev, new_t, "tanh", zoneout=zoneout,
                              training=training, keep=keep, mask=mask, out=out_t)  # fmt: skip
     close(act_t, act_r, dtype)
@@ -198,16 +211,16 @@ def check_fused_forward_strided_masks_and_float16(tp, kind):
     N, H = 5, 19
     gen = torch.Generator().manual_seed(13)
     xp, act, hp, prev = _inputs(kind, N, H, torch.float64, gen)
-    keep = tuple((torch.rand(N, 2 * H, generator=gen) < 0.3)[:, H:] for _ in prev)
-    mask = (torch.rand(N, 3, generator=gen) < 0.6)[:, 1]
+    keep = tuple((torch.rand(N, 2 * H, generator=gen) < 0.3).to(DEVICE)[:, H:] for _ in prev)
+    mask = (torch.rand(N, 3, generator=gen) < 0.6).to(DEVICE)[:, 1]
     for dtype, training in [(torch.float64, True), (torch.float16, False)]:
         cast = [None if t is None else t.to(dtype) for t in (xp, act, hp, *prev)]
         up = [None if t is None else t.double() for t in cast]  # the same rounded inputs
         act_r, new_r = _forward(pw.KERNELS[kind][0], kind, *up[:3], tuple(up[3:]))
-        out_r = torch.empty(N, H, dtype=torch.float64)
+        out_r = torch.empty(N, H, dtype=torch.float64, device=DEVICE)
         _ref_carry(tuple(up[3:]), new_r, out_r, 0.4, training, keep, mask)
         act_t, new_t = cast[1], tuple(torch.empty_like(p) for p in cast[3:])
-        out_t = torch.empty(N, H, dtype=dtype)
+        out_t = torch.empty(N, H, dtype=dtype, device=DEVICE)
         tp.TRITON_FUSED[kind][0](cast[0], act_t, cast[2], tuple(cast[3:]), new_t, "tanh",
                                  zoneout=0.4, training=training, keep=keep, mask=mask, out=out_t)  # fmt: skip
         tol = 1e-12 if dtype == torch.float64 else 1e-3
@@ -245,8 +258,8 @@ def _ref_backward(kind, d, d_out, prev, act, zoneout, training, keep, mask):
 def _saved(kind, N, H, dtype, gen):
     xp, act, hp, prev = _inputs(kind, N, H, dtype, gen)
     act, _ = _forward(pw.KERNELS[kind][0], kind, xp, act, hp, prev)
-    d = [torch.randn(N, H, generator=gen, dtype=torch.float64).to(dtype) for _ in prev]
-    d_out = torch.randn(N, H, generator=gen, dtype=torch.float64).to(dtype)
+    d = [torch.randn(N, H, generator=gen, dtype=torch.float64).to(DEVICE, dtype) for _ in prev]
+    d_out = torch.randn(N, H, generator=gen, dtype=torch.float64).to(DEVICE, dtype)
     return act, prev, d, d_out
 
 
@@ -259,7 +272,7 @@ def check_backward_step_matches_python(tp, block, kind, dtype, N, H):
     acts = act[None].expand(3, -1, -1).contiguous()  # a block of K = 3 steps, read at j = 1
     states = [p[None].expand(3, -1, -1).contiguous() for p in prev]
     _, prepare, step = pw.KERNELS[kind]
-    dxp_r = torch.empty(N, (4 if kind == "lstm" else 3) * H, dtype=dtype)
+    dxp_r = torch.empty(N, (4 if kind == "lstm" else 3) * H, dtype=dtype, device=DEVICE)
     g_r, prev_r = step(d, prepare(acts, states, "tanh"), 1, dxp_r)
     _, prepare, step = tp.TRITON_KERNELS[kind]
     dxp_t = torch.full_like(dxp_r, float("nan"))
@@ -306,13 +319,15 @@ def check_drop_in_table_in_the_fused_loop(tp, monkeypatch, kind, zoneout, traini
     G = (4 if kind == "lstm" else 3) * H
 
     def r(*s):
-        return torch.randn(*s, generator=gen, dtype=dt)
+        return torch.randn(*s, generator=gen, dtype=dt).to(DEVICE)
 
     xp, w_hh, b_hh = r(T, N, G), r(G, H) * 0.3, (None if kind == "lstm" else r(G))
     h0, c0 = r(N, H), (r(N, H) if kind == "lstm" else None)
     mask = torch.rand(T, N, generator=gen) < 0.7
     mask[:, 0] = False  # an all-false (zero-length) row
-    keeps = [torch.rand(T, N, H, generator=gen) < 0.3 for _ in range(2)] if training else [None] * 2
+    mask = mask.to(DEVICE)
+    keeps = [(torch.rand(T, N, H, generator=gen) < 0.3).to(DEVICE) for _ in range(2)]
+    keeps = keeps if training else [None] * 2
     keep_c = keeps[1] if kind == "lstm" else None
     d_out, d_hT = r(T, N, H), r(N, H)
     d_cT = r(N, H) if kind == "lstm" else None
@@ -364,7 +379,7 @@ def test_kernels_compile_for_the_gpu():
         assert "ptx" in compiled.asm, name
 
 
-if INTERPRETED:  # collect the interpreter checks as tests only where they run
+if RUN_CHECKS:  # collect the checks as tests only where they run
     for _name, _check in list(globals().items()):
         if _name.startswith("check_"):
             globals()["test_" + _name[len("check_") :]] = _check
