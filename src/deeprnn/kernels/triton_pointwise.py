@@ -40,6 +40,7 @@ float64), the same code on both paths; float16 / bfloat16 are computed in float3
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -318,8 +319,10 @@ def _launch(kernel, ptrs, strided, zoneout, training, dtype, N, H, **flags):
     block_h = min(triton.next_power_of_2(H), BLOCK_H_MAX)
     block_n = min(triton.next_power_of_2(N), max(1, BLOCK_ELEMS // block_h))
     grid = (triton.cdiv(N, block_n), triton.cdiv(H, block_h))
-    kernel[grid](*ptrs, zp, N, H, *strides, ZONEOUT=mode, UPCAST=upcast, BLOCK_N=block_n,
-                 BLOCK_H=block_h, **flags)  # fmt: skip
+    other_gpu = dummy.is_cuda and dummy.device.index != torch.cuda.current_device()
+    with torch.cuda.device(dummy.device) if other_gpu else contextlib.nullcontext():
+        kernel[grid](*ptrs, zp, N, H, *strides, ZONEOUT=mode, UPCAST=upcast, BLOCK_N=block_n,
+                     BLOCK_H=block_h, **flags)  # fmt: skip
 
 
 def _keeps(keep, zoneout, training, S):
@@ -327,7 +330,7 @@ def _keeps(keep, zoneout, training, S):
         return (None,) * S
     keep = tuple(keep or ())[:S]
     if len(keep) < S or any(k is None for k in keep):
-        raise ValueError(f"zoneout in training needs {S} keep-mask(s), got {keep}")
+        raise ValueError(f"zoneout in training needs {S} keep-mask(s), got {sum(k is not None for k in keep)}")
     return keep
 
 
