@@ -330,7 +330,9 @@ def _keeps(keep, zoneout, training, S):
         return (None,) * S
     keep = tuple(keep or ())[:S]
     if len(keep) < S or any(k is None for k in keep):
-        raise ValueError(f"zoneout in training needs {S} keep-mask(s), got {sum(k is not None for k in keep)}")
+        raise ValueError(
+            f"zoneout in training needs {S} keep-mask(s), got {sum(k is not None for k in keep)}"
+        )
     return keep
 
 
