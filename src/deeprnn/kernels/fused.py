@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.nn.utils.stateless import _reparametrize_module
 
 from deeprnn._validation import autocast_enabled
-from deeprnn.kernels import compiled
+from deeprnn.kernels import compiled, triton_pointwise
 from deeprnn.kernels._pointwise import KERNELS, LN_KERNELS, SUMMED, act_width
 
 
@@ -79,7 +79,8 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
     layer_norm = plan.kind in LN_KERNELS
     acts = xp.new_empty(T, N, G) if generic else xp.new_empty(T, N, act_width(plan.kind, H))
     hp = None if summed or generic else xp.new_empty(N, G)
-    fwd = None if generic else {**KERNELS, **LN_KERNELS}[plan.kind][0]  # type: ignore[index]
+    kinds = triton_pointwise.kernels_for(xp)  # Triton pointwise steps on CUDA, else _pointwise
+    fwd = None if generic else {**kinds, **LN_KERNELS}[plan.kind][0]  # type: ignore[index]
     w_t = w_hh.t().contiguous()  # (H, G*H): a contiguous right operand is ~1.5x faster
     out = xp.new_empty(T, N, H)
     p = plan.zoneout
@@ -149,7 +150,7 @@ def scan_backward(
     if layer_norm:
         bwd = LN_KERNELS[plan.kind][1]
     elif not generic:
-        _, prepare, step = KERNELS[plan.kind]
+        _, prepare, step = triton_pointwise.kernels_for(xp)[plan.kind]
         factors, block = None, -1
     d = [d_hT, d_cT][:S]
     d_out = d_out.contiguous()
