@@ -19,8 +19,8 @@ activations (``act_width(kind, H)`` columns) as :mod:`deeprnn.kernels._pointwise
 They are built just in time on first use with :func:`torch.utils.cpp_extension.load` (ninja and
 a C++ compiler; about a minute on 2 cores), cached on disk in the per-user torch extensions
 folder (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``) and rebuilt only when
-the sources change; concurrent processes wait on cpp_extension's lock file. ``-march=native``:
-the cache belongs to the machine that built it.
+the sources change; concurrent processes wait on cpp_extension's lock file. Built with
+``-march=native``, in a folder named after the CPU's instruction sets (:func:`_cpu_tag`).
 
 ``DEEPRNN_COMPILED=0`` turns them off. Without a compiler, or when the build fails, deeprnn
 warns once (:class:`CompiledKernelWarning`) and keeps the Python loop of ``fused_scan`` —
@@ -29,7 +29,9 @@ never an error. :func:`supports` says whether a scan goes through the compiled l
 
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 import shutil
 import threading
 import warnings
@@ -59,13 +61,28 @@ class CompiledKernelWarning(UserWarning):
     """
 
 
+def _cpu_tag() -> str:
+    """A short fingerprint of the CPU's instruction sets: ``-march=native`` builds are kept
+    apart per CPU kind, so a home folder shared between machines never loads a build made for
+    another one."""
+    flags = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags += line
+                break
+    except OSError:
+        flags += platform.processor()
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
 def _build():
     from torch.utils import cpp_extension
 
     if shutil.which(os.environ.get("CXX", "c++")) is None:
         raise RuntimeError("no C++ compiler (c++ / $CXX) on PATH")
     return cpp_extension.load(
-        name="deeprnn_scan",
+        name=f"deeprnn_scan_{_cpu_tag()}",
         sources=[str(CSRC / s) for s in SOURCES],
         extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
         extra_include_paths=[str(CSRC)],

@@ -22,46 +22,68 @@ struct LnStep {
   double p;
 };
 
+// Row sums with kLanes partial sums: a plain `s += v[j]` loop does not vectorise (the
+// compiler may not reassociate), this one becomes vector adds.
+constexpr int kLanes = 16;
+
+// sum_j f(j) over a row of n values
+template <typename T, typename F>
+inline T lane_sum(int64_t n, F f) {
+  T acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) acc[l] += f(j + l);
+  }
+  T s = 0;
+  for (; j < n; ++j) s += f(j);
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
+}
+
 // mean and rstd of a row of n values (two passes, as torch.var_mean with correction 0)
 template <typename T>
 inline void row_stats(const T* __restrict__ v, int64_t n, T& mean, T& rstd) {
-  T s = 0;
-  for (int64_t j = 0; j < n; ++j) s += v[j];
-  mean = s / static_cast<T>(n);
-  T q = 0;
-  for (int64_t j = 0; j < n; ++j) q += (v[j] - mean) * (v[j] - mean);
+  mean = lane_sum<T>(n, [&](int64_t j) { return v[j]; }) / static_cast<T>(n);
+  const T m = mean;
+  const T q = lane_sum<T>(n, [&](int64_t j) { return (v[j] - m) * (v[j] - m); });
   rstd = T(1) / std::sqrt(q / static_cast<T>(n) + static_cast<T>(kEps));
 }
 
 // zoneout / time mask / out / next GEMM input of one row, after the cell wrote hn (and cn)
 template <int Z, bool RM, typename T>
-void finish_row(int64_t H, T p, bool m, const T* hp, T* hn, const T* cp, T* cn, T* out,
-                const uint8_t* kh, const uint8_t* kc, const T* rm, T* hin) {
+void finish_row(int64_t H, T p, bool m, const T* __restrict__ hp, T* __restrict__ hn,
+                const T* __restrict__ cp, T* __restrict__ cn, T* __restrict__ out,
+                const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc,
+                const T* __restrict__ rm, T* __restrict__ hin) {
+  if (!m) {  // a masked row keeps its state
+    std::copy(hp, hp + H, hn);
+    std::fill(out, out + H, T(0));
+    if (cn) std::copy(cp, cp + H, cn);
+    if constexpr (RM) {
+      for (int64_t j = 0; j < H; ++j) hin[j] = hp[j] * rm[j];
+    }
+    return;
+  }
   for (int64_t j = 0; j < H; ++j) {
-    T h = m ? zone<Z>(hn[j], hp[j], Z == 1 ? kh[j] : uint8_t(0), p) : hp[j];
+    const T h = zone<Z>(hn[j], hp[j], Z == 1 ? kh[j] : uint8_t(0), p);
     hn[j] = h;
-    out[j] = m ? h : T(0);
+    out[j] = h;
     if constexpr (RM) hin[j] = h * rm[j];
   }
   if (cn) {
-    for (int64_t j = 0; j < H; ++j)
-      cn[j] = m ? zone<Z>(cn[j], cp[j], Z == 1 ? kc[j] : uint8_t(0), p) : cp[j];
+    for (int64_t j = 0; j < H; ++j) cn[j] = zone<Z>(cn[j], cp[j], Z == 1 ? kc[j] : uint8_t(0), p);
   }
 }
 
+// the gate loop of an ln_lstm row, its own function so that xhat (a slice of the row's
+// activations) is a separate restrict parameter: then the loop vectorises
 template <typename T>
-__attribute__((noinline)) void ln_lstm_fwd_row(int64_t H, const T* __restrict__ x,
-                                               const T* __restrict__ g, const T* const* pw,
-                                               const T* __restrict__ cp, T* __restrict__ hn,
-                                               T* __restrict__ cn, T* __restrict__ a) {
-  const T* __restrict__ g_hh = pw[0];
-  const T* __restrict__ b_hh = pw[1];
-  const T* __restrict__ g_c = pw[2];
-  const T* __restrict__ b_c = pw[3];
-  T mean, rstd;
-  row_stats(g, 4 * H, mean, rstd);
-  T* __restrict__ xhat = a + 4 * H;
-  for (int64_t j = 0; j < 4 * H; ++j) xhat[j] = (g[j] - mean) * rstd;
+__attribute__((noinline)) void ln_lstm_gates(int64_t H, const T* __restrict__ x,
+                                             const T* __restrict__ b_hh,
+                                             const T* __restrict__ g_hh,
+                                             const T* __restrict__ xhat,
+                                             const T* __restrict__ cp, T* __restrict__ a,
+                                             T* __restrict__ cn) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = sigm(x[j] + b_hh[j] + xhat[j] * g_hh[j]);
     const T f = sigm(x[H + j] + b_hh[H + j] + xhat[H + j] * g_hh[H + j]);
@@ -73,28 +95,15 @@ __attribute__((noinline)) void ln_lstm_fwd_row(int64_t H, const T* __restrict__ 
     a[3 * H + j] = o;
     cn[j] = f * cp[j] + i * gg;
   }
-  T mc, rc;
-  row_stats(cn, H, mc, rc);
-  T* __restrict__ chat = a + 8 * H;
-  for (int64_t j = 0; j < H; ++j) {
-    chat[j] = (cn[j] - mc) * rc;
-    hn[j] = a[3 * H + j] * tanh_(b_c[j] + chat[j] * g_c[j]);
-  }
-  a[9 * H] = rstd;
-  a[9 * H + 1] = rc;
 }
 
 template <typename T>
-__attribute__((noinline)) void ln_gru_fwd_row(int64_t H, const T* __restrict__ x,
-                                              const T* __restrict__ g, const T* const* pw,
-                                              const T* __restrict__ hp, T* __restrict__ hn,
-                                              T* __restrict__ a) {
-  const T* __restrict__ g_hh = pw[0];
-  const T* __restrict__ b_hh = pw[1];
-  T mean, rstd;
-  row_stats(g, 3 * H, mean, rstd);
-  T* __restrict__ xhat = a + 4 * H;
-  for (int64_t j = 0; j < 3 * H; ++j) xhat[j] = (g[j] - mean) * rstd;
+__attribute__((noinline)) void ln_gru_gates(int64_t H, const T* __restrict__ x,
+                                            const T* __restrict__ b_hh,
+                                            const T* __restrict__ g_hh,
+                                            const T* __restrict__ xhat,
+                                            const T* __restrict__ hp, T* __restrict__ a,
+                                            T* __restrict__ hn) {
   for (int64_t j = 0; j < H; ++j) {
     const T hr = b_hh[j] + xhat[j] * g_hh[j];
     const T hz = b_hh[H + j] + xhat[H + j] * g_hh[H + j];
@@ -107,6 +116,44 @@ __attribute__((noinline)) void ln_gru_fwd_row(int64_t H, const T* __restrict__ x
     a[3 * H + j] = hn_;
     hn[j] = nn + z * (hp[j] - nn);
   }
+}
+
+template <typename T>
+__attribute__((noinline)) void ln_lstm_fwd_row(
+    int64_t H, const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ g_hh,
+    const T* __restrict__ b_hh, const T* __restrict__ g_c, const T* __restrict__ b_c,
+    const T* __restrict__ cp, T* __restrict__ hn, T* __restrict__ cn, T* __restrict__ a) {
+  T mean_, rstd_;
+  row_stats(g, 4 * H, mean_, rstd_);
+  const T mean = mean_, rstd = rstd_;  // values, not memory the stores below might alias
+  T* __restrict__ xhat = a + 4 * H;
+  for (int64_t j = 0; j < 4 * H; ++j) xhat[j] = (g[j] - mean) * rstd;
+  ln_lstm_gates<T>(H, x, b_hh, g_hh, xhat, cp, a, cn);
+  T mc_, rc_;
+  row_stats(cn, H, mc_, rc_);
+  const T mc = mc_, rc = rc_;
+  T* __restrict__ chat = a + 8 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    chat[j] = (cn[j] - mc) * rc;
+    hn[j] = a[3 * H + j] * tanh_(b_c[j] + chat[j] * g_c[j]);
+  }
+  a[9 * H] = rstd;
+  a[9 * H + 1] = rc;
+}
+
+template <typename T>
+__attribute__((noinline)) void ln_gru_fwd_row(int64_t H, const T* __restrict__ x,
+                                              const T* __restrict__ g,
+                                              const T* __restrict__ g_hh,
+                                              const T* __restrict__ b_hh,
+                                              const T* __restrict__ hp, T* __restrict__ hn,
+                                              T* __restrict__ a) {
+  T mean_, rstd_;
+  row_stats(g, 3 * H, mean_, rstd_);
+  const T mean = mean_, rstd = rstd_;
+  T* __restrict__ xhat = a + 4 * H;
+  for (int64_t j = 0; j < 3 * H; ++j) xhat[j] = (g[j] - mean) * rstd;
+  ln_gru_gates<T>(H, x, b_hh, g_hh, xhat, hp, a, hn);
   a[7 * H] = rstd;
 }
 
@@ -114,27 +161,19 @@ __attribute__((noinline)) void ln_gru_fwd_row(int64_t H, const T* __restrict__ x
 template <typename T>
 inline void ln_backward_row(int64_t n, const T* __restrict__ d, const T* __restrict__ gain,
                             const T* __restrict__ xhat, T rstd, T* __restrict__ dv) {
-  T s1 = 0, s2 = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    const T y = d[j] * gain[j];
-    s1 += y;
-    s2 += y * xhat[j];
-  }
-  s1 /= static_cast<T>(n);
-  s2 /= static_cast<T>(n);
+  const T s1 = lane_sum<T>(n, [&](int64_t j) { return d[j] * gain[j]; }) / static_cast<T>(n);
+  const T s2 =
+      lane_sum<T>(n, [&](int64_t j) { return d[j] * gain[j] * xhat[j]; }) / static_cast<T>(n);
   for (int64_t j = 0; j < n; ++j) dv[j] = rstd * (d[j] * gain[j] - s1 - xhat[j] * s2);
 }
 
 // one row of the ln_lstm backward; dh (incoming, with zoneout removed) and zh in scratch
 template <typename T>
-__attribute__((noinline)) void ln_lstm_bwd_row(int64_t H, const T* const* pw,
-                                               const T* __restrict__ a, const T* __restrict__ cp,
-                                               const T* __restrict__ dh, T* __restrict__ dc,
-                                               T* __restrict__ dcn, T* __restrict__ tmp,
-                                               T* __restrict__ dx, T* __restrict__ dhp) {
-  const T* __restrict__ g_hh = pw[0];
-  const T* __restrict__ g_c = pw[2];
-  const T* __restrict__ b_c = pw[3];
+__attribute__((noinline)) void ln_lstm_bwd_row(
+    int64_t H, const T* __restrict__ g_hh, const T* __restrict__ g_c, const T* __restrict__ b_c,
+    const T* __restrict__ a, const T* __restrict__ cp, const T* __restrict__ dh,
+    T* __restrict__ dc, T* __restrict__ dcn, T* __restrict__ tmp, T* __restrict__ dx,
+    T* __restrict__ dhp) {
   const T* __restrict__ chat = a + 8 * H;
   for (int64_t j = 0; j < H; ++j) {
     const T tn = tanh_(b_c[j] + chat[j] * g_c[j]);
@@ -156,7 +195,7 @@ __attribute__((noinline)) void ln_lstm_bwd_row(int64_t H, const T* const* pw,
 }
 
 template <typename T>
-__attribute__((noinline)) void ln_gru_bwd_row(int64_t H, const T* const* pw,
+__attribute__((noinline)) void ln_gru_bwd_row(int64_t H, const T* __restrict__ g_hh,
                                               const T* __restrict__ a, const T* __restrict__ hp,
                                               T* __restrict__ dh, T* __restrict__ dx,
                                               T* __restrict__ dhn, T* __restrict__ dhp) {
@@ -173,7 +212,39 @@ __attribute__((noinline)) void ln_gru_bwd_row(int64_t H, const T* const* pw,
     dhn[2 * H + j] = dn * r;
     dh[j] = dh[j] * z;  // the cell's direct path to dh'
   }
-  ln_backward_row<T>(3 * H, dhn, pw[0], a + 4 * H, a[7 * H], dhp);
+  ln_backward_row<T>(3 * H, dhn, g_hh, a + 4 * H, a[7 * H], dhp);
+}
+
+// the incoming gradient of one row, split by zoneout: dh_e / dc (in place) flow through the
+// cell, zh / zc go straight to the previous state
+template <int Z, bool RM, typename T>
+__attribute__((noinline)) void ln_bwd_prologue(
+    int64_t H, T p, const T* __restrict__ dhd, const T* __restrict__ dout,
+    const T* __restrict__ gm, const T* __restrict__ rm, T* __restrict__ dc,
+    const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc, T* __restrict__ dh_e,
+    T* __restrict__ zh, T* __restrict__ zc) {
+  for (int64_t j = 0; j < H; ++j) {
+    T dh = dhd[j] + dout[j];
+    if constexpr (RM) {
+      dh += rm[j] * gm[j];
+    } else {
+      dh += gm[j];
+    }
+    T z = 0;
+    if constexpr (Z == 1) z = static_cast<T>(kh[j]) * dh;
+    if constexpr (Z == 2) z = p * dh;
+    dh_e[j] = dh - z;
+    zh[j] = z;
+  }
+  if (dc) {
+    for (int64_t j = 0; j < H; ++j) {
+      T z = 0;
+      if constexpr (Z == 1) z = static_cast<T>(kc[j]) * dc[j];
+      if constexpr (Z == 2) z = p * dc[j];
+      dc[j] -= z;
+      zc[j] = z;
+    }
+  }
 }
 
 }  // namespace
@@ -264,10 +335,11 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_,
           for (int64_t n = n0; n < n1; ++n) {
             const int64_t r = n * H;
             if (lstm) {
-              ln_lstm_fwd_row<T_>(H, x + n * G, g + n * G, pwp, cprev + r, hnew + r, cnew + r,
-                                  a + n * A);
+              ln_lstm_fwd_row<T_>(H, x + n * G, g + n * G, pwp[0], pwp[1], pwp[2], pwp[3],
+                                  cprev + r, hnew + r, cnew + r, a + n * A);
             } else {
-              ln_gru_fwd_row<T_>(H, x + n * G, g + n * G, pwp, hprev + r, hnew + r, a + n * A);
+              ln_gru_fwd_row<T_>(H, x + n * G, g + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
+                                 a + n * A);
             }
             finish_row<Z, RM, T_>(H, p, mt ? mt[n] != 0 : true, hprev + r, hnew + r,
                                   lstm ? cprev + r : nullptr, lstm ? cnew + r : nullptr, o + r,
@@ -357,33 +429,22 @@ std::vector<Tensor> ln_scan_backward(const std::string& kind, const Tensor& d_ou
             std::fill(dqk + n * Q, dqk + (n + 1) * Q, T_(0));
             continue;
           }
-          for (int64_t j = 0; j < H; ++j) {
-            T_ dh = dh_[j] + dout[r + j] + (rm ? rm[r + j] * gm_[j] : gm_[j]);
-            T_ z1 = 0, z2 = 0;
-            T_ dc = lstm ? dc_all[r + j] : T_(0);
-            if (zmode == 1) {
-              z1 = kht[r + j] ? dh : T_(0);
-              z2 = lstm && kct[r + j] ? dc : T_(0);
-            } else if (zmode == 2) {
-              z1 = p * dh;
-              z2 = p * dc;
-            }
-            dh_e[j] = dh - z1;
-            zh[j] = z1;
-            if (lstm) {
-              dc_all[r + j] = dc - z2;
-              zc[j] = z2;
-            }
-          }
+          with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+            constexpr int Z = decltype(Zc)::value;
+            constexpr bool RM = decltype(RMc)::value;
+            ln_bwd_prologue<Z, RM, T_>(H, p, dh_, dout + r, gm_, RM ? rm + r : nullptr,
+                                       lstm ? dc_all + r : nullptr, Z == 1 ? kht + r : nullptr,
+                                       Z == 1 && lstm ? kct + r : nullptr, dh_e, zh, zc);
+          });
           if (lstm) {
-            ln_lstm_bwd_row<T_>(H, pwp, a + n * A, sc + k * N * H + r, dh_e, dc_all + r,
-                                dqk + n * Q, tmp, dx + n * G, dp + n * G);
+            ln_lstm_bwd_row<T_>(H, pwp[0], pwp[2], pwp[3], a + n * A, sc + k * N * H + r, dh_e,
+                                dc_all + r, dqk + n * Q, tmp, dx + n * G, dp + n * G);
             for (int64_t j = 0; j < H; ++j) {
               dc_all[r + j] += zc[j];
               dh_[j] = zh[j];
             }
           } else {
-            ln_gru_bwd_row<T_>(H, pwp, a + n * A, sh + k * N * H + r, dh_e, dx + n * G,
+            ln_gru_bwd_row<T_>(H, pwp[0], a + n * A, sh + k * N * H + r, dh_e, dx + n * G,
                                dqk + n * Q, dp + n * G);
             for (int64_t j = 0; j < H; ++j) dh_[j] = zh[j] + dh_e[j];
           }
