@@ -126,21 +126,8 @@ def scan_backward(
     kinds :func:`scan_forward` runs compiled)."""
     if compiled.supports(plan.kind, xp):
         return compiled.backward(
-            plan,
-            d_out,
-            d_hT,
-            d_cT,
-            xp,
-            w_hh,
-            b_hh,
-            rec_mask,
-            mask,
-            keep_h,
-            keep_c,
-            states,
-            acts,
-            pw,
-        )
+            plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts, pw
+        )  # fmt: skip
     S = len(states)
     keeps = (keep_h, keep_c)[:S]
     T, _, G = xp.shape
