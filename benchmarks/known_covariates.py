@@ -47,10 +47,9 @@ VARIANTS = {
 }
 
 
-def run(name: str, variant: str, seed: int, runs: Path) -> dict:
+def run(name: str, base: dict, variant: str, seed: int, runs: Path) -> dict:
     from deeprnn.training import fit, run_config_from_dict
 
-    base = datasets(runs)[name]
     out_dir = runs / f"known-{name}-{variant}-s{seed}"
     cfg = merge(merge(base, COMMON), VARIANTS[name][variant])
     cfg.update(seed=seed, out_dir=str(out_dir))
@@ -88,9 +87,10 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    bases = datasets(args.runs)  # once: it writes the synthetic series' file
     for name in args.only:
         results[name] = {
-            v: [run(name, v, s, args.runs) for s in args.seeds] for v in VARIANTS[name]
+            v: [run(name, bases[name], v, s, args.runs) for s in args.seeds] for v in VARIANTS[name]
         }
         write_json(args.out, results)
         print(markdown({name: results[name]}), flush=True)

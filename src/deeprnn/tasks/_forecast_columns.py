@@ -77,10 +77,12 @@ def input_fill(fill):
 def check_static(table, columns: list[str], lines: np.ndarray, where: str, sid: str) -> None:
     """Static covariates must hold one value per series: the first row that differs is an
     error naming the series, the column, the line and both values."""
+    import pandas as pd
+
     for c in columns:
         col = table[c]
         first = col.iloc[0]
-        same = col.eq(first) | (col.isna() & (first is None or first != first))
+        same = col.eq(first) | (col.isna() & bool(pd.isna(first)))
         bad = np.flatnonzero(~same.to_numpy())
         if len(bad):
             i = int(bad[0])
