@@ -1,7 +1,11 @@
 // Shared helpers of the compiled scans (scan_forward.cpp, scan_backward.cpp).
 #pragma once
-#include <torch/extension.h>
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
+#include <torch/extension.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -71,7 +75,110 @@ inline c10::optional<Tensor> contig(const c10::optional<Tensor>& t) {
   return c10::nullopt;
 }
 
-inline int64_t grain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+#if AT_MKL_ENABLED()
+// MKL as linked into libtorch_cpu (LP64): the packed-GEMM API, BLAS and its per-thread count.
+// Weak, so that a libtorch without them still loads the extension (and we fall back).
+extern "C" {
+__attribute__((weak)) size_t cblas_sgemm_pack_get_size(int id, int m, int n, int k);
+__attribute__((weak)) void cblas_sgemm_pack(int layout, int id, int trans, int m, int n, int k,
+                                            float alpha, const float* src, int ld, float* dest);
+__attribute__((weak)) void cblas_sgemm_compute(int layout, int transa, int transb, int m, int n,
+                                               int k, const float* a, int lda, const float* b,
+                                               int ldb, float beta, float* c, int ldc);
+__attribute__((weak)) void sgemm_(const char*, const char*, const int*, const int*, const int*,
+                                  const float*, const float*, const int*, const float*, const int*,
+                                  const float*, float*, const int*);
+__attribute__((weak)) void dgemm_(const char*, const char*, const int*, const int*, const int*,
+                                  const double*, const double*, const int*, const double*,
+                                  const int*, const double*, double*, const int*);
+}
+#endif
+
+// C (M, n) = A (M, k) B for a fixed right operand B (k, n), row-major, called once per step and
+// row block. float with MKL: B is packed once (cblas_sgemm_pack) — the per-call repacking of B
+// is what a plain GEMM of this shape spends much of its time on; else BLAS on raw pointers;
+// else at::mm_out.
+template <typename T>
+class Gemm {
+ public:
+  explicit Gemm(const Tensor& b) : b_(b.contiguous()), k_(b.size(0)), n_(b.size(1)) {
+#if AT_MKL_ENABLED()
+    if constexpr (std::is_same_v<T, float>) {
+      if (cblas_sgemm_pack && cblas_sgemm_compute && cblas_sgemm_pack_get_size) {
+        const size_t bytes = cblas_sgemm_pack_get_size(kB, 1, n_, k_);
+        packed_ = at::empty({static_cast<int64_t>(bytes / sizeof(float) + 16)}, b_.options());
+        cblas_sgemm_pack(kRowMajor, kB, kNoTrans, 1, n_, k_, 1.0f, b_.data_ptr<float>(), n_,
+                         packed_.data_ptr<float>());
+      }
+    }
+#endif
+  }
+  void operator()(int64_t m, const T* a, int64_t lda, T* c) const {
+    if (m == 0) return;
+#if AT_MKL_ENABLED()
+    const int M = m, K = k_, Nc = n_, LDA = lda;
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed_.defined()) {
+        cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, M, Nc, K, a, LDA,
+                            packed_.data_ptr<float>(), Nc, 0.0f, c, Nc);
+        return;
+      }
+    }
+    // row-major C = A B is column-major C^T = B^T A^T
+    const T one = 1, zero = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      if (sgemm_) {
+        sgemm_("N", "N", &Nc, &M, &K, &one, b_.data_ptr<float>(), &Nc, a, &LDA, &zero, c, &Nc);
+        return;
+      }
+    } else {
+      if (dgemm_) {
+        dgemm_("N", "N", &Nc, &M, &K, &one, b_.data_ptr<double>(), &Nc, a, &LDA, &zero, c, &Nc);
+        return;
+      }
+    }
+#endif
+    const auto opt = b_.options();
+    Tensor out = at::from_blob(c, {m, n_}, opt);
+    at::mm_out(out, at::from_blob(const_cast<T*>(a), {m, k_}, {lda, 1}, opt), b_);
+  }
+
+ private:
+  static constexpr int kRowMajor = 101, kNoTrans = 111, kPacked = 151, kB = 162;
+  Tensor b_, packed_;
+  int64_t k_, n_;
+};
+
+// Flush-to-zero and denormals-are-zero for the scope (restored after). Saturated gates give
+// denormal floats (sigmoid(-90) = 8e-40), and a GEMM or pass over denormals runs many times
+// slower; values below 1.2e-38 (float) / 2.2e-308 (double) read as 0 instead.
+class NoDenormals {
+ public:
+#if defined(__x86_64__) || defined(__i386__)
+  NoDenormals() : csr_(_mm_getcsr()) { _mm_setcsr(csr_ | 0x8040); }
+  ~NoDenormals() { _mm_setcsr(csr_); }
+
+ private:
+  unsigned csr_;
+#endif
+};
+
+// Runs body(n0, n1) over the rows [0, N) of one step: on the calling thread for batches up to
+// about 64 rows of an LSTM with H = 256 (a working set of 64K gate values), split over torch's
+// threads above. Measured on 2 cores: a parallel pass over fewer rows, or one row block per
+// thread running its own time loop, is slower than one thread's pass next to a threaded GEMM.
+template <typename F>
+void over_rows(int64_t N, int64_t G, F&& body) {
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, G));
+  if (N <= grain || at::get_num_threads() == 1) {
+    body(int64_t(0), N);
+    return;
+  }
+  at::parallel_for(0, N, grain, [&](int64_t n0, int64_t n1) {
+    NoDenormals guard;
+    body(n0, n1);
+  });
+}
 
 // Zoneout mix of one state element, Z a compile-time mode so that the loops vectorise:
 // 0 none, 1 training keep-mask (keep the old value), 2 eval lerp (fresh + p (old - fresh)).
@@ -138,6 +245,5 @@ std::vector<at::Tensor> ln_scan_backward(
     const c10::optional<at::Tensor>& d_cT, const at::Tensor& xp, const at::Tensor& w_hh,
     const c10::optional<at::Tensor>& rec_mask, const c10::optional<at::Tensor>& mask,
     const c10::optional<at::Tensor>& keep_h, const c10::optional<at::Tensor>& keep_c,
-    const at::Tensor& states_h, const c10::optional<at::Tensor>& states_c,
-    const at::Tensor& acts, std::vector<at::Tensor> pw, double zoneout, bool training,
-    bool backwards);
+    const at::Tensor& states_h, const c10::optional<at::Tensor>& states_c, const at::Tensor& acts,
+    std::vector<at::Tensor> pw, double zoneout, bool training, bool backwards);

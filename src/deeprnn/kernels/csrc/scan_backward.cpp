@@ -55,10 +55,12 @@ inline void pass_through(T* dh, const T* gm, const T* rm, int64_t H) {
 
 // one batch row of a step; restrict-qualified parameters so that the loop vectorises
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void lstm_bwd_row(int64_t H, T p, const T* __restrict__ d_o, const T* __restrict__ gm,
-                  const T* __restrict__ rm, T* __restrict__ dhd, T* __restrict__ dcc,
-                  const T* __restrict__ a, const T* __restrict__ cp, T* __restrict__ dx,
-                  const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc) {
+__attribute__((noinline)) void lstm_bwd_row(int64_t H, T p, const T* __restrict__ d_o,
+                                            const T* __restrict__ gm, const T* __restrict__ rm,
+                                            T* __restrict__ dhd, T* __restrict__ dcc,
+                                            const T* __restrict__ a, const T* __restrict__ cp,
+                                            T* __restrict__ dx, const uint8_t* __restrict__ kh,
+                                            const uint8_t* __restrict__ kc) {
   for (int64_t j = 0; j < H; ++j) {
     T dh = dhd[j] + d_o[j];
     if constexpr (RM) {
@@ -81,10 +83,11 @@ __attribute__((noinline)) void lstm_bwd_row(int64_t H, T p, const T* __restrict_
 }
 
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void gru_bwd_row(int64_t H, T p, const T* __restrict__ d_o, const T* __restrict__ gm,
-                 const T* __restrict__ rm, T* __restrict__ dhd, const T* __restrict__ a,
-                 const T* __restrict__ hp, T* __restrict__ dx, T* __restrict__ dq,
-                 const uint8_t* __restrict__ kh) {
+__attribute__((noinline)) void gru_bwd_row(int64_t H, T p, const T* __restrict__ d_o,
+                                           const T* __restrict__ gm, const T* __restrict__ rm,
+                                           T* __restrict__ dhd, const T* __restrict__ a,
+                                           const T* __restrict__ hp, T* __restrict__ dx,
+                                           T* __restrict__ dq, const uint8_t* __restrict__ kh) {
   for (int64_t j = 0; j < H; ++j) {
     T dh = dhd[j] + d_o[j];
     if constexpr (RM) {
@@ -108,51 +111,48 @@ __attribute__((noinline)) void gru_bwd_row(int64_t H, T p, const T* __restrict__
 }
 
 template <typename T>
-void lstm_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd, T* dcc,
-                   const T* act, const T* cprev, T* dxp, const uint8_t* mask, const uint8_t* kh,
-                   const uint8_t* kc) {
+void lstm_bwd_pass(const Back& s, int64_t n0, int64_t n1, const T* dout, const T* gm, const T* rm,
+                   T* dhd, T* dcc, const T* act, const T* cprev, T* dxp, const uint8_t* mask,
+                   const uint8_t* kh, const uint8_t* kc) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
-    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
-        if (mask && !mask[n]) {  // the state passed straight through this step
-          pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
-          std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
-          continue;
-        }
-        lstm_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, dcc + r,
-                               act + n * A, cprev + r, dxp + n * G, Z == 1 ? kh + r : nullptr,
-                               Z == 1 ? kc + r : nullptr);
+    for (int64_t n = n0; n < n1; ++n) {
+      const int64_t r = n * H;
+      if (mask && !mask[n]) {  // the state passed straight through this step
+        pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
+        std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
+        continue;
       }
-    });
+      lstm_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, dcc + r,
+                             act + n * A, cprev + r, dxp + n * G, Z == 1 ? kh + r : nullptr,
+                             Z == 1 ? kc + r : nullptr);
+    }
   });
 }
 
 template <typename T>
-void gru_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd, const T* act,
-                  const T* hprev, T* dxp, T* dhp, const uint8_t* mask, const uint8_t* kh) {
+void gru_bwd_pass(const Back& s, int64_t n0, int64_t n1, const T* dout, const T* gm, const T* rm,
+                  T* dhd, const T* act, const T* hprev, T* dxp, T* dhp, const uint8_t* mask,
+                  const uint8_t* kh) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
-    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
-        if (mask && !mask[n]) {
-          pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
-          std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
-          std::fill(dhp + n * G, dhp + (n + 1) * G, T(0));
-          continue;
-        }
-        gru_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, act + n * A,
-                              hprev + r, dxp + n * G, dhp + n * G, Z == 1 ? kh + r : nullptr);
+    for (int64_t n = n0; n < n1; ++n) {
+      const int64_t r = n * H;
+      if (mask && !mask[n]) {
+        pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
+        std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
+        std::fill(dhp + n * G, dhp + (n + 1) * G, T(0));
+        continue;
       }
-    });
+      gru_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, act + n * A,
+                            hprev + r, dxp + n * G, dhp + n * G, Z == 1 ? kh + r : nullptr);
+    }
   });
 }
 
@@ -161,10 +161,9 @@ void gru_bwd_pass(const Back& s, const T* dout, const T* gm, const T* rm, T* dhd
 
 using namespace deeprnn_scan;
 
-std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
-                                  const Tensor& d_hT, const c10::optional<Tensor>& d_cT,
-                                  const Tensor& xp, const Tensor& w_hh_,
-                                  const c10::optional<Tensor>& b_hh,
+std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_, const Tensor& d_hT,
+                                  const c10::optional<Tensor>& d_cT, const Tensor& xp,
+                                  const Tensor& w_hh_, const c10::optional<Tensor>& b_hh,
                                   const c10::optional<Tensor>& rec_mask_,
                                   const c10::optional<Tensor>& mask_,
                                   const c10::optional<Tensor>& keep_h_,
@@ -198,22 +197,29 @@ std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
     const uint8_t* kc = bptr(keep_c);
     const T_* sh = states_h.data_ptr<T_>();
     const T_* sc = lstm ? states_c->data_ptr<T_>() : nullptr;
+    T_* gmp = gm.data_ptr<T_>();
+    T_* dhdp = dhd.data_ptr<T_>();
+    T_* dccp = lstm ? dcc.data_ptr<T_>() : nullptr;
+    const Gemm<T_> gemm(w_hh);  // gm = dhp_t W_hh, (N, G*H) x (G*H, H)
+    NoDenormals guard;
     for (int64_t k = T - 1; k >= 0; --k) {
       const int64_t t = backwards ? T - 1 - k : k;
       const T_* dout = d_out.data_ptr<T_>() + t * N * H;
       const T_* a = acts.data_ptr<T_>() + k * N * A;
       T_* dx = dxp.data_ptr<T_>() + t * N * G;
+      T_* dp = dhp.data_ptr<T_>() + t * N * G;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
       const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-      if (lstm) {
-        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-        lstm_bwd_pass<T_>(s, dout, gm.data_ptr<T_>(), rm, dhd.data_ptr<T_>(),
-                          dcc.data_ptr<T_>(), a, sc + k * N * H, dx, mt, kht, kct);
-      } else {
-        gru_bwd_pass<T_>(s, dout, gm.data_ptr<T_>(), rm, dhd.data_ptr<T_>(), a, sh + k * N * H,
-                         dx, dhp.data_ptr<T_>() + t * N * G, mt, kht);
-      }
-      at::mm_out(gm, dhp[t], w_hh);  // (N, G*H) x (G*H, H)
+      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+      over_rows(N, G, [&](int64_t n0, int64_t n1) {
+        if (lstm) {
+          lstm_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, dccp, a, sc + k * N * H, dx, mt, kht,
+                            kct);
+        } else {
+          gru_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, a, sh + k * N * H, dx, dp, mt, kht);
+        }
+      });
+      gemm(N, dp, G, gmp);
     }
   });
   Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;

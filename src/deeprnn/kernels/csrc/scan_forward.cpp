@@ -1,7 +1,7 @@
 // The whole time loop of one recurrent layer on CPU: forward and hand-written BPTT.
 //
 // Per step: ONE GEMM into a preallocated buffer (hp = hin W_hh^T, (N, H) x (H, G*H)) and ONE
-// fused elementwise pass over the rows of the batch (at::parallel_for) that adds xp_t (+ b_hh),
+// fused elementwise pass over the rows of the batch that adds xp_t (+ b_hh),
 // applies the gate nonlinearities, the cell update, zoneout (training keep-masks or the eval
 // lerp), the time-mask carry, zeroes out at masked steps and writes the next GEMM's input
 // hin = h_t * rec_mask. The backward walks the steps in reverse with one GEMM per step
@@ -52,11 +52,11 @@ void keep_mix(int64_t H, const T* __restrict__ hp, T* __restrict__ hn, T* __rest
 // one batch row of a step (the time mask is applied afterwards); restrict-qualified
 // parameters (and noinline, which keeps them restrict) so that the loop vectorises
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void lstm_fwd_row(int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g,
-                  const T* __restrict__ b, const T* __restrict__ hp, const T* __restrict__ cp,
-                  T* __restrict__ hn, T* __restrict__ cn, T* __restrict__ a, T* __restrict__ out,
-                  const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc,
-                  const T* __restrict__ rm, T* __restrict__ hin) {
+__attribute__((noinline)) void lstm_fwd_row(
+    int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ b,
+    const T* __restrict__ hp, const T* __restrict__ cp, T* __restrict__ hn, T* __restrict__ cn,
+    T* __restrict__ a, T* __restrict__ out, const uint8_t* __restrict__ kh,
+    const uint8_t* __restrict__ kc, const T* __restrict__ rm, T* __restrict__ hin) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = sigm(x[j] + g[j] + b[j]);
     const T f = sigm(x[H + j] + g[H + j] + b[H + j]);
@@ -83,10 +83,12 @@ __attribute__((noinline)) void lstm_fwd_row(int64_t H, T p, const T* __restrict_
 }
 
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g,
-                 const T* __restrict__ b, const T* __restrict__ hp, T* __restrict__ hn,
-                 T* __restrict__ a, T* __restrict__ out, const uint8_t* __restrict__ kh,
-                 const T* __restrict__ rm, T* __restrict__ hin) {
+__attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__ x,
+                                           const T* __restrict__ g, const T* __restrict__ b,
+                                           const T* __restrict__ hp, T* __restrict__ hn,
+                                           T* __restrict__ a, T* __restrict__ out,
+                                           const uint8_t* __restrict__ kh, const T* __restrict__ rm,
+                                           T* __restrict__ hin) {
   for (int64_t j = 0; j < H; ++j) {
     const T gn = g[2 * H + j] + b[2 * H + j];
     const T r = sigm(x[j] + g[j] + b[j]);
@@ -107,52 +109,50 @@ __attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__
   if constexpr (Z == 1) keep_mix<RM, T>(H, hp, hn, out, kh, rm, hin, nullptr, nullptr, nullptr);
 }
 
+// the rows [n0, n1) of one step
 template <typename T>
-void lstm_fwd_pass(const Step& s, const T* xp, const T* hp, const T* b, const T* hprev,
-                   const T* cprev, T* hnew, T* cnew, T* act, T* out, const uint8_t* mask,
-                   const uint8_t* kh, const uint8_t* kc, const T* rm, T* hin) {
+void lstm_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* hp, const T* b,
+                   const T* hprev, const T* cprev, T* hnew, T* cnew, T* act, T* out,
+                   const uint8_t* mask, const uint8_t* kh, const uint8_t* kc, const T* rm, T* hin) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
-    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
-        lstm_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, cprev + r, hnew + r,
-                               cnew + r, act + n * A, out + r, Z == 1 ? kh + r : nullptr,
-                               Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr,
-                               RM ? hin + r : nullptr);
-        if (mask && !mask[n]) {
-          hold(H, hprev + r, hnew + r, out + r);
-          std::copy(cprev + r, cprev + r + H, cnew + r);
-          if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
-        }
+    for (int64_t n = n0; n < n1; ++n) {
+      const int64_t r = n * H;
+      lstm_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, cprev + r, hnew + r,
+                             cnew + r, act + n * A, out + r, Z == 1 ? kh + r : nullptr,
+                             Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr,
+                             RM ? hin + r : nullptr);
+      if (mask && !mask[n]) {
+        hold(H, hprev + r, hnew + r, out + r);
+        std::copy(cprev + r, cprev + r + H, cnew + r);
+        if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
       }
-    });
+    }
   });
 }
 
 template <typename T>
-void gru_fwd_pass(const Step& s, const T* xp, const T* hp, const T* b, const T* hprev, T* hnew,
-                  T* act, T* out, const uint8_t* mask, const uint8_t* kh, const T* rm, T* hin) {
+void gru_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* hp, const T* b,
+                  const T* hprev, T* hnew, T* act, T* out, const uint8_t* mask, const uint8_t* kh,
+                  const T* rm, T* hin) {
   const int64_t H = s.H, G = s.G, A = s.A;
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
-    at::parallel_for(0, s.N, grain(G), [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * H;
-        gru_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, hnew + r, act + n * A,
-                              out + r, Z == 1 ? kh + r : nullptr, RM ? rm + r : nullptr,
-                              RM ? hin + r : nullptr);
-        if (mask && !mask[n]) {
-          hold(H, hprev + r, hnew + r, out + r);
-          if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
-        }
+    for (int64_t n = n0; n < n1; ++n) {
+      const int64_t r = n * H;
+      gru_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, hnew + r, act + n * A,
+                            out + r, Z == 1 ? kh + r : nullptr, RM ? rm + r : nullptr,
+                            RM ? hin + r : nullptr);
+      if (mask && !mask[n]) {
+        hold(H, hprev + r, hnew + r, out + r);
+        if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
       }
-    });
+    }
   });
 }
 
@@ -217,22 +217,28 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
     T_* sh = states_h.data_ptr<T_>();
     T_* sc = lstm ? states_c.data_ptr<T_>() : nullptr;
     T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
+    T_* hpp = hp.data_ptr<T_>();
+    const Gemm<T_> gemm(w_t);
+    NoDenormals guard;
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = backwards ? T - 1 - k : k;
-      at::mm_out(hp, rm ? hin_buf : states_h[k], w_t);
+      gemm(N, rm ? hin : sh + k * N * H, H, hpp);
       const T_* x = xp.data_ptr<T_>() + t * N * G;
       T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
       T_* o = out.data_ptr<T_>() + t * N * H;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
       const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-      if (lstm) {
-        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-        lstm_fwd_pass<T_>(s, x, hp.data_ptr<T_>(), b, sh + k * N * H, sc + k * N * H,
-                          sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm, hin);
-      } else {
-        gru_fwd_pass<T_>(s, x, hp.data_ptr<T_>(), b, sh + k * N * H, sh + (k + 1) * N * H, a, o,
-                         mt, kht, rm, hin);
-      }
+      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+      over_rows(N, G, [&](int64_t n0, int64_t n1) {
+        if (lstm) {
+          lstm_fwd_pass<T_>(s, n0, n1, x, hpp, b, sh + k * N * H, sc + k * N * H,
+                            sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm,
+                            hin);
+        } else {
+          gru_fwd_pass<T_>(s, n0, n1, x, hpp, b, sh + k * N * H, sh + (k + 1) * N * H, a, o, mt,
+                           kht, rm, hin);
+        }
+      });
     }
   });
   return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};

@@ -79,11 +79,9 @@ void finish_row(int64_t H, T p, bool m, const T* __restrict__ hp, T* __restrict_
 // activations) is a separate restrict parameter: then the loop vectorises
 template <typename T>
 __attribute__((noinline)) void ln_lstm_gates(int64_t H, const T* __restrict__ x,
-                                             const T* __restrict__ b_hh,
-                                             const T* __restrict__ g_hh,
-                                             const T* __restrict__ xhat,
-                                             const T* __restrict__ cp, T* __restrict__ a,
-                                             T* __restrict__ cn) {
+                                             const T* __restrict__ b_hh, const T* __restrict__ g_hh,
+                                             const T* __restrict__ xhat, const T* __restrict__ cp,
+                                             T* __restrict__ a, T* __restrict__ cn) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = sigm(x[j] + b_hh[j] + xhat[j] * g_hh[j]);
     const T f = sigm(x[H + j] + b_hh[H + j] + xhat[H + j] * g_hh[H + j]);
@@ -99,11 +97,9 @@ __attribute__((noinline)) void ln_lstm_gates(int64_t H, const T* __restrict__ x,
 
 template <typename T>
 __attribute__((noinline)) void ln_gru_gates(int64_t H, const T* __restrict__ x,
-                                            const T* __restrict__ b_hh,
-                                            const T* __restrict__ g_hh,
-                                            const T* __restrict__ xhat,
-                                            const T* __restrict__ hp, T* __restrict__ a,
-                                            T* __restrict__ hn) {
+                                            const T* __restrict__ b_hh, const T* __restrict__ g_hh,
+                                            const T* __restrict__ xhat, const T* __restrict__ hp,
+                                            T* __restrict__ a, T* __restrict__ hn) {
   for (int64_t j = 0; j < H; ++j) {
     const T hr = b_hh[j] + xhat[j] * g_hh[j];
     const T hz = b_hh[H + j] + xhat[H + j] * g_hh[H + j];
@@ -119,10 +115,12 @@ __attribute__((noinline)) void ln_gru_gates(int64_t H, const T* __restrict__ x,
 }
 
 template <typename T>
-__attribute__((noinline)) void ln_lstm_fwd_row(
-    int64_t H, const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ g_hh,
-    const T* __restrict__ b_hh, const T* __restrict__ g_c, const T* __restrict__ b_c,
-    const T* __restrict__ cp, T* __restrict__ hn, T* __restrict__ cn, T* __restrict__ a) {
+__attribute__((noinline)) void ln_lstm_fwd_row(int64_t H, const T* __restrict__ x,
+                                               const T* __restrict__ g, const T* __restrict__ g_hh,
+                                               const T* __restrict__ b_hh,
+                                               const T* __restrict__ g_c, const T* __restrict__ b_c,
+                                               const T* __restrict__ cp, T* __restrict__ hn,
+                                               T* __restrict__ cn, T* __restrict__ a) {
   T mean_, rstd_;
   row_stats(g, 4 * H, mean_, rstd_);
   const T mean = mean_, rstd = rstd_;  // values, not memory the stores below might alias
@@ -143,11 +141,9 @@ __attribute__((noinline)) void ln_lstm_fwd_row(
 
 template <typename T>
 __attribute__((noinline)) void ln_gru_fwd_row(int64_t H, const T* __restrict__ x,
-                                              const T* __restrict__ g,
-                                              const T* __restrict__ g_hh,
-                                              const T* __restrict__ b_hh,
-                                              const T* __restrict__ hp, T* __restrict__ hn,
-                                              T* __restrict__ a) {
+                                              const T* __restrict__ g, const T* __restrict__ g_hh,
+                                              const T* __restrict__ b_hh, const T* __restrict__ hp,
+                                              T* __restrict__ hn, T* __restrict__ a) {
   T mean_, rstd_;
   row_stats(g, 3 * H, mean_, rstd_);
   const T mean = mean_, rstd = rstd_;
@@ -169,11 +165,12 @@ inline void ln_backward_row(int64_t n, const T* __restrict__ d, const T* __restr
 
 // one row of the ln_lstm backward; dh (incoming, with zoneout removed) and zh in scratch
 template <typename T>
-__attribute__((noinline)) void ln_lstm_bwd_row(
-    int64_t H, const T* __restrict__ g_hh, const T* __restrict__ g_c, const T* __restrict__ b_c,
-    const T* __restrict__ a, const T* __restrict__ cp, const T* __restrict__ dh,
-    T* __restrict__ dc, T* __restrict__ dcn, T* __restrict__ tmp, T* __restrict__ dx,
-    T* __restrict__ dhp) {
+__attribute__((noinline)) void ln_lstm_bwd_row(int64_t H, const T* __restrict__ g_hh,
+                                               const T* __restrict__ g_c, const T* __restrict__ b_c,
+                                               const T* __restrict__ a, const T* __restrict__ cp,
+                                               const T* __restrict__ dh, T* __restrict__ dc,
+                                               T* __restrict__ dcn, T* __restrict__ tmp,
+                                               T* __restrict__ dx, T* __restrict__ dhp) {
   const T* __restrict__ chat = a + 8 * H;
   for (int64_t j = 0; j < H; ++j) {
     const T tn = tanh_(b_c[j] + chat[j] * g_c[j]);
@@ -218,11 +215,12 @@ __attribute__((noinline)) void ln_gru_bwd_row(int64_t H, const T* __restrict__ g
 // the incoming gradient of one row, split by zoneout: dh_e / dc (in place) flow through the
 // cell, zh / zc go straight to the previous state
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void ln_bwd_prologue(
-    int64_t H, T p, const T* __restrict__ dhd, const T* __restrict__ dout,
-    const T* __restrict__ gm, const T* __restrict__ rm, T* __restrict__ dc,
-    const uint8_t* __restrict__ kh, const uint8_t* __restrict__ kc, T* __restrict__ dh_e,
-    T* __restrict__ zh, T* __restrict__ zc) {
+__attribute__((noinline)) void ln_bwd_prologue(int64_t H, T p, const T* __restrict__ dhd,
+                                               const T* __restrict__ dout, const T* __restrict__ gm,
+                                               const T* __restrict__ rm, T* __restrict__ dc,
+                                               const uint8_t* __restrict__ kh,
+                                               const uint8_t* __restrict__ kc, T* __restrict__ dh_e,
+                                               T* __restrict__ zh, T* __restrict__ zc) {
   for (int64_t j = 0; j < H; ++j) {
     T dh = dhd[j] + dout[j];
     if constexpr (RM) {
@@ -252,7 +250,6 @@ __attribute__((noinline)) void ln_bwd_prologue(
 
 using namespace deeprnn_scan;
 
-
 namespace {
 
 std::vector<const void*> pw_ptrs(const std::vector<Tensor>& pw, size_t n, int64_t width) {
@@ -270,14 +267,13 @@ std::vector<const void*> pw_ptrs(const std::vector<Tensor>& pw, size_t n, int64_
 }  // namespace
 
 // Returns [out, states_h, states_c or (0,), acts (T, N, act_width) or (0,) without need_acts].
-std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_,
-                                    const Tensor& w_hh, const c10::optional<Tensor>& rec_mask_,
+std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, const Tensor& w_hh,
+                                    const c10::optional<Tensor>& rec_mask_,
                                     const c10::optional<Tensor>& mask_,
                                     const c10::optional<Tensor>& keep_h_,
                                     const c10::optional<Tensor>& keep_c_, const Tensor& h0,
                                     const c10::optional<Tensor>& c0, std::vector<Tensor> pw,
-                                    double zoneout, bool training, bool backwards,
-                                    bool need_acts) {
+                                    double zoneout, bool training, bool backwards, bool need_acts) {
   const bool lstm = kind == "ln_lstm";
   TORCH_CHECK(lstm || kind == "ln_gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
   check(xp_, w_hh, h0, lstm ? 4 : 3);
@@ -314,11 +310,13 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_,
     T_* sc = lstm ? states_c.data_ptr<T_>() : nullptr;
     T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
     const T_ p = static_cast<T_>(zoneout);
+    T_* hpp = hp.data_ptr<T_>();
+    const Gemm<T_> gemm(w_t);
+    NoDenormals guard;
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = backwards ? T - 1 - k : k;
-      at::mm_out(hp, rm ? hin_buf : states_h[k], w_t);
+      gemm(N, rm ? hin : sh + k * N * H, H, hpp);
       const T_* x = xp.data_ptr<T_>() + t * N * G;
-      const T_* g = hp.data_ptr<T_>();
       T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
       T_* o = out.data_ptr<T_>() + t * N * H;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
@@ -331,14 +329,14 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_,
       with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
         constexpr int Z = decltype(Zc)::value;
         constexpr bool RM = decltype(RMc)::value;
-        at::parallel_for(0, N, grain(G), [&](int64_t n0, int64_t n1) {
+        over_rows(N, G, [&](int64_t n0, int64_t n1) {
           for (int64_t n = n0; n < n1; ++n) {
             const int64_t r = n * H;
             if (lstm) {
-              ln_lstm_fwd_row<T_>(H, x + n * G, g + n * G, pwp[0], pwp[1], pwp[2], pwp[3],
+              ln_lstm_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], pwp[2], pwp[3],
                                   cprev + r, hnew + r, cnew + r, a + n * A);
             } else {
-              ln_gru_fwd_row<T_>(H, x + n * G, g + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
+              ln_gru_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
                                  a + n * A);
             }
             finish_row<Z, RM, T_>(H, p, mt ? mt[n] != 0 : true, hprev + r, hnew + r,
@@ -354,17 +352,13 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_,
 }
 
 // Returns [dxp, dW_hh, dh0, dc0 or (0,), d_pw...] (pw order).
-std::vector<Tensor> ln_scan_backward(const std::string& kind, const Tensor& d_out_,
-                                     const Tensor& d_hT, const c10::optional<Tensor>& d_cT,
-                                     const Tensor& xp, const Tensor& w_hh_,
-                                     const c10::optional<Tensor>& rec_mask_,
-                                     const c10::optional<Tensor>& mask_,
-                                     const c10::optional<Tensor>& keep_h_,
-                                     const c10::optional<Tensor>& keep_c_,
-                                     const Tensor& states_h_,
-                                     const c10::optional<Tensor>& states_c_,
-                                     const Tensor& acts_, std::vector<Tensor> pw, double zoneout,
-                                     bool training, bool backwards) {
+std::vector<Tensor> ln_scan_backward(
+    const std::string& kind, const Tensor& d_out_, const Tensor& d_hT,
+    const c10::optional<Tensor>& d_cT, const Tensor& xp, const Tensor& w_hh_,
+    const c10::optional<Tensor>& rec_mask_, const c10::optional<Tensor>& mask_,
+    const c10::optional<Tensor>& keep_h_, const c10::optional<Tensor>& keep_c_,
+    const Tensor& states_h_, const c10::optional<Tensor>& states_c_, const Tensor& acts_,
+    std::vector<Tensor> pw, double zoneout, bool training, bool backwards) {
   const bool lstm = kind == "ln_lstm";
   TORCH_CHECK(lstm || kind == "ln_gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
   check(xp, w_hh_, d_hT, lstm ? 4 : 3);
@@ -401,7 +395,9 @@ std::vector<Tensor> ln_scan_backward(const std::string& kind, const Tensor& d_ou
     const T_ p = static_cast<T_>(zoneout);
     T_* dh_all = dhd.data_ptr<T_>();
     T_* dc_all = lstm ? dcc.data_ptr<T_>() : nullptr;
-    const T_* gmp = gm.data_ptr<T_>();
+    T_* gmp = gm.data_ptr<T_>();
+    const Gemm<T_> gemm(w_hh);
+    NoDenormals guard;
     for (int64_t k = T - 1; k >= 0; --k) {
       const int64_t t = backwards ? T - 1 - k : k;
       const T_* dout = d_out.data_ptr<T_>() + t * N * H;
@@ -412,7 +408,7 @@ std::vector<Tensor> ln_scan_backward(const std::string& kind, const Tensor& d_ou
       const uint8_t* mt = mk ? mk + t * N : nullptr;
       const uint8_t* kht = kh ? kh + t * N * H : nullptr;
       const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-      at::parallel_for(0, N, grain(G), [&](int64_t n0, int64_t n1) {
+      over_rows(N, G, [&](int64_t n0, int64_t n1) {
         std::vector<T_> scratch(5 * H);
         T_* dh_e = scratch.data();
         T_* zh = dh_e + H;
@@ -450,7 +446,7 @@ std::vector<Tensor> ln_scan_backward(const std::string& kind, const Tensor& d_ou
           }
         }
       });
-      at::mm_out(gm, dhp[k], w_hh);
+      gemm(N, dp, G, gmp);
     }
   });
   Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;
