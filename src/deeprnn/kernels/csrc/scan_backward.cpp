@@ -200,7 +200,7 @@ std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
     T_* gmp = gm.data_ptr<T_>();
     T_* dhdp = dhd.data_ptr<T_>();
     T_* dccp = lstm ? dcc.data_ptr<T_>() : nullptr;
-    const Gemm<T_> gemm(w_hh);  // gm = dhp_t W_hh, (N, G*H) x (G*H, H)
+    const Gemm<T_> gemm(w_hh, false);  // gm = dhp_t W_hh, (N, G*H) x (G*H, H)
     NoDenormals guard;
     for (int64_t k = T - 1; k >= 0; --k) {
       const int64_t t = backwards ? T - 1 - k : k;

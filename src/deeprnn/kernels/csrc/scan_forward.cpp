@@ -218,7 +218,7 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
     T_* sc = lstm ? states_c.data_ptr<T_>() : nullptr;
     T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
     T_* hpp = hp.data_ptr<T_>();
-    const Gemm<T_> gemm(w_t);
+    const Gemm<T_> gemm(w_t, true);
     NoDenormals guard;
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = backwards ? T - 1 - k : k;

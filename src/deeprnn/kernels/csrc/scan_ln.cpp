@@ -311,7 +311,7 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, 
     T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
     const T_ p = static_cast<T_>(zoneout);
     T_* hpp = hp.data_ptr<T_>();
-    const Gemm<T_> gemm(w_t);
+    const Gemm<T_> gemm(w_t, true);
     NoDenormals guard;
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = backwards ? T - 1 - k : k;
@@ -396,7 +396,7 @@ std::vector<Tensor> ln_scan_backward(
     T_* dh_all = dhd.data_ptr<T_>();
     T_* dc_all = lstm ? dcc.data_ptr<T_>() : nullptr;
     T_* gmp = gm.data_ptr<T_>();
-    const Gemm<T_> gemm(w_hh);
+    const Gemm<T_> gemm(w_hh, false);
     NoDenormals guard;
     for (int64_t k = T - 1; k >= 0; --k) {
       const int64_t t = backwards ? T - 1 - k : k;
