@@ -224,3 +224,57 @@ def test_scan_functions_dispatch_and_match_python():
             assert (a is None) == (c is None)
             if a is not None:
                 _close([a], [c], xp.dtype, f"{kind} backward")
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **o: deeprnn.LSTM(3, 64, recurrent_dropout=0.3, zoneout=0.2, **o),
+        lambda **o: deeprnn.GRU(3, 64, zoneout=0.2, go_backwards=True, **o),
+        lambda **o: deeprnn.LSTM(3, 64, layer_norm=True, recurrent_dropout=0.2, **o),
+        lambda **o: deeprnn.GRU(3, 64, layer_norm=True, zoneout=0.3, **o),
+    ],
+    ids=["lstm", "gru", "ln_lstm", "ln_gru"],
+)
+def test_rows_split_over_threads_agree(two_threads, make, dtype):
+    """Batches past over_rows' grain (65536 / gate width rows) run each step's pass on several
+    threads: the same results, with masks."""
+    mask = torch.rand(400, 3) > 0.2
+    _compare(make, (400, 3, 3), mask, dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+def test_aten_gemm_fallback_agrees(monkeypatch, dtype):
+    """DEEPRNN_COMPILED_BLAS=0: the per-step GEMM through at::mm_out, as on a torch without
+    MKL (no packed weights, no raw BLAS)."""
+    monkeypatch.setenv("DEEPRNN_COMPILED_BLAS", "0")
+    _compare(VARIANTS["lstm_rd_zo"], (4, 6, 3), MASKS["holes"], dtype)
+    _compare(VARIANTS["ln_bigru_zo"], (4, 6, 3), MASKS["holes"], dtype)
+
+
+def test_saturated_gates_give_no_denormals_and_leave_the_fp_mode_alone():
+    """Gates past sigmoid's float range (sigmoid(-95) = 5e-42, a denormal) are flushed to zero
+    inside the scan, where denormal arithmetic would slow every later step; the caller's
+    floating-point mode is restored afterwards."""
+    layer = deeprnn.LSTM(3, 8, zoneout=0.1)
+    with torch.no_grad():
+        layer.blocks[0].cell.bias.fill_(-95.0)
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    out, states = layer(x)
+    out.sum().backward()
+    tiny = torch.finfo(torch.float32).tiny
+    for t in (out, *states[0], x.grad):
+        assert not ((t != 0) & (t.abs() < tiny)).any()
+    with compiled.disabled():
+        want, _ = layer(x)
+    torch.testing.assert_close(out, want, rtol=0, atol=1e-30)
+    assert (torch.tensor([1e-38]) * 0.5).item() > 0  # no flush-to-zero leaked to this thread

@@ -104,6 +104,7 @@ class Gemm {
  public:
   Gemm(const Tensor& b, bool pack) : b_(b.contiguous()), k_(b.size(0)), n_(b.size(1)) {
 #if AT_MKL_ENABLED()
+    if (aten_) return;
     if constexpr (std::is_same_v<T, float>) {
       if (pack && cblas_sgemm_pack && cblas_sgemm_compute && cblas_sgemm_pack_get_size) {
         const size_t bytes = cblas_sgemm_pack_get_size(kB, 1, n_, k_);
@@ -117,6 +118,7 @@ class Gemm {
   void operator()(int64_t m, const T* a, int64_t lda, T* c) const {
     if (m == 0) return;
 #if AT_MKL_ENABLED()
+    if (aten_) return mm(m, a, lda, c);
     const int M = m, K = k_, Nc = n_, LDA = lda;
     if constexpr (std::is_same_v<T, float>) {
       if (packed_.defined()) {
@@ -139,15 +141,22 @@ class Gemm {
       }
     }
 #endif
+    mm(m, a, lda, c);
+  }
+
+ private:
+  void mm(int64_t m, const T* a, int64_t lda, T* c) const {
     const auto opt = b_.options();
     Tensor out = at::from_blob(c, {m, n_}, opt);
     at::mm_out(out, at::from_blob(const_cast<T*>(a), {m, k_}, {lda, 1}, opt), b_);
   }
 
- private:
   static constexpr int kRowMajor = 101, kNoTrans = 111, kPacked = 151, kB = 162;
   Tensor b_, packed_;
   int64_t k_, n_;
+  // DEEPRNN_COMPILED_BLAS=0: at::mm_out only (tests run the fallback a build without MKL takes)
+  const bool aten_ = std::getenv("DEEPRNN_COMPILED_BLAS") &&
+                     std::string(std::getenv("DEEPRNN_COMPILED_BLAS")) == "0";
 };
 
 // Flush-to-zero and denormals-are-zero for the scope (restored after). Saturated gates give
