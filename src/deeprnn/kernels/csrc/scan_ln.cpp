@@ -163,6 +163,16 @@ inline void ln_backward_row(int64_t n, const T* __restrict__ d, const T* __restr
   for (int64_t j = 0; j < n; ++j) dv[j] = rstd * (d[j] * gain[j] - s1 - xhat[j] * s2);
 }
 
+// dgain += d * xhat, dshift += d over n features of one row (double sums)
+template <typename T>
+inline void add_ln_grads(int64_t n, const T* __restrict__ d, const T* __restrict__ xhat,
+                         double* __restrict__ dg, double* __restrict__ db) {
+  for (int64_t j = 0; j < n; ++j) {
+    dg[j] += static_cast<double>(d[j]) * static_cast<double>(xhat[j]);
+    db[j] += static_cast<double>(d[j]);
+  }
+}
+
 // one row of the ln_lstm backward; dh (incoming, with zoneout removed) and zh in scratch
 template <typename T>
 __attribute__((noinline)) void ln_lstm_bwd_row(int64_t H, const T* __restrict__ g_hh,
@@ -377,11 +387,14 @@ std::vector<Tensor> ln_scan_backward(
   const auto pws = pw_ptrs(pw, lstm ? 4 : 2, G);
   Tensor dxp = at::empty_like(xp, at::MemoryFormat::Contiguous);
   Tensor dhp = at::empty({T, N, G}, xp.options());  // gradient at W_hh hin, processing order
-  Tensor dq = at::empty({T, N, lstm ? H : G}, xp.options());  // dcn (ln_lstm) / dhn (ln_gru)
+  // gradients of the LN gains and shifts, [g_hh | b_hh (| g_c | b_c)], summed over the steps and
+  // rows inside the pass (one double accumulator per thread) instead of over (T, N, G) tensors
+  const int64_t Q = lstm ? H : G, W = 2 * G + (lstm ? 2 * H : 0);
+  const int64_t n_acc = std::max<int64_t>(1, at::get_num_threads());
+  Tensor acc = at::zeros({n_acc, W}, xp.options().dtype(at::kDouble));
   Tensor dhd = d_hT.contiguous().clone();
   Tensor dcc = lstm ? d_cT->contiguous().clone() : Tensor();
   Tensor gm = at::zeros({N, H}, xp.options());
-  const int64_t Q = dq.size(2);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_backward", [&] {
     using T_ = scalar_t;
     const T_* pwp[4] = {};
@@ -404,16 +417,18 @@ std::vector<Tensor> ln_scan_backward(
       const T_* a = acts.data_ptr<T_>() + k * N * A;
       T_* dx = dxp.data_ptr<T_>() + t * N * G;
       T_* dp = dhp.data_ptr<T_>() + k * N * G;
-      T_* dqk = dq.data_ptr<T_>() + k * N * Q;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
       const uint8_t* kht = kh ? kh + t * N * H : nullptr;
       const uint8_t* kct = kc ? kc + t * N * H : nullptr;
       over_rows(N, G, [&](int64_t n0, int64_t n1) {
-        std::vector<T_> scratch(5 * H);
+        std::vector<T_> scratch(5 * H + Q);
         T_* dh_e = scratch.data();
         T_* zh = dh_e + H;
         T_* zc = zh + H;
-        T_* tmp = zc + H;  // 2H
+        T_* tmp = zc + H;      // 2H
+        T_* dq = tmp + 2 * H;  // Q: dcn (ln_lstm) / dhn (ln_gru), the LN_c / LN_hh output grad
+        double* sums =
+            acc.data_ptr<double>() + std::min<int64_t>(at::get_thread_num(), n_acc - 1) * W;
         for (int64_t n = n0; n < n1; ++n) {
           const int64_t r = n * H;
           T_* dh_ = dh_all + r;
@@ -422,7 +437,6 @@ std::vector<Tensor> ln_scan_backward(
             for (int64_t j = 0; j < H; ++j) dh_[j] += rm ? rm[r + j] * gm_[j] : gm_[j];
             std::fill(dx + n * G, dx + (n + 1) * G, T_(0));
             std::fill(dp + n * G, dp + (n + 1) * G, T_(0));
-            std::fill(dqk + n * Q, dqk + (n + 1) * Q, T_(0));
             continue;
           }
           with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
@@ -434,14 +448,17 @@ std::vector<Tensor> ln_scan_backward(
           });
           if (lstm) {
             ln_lstm_bwd_row<T_>(H, pwp[0], pwp[2], pwp[3], a + n * A, sc + k * N * H + r, dh_e,
-                                dc_all + r, dqk + n * Q, tmp, dx + n * G, dp + n * G);
+                                dc_all + r, dq, tmp, dx + n * G, dp + n * G);
+            add_ln_grads<T_>(G, dx + n * G, a + n * A + 4 * H, sums, sums + G);
+            add_ln_grads<T_>(H, dq, a + n * A + 8 * H, sums + 2 * G, sums + 2 * G + H);
             for (int64_t j = 0; j < H; ++j) {
               dc_all[r + j] += zc[j];
               dh_[j] = zh[j];
             }
           } else {
-            ln_gru_bwd_row<T_>(H, pwp[0], a + n * A, sh + k * N * H + r, dh_e, dx + n * G,
-                               dqk + n * Q, dp + n * G);
+            ln_gru_bwd_row<T_>(H, pwp[0], a + n * A, sh + k * N * H + r, dh_e, dx + n * G, dq,
+                               dp + n * G);
+            add_ln_grads<T_>(G, dq, a + n * A + 4 * H, sums, sums + G);
             for (int64_t j = 0; j < H; ++j) dh_[j] = zh[j] + dh_e[j];
           }
         }
@@ -454,16 +471,10 @@ std::vector<Tensor> ln_scan_backward(
   if (rec_mask) hin = hin * *rec_mask;
   Tensor d_w = at::mm(dhp.reshape({T * N, G}).t(), hin.reshape({T * N, H}));
   std::vector<Tensor> res{dxp, d_w, d_h0, lstm ? dcc : xp.new_empty({0})};
-  Tensor xhat = acts.narrow(2, 4 * H, G);
-  if (lstm) {  // gains and shifts: LN_hh's gradient is dxp (time order), LN_c's is dcn
-    Tensor dxp_k = backwards ? dxp.flip(0) : dxp;
-    res.push_back((dxp_k * xhat).sum({0, 1}));
-    res.push_back(dxp.sum({0, 1}));
-    res.push_back((dq * acts.narrow(2, 8 * H, H)).sum({0, 1}));
-    res.push_back(dq.sum({0, 1}));
-  } else {
-    res.push_back((dq * xhat).sum({0, 1}));
-    res.push_back(dq.sum({0, 1}));
+  const Tensor d_pw = acc.sum(0).to(xp.scalar_type());  // pw order
+  for (int64_t off : {int64_t(0), G}) res.push_back(d_pw.narrow(0, off, G));
+  if (lstm) {
+    for (int64_t off : {2 * G, 2 * G + H}) res.push_back(d_pw.narrow(0, off, H));
   }
   return res;
 }
