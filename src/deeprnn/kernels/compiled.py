@@ -16,6 +16,13 @@ activations (``act_width(kind, H)`` columns) as :mod:`deeprnn.kernels._pointwise
   backward :math:`\bar v = \mathrm{rstd}(\bar y - \overline{\bar y} - \hat v\,
   \overline{\bar y \hat v})` inside the same pass.
 
+The per-step GEMM calls MKL directly where torch links it (float32: the recurrent weight packed
+once per scan with ``cblas_sgemm_pack``, so no step repacks it; else BLAS on raw pointers; else
+``at::mm_out``; ``DEEPRNN_COMPILED_BLAS=0`` forces the last). Each scan runs with flush-to-zero
+and denormals-are-zero set on its threads (restored afterwards): saturated gates produce
+denormal floats, and arithmetic on them is many times slower. The elementwise pass of a step
+runs on the calling thread up to about 64 rows (65536 gate values) and on torch's threads above.
+
 They are built just in time on first use with :func:`torch.utils.cpp_extension.load` (ninja and
 a C++ compiler; about a minute on 2 cores), cached on disk in the per-user torch extensions
 folder (``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``) and rebuilt only when
@@ -41,6 +48,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from deeprnn._validation import autocast_enabled
+from deeprnn.cells._base import RecurrentCell
+
 #: cell kinds the compiled loop covers
 KINDS = frozenset({"lstm", "gru", "ln_lstm", "ln_gru"})
 LN_KINDS = frozenset({"ln_lstm", "ln_gru"})
@@ -51,7 +61,7 @@ CSRC = Path(__file__).with_name("csrc")
 _lock = threading.Lock()
 _state: dict = {"module": None, "tried": False, "error": None, "off": 0}
 #: how many scans went through the compiled loop (tests read it)
-calls = {"forward": 0, "backward": 0}
+calls = {"forward": 0, "backward": 0, "infer": 0}
 
 
 class CompiledKernelWarning(UserWarning):
@@ -180,3 +190,36 @@ def backward(
         d_pw = []
         d_b = d_b if b_hh is not None else None
     return dxp, d_w, d_b, d_h0, (d_c0 if d_cT is not None else None), d_pw
+
+
+def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
+    """Whether a scan can take :func:`infer`: no gradient to follow, an LSTM or reset-after GRU
+    cell with the plain input projection, CPU float32/64 throughout, eval mode (no recurrent
+    dropout mask, no zoneout keep-masks), not under autocast or ``torch.compile``."""
+    if cell.fused_kind not in ("lstm", "gru") or rec_mask is not None or keeps is not None:
+        return False
+    if type(cell).project_input is not RecurrentCell.project_input:
+        return False
+    tensors = (x, *state, *cell.parameters())
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    if x.device.type != "cpu" or x.dtype not in DTYPES or any(t.dtype != x.dtype for t in tensors):
+        return False
+    if autocast_enabled("cpu") or torch.compiler.is_compiling():
+        return False
+    return load() is not None
+
+
+def infer(cell, x: Tensor, mask: Tensor | None, h0: Tensor, c0: Tensor | None, zoneout, backwards):
+    """Inference scan with the input projection inside the compiled loop (a few steps at a time
+    into one reused buffer) and no per-step states kept. ``x`` (N, T, I) batch-first, ``mask``
+    (N, T) bool or None. Returns ``(out (N, T, H), h_T, c_T or None)``."""
+    mod = load()
+    calls["infer"] += 1
+    mask_tm = None if mask is None else mask.t().contiguous()
+    b_hh = getattr(cell, "bias_hh", None)
+    out, h, c = mod.scan_infer(
+        cell.fused_kind, x.transpose(0, 1), cell.weight_ih, cell._input_bias(), cell.weight_hh,
+        b_hh, mask_tm, h0, c0, float(zoneout), bool(backwards),
+    )  # fmt: skip
+    return out.transpose(0, 1), h, (c if c0 is not None else None)

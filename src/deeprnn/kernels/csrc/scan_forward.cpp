@@ -1,9 +1,9 @@
 // The whole time loop of one recurrent layer on CPU: forward and hand-written BPTT.
 //
-// Per step: ONE GEMM into a preallocated buffer (hp = hin W_hh^T, (N, H) x (H, G*H)) and ONE
-// fused elementwise pass over the rows of the batch that adds xp_t (+ b_hh),
-// applies the gate nonlinearities, the cell update, zoneout (training keep-masks or the eval
-// lerp), the time-mask carry, zeroes out at masked steps and writes the next GEMM's input
+// Per step: ONE GEMM into a preallocated buffer (hp = hin W_hh^T, (N, H) x (H, G*H); Gemm in
+// common.h, MKL with the weight packed once) and ONE fused elementwise pass over the rows that adds
+// xp_t (+ b_hh), applies the gate nonlinearities, the cell update, zoneout (training keep-masks or
+// the eval lerp), the time-mask carry, zeroes out at masked steps and writes the next GEMM's input
 // hin = h_t * rec_mask. The backward walks the steps in reverse with one GEMM per step
 // (dh_in = dhp_t W_hh, (N, G*H) x (G*H, H)) and one fused pass; dW_hh is one GEMM over all steps.
 //
@@ -244,9 +244,90 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
   return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};
 }
 
+// Inference, no backward to come (lstm, gru): the input projection inside the loop, S steps at a
+// time into one reused (S, N, G*H) buffer of about 4 MB (no (T, N, G*H) tensor written out and
+// read back), and the states in two ping-pong buffers (no (T+1, N, H) ones). x (T, N, I)
+// time-major, w_ih (G*H, I). Zoneout is the eval lerp; recurrent dropout is off in eval.
+// Returns [out (T, N, H), h_T, c_T or (0,)].
+std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const Tensor& w_ih,
+                               const c10::optional<Tensor>& b_ih_, const Tensor& w_hh,
+                               const c10::optional<Tensor>& b_hh_,
+                               const c10::optional<Tensor>& mask_, const Tensor& h0,
+                               const c10::optional<Tensor>& c0, double zoneout, bool backwards) {
+  const bool lstm = kind == "lstm";
+  TORCH_CHECK(lstm || kind == "gru", "deeprnn compiled scan: unsupported kind '", kind, "'");
+  TORCH_CHECK(!lstm || (c0.has_value() && c0->defined()), "deeprnn compiled scan: lstm needs c0");
+  const Tensor x = x_.contiguous();
+  TORCH_CHECK(x.device().is_cpu() && x.dim() == 3, "deeprnn compiled scan: x must be (T, N, I)");
+  const int64_t T = x.size(0), N = x.size(1), I = x.size(2), H = h0.size(1);
+  const int64_t G = (lstm ? 4 : 3) * H, A = (lstm ? 5 : 4) * H;
+  TORCH_CHECK(w_ih.dim() == 2 && w_ih.size(0) == G && w_ih.size(1) == I && w_hh.size(0) == G &&
+                  w_hh.size(1) == H && h0.size(0) == N,
+              "deeprnn compiled scan: shapes disagree: x ", x.sizes(), ", w_ih ", w_ih.sizes(),
+              ", w_hh ", w_hh.sizes(), ", h0 ", h0.sizes());
+  TORCH_CHECK(w_ih.scalar_type() == x.scalar_type() && w_hh.scalar_type() == x.scalar_type() &&
+                  h0.scalar_type() == x.scalar_type(),
+              "deeprnn compiled scan: x, weights and h0 must share one dtype");
+  Step s{N, H, G, A, zoneout > 0 ? 2 : 0, zoneout};
+  const int64_t S = std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(1, N * G), 1,
+                                        std::max<int64_t>(T, 1));
+  Tensor xbuf = x.new_empty({S, N, G}), hp = x.new_empty({N, G}), acts = x.new_empty({N, A});
+  Tensor hs = x.new_empty({2, N, H});
+  hs[0].copy_(h0);
+  Tensor cs = lstm ? x.new_empty({2, N, H}) : x.new_empty({0});
+  if (lstm) cs[0].copy_(*c0);
+  Tensor out = x.new_empty({T, N, H});
+  auto b_ih = contig(b_ih_), b_hh = contig(b_hh_), mask = contig(mask_);
+  if (!b_hh) b_hh = at::zeros({G}, x.options());
+  const Tensor w_ih_t = w_ih.t().contiguous(), w_t = w_hh.t().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "deeprnn_scan_infer", [&] {
+    using T_ = scalar_t;
+    const Gemm<T_> proj(w_ih_t, true), gemm(w_t, true);
+    const T_* b = b_hh->data_ptr<T_>();
+    const T_* bi = ptr<T_>(b_ih);
+    const uint8_t* mk = bptr(mask);
+    T_* xb = xbuf.data_ptr<T_>();
+    T_* hpp = hp.data_ptr<T_>();
+    T_* a = acts.data_ptr<T_>();
+    T_* sh = hs.data_ptr<T_>();
+    T_* sc = lstm ? cs.data_ptr<T_>() : nullptr;
+    NoDenormals guard;
+    for (int64_t k0 = 0; k0 < T; k0 += S) {
+      const int64_t steps = std::min(S, T - k0);
+      const int64_t t_lo = backwards ? T - k0 - steps : k0;  // these steps' times: [t_lo, +steps)
+      proj(steps * N, x.data_ptr<T_>() + t_lo * N * I, I, xb);
+      if (bi) {
+        for (int64_t r = 0; r < steps * N; ++r) {
+          T_* __restrict__ row = xb + r * G;
+          for (int64_t j = 0; j < G; ++j) row[j] += bi[j];
+        }
+      }
+      for (int64_t k = k0; k < k0 + steps; ++k) {
+        const int64_t t = backwards ? T - 1 - k : k;
+        const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
+        gemm(N, sh + prev, H, hpp);
+        const T_* xt = xb + (t - t_lo) * N * G;
+        T_* o = out.data_ptr<T_>() + t * N * H;
+        const uint8_t* mt = mk ? mk + t * N : nullptr;
+        over_rows(N, G, [&](int64_t n0, int64_t n1) {
+          if (lstm) {
+            lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next, a,
+                              o, mt, nullptr, nullptr, nullptr, nullptr);
+          } else {
+            gru_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sh + next, a, o, mt, nullptr,
+                             nullptr, nullptr);
+          }
+        });
+      }
+    }
+  });
+  return {out, hs[T % 2].clone(), lstm ? cs[T % 2].clone() : x.new_empty({0})};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "deeprnn: compiled CPU time loops (lstm, gru, ln_lstm, ln_gru) forward and backward";
   m.def("scan_forward", &scan_forward, "time loop forward (lstm, gru)");
+  m.def("scan_infer", &scan_infer, "inference with the input projection inside (lstm, gru)");
   m.def("scan_backward", &scan_backward, "time loop backward, BPTT (lstm, gru)");
   m.def("ln_scan_forward", &ln_scan_forward, "time loop forward (ln_lstm, ln_gru)");
   m.def("ln_scan_backward", &ln_scan_backward, "time loop backward, BPTT (ln_lstm, ln_gru)");
