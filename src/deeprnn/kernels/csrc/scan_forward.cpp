@@ -50,8 +50,9 @@ void keep_mix(int64_t H, const T* __restrict__ hp, T* __restrict__ hn, T* __rest
 }
 
 // one batch row of a step (the time mask is applied afterwards); restrict-qualified
-// parameters (and noinline, which keeps them restrict) so that the loop vectorises
-template <int Z, bool RM, typename T>
+// parameters (and noinline, which keeps them restrict) so that the loop vectorises. ACTS false:
+// no backward to come, the activations are not written at all
+template <int Z, bool RM, typename T, bool ACTS>
 __attribute__((noinline)) void lstm_fwd_row(
     int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ b,
     const T* __restrict__ hp, const T* __restrict__ cp, T* __restrict__ hn, T* __restrict__ cn,
@@ -65,11 +66,13 @@ __attribute__((noinline)) void lstm_fwd_row(
     T c = f * cp[j] + i * gg;
     const T tc = tanh_(c);
     T h = o * tc;
-    a[j] = i;
-    a[H + j] = f;
-    a[2 * H + j] = gg;
-    a[3 * H + j] = o;
-    a[4 * H + j] = tc;
+    if constexpr (ACTS) {
+      a[j] = i;
+      a[H + j] = f;
+      a[2 * H + j] = gg;
+      a[3 * H + j] = o;
+      a[4 * H + j] = tc;
+    }
     h = zone<Z == 1 ? 0 : Z>(h, hp[j], uint8_t(0), p);
     c = zone<Z == 1 ? 0 : Z>(c, cp[j], uint8_t(0), p);
     hn[j] = h;
@@ -82,7 +85,7 @@ __attribute__((noinline)) void lstm_fwd_row(
   if constexpr (Z == 1) keep_mix<RM, T>(H, hp, hn, out, kh, rm, hin, cp, cn, kc);
 }
 
-template <int Z, bool RM, typename T>
+template <int Z, bool RM, typename T, bool ACTS>
 __attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__ x,
                                            const T* __restrict__ g, const T* __restrict__ b,
                                            const T* __restrict__ hp, T* __restrict__ hn,
@@ -95,10 +98,12 @@ __attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__
     const T z = sigm(x[H + j] + g[H + j] + b[H + j]);
     const T nn = tanh_(x[2 * H + j] + r * gn);
     T h = nn + z * (hp[j] - nn);
-    a[j] = r;
-    a[H + j] = z;
-    a[2 * H + j] = nn;
-    a[3 * H + j] = gn;
+    if constexpr (ACTS) {
+      a[j] = r;
+      a[H + j] = z;
+      a[2 * H + j] = nn;
+      a[3 * H + j] = gn;
+    }
     h = zone<Z == 1 ? 0 : Z>(h, hp[j], uint8_t(0), p);
     hn[j] = h;
     if constexpr (Z != 1) {
@@ -109,7 +114,7 @@ __attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__
   if constexpr (Z == 1) keep_mix<RM, T>(H, hp, hn, out, kh, rm, hin, nullptr, nullptr, nullptr);
 }
 
-// the rows [n0, n1) of one step
+// the rows [n0, n1) of one step; act null: no activations kept (inference)
 template <typename T>
 void lstm_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* hp, const T* b,
                    const T* hprev, const T* cprev, T* hnew, T* cnew, T* act, T* out,
@@ -119,12 +124,12 @@ void lstm_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* 
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
+    const auto row = act ? &lstm_fwd_row<Z, RM, T, true> : &lstm_fwd_row<Z, RM, T, false>;
     for (int64_t n = n0; n < n1; ++n) {
       const int64_t r = n * H;
-      lstm_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, cprev + r, hnew + r,
-                             cnew + r, act + n * A, out + r, Z == 1 ? kh + r : nullptr,
-                             Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr,
-                             RM ? hin + r : nullptr);
+      row(H, p, xp + n * G, hp + n * G, b, hprev + r, cprev + r, hnew + r, cnew + r,
+          act ? act + n * A : nullptr, out + r, Z == 1 ? kh + r : nullptr,
+          Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr, RM ? hin + r : nullptr);
       if (mask && !mask[n]) {
         hold(H, hprev + r, hnew + r, out + r);
         std::copy(cprev + r, cprev + r + H, cnew + r);
@@ -143,11 +148,11 @@ void gru_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* h
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
+    const auto row = act ? &gru_fwd_row<Z, RM, T, true> : &gru_fwd_row<Z, RM, T, false>;
     for (int64_t n = n0; n < n1; ++n) {
       const int64_t r = n * H;
-      gru_fwd_row<Z, RM, T>(H, p, xp + n * G, hp + n * G, b, hprev + r, hnew + r, act + n * A,
-                            out + r, Z == 1 ? kh + r : nullptr, RM ? rm + r : nullptr,
-                            RM ? hin + r : nullptr);
+      row(H, p, xp + n * G, hp + n * G, b, hprev + r, hnew + r, act ? act + n * A : nullptr,
+          out + r, Z == 1 ? kh + r : nullptr, RM ? rm + r : nullptr, RM ? hin + r : nullptr);
       if (mask && !mask[n]) {
         hold(H, hprev + r, hnew + r, out + r);
         if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
@@ -172,7 +177,7 @@ void check(const Tensor& xp, const Tensor& w_hh, const Tensor& h0, int64_t G_per
 using namespace deeprnn_scan;
 
 // Returns [out (T, N, H), states_h (T+1, N, H), states_c (T+1, N, H) or (0,), acts (T, N, A)
-// or (0,) when need_acts is false (inference)].
+// or (0,) when need_acts is false (inference: then none are written)].
 std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, const Tensor& w_hh,
                                  const c10::optional<Tensor>& b_hh_,
                                  const c10::optional<Tensor>& rec_mask_,
@@ -200,7 +205,7 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
   Tensor states_c = lstm ? xp.new_empty({T + 1, N, H}) : xp.new_empty({0});
   if (lstm) states_c[0].copy_(*c0);
   // without a backward to come, the activations of each step go to one (N, A) scratch buffer
-  Tensor acts = xp.new_empty({need_acts ? T : 1, N, A});
+  Tensor acts = xp.new_empty({need_acts ? T : 0, N, A});
   Tensor out = xp.new_empty({T, N, H});
   Tensor hp = xp.new_empty({N, G});
   const Tensor w_t = w_hh.t().contiguous();  // (H, G*H): contiguous right operand
@@ -224,7 +229,7 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
       const int64_t t = backwards ? T - 1 - k : k;
       gemm(N, rm ? hin : sh + k * N * H, H, hpp);
       const T_* x = xp.data_ptr<T_>() + t * N * G;
-      T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
+      T_* a = need_acts ? acts.data_ptr<T_>() + k * N * A : nullptr;
       T_* o = out.data_ptr<T_>() + t * N * H;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
       const uint8_t* kht = kh ? kh + t * N * H : nullptr;
@@ -271,7 +276,7 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
   Step s{N, H, G, A, zoneout > 0 ? 2 : 0, zoneout};
   const int64_t S = std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(1, N * G), 1,
                                         std::max<int64_t>(T, 1));
-  Tensor xbuf = x.new_empty({S, N, G}), hp = x.new_empty({N, G}), acts = x.new_empty({N, A});
+  Tensor xbuf = x.new_empty({S, N, G}), hp = x.new_empty({N, G});
   Tensor hs = x.new_empty({2, N, H});
   hs[0].copy_(h0);
   Tensor cs = lstm ? x.new_empty({2, N, H}) : x.new_empty({0});
@@ -288,7 +293,6 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
     const uint8_t* mk = bptr(mask);
     T_* xb = xbuf.data_ptr<T_>();
     T_* hpp = hp.data_ptr<T_>();
-    T_* a = acts.data_ptr<T_>();
     T_* sh = hs.data_ptr<T_>();
     T_* sc = lstm ? cs.data_ptr<T_>() : nullptr;
     NoDenormals guard;
@@ -311,10 +315,10 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
         const uint8_t* mt = mk ? mk + t * N : nullptr;
         over_rows(N, G, [&](int64_t n0, int64_t n1) {
           if (lstm) {
-            lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next, a,
-                              o, mt, nullptr, nullptr, nullptr, nullptr);
+            lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next,
+                              nullptr, o, mt, nullptr, nullptr, nullptr, nullptr);
           } else {
-            gru_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sh + next, a, o, mt, nullptr,
+            gru_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sh + next, nullptr, o, mt, nullptr,
                              nullptr, nullptr);
           }
         });
