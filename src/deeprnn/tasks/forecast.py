@@ -41,12 +41,13 @@ from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks import _forecast_dist as D
 from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
-from deeprnn.tasks._forecast_columns import known_features, masked_targets, time_columns
+from deeprnn.tasks._forecast_columns import known_features, masked_targets
 from deeprnn.tasks._forecast_dist import check_levels
 from deeprnn.tasks._forecast_metrics import ForecastScoring, metric_group, prob_metric_group
+from deeprnn.tasks._forecast_predict import predict_rows
 from deeprnn.tasks._segment import SegmentRNN
 from deeprnn.tasks.base import TaskModule
-from deeprnn.tasks.forecast_data import ForecastData, Scaler
+from deeprnn.tasks.forecast_data import Scaler
 
 
 @dataclass
@@ -443,54 +444,7 @@ class Forecast(ForecastScoring, TaskModule):
 
         ``quantiles`` (a probabilistic model's levels, e.g. ``[0.1, 0.5, 0.9]``) adds the
         columns ``{target}_q{level}`` to every row."""
-        from deeprnn._validation import RecordError, check_record_fields
-
-        if quantiles is not None:
-            levels = check_levels(list(quantiles), "quantiles")
-            if self.config.likelihood == "none":
-                raise ValueError(
-                    "quantiles need a probabilistic model (model.likelihood: gaussian, "
-                    "student_t, negative_binomial or quantile); this one has likelihood 'none'"
-                )
-
-        art = self.artifacts
-        series = [art["series_column"]] if art.get("series_column") else []
-        always = series + list(art.get("raw_covariates", art["covariates"])) + time_columns(art)
-        columns = [*series, *art["targets"], *always[len(series) :]]
-        started = set()
-        for i, r in enumerate(records):
-            if not isinstance(r, dict):
-                raise RecordError(
-                    i, f"a forecast model reads rows with columns {columns}, got {r!r}"
-                )
-            sid = str(r.get(series[0])) if series else ""
-            first = sid not in started
-            started.add(sid)
-            check_record_fields(i, r, "forecast", all_of=columns if first else always)
-        data = ForecastData(None, artifacts=self.artifacts)
-        out = []
-        for series_id, x, future_cov, times in data.encode_history(records):
-            with torch.no_grad():
-                pred = self(x[None].to(self.device), future_cov[None].to(self.device))[0].cpu()
-                qs = None
-                if quantiles is not None:
-                    dist = self.distribution(
-                        x[None].to(self.device), future=future_cov[None].to(self.device)
-                    )
-                    qs = dist.quantiles(levels, seed=seed)[:, 0].cpu()  # (Q, H, K)
-                    if dist.space == "scaled":
-                        qs = self.scaler.inverse(qs, self.n_targets)
-            values = self.scaler.inverse(pred, self.n_targets)
-            for h in range(self.horizon):
-                row = {"series": series_id, "step": h + 1}
-                if times is not None:
-                    row["time"] = times[h]
-                row.update({t: float(values[h, i]) for i, t in enumerate(art["targets"])})
-                for j, level in enumerate(levels if qs is not None else ()):
-                    row.update({f"{t}_q{level:g}": float(qs[j, h, i])
-                                for i, t in enumerate(art["targets"])})  # fmt: skip
-                out.append(row)
-        return out
+        return predict_rows(self, records, quantiles, seed)
 
     #: ONNX inputs whose dim 1 is not the (dynamic) time axis: the horizon's covariates
     onnx_fixed_length: ClassVar[tuple[str, ...]] = ("future",)
