@@ -55,7 +55,7 @@ from deeprnn.cells._base import RecurrentCell
 KINDS = frozenset({"lstm", "gru", "ln_lstm", "ln_gru"})
 LN_KINDS = frozenset({"ln_lstm", "ln_gru"})
 DTYPES = (torch.float32, torch.float64)
-SOURCES = ("scan_forward.cpp", "scan_backward.cpp", "scan_ln.cpp")
+SOURCES = ("scan_forward.cpp", "scan_backward.cpp", "scan_ln.cpp", "scan_ln_backward.cpp")
 CSRC = Path(__file__).with_name("csrc")
 
 _lock = threading.Lock()
