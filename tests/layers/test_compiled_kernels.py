@@ -294,7 +294,7 @@ def _compare_inference(make, x_shape, mask, dtype):
     before = compiled.calls["infer"]
     got = _infer(fast, x, mask)
     cells = [m.cell for m in fast.modules() if hasattr(m, "cell")]
-    if any(c.fused_kind in ("lstm", "gru") for c in cells):  # plain LSTM / GRU cells
+    if any(c.fused_kind in compiled.KINDS for c in cells):  # LSTM / GRU and their LN cells
         assert compiled.calls["infer"] > before, "the compiled inference path was not taken"
     _close(got, _infer(fast, x, mask, python=True), dtype, "inference vs python")
     _close(got, _infer(loop, x, mask), dtype, "inference vs loop")
@@ -307,19 +307,21 @@ INFER_CASES = {c.id: c.make for c in COMPILED_LAYERS} | VARIANTS
 @pytest.mark.parametrize("mask_name", ["none", "holes"])
 @pytest.mark.parametrize("name", list(INFER_CASES))
 def test_inference_path_agrees(name, mask_name, dtype):
-    """No gradient to follow: LSTM / GRU layers run compiled.infer (the input projection inside
-    the loop, ping-pong states); the same outputs and final states as the Python loop."""
+    """No gradient to follow: LSTM / GRU layers and their layer-norm kinds run compiled.infer
+    (the input projection, and LN_ih, inside the loop, ping-pong states); the same outputs and
+    final states as the Python loop."""
     _compare_inference(INFER_CASES[name], (4, 6, 3), MASKS[mask_name], dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("backwards", [False, True], ids=["fwd", "back"])
-def test_inference_projects_in_step_blocks(two_threads, backwards, dtype):
+@pytest.mark.parametrize("layer_norm", [False, True], ids=["plain", "ln"])
+def test_inference_projects_in_step_blocks(two_threads, layer_norm, backwards, dtype):
     """400 rows x 4H=256: the input projection runs 10 steps at a time (blocks 10, 10, 5 of
     T=25, in processing order) and each step's pass is split over two threads."""
     mask = torch.rand(400, 25) > 0.1
 
     def make(**o):
-        return deeprnn.LSTM(3, 64, zoneout=0.2, go_backwards=backwards, **o)
+        return deeprnn.LSTM(3, 64, zoneout=0.2, go_backwards=backwards, layer_norm=layer_norm, **o)
 
     _compare_inference(make, (400, 25, 3), mask, dtype)

@@ -50,6 +50,8 @@ from torch import Tensor
 
 from deeprnn._validation import autocast_enabled
 from deeprnn.cells._base import RecurrentCell
+from deeprnn.cells.gru import LayerNormGRUCell
+from deeprnn.cells.lstm import LayerNormLSTMCell
 
 #: cell kinds the compiled loop covers
 KINDS = frozenset({"lstm", "gru", "ln_lstm", "ln_gru"})
@@ -60,6 +62,14 @@ CSRC = Path(__file__).with_name("csrc")
 
 _lock = threading.Lock()
 _state: dict = {"module": None, "tried": False, "error": None, "off": 0}
+#: the kinds :func:`infer` runs, with the input projection each assumes: W_ih x + b (plain),
+#: LN_ih(W_ih x) (layer-norm cells)
+_INFER_PROJECTION = {
+    "lstm": RecurrentCell.project_input,
+    "gru": RecurrentCell.project_input,
+    "ln_lstm": LayerNormLSTMCell.project_input,
+    "ln_gru": LayerNormGRUCell.project_input,
+}
 #: how many scans went through the compiled loop (tests read it)
 calls = {"forward": 0, "backward": 0, "infer": 0}
 
@@ -196,10 +206,10 @@ def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
     """Whether a scan can take :func:`infer`: no gradient to follow, an LSTM or reset-after GRU
     cell with the plain input projection, CPU float32/64 throughout, eval mode (no recurrent
     dropout mask, no zoneout keep-masks), not under autocast or ``torch.compile``."""
-    if cell.fused_kind not in ("lstm", "gru") or rec_mask is not None or keeps is not None:
+    if cell.fused_kind not in _INFER_PROJECTION or rec_mask is not None or keeps is not None:
         return False
-    if type(cell).project_input is not RecurrentCell.project_input:
-        return False
+    if type(cell).project_input is not _INFER_PROJECTION[cell.fused_kind]:
+        return False  # a cell with its own input projection
     tensors = (x, *state, *cell.parameters())
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return False
@@ -210,16 +220,26 @@ def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
     return load() is not None
 
 
-def infer(cell, x: Tensor, mask: Tensor | None, h0: Tensor, c0: Tensor | None, zoneout, backwards):
-    """Inference scan with the input projection inside the compiled loop (a few steps at a time
-    into one reused buffer) and no per-step states kept. ``x`` (N, T, I) batch-first, ``mask``
-    (N, T) bool or None. Returns ``(out (N, T, H), h_T, c_T or None)``."""
+def infer(
+    cell, x: Tensor, mask: Tensor | None, h0: Tensor, c0: Tensor | None, zoneout, backwards, pw=()
+):
+    """Inference scan with the input projection (and, for the layer-norm kinds, its layer norm)
+    inside the compiled loop, a few steps at a time into one reused buffer, and no per-step
+    states kept. ``x`` (N, T, I) batch-first, ``mask`` (N, T) bool or None, ``pw`` the layer-norm
+    kinds' recurrent gains and shifts. Returns ``(out (N, T, H), h_T, c_T or None)``."""
     mod = load()
     calls["infer"] += 1
     mask_tm = None if mask is None else mask.t().contiguous()
-    b_hh = getattr(cell, "bias_hh", None)
-    out, h, c = mod.scan_infer(
-        cell.fused_kind, x.transpose(0, 1), cell.weight_ih, cell._input_bias(), cell.weight_hh,
-        b_hh, mask_tm, h0, c0, float(zoneout), bool(backwards),
-    )  # fmt: skip
+    x_tm, kind, flags = x.transpose(0, 1), cell.fused_kind, (float(zoneout), bool(backwards))
+    if kind in LN_KINDS:
+        pw = [*pw, cell.ln_ih_weight, cell.ln_ih_bias]
+        out, h, c = mod.ln_scan_infer(
+            kind, x_tm, cell.weight_ih, cell.weight_hh, mask_tm, h0, c0, pw, *flags
+        )
+    else:
+        b_hh = getattr(cell, "bias_hh", None)
+        out, h, c = mod.scan_infer(
+            kind, x_tm, cell.weight_ih, cell._input_bias(), cell.weight_hh, b_hh, mask_tm, h0,
+            c0, *flags,
+        )  # fmt: skip
     return out.transpose(0, 1), h, (c if c0 is not None else None)

@@ -429,7 +429,10 @@ def fused_scan(layer, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
     cell = layer.cell
     if compiled.infers(cell, x, state, rec_mask, keeps):  # CPU inference: projection inside
         c0 = state[1] if len(state) == 2 else None
-        out, h, c = compiled.infer(cell, x, mask, state[0], c0, layer.zoneout, layer.go_backwards)
+        pw = list(pointwise_params(cell).values()) if cell.fused_kind in LN_KERNELS else []
+        out, h, c = compiled.infer(
+            cell, x, mask, state[0], c0, layer.zoneout, layer.go_backwards, pw
+        )
         return out, (type(state)(h, c) if c0 is not None else type(state)(h))
     xp = cell.project_input(x.transpose(0, 1))  # (T, N, G*H): every step in one GEMM
     device = xp.device.type

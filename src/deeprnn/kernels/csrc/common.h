@@ -250,6 +250,12 @@ std::vector<at::Tensor> ln_scan_forward(
     const at::Tensor& h0, const c10::optional<at::Tensor>& c0, std::vector<at::Tensor> pw,
     double zoneout, bool training, bool backwards, bool need_acts);
 
+std::vector<at::Tensor> ln_scan_infer(const std::string& kind, const at::Tensor& x,
+                                      const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                      const c10::optional<at::Tensor>& mask, const at::Tensor& h0,
+                                      const c10::optional<at::Tensor>& c0,
+                                      std::vector<at::Tensor> pw, double zoneout, bool backwards);
+
 std::vector<at::Tensor> ln_scan_backward(
     const std::string& kind, const at::Tensor& d_out, const at::Tensor& d_hT,
     const c10::optional<at::Tensor>& d_cT, const at::Tensor& xp, const at::Tensor& w_hh,

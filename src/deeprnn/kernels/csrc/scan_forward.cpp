@@ -332,6 +332,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "deeprnn: compiled CPU time loops (lstm, gru, ln_lstm, ln_gru) forward and backward";
   m.def("scan_forward", &scan_forward, "time loop forward (lstm, gru)");
   m.def("scan_infer", &scan_infer, "inference with the input projection inside (lstm, gru)");
+  m.def("ln_scan_infer", &ln_scan_infer, "the same for ln_lstm, ln_gru (LN_ih inside too)");
   m.def("scan_backward", &scan_backward, "time loop backward, BPTT (lstm, gru)");
   m.def("ln_scan_forward", &ln_scan_forward, "time loop forward (ln_lstm, ln_gru)");
   m.def("ln_scan_backward", &ln_scan_backward, "time loop backward, BPTT (ln_lstm, ln_gru)");
