@@ -203,9 +203,10 @@ def backward(
 
 
 def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
-    """Whether a scan can take :func:`infer`: no gradient to follow, an LSTM or reset-after GRU
-    cell with the plain input projection, CPU float32/64 throughout, eval mode (no recurrent
-    dropout mask, no zoneout keep-masks), not under autocast or ``torch.compile``."""
+    """Whether a scan can take :func:`infer`: no gradient to follow, an LSTM, reset-after GRU or
+    layer-norm LSTM / GRU cell with its own class's input projection, CPU float32/64
+    throughout, eval mode (no recurrent dropout mask, no zoneout keep-masks), not under autocast
+    or ``torch.compile``."""
     if cell.fused_kind not in _INFER_PROJECTION or rec_mask is not None or keeps is not None:
         return False
     if type(cell).project_input is not _INFER_PROJECTION[cell.fused_kind]:
