@@ -325,3 +325,19 @@ def test_inference_projects_in_step_blocks(two_threads, layer_norm, backwards, d
         return deeprnn.LSTM(3, 64, zoneout=0.2, go_backwards=backwards, layer_norm=layer_norm, **o)
 
     _compare_inference(make, (400, 25, 3), mask, dtype)
+
+
+def test_inference_under_torch_compile_stays_one_graph():
+    """torch.compile of an eval-mode model without gradients traces the custom op, not the
+    extension's inference call (which would break the graph)."""
+    torch._dynamo.reset()
+    model = deeprnn.LSTM(8, 16, 2, zoneout=0.1, layer_norm=True).eval()
+    x = torch.randn(4, 10, 8)
+    with torch.no_grad():
+        explanation = torch._dynamo.explain(model)(x)
+        assert explanation.graph_break_count == 0, [
+            str(b.reason) for b in explanation.break_reasons
+        ]
+        want = model(x)[0]
+        got = torch.compile(model, backend="aot_eager", fullgraph=True)(x)[0]
+    _close([got], [want], torch.float32, "compiled eval vs eager")

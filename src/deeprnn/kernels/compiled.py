@@ -205,8 +205,8 @@ def backward(
 def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
     """Whether a scan can take :func:`infer`: no gradient to follow, an LSTM, reset-after GRU or
     layer-norm LSTM / GRU cell with its own class's input projection, CPU float32/64
-    throughout, eval mode (no recurrent dropout mask, no zoneout keep-masks), not under autocast
-    or ``torch.compile``."""
+    throughout, eval mode (no recurrent dropout mask, no zoneout keep-masks), not under autocast,
+    ``torch.compile``, ``torch.export`` or ``torch.jit.trace``."""
     if cell.fused_kind not in _INFER_PROJECTION or rec_mask is not None or keeps is not None:
         return False
     if type(cell).project_input is not _INFER_PROJECTION[cell.fused_kind]:
@@ -216,9 +216,16 @@ def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
         return False
     if x.device.type != "cpu" or x.dtype not in DTYPES or any(t.dtype != x.dtype for t in tensors):
         return False
-    if autocast_enabled("cpu") or torch.compiler.is_compiling():
+    if autocast_enabled("cpu") or _tracing():
         return False
     return load() is not None
+
+
+def _tracing() -> bool:
+    """Under torch.compile, torch.export or torch.jit.trace: those see the custom op, not the
+    extension call."""
+    exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+    return torch.compiler.is_compiling() or exporting() or torch.jit.is_tracing()
 
 
 def infer(
