@@ -190,6 +190,23 @@ void over_rows(int64_t N, int64_t G, F&& body) {
   });
 }
 
+// The inference scans' loop: steps in blocks of at most S (the block size that keeps the block's
+// projected inputs, S x N x G values, near 4 MB); project(steps, t_lo) fills the block buffer
+// for times [t_lo, t_lo + steps), then step(k, t, t_lo) runs each step k (time t) of the block.
+inline int64_t step_block(int64_t T, int64_t N, int64_t G) {
+  return std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(1, N * G), 1,
+                             std::max<int64_t>(T, 1));
+}
+template <typename P, typename F>
+void over_step_blocks(int64_t T, int64_t S, bool backwards, P&& project, F&& step) {
+  for (int64_t k0 = 0; k0 < T; k0 += S) {
+    const int64_t steps = std::min(S, T - k0);
+    const int64_t t_lo = backwards ? T - k0 - steps : k0;
+    project(steps, t_lo);
+    for (int64_t k = k0; k < k0 + steps; ++k) step(k, backwards ? T - 1 - k : k, t_lo);
+  }
+}
+
 // Zoneout mix of one state element, Z a compile-time mode so that the loops vectorise:
 // 0 none, 1 training keep-mask (keep the old value), 2 eval lerp (fresh + p (old - fresh)).
 // Arithmetic, not a select, for the vectoriser (exact up to one rounding of fresh).
@@ -231,6 +248,8 @@ void with_flags(int zmode, bool rm, F&& f) {
 }
 
 void check(const Tensor& xp, const Tensor& w_hh, const Tensor& h0, int64_t gates);
+void check_infer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& h0,
+                 int64_t G);
 
 }  // namespace deeprnn_scan
 

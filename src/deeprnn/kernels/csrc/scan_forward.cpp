@@ -172,6 +172,19 @@ void check(const Tensor& xp, const Tensor& w_hh, const Tensor& h0, int64_t G_per
               "deeprnn compiled scan: xp, w_hh and h0 must share one dtype");
 }
 
+// the inference scans' inputs: x (T, N, I), w_ih (G, I), w_hh (G, H), h0 (N, H), one dtype
+void check_infer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& h0,
+                 int64_t G) {
+  const int64_t N = x.size(1), I = x.size(2), H = h0.size(1);
+  TORCH_CHECK(w_ih.dim() == 2 && w_ih.size(0) == G && w_ih.size(1) == I && w_hh.size(0) == G &&
+                  w_hh.size(1) == H && h0.size(0) == N,
+              "deeprnn compiled scan: shapes disagree: x ", x.sizes(), ", w_ih ", w_ih.sizes(),
+              ", w_hh ", w_hh.sizes(), ", h0 ", h0.sizes());
+  TORCH_CHECK(w_ih.scalar_type() == x.scalar_type() && w_hh.scalar_type() == x.scalar_type() &&
+                  h0.scalar_type() == x.scalar_type(),
+              "deeprnn compiled scan: x, weights and h0 must share one dtype");
+}
+
 }  // namespace deeprnn_scan
 
 using namespace deeprnn_scan;
@@ -266,16 +279,9 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
   TORCH_CHECK(x.device().is_cpu() && x.dim() == 3, "deeprnn compiled scan: x must be (T, N, I)");
   const int64_t T = x.size(0), N = x.size(1), I = x.size(2), H = h0.size(1);
   const int64_t G = (lstm ? 4 : 3) * H, A = (lstm ? 5 : 4) * H;
-  TORCH_CHECK(w_ih.dim() == 2 && w_ih.size(0) == G && w_ih.size(1) == I && w_hh.size(0) == G &&
-                  w_hh.size(1) == H && h0.size(0) == N,
-              "deeprnn compiled scan: shapes disagree: x ", x.sizes(), ", w_ih ", w_ih.sizes(),
-              ", w_hh ", w_hh.sizes(), ", h0 ", h0.sizes());
-  TORCH_CHECK(w_ih.scalar_type() == x.scalar_type() && w_hh.scalar_type() == x.scalar_type() &&
-                  h0.scalar_type() == x.scalar_type(),
-              "deeprnn compiled scan: x, weights and h0 must share one dtype");
+  check_infer(x, w_ih, w_hh, h0, G);
   Step s{N, H, G, A, zoneout > 0 ? 2 : 0, zoneout};
-  const int64_t S = std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(1, N * G), 1,
-                                        std::max<int64_t>(T, 1));
+  const int64_t S = step_block(T, N, G);
   Tensor xbuf = x.new_empty({S, N, G}), hp = x.new_empty({N, G});
   Tensor hs = x.new_empty({2, N, H});
   hs[0].copy_(h0);
@@ -296,34 +302,30 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
     T_* sh = hs.data_ptr<T_>();
     T_* sc = lstm ? cs.data_ptr<T_>() : nullptr;
     NoDenormals guard;
-    for (int64_t k0 = 0; k0 < T; k0 += S) {
-      const int64_t steps = std::min(S, T - k0);
-      const int64_t t_lo = backwards ? T - k0 - steps : k0;  // these steps' times: [t_lo, +steps)
+    const auto project = [&](int64_t steps, int64_t t_lo) {
       proj(steps * N, x.data_ptr<T_>() + t_lo * N * I, I, xb);
-      if (bi) {
-        for (int64_t r = 0; r < steps * N; ++r) {
-          T_* __restrict__ row = xb + r * G;
-          for (int64_t j = 0; j < G; ++j) row[j] += bi[j];
+      if (!bi) return;
+      for (int64_t r = 0; r < steps * N; ++r) {
+        T_* __restrict__ row = xb + r * G;
+        for (int64_t j = 0; j < G; ++j) row[j] += bi[j];
+      }
+    };
+    over_step_blocks(T, S, backwards, project, [&](int64_t k, int64_t t, int64_t t_lo) {
+      const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
+      gemm(N, sh + prev, H, hpp);
+      const T_* xt = xb + (t - t_lo) * N * G;
+      T_* o = out.data_ptr<T_>() + t * N * H;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      over_rows(N, G, [&](int64_t n0, int64_t n1) {
+        if (lstm) {
+          lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next,
+                            nullptr, o, mt, nullptr, nullptr, nullptr, nullptr);
+        } else {
+          gru_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sh + next, nullptr, o, mt, nullptr,
+                           nullptr, nullptr);
         }
-      }
-      for (int64_t k = k0; k < k0 + steps; ++k) {
-        const int64_t t = backwards ? T - 1 - k : k;
-        const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
-        gemm(N, sh + prev, H, hpp);
-        const T_* xt = xb + (t - t_lo) * N * G;
-        T_* o = out.data_ptr<T_>() + t * N * H;
-        const uint8_t* mt = mk ? mk + t * N : nullptr;
-        over_rows(N, G, [&](int64_t n0, int64_t n1) {
-          if (lstm) {
-            lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next,
-                              nullptr, o, mt, nullptr, nullptr, nullptr, nullptr);
-          } else {
-            gru_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sh + next, nullptr, o, mt, nullptr,
-                             nullptr, nullptr);
-          }
-        });
-      }
-    }
+      });
+    });
   });
   return {out, hs[T % 2].clone(), lstm ? cs[T % 2].clone() : x.new_empty({0})};
 }

@@ -224,18 +224,11 @@ std::vector<Tensor> ln_scan_infer(const std::string& kind, const Tensor& x_, con
   TORCH_CHECK(x.device().is_cpu() && x.dim() == 3, "deeprnn compiled scan: x must be (T, N, I)");
   const int64_t T = x.size(0), N = x.size(1), I = x.size(2), H = h0.size(1);
   const int64_t G = (lstm ? 4 : 3) * H, A = lstm ? 9 * H + 2 : 7 * H + 1;
-  TORCH_CHECK(w_ih.dim() == 2 && w_ih.size(0) == G && w_ih.size(1) == I && w_hh.size(0) == G &&
-                  w_hh.size(1) == H && h0.size(0) == N,
-              "deeprnn compiled scan: shapes disagree: x ", x.sizes(), ", w_ih ", w_ih.sizes(),
-              ", w_hh ", w_hh.sizes(), ", h0 ", h0.sizes());
-  TORCH_CHECK(w_ih.scalar_type() == x.scalar_type() && w_hh.scalar_type() == x.scalar_type() &&
-                  h0.scalar_type() == x.scalar_type(),
-              "deeprnn compiled scan: x, weights and h0 must share one dtype");
+  check_infer(x, w_ih, w_hh, h0, G);
   for (auto& q : pw) q = q.contiguous();
   const auto pws = pw_ptrs(pw, lstm ? 6 : 4, G);
   const int zmode = zoneout > 0 ? 2 : 0;
-  const int64_t S = std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(1, N * G), 1,
-                                        std::max<int64_t>(T, 1));
+  const int64_t S = step_block(T, N, G);
   Tensor xbuf = x.new_empty({S, N, G}), hp = x.new_empty({N, G}), acts = x.new_empty({N, A});
   Tensor hs = x.new_empty({2, N, H});
   hs[0].copy_(h0);
@@ -259,42 +252,39 @@ std::vector<Tensor> ln_scan_infer(const std::string& kind, const Tensor& x_, con
     T_* sh = hs.data_ptr<T_>();
     T_* sc = lstm ? cs.data_ptr<T_>() : nullptr;
     NoDenormals guard;
-    for (int64_t k0 = 0; k0 < T; k0 += S) {
-      const int64_t steps = std::min(S, T - k0);
-      const int64_t t_lo = backwards ? T - k0 - steps : k0;  // these steps' times: [t_lo, +steps)
+    const auto project = [&](int64_t steps, int64_t t_lo) {
       proj(steps * N, x.data_ptr<T_>() + t_lo * N * I, I, xb);
       over_rows(steps * N, G, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) layer_norm_row<T_>(G, xb + r * G, g_ih, b_ih);
       });
-      for (int64_t k = k0; k < k0 + steps; ++k) {
-        const int64_t t = backwards ? T - 1 - k : k;
-        const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
-        gemm(N, sh + prev, H, hpp);
-        const T_* xt = xb + (t - t_lo) * N * G;
-        T_* o = out.data_ptr<T_>() + t * N * H;
-        const uint8_t* mt = mk ? mk + t * N : nullptr;
-        with_flags(zmode, false, [&](auto Zc, auto) {
-          constexpr int Z = decltype(Zc)::value;
-          over_rows(N, G, [&](int64_t n0, int64_t n1) {
-            for (int64_t n = n0; n < n1; ++n) {
-              const int64_t r = n * H;
-              T_* cp = lstm ? sc + prev + r : nullptr;
-              T_* cn = lstm ? sc + next + r : nullptr;
-              if (lstm) {
-                ln_lstm_fwd_row<T_>(H, xt + n * G, hpp + n * G, q[0], q[1], q[2], q[3], cp,
-                                    sh + next + r, cn, a + n * A);
-              } else {
-                ln_gru_fwd_row<T_>(H, xt + n * G, hpp + n * G, q[0], q[1], sh + prev + r,
-                                   sh + next + r, a + n * A);
-              }
-              finish_row<Z == 1 ? 0 : Z, false, T_>(H, p, mt ? mt[n] != 0 : true, sh + prev + r,
-                                                    sh + next + r, cp, cn, o + r, nullptr, nullptr,
-                                                    nullptr, nullptr);
+    };
+    over_step_blocks(T, S, backwards, project, [&](int64_t k, int64_t t, int64_t t_lo) {
+      const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
+      gemm(N, sh + prev, H, hpp);
+      const T_* xt = xb + (t - t_lo) * N * G;
+      T_* o = out.data_ptr<T_>() + t * N * H;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      with_flags(zmode, false, [&](auto Zc, auto) {
+        constexpr int Z = decltype(Zc)::value;
+        over_rows(N, G, [&](int64_t n0, int64_t n1) {
+          for (int64_t n = n0; n < n1; ++n) {
+            const int64_t r = n * H;
+            T_* cp = lstm ? sc + prev + r : nullptr;
+            T_* cn = lstm ? sc + next + r : nullptr;
+            if (lstm) {
+              ln_lstm_fwd_row<T_>(H, xt + n * G, hpp + n * G, q[0], q[1], q[2], q[3], cp,
+                                  sh + next + r, cn, a + n * A);
+            } else {
+              ln_gru_fwd_row<T_>(H, xt + n * G, hpp + n * G, q[0], q[1], sh + prev + r,
+                                 sh + next + r, a + n * A);
             }
-          });
+            finish_row<Z == 1 ? 0 : Z, false, T_>(H, p, mt ? mt[n] != 0 : true, sh + prev + r,
+                                                  sh + next + r, cp, cn, o + r, nullptr, nullptr,
+                                                  nullptr, nullptr);
+          }
         });
-      }
-    }
+      });
+    });
   });
   return {out, hs[T % 2].clone(), lstm ? cs[T % 2].clone() : x.new_empty({0})};
 }
