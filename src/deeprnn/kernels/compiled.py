@@ -214,11 +214,9 @@ def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
     tensors = (x, *state, *cell.parameters())
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return False
-    if x.device.type != "cpu" or x.dtype not in DTYPES or any(t.dtype != x.dtype for t in tensors):
+    if any(t.dtype != x.dtype for t in tensors) or autocast_enabled("cpu") or _tracing():
         return False
-    if autocast_enabled("cpu") or _tracing():
-        return False
-    return load() is not None
+    return supports(cell.fused_kind, x)  # CPU, float32/64, built
 
 
 def _tracing() -> bool:

@@ -12,6 +12,8 @@
 // pw = (g_hh, b_hh, g_c, b_c) for ln_lstm, (g_hh, b_hh) for ln_gru.
 // Backward through LN: dv = rstd (dy - mean(dy) - xhat mean(dy xhat)), per row.
 #pragma once
+#include <array>
+
 #include "common.h"
 
 namespace deeprnn_scan {
@@ -55,6 +57,14 @@ inline std::vector<const void*> pw_ptrs(const std::vector<Tensor>& pw, size_t n,
   }
   TORCH_CHECK(pw[0].size(0) == width, "deeprnn compiled scan: LN gain has ", pw[0].size(0),
               " features, expected ", width);
+  return out;
+}
+
+// pw_ptrs' pointers as T (at most 6: the LN gains and shifts of one scan)
+template <typename T>
+std::array<const T*, 6> typed_ptrs(const std::vector<const void*>& pws) {
+  std::array<const T*, 6> out{};
+  for (size_t i = 0; i < pws.size() && i < out.size(); ++i) out[i] = static_cast<const T*>(pws[i]);
   return out;
 }
 

@@ -158,8 +158,7 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, 
   if (rec_mask) hin_buf = states_h[0] * *rec_mask;
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_forward", [&] {
     using T_ = scalar_t;
-    const T_* pwp[4] = {};
-    for (size_t i = 0; i < pws.size(); ++i) pwp[i] = static_cast<const T_*>(pws[i]);
+    const auto pwp = typed_ptrs<T_>(pws);
     const T_* rm = ptr<T_>(rec_mask);
     const uint8_t* mk = bptr(mask);
     const uint8_t* kh = bptr(keep_h);
@@ -239,8 +238,7 @@ std::vector<Tensor> ln_scan_infer(const std::string& kind, const Tensor& x_, con
   const Tensor w_ih_t = w_ih.t().contiguous(), w_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "deeprnn_ln_scan_infer", [&] {
     using T_ = scalar_t;
-    const T_* q[6] = {};
-    for (size_t i = 0; i < pws.size(); ++i) q[i] = static_cast<const T_*>(pws[i]);
+    const auto q = typed_ptrs<T_>(pws);
     const T_* g_ih = q[lstm ? 4 : 2];
     const T_* b_ih = q[lstm ? 5 : 3];
     const Gemm<T_> proj(w_ih_t, true), gemm(w_t, true);

@@ -148,8 +148,7 @@ std::vector<Tensor> ln_scan_backward(
   Tensor gm = at::zeros({N, H}, xp.options());
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_backward", [&] {
     using T_ = scalar_t;
-    const T_* pwp[4] = {};
-    for (size_t i = 0; i < pws.size(); ++i) pwp[i] = static_cast<const T_*>(pws[i]);
+    const auto pwp = typed_ptrs<T_>(pws);
     const T_* rm = ptr<T_>(rec_mask);
     const uint8_t* mk = bptr(mask);
     const uint8_t* kh = bptr(keep_h);
