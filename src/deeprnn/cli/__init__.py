@@ -28,7 +28,19 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deeprnn.cli import demo, keras_import, plot, predict, report, run, tune
+    from deeprnn.cli import (
+        bench,
+        demo,
+        evaluate,
+        export,
+        keras_import,
+        plot,
+        predict,
+        report,
+        summary,
+        train,
+        tune,
+    )
     from deeprnn.cli._common import formatter
 
     parser = argparse.ArgumentParser(
@@ -40,13 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deeprnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run.add_parsers(sub)
-    predict.add_parser(sub)
-    plot.add_parsers(sub)
-    report.add_parser(sub)
-    demo.add_parser(sub)
+    for verb in (train, evaluate, predict, summary, export, plot, bench, report, demo, tune):
+        verb.add_parser(sub)
     keras_import.add_parser(sub)
-    tune.add_parser(sub)
     for p in sub.choices.values():
         p.allow_abbrev = False
     return parser

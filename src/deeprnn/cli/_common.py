@@ -12,6 +12,9 @@ class CLIError(ValueError):
     """A user error the CLI reports in one line (exit status 2)."""
 
 
+TASK_HELP = "the task (classify, tag, forecast, lm, or any registered), when not in the config"
+
+
 def formatter(prog):
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 

@@ -1,8 +1,8 @@
-"""``deeprnn plot`` (the plots of a run) and ``deeprnn bench`` (the speed harness)."""
+"""``deeprnn plot``: the plots of a run folder (curves, architecture, confusion, attention,
+gradient flow)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,14 +25,6 @@ examples:
   deeprnn plot runs/imdb --gradient-flow      # also the gradient-norm-per-step picture
   deeprnn plot --kind gradient-flow --out-dir docs    # no run needed
   deeprnn plot runs/translate_multi30k --kind attention --text "A dog runs." "Two men talk."
-"""
-
-BENCH_EPILOG = """\
-Runs benchmarks/speed.py from the source tree; every argument after 'bench' is passed on.
-
-examples:
-  deeprnn bench --help
-  deeprnn bench --readme
 """
 
 
@@ -146,21 +138,7 @@ def cmd_plot(args, extra: list[str]) -> int:
     return 0
 
 
-def find_speed_script() -> Path:
-    here = Path(__file__).resolve()
-    for parent in [Path.cwd(), *here.parents]:
-        script = parent / "benchmarks" / "speed.py"
-        if script.is_file():
-            return script
-    raise CLIError("benchmarks/speed.py not found: run 'deeprnn bench' inside the source tree")
-
-
-def cmd_bench(args, extra: list[str]) -> int:
-    script = find_speed_script()
-    return subprocess.call([sys.executable, str(script), *args.bench_args, *extra])
-
-
-def add_parsers(sub) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser(
         "plot",
         help="curves, architecture, confusion matrix and gradient flow of a run folder",
@@ -187,13 +165,3 @@ def add_parsers(sub) -> None:
     p.add_argument("--steps", type=int, default=100, help="sequence length for --gradient-flow")
     p.add_argument("--text", nargs="+", help="seq2seq: source sentences for the attention plots")
     p.set_defaults(func=cmd_plot)
-
-    p = sub.add_parser(
-        "bench",
-        help="the speed benchmark (benchmarks/speed.py)",
-        epilog=BENCH_EPILOG,
-        formatter_class=formatter,
-        add_help=False,
-    )
-    p.add_argument("bench_args", nargs="*", help="arguments for benchmarks/speed.py")
-    p.set_defaults(func=cmd_bench, accepts_overrides=True)

@@ -1,0 +1,48 @@
+"""``deeprnn export``: an export folder (safetensors + JSON) or an ONNX file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deeprnn.cli._common import CLIError, find_model, formatter
+
+EXPORT_EPILOG = """\
+examples:
+  deeprnn export runs/imdb --format onnx --out imdb.onnx
+  deeprnn export runs/imdb/checkpoints/last.ckpt --format safetensors --out imdb_model
+The ONNX graph takes the task's inputs (x and lengths; words, chars and lengths for tag;
+x, lengths and future, the covariates over the horizon, for a forecaster with known covariates) with
+dynamic batch and time axes.
+"""
+
+
+def cmd_export(args, extra: list[str]) -> int:
+    if extra:
+        raise CLIError(f"unexpected arguments {extra}")
+    model, run = find_model(args.model, args.ckpt)
+    out = Path(args.out)
+    if args.format == "onnx":
+        from deeprnn.export.onnx import export_onnx
+
+        export_onnx(model, out)
+    else:
+        from deeprnn.export.folder import export_folder
+        from deeprnn.training import run_config_from_dict
+
+        export_folder(model, out, run=run_config_from_dict(run) if run else None)
+    print(f"wrote {out}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write an export folder (safetensors) or an ONNX file",
+        epilog=EXPORT_EPILOG,
+        formatter_class=formatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="run folder, .ckpt or export folder")
+    p.add_argument("--format", choices=("safetensors", "onnx"), default="safetensors")
+    p.add_argument("--out", required=True, help="output folder (safetensors) or .onnx file")
+    p.add_argument("--ckpt", help="a checkpoint to use instead of the run's best")
+    p.set_defaults(func=cmd_export)
