@@ -52,9 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deeprnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for verb in (train, evaluate, predict, summary, export, plot, bench, report, demo, tune):
+    verbs = (
+        train,
+        evaluate,
+        summary,
+        export,
+        predict,
+        plot,
+        bench,
+        report,
+        demo,
+        keras_import,
+        tune,
+    )
+    for verb in verbs:  # one module per command, in the order --help lists them
         verb.add_parser(sub)
-    keras_import.add_parser(sub)
     for p in sub.choices.values():
         p.allow_abbrev = False
     return parser

@@ -49,7 +49,7 @@ def cmd_train(args, extra: list[str]) -> int:
 def _train_folds(run, args) -> int:
     """``data.folds: K`` without ``data.fold``: every fold into OUT/fold_{i}, then a summary."""
     from deeprnn.training import is_rank_zero
-    from deeprnn.training.kfold import SUMMARY_JSON, SUMMARY_MD, fit_folds, summary_table
+    from deeprnn.training.runner.kfold import SUMMARY_JSON, SUMMARY_MD, fit_folds, summary_table
 
     if args.resume:
         raise CLIError(

@@ -32,7 +32,7 @@ examples:
 
 def cmd_tune(args, extra: list[str]) -> int:
     from deeprnn.training import apply_overrides, load_yaml
-    from deeprnn.training.tune import TuneConfig, tune
+    from deeprnn.training.search import TuneConfig, tune
 
     base = load_yaml(args.config) if args.config else {}
     if args.task is not None:
