@@ -113,3 +113,16 @@ def test_lower_layers_do_not_import_training():
             importer=low, imported="deeprnn.training", as_packages=True
         )
         assert chain is None, f"{low} imports training: {' -> '.join(chain)}"
+
+
+def test_contract_names_only_floors_that_exist():
+    """Every layer the import-linter contract names is a module or package of ``deeprnn``."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    src = ROOT / "src" / "deeprnn"
+    for contract in config["contracts"]:
+        for layer in contract.get("layers", []):
+            for name in (part.strip() for part in layer.split("|")):
+                exists = (src / name / "__init__.py").is_file() or (src / f"{name}.py").is_file()
+                assert exists, f"contract {contract['name']!r} names {name!r}: no such module"

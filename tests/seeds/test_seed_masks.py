@@ -153,7 +153,7 @@ def test_sequence_to_vector_pools_over_the_flowing_mask(pooling):
 
 @pytest.mark.parametrize("kind", ["last", "mean", "max", "attention"])
 def test_task_pool_falls_back_to_the_flowing_mask(kind):
-    from deeprnn.tasks._body import Pool
+    from deeprnn.models.encoder import Pool
 
     torch.manual_seed(6)
     x = torch.randn(3, 5, 3)

@@ -5,7 +5,7 @@ import torch
 from _tiny import tiny_config
 
 from deeprnn.tasks import Classify
-from deeprnn.tasks._fcn import FCN, zscore_series
+from deeprnn.models.fcn import FCN, zscore_series
 from deeprnn.training import fit, run_config_from_dict
 from deeprnn.viz.curves import read_metrics
 

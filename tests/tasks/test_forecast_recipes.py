@@ -15,8 +15,8 @@ from _tiny import QUIET
 
 from deeprnn.layers import RevIN
 from deeprnn.tasks import Forecast, ForecastData
-from deeprnn.tasks._body import RNNConfig, build_rnn
-from deeprnn.tasks._segment import SegmentRNN
+from deeprnn.models.encoder import RNNConfig, build_rnn
+from deeprnn.models.segment import SegmentRNN
 from deeprnn.training import fit, run_config_from_dict
 
 

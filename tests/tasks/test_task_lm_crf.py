@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deeprnn.tasks import LanguageModel
-from deeprnn.tasks._crf import CRF
+from deeprnn.models.crf import CRF
 from deeprnn.tasks.lm_data import StreamChunks
 
 VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", "a", "b", "c"]

@@ -136,7 +136,7 @@ def test_forecast_baseline_needs_direct_mode_and_a_season():
 
 
 def test_word_dropout_replaces_real_tokens_with_unk_in_training_only():
-    from deeprnn.tasks._body import InputConfig, InputLayer
+    from deeprnn.models.inputs import InputConfig, InputLayer
 
     vocab = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(20)]
     layer = InputLayer(InputConfig(embedding_dim=4, word_dropout=0.5), vocab=vocab)
@@ -158,7 +158,7 @@ def test_word_dropout_replaces_real_tokens_with_unk_in_training_only():
 
 @pytest.mark.parametrize("name", ["word_dropout", "embedding_dropout"])
 def test_input_dropouts_are_checked(name):
-    from deeprnn.tasks._body import InputConfig, InputLayer
+    from deeprnn.models.inputs import InputConfig, InputLayer
 
     with pytest.raises(ValueError, match=rf"model\.input\.{name} must be in \[0, 1\), got 1\.5"):
         InputConfig(**{name: 1.5})

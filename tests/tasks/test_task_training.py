@@ -203,7 +203,7 @@ def test_early_stopping(tmp_path):
 
 
 def test_pretrained_word_vectors(tmp_path):
-    from deeprnn.tasks._body import read_word_vectors
+    from deeprnn.models.inputs import read_word_vectors
 
     path = tmp_path / "vectors.txt"
     path.write_text("2 3\na 1 2 3\nzzz 4 5 6\n")

@@ -5,7 +5,7 @@ Encoders (``model.encoder``): ``rnn``, a :class:`~deeprnn.DeepRNN` over the time
 ``direct`` (the last hidden state -> all ``horizon`` steps at once) or ``autoregressive`` (a
 one-step-ahead model trained with teacher forcing, fed its own predictions for ``horizon``
 steps); or ``segment``, the segment-wise RNN with
-parallel multi-step decoding of SegRNN (:class:`~deeprnn.tasks._segment.SegmentRNN`).
+parallel multi-step decoding of SegRNN (:class:`~deeprnn.models.segment.SegmentRNN`).
 
 Known future covariates (calendar features, static covariates, ``data.known_covariates``;
 :mod:`deeprnn.tasks._forecast_columns`) are read over the horizon: in ``direct`` mode a local
@@ -40,12 +40,12 @@ from torch import Tensor, nn
 from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.tasks import _forecast_dist as D
-from deeprnn.tasks._body import InputConfig, RNNConfig, build_rnn
+from deeprnn.models import InputConfig, RNNConfig, build_rnn
 from deeprnn.tasks._forecast_columns import known_features, masked_targets
 from deeprnn.tasks._forecast_dist import check_levels
 from deeprnn.tasks._forecast_metrics import ForecastScoring, metric_group, prob_metric_group
 from deeprnn.tasks._forecast_predict import predict_rows
-from deeprnn.tasks._segment import SegmentRNN
+from deeprnn.models import SegmentRNN
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.forecast_data import Scaler
 

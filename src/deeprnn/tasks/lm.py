@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from deeprnn.tasks._body import InputConfig, RNNConfig, SequenceEncoder
+from deeprnn.models import InputConfig, RNNConfig, SequenceEncoder
 from deeprnn.tasks._data import BOS, EOS, IGNORE, tokenize
 from deeprnn.tasks.base import TaskModule
 

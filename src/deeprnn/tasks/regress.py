@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 
-from deeprnn.tasks._body import InputConfig, ManyToOne, RNNConfig
+from deeprnn.models import InputConfig, ManyToOne, RNNConfig
 from deeprnn.tasks._data import pad_floats
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.regress_data import RegressData
