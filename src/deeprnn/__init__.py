@@ -6,7 +6,7 @@ the tests hold every layer to.
 
 Training, data, tasks and plots load on first use, so ``import deeprnn`` stays light (no
 Lightning): ``deeprnn.fit`` / ``evaluate`` / ``predict`` / ``History`` (Keras' ``model.fit``, from
-:mod:`deeprnn.training.keras_fit`) and the submodules ``deeprnn.viz``, ``data``, ``tasks``,
+:mod:`deeprnn.training.keras`) and the submodules ``deeprnn.viz``, ``data``, ``tasks``,
 ``training``, ``export`` and ``report`` are attributes of the package.
 """
 
@@ -51,6 +51,7 @@ from deeprnn.layers import (
     get_mask,
     regularization_loss,
     regularizers,
+    strip_mask,
     to_torch,
 )
 from deeprnn.seq2seq import (
@@ -120,16 +121,17 @@ __all__ = [
     "regularizers",
     "sequence_loss",
     "set_deterministic",
+    "strip_mask",
     "summary",
     "teacher_forcing_ratio",
     "to_torch",
 ]
 
 _LAZY = {  # name -> the module it lives in, imported on first access
-    "fit": "deeprnn.training.keras_fit",
-    "evaluate": "deeprnn.training.keras_fit",
-    "predict": "deeprnn.training.keras_fit",
-    "History": "deeprnn.training.keras_fit",
+    "fit": "deeprnn.training.keras",
+    "evaluate": "deeprnn.training.keras",
+    "predict": "deeprnn.training.keras",
+    "History": "deeprnn.training.keras",
     "keras_import": "deeprnn.interop",
     "from_keras": "deeprnn.interop",
     "to_keras": "deeprnn.interop",

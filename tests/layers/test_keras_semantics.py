@@ -11,6 +11,7 @@ from torch import nn
 
 import deeprnn
 from deeprnn.cells import SimpleRNNCell
+from deeprnn.kernels.dispatch import choose
 from deeprnn.layers import L1, L1L2, L2, MaxNorm, NonNeg, Recurrent, UnitNorm
 
 IDS = torch.tensor([[3, 4, 5, 0, 0], [1, 2, 0, 0, 0], [0, 0, 0, 0, 0], [6, 7, 8, 9, 1]])
@@ -52,7 +53,7 @@ def test_input_dropout_same_mask_over_time(same):
 
 def test_input_dropout_keeps_the_torch_fast_path():
     layer = deeprnn.LSTM(5, 8, input_dropout=0.3).train()
-    assert layer.blocks[0]._choose_impl(torch.randn(2, 3, 5), None) == "torch"
+    assert choose(layer.blocks[0], torch.randn(2, 3, 5), None).impl == "torch"
 
 
 def test_output_dropout_summary_is_the_dropped_last_real_output():
@@ -98,7 +99,7 @@ def test_embedding_mask_flows_through_sequential_like_an_explicit_mask():
     mask = IDS != 0
     explicit = second(first(emb(IDS), mask=mask), mask=mask)
     torch.testing.assert_close(flowing, explicit, rtol=0, atol=0)
-    unmasked = second(first(emb(IDS).clone()))  # .clone() drops the attached mask
+    unmasked = second(first(deeprnn.strip_mask(emb(IDS))))  # strip_mask drops the mask
     assert not torch.allclose(flowing, unmasked)
 
 
@@ -132,10 +133,66 @@ def test_explicit_lengths_win_and_ops_drop_the_mask():
     layer = deeprnn.LSTM(4, 6, return_state=False)
     e = emb(IDS)
     full = torch.full((4,), 5)
-    torch.testing.assert_close(layer(e, lengths=full), layer(e.clone()), rtol=0, atol=0)
-    assert deeprnn.get_mask(e * 1.0) is None
+    torch.testing.assert_close(
+        layer(e, lengths=full), layer(deeprnn.strip_mask(e)), rtol=0, atol=0
+    )
+    assert deeprnn.get_mask(e[:, 1:]) is None  # the time axis changed: the mask cannot hold
+    assert deeprnn.get_mask(e.flip(1)) is None
     last = deeprnn.LSTM(4, 6, return_state=False, return_sequences=False)(e)
     assert deeprnn.get_mask(last) is None  # (N, F): nothing to mask
+
+
+STEPWISE_MODULES = {
+    "dropout": lambda: nn.Dropout(0.5),
+    "alpha_dropout": lambda: nn.AlphaDropout(0.5),
+    "linear": lambda: nn.Linear(4, 4),
+    "layer_norm": lambda: nn.LayerNorm(4),
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "identity": nn.Identity,
+}
+
+
+@pytest.mark.parametrize("name", sorted(STEPWISE_MODULES))
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_mask_survives_a_stepwise_module_in_train_and_eval(name, training):
+    """Embedding(mask_zero) -> MODULE -> LSTM is masked in training exactly as in evaluation:
+    the same output as passing the mask explicitly (issue 26: it was lost in training only)."""
+    torch.manual_seed(0)
+    emb, between = deeprnn.Embedding(10, 4), STEPWISE_MODULES[name]()
+    lstm = deeprnn.LSTM(4, 6, return_state=False, return_sequences=False)
+    model = nn.Sequential(emb, between, lstm).train(training)
+    torch.manual_seed(1)
+    flowing = model(IDS)
+    torch.manual_seed(1)
+    hidden = deeprnn.strip_mask(between(emb(IDS)))
+    assert deeprnn.get_mask(hidden) is None
+    explicit = lstm(hidden, mask=IDS != 0)
+    torch.testing.assert_close(flowing, explicit, rtol=0, atol=0)
+    unmasked = lstm(hidden)
+    assert not torch.allclose(flowing, unmasked)
+
+
+def test_mask_flows_between_recurrent_layers_through_dropout_and_a_projection():
+    torch.manual_seed(0)
+    x, lengths = torch.randn(3, 6, 4), torch.tensor([6, 2, 4])
+    first = deeprnn.LSTM(4, 5, return_state=False)
+    second = deeprnn.GRU(3, 5, return_state=False, return_sequences=False)
+    model = nn.Sequential(deeprnn.Masking(0.0), first, nn.Dropout(0.2), nn.Linear(5, 3), second)
+    x[torch.arange(6)[None] >= lengths[:, None]] = 0.0
+    torch.manual_seed(2)
+    flowing = model(x)
+    torch.manual_seed(2)
+    h = model[3](model[2](deeprnn.strip_mask(first(x, lengths=lengths))))
+    torch.testing.assert_close(flowing, second(h, lengths=lengths), rtol=0, atol=0)
+
+
+def test_a_masked_tensor_prints_and_computes_as_a_tensor():
+    e = deeprnn.Embedding(10, 4)(IDS)
+    assert isinstance(e, torch.Tensor) and repr(e).startswith("tensor(")
+    assert type(e.sum()) is torch.Tensor and type(e[:, 1:]) is torch.Tensor
+    e.sum().backward()  # the graph is the embedding's
 
 
 def test_attention_picks_up_the_mask_of_its_keys():

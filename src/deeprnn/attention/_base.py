@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from deeprnn._config import ConfigMixin
 from deeprnn._validation import check_float_tensor, check_mask, check_probability
-from deeprnn.layers.masking import get_mask
+from deeprnn.layers.masking import get_mask, strip_mask
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
@@ -86,6 +86,7 @@ class AttentionBase(ConfigMixin, nn.Module):
     ) -> tuple[Tensor, Tensor]:
         if mask is None:
             mask = get_mask(keys)  # flowing from the encoder's outputs, if any
+        keys, values = strip_mask(keys), strip_mask(values)
         query, values, mask = self._check(query, keys, values, mask, projected_keys)
         single = query.dim() == 2
         q = query[:, None, :] if single else query  # (N, T, Q)

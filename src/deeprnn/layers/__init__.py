@@ -3,7 +3,14 @@
 from deeprnn.layers import regularizers
 from deeprnn.layers._sequence import SequenceLayer
 from deeprnn.layers.bidirectional import MERGE_MODES, Bidirectional
-from deeprnn.layers.masking import Embedding, Masking, attach_mask, get_mask
+from deeprnn.layers.masking import (
+    Embedding,
+    MaskedSequence,
+    Masking,
+    attach_mask,
+    get_mask,
+    strip_mask,
+)
 from deeprnn.layers.norm import MaskedBatchNorm1d
 from deeprnn.layers.recurrent import Recurrent
 from deeprnn.layers.regularizers import (
@@ -36,6 +43,7 @@ __all__ = [
     "Embedding",
     "LayerSpec",
     "MaskedBatchNorm1d",
+    "MaskedSequence",
     "Masking",
     "MaxNorm",
     "MinMaxNorm",
@@ -53,5 +61,6 @@ __all__ = [
     "get_mask",
     "regularization_loss",
     "regularizers",
+    "strip_mask",
     "to_torch",
 ]

@@ -39,7 +39,7 @@ from deeprnn._validation import (
     check_mask,
     check_same_dtype,
 )
-from deeprnn.layers.masking import attach_mask, get_mask
+from deeprnn.layers.masking import attach_mask, get_mask, strip_mask
 from deeprnn.states import States
 
 _TUPLE_HINT = (
@@ -197,6 +197,7 @@ class SequenceLayer(ConfigMixin, nn.Module):
         check_float_tensor("x", x, 3)
         if lengths is None and mask is None:
             mask = get_mask(x)  # attached by Masking / Embedding / the layer before
+        x = strip_mask(x)  # the recurrence runs on a plain tensor
         given = tuple(x.shape)  # in the caller's layout, for messages
         if not self.batch_first:
             x = x.transpose(0, 1)  # (T, N, I) -> (N, T, I)
@@ -240,8 +241,10 @@ class SequenceLayer(ConfigMixin, nn.Module):
                 else output.transpose(0, 1)
             )
         if self.return_sequences and mask is not None:  # the mask flows on to the next layer
-            for o in output if isinstance(output, tuple) else (output,):
-                attach_mask(o, mask)
+            if isinstance(output, tuple):
+                output = tuple(attach_mask(o, mask) for o in output)
+            else:
+                output = attach_mask(output, mask)
         return (output, finals) if self.return_state else output
 
     # -- Keras-style penalties and constraints -------------------------------------------------

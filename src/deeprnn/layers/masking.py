@@ -17,20 +17,30 @@ Who attaches: :class:`Masking` and :class:`Embedding`, and every deeprnn recurre
 that ran with a mask (given or flowing). Who reads: those layers, and the attention modules
 (the mask of their ``keys``).
 
-Limits, by design of a plain attribute:
+What carries it on (Keras' ``supports_masking``). A tensor with a mask is a
+:class:`MaskedSequence` (a ``torch.Tensor`` subclass); the operations that act on each step
+alone keep the mask on their result: dropout of every kind, ``nn.Linear``, layer / RMS norm,
+activations, arithmetic (``x * 2``, ``x + y``), dtype and device moves, ``clone``, ``detach``.
+So an ``nn.Dropout`` or ``nn.Linear`` between two deeprnn layers passes the mask on, in
+training and in evaluation alike (a mask that flowed only in eval, where dropout returns its
+input, would switch silently between what the model trains on and what it is evaluated on).
 
-* any tensor operation returns a new tensor without the attribute (``x * 2``, ``x.to(...)``,
-  ``x[:, :5]``, a ``nn.Linear`` or ``nn.Dropout`` in between): the mask stops there. Pass it
-  explicitly after such a step, or re-attach it with :func:`attach_mask`;
+Everything else drops it: an operation that changes the time axis or mixes steps (slicing
+``x[:, :5]``, ``flip``, ``cat``, ``transpose``, convolutions, pooling, reductions) returns a plain
+tensor, so no stale mask can reach a later layer. Pass the mask explicitly after such a step, or
+re-attach it with :func:`attach_mask`. Also:
+
 * an explicit ``lengths`` or ``mask`` argument always wins over an attached mask;
 * under ``torch.compile`` / ``torch.export`` nothing is attached or read (tensor attributes
-  would break the graph): pass masks explicitly there.
+  would break the graph), and under ``torch.jit.trace`` / ONNX export a plain attribute is set
+  and not carried: pass masks explicitly there.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from deeprnn._config import ConfigMixin, register
@@ -39,18 +49,163 @@ from deeprnn._validation import check_bool, check_float_tensor, is_compiling
 MASK_ATTR = "_deeprnn_mask"
 
 
-def attach_mask(x: Tensor, mask: Tensor | None) -> Tensor:
-    """Attach the (N, T) bool ``mask`` to ``x`` (in place on the object) and return ``x``.
+# torch functions and Tensor methods that act on each time step alone: their result has the
+# masked operand's leading dimensions (only the feature axis may change), so the mask still holds.
+_STEPWISE = frozenset(
+    [
+        "dropout",
+        "alpha_dropout",
+        "feature_alpha_dropout",
+        "dropout1d",
+        "dropout2d",
+        "dropout3d",
+        "linear",
+        "layer_norm",
+        "rms_norm",
+        "relu",
+        "relu6",
+        "gelu",
+        "silu",
+        "elu",
+        "selu",
+        "celu",
+        "leaky_relu",
+        "softplus",
+        "softsign",
+        "mish",
+        "hardswish",
+        "hardsigmoid",
+        "hardtanh",
+        "tanh",
+        "sigmoid",
+        "logsigmoid",
+        "tanhshrink",
+        "glu",
+        "prelu",
+        "rrelu",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "true_divide",
+        "neg",
+        "abs",
+        "exp",
+        "log",
+        "sqrt",
+        "rsqrt",
+        "pow",
+        "clamp",
+        "clip",
+        "where",
+        "__add__",
+        "__radd__",
+        "__iadd__",
+        "__sub__",
+        "__rsub__",
+        "__isub__",
+        "__mul__",
+        "__rmul__",
+        "__imul__",
+        "__truediv__",
+        "__rtruediv__",
+        "__itruediv__",
+        "__neg__",
+        "__pow__",
+        "__rpow__",
+        "add_",
+        "sub_",
+        "mul_",
+        "div_",
+        "clamp_",
+        "relu_",
+        "tanh_",
+        "sigmoid_",
+        "to",
+        "float",
+        "double",
+        "half",
+        "bfloat16",
+        "type_as",
+        "contiguous",
+        "clone",
+        "detach",
+        "requires_grad_",
+        "cpu",
+        "cuda",
+    ]
+)
 
-    ``None`` removes an attached mask. A no-op under ``torch.compile``.
+
+class MaskedSequence(Tensor):
+    """A (N, T, ...) or (T, N, ...) tensor that carries its (N, T) padding mask as
+    ``_deeprnn_mask``; step-wise operations keep it (see :mod:`deeprnn.layers.masking`).
+
+    Made by :func:`attach_mask`; every deeprnn layer that reads the mask takes a plain tensor
+    from it (:func:`strip_mask`), so the recurrences themselves run on plain tensors."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        with torch._C.DisableTorchFunctionSubclass():
+            out = func(*args, **kwargs)
+            if not isinstance(out, Tensor):
+                return out  # shapes, dtypes, tuples of parts: nothing to carry
+            source = _masked_operand(args, kwargs)
+            mask = getattr(source, MASK_ATTR, None)
+            keeps = (
+                mask is not None
+                and getattr(func, "__name__", None) in _STEPWISE
+                and out.dim() == source.dim()
+                and out.shape[:-1] == source.shape[:-1]
+            )
+        if keeps:
+            return attach_mask(out, mask)
+        return out.as_subclass(Tensor) if type(out) is not Tensor else out
+
+
+    def __repr__(self, *args, **kwargs) -> str:
+        return strip_mask(self).__repr__(*args, **kwargs)  # prints as the tensor it is
+
+
+def _masked_operand(args, kwargs) -> Tensor | None:
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, MaskedSequence):
+            return a
+    return None
+
+
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
+def attach_mask(x: Tensor, mask: Tensor | None) -> Tensor:
+    """``x`` carrying the (N, T) bool ``mask``: a :class:`MaskedSequence` that shares ``x``'s
+    data and autograd history. Use the returned tensor.
+
+    ``None`` returns ``x`` without a mask (a plain tensor). A no-op under ``torch.compile``;
+    under ``torch.jit.trace`` / ONNX export the mask is set as a plain attribute on ``x``.
     """
     if is_compiling():
         return x
-    if mask is None:
-        if hasattr(x, MASK_ATTR):
-            delattr(x, MASK_ATTR)
+    if _tracing():
+        if mask is None:
+            if hasattr(x, MASK_ATTR):
+                delattr(x, MASK_ATTR)
+            return x
+        setattr(x, MASK_ATTR, mask)
         return x
-    setattr(x, MASK_ATTR, mask)
+    if mask is None:
+        return strip_mask(x)
+    out = x if type(x) is MaskedSequence else x.as_subclass(MaskedSequence)
+    setattr(out, MASK_ATTR, mask)
+    return out
+
+
+def strip_mask(x: Tensor) -> Tensor:
+    """``x`` as a plain tensor, without a carried mask (the same data, the same graph)."""
+    if isinstance(x, MaskedSequence):
+        return x.as_subclass(Tensor)
     return x
 
 
