@@ -185,8 +185,18 @@ def test_vector_to_sequence():
     assert logits.shape == (3, 3, 11)
     state = model.encode(feats)
     assert state.layers[0].h.shape == (3, 7) and state.feed is None
-    greedy, beam1 = model.generate(feats, max_len=5), model.generate(feats, beam_width=1, max_len=5)
-    torch.testing.assert_close(greedy.tokens, beam1.tokens)
+    greedy = model.generate(feats, max_len=5)
+    step_by_step = []  # greedy by hand: the argmax of the decoder's next-token distribution
+    tokens, st = torch.full((3,), 2), state
+    for _ in range(5):
+        logits, st, _ = model.decoder.step(tokens, st, None)
+        logits[:, [0, 2]] = float("-inf")  # pad and <go> are never generated
+        tokens = logits.argmax(-1)
+        step_by_step.append(tokens)
+    by_hand = torch.stack(step_by_step, 1)
+    for n in range(3):
+        k = int(greedy.lengths[n])
+        assert greedy.tokens[n, :k].tolist() == by_hand[n, :k].tolist()
     beam = model.generate(feats, beam_width=4, max_len=5)
     assert beam.tokens.shape[0] == 3 and torch.all(beam.lengths <= 5)
     for n in range(3):  # each feature vector alone

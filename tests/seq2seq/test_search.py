@@ -1,4 +1,5 @@
-"""Greedy and beam search: constructed examples, beam 1 == greedy, scores, length penalty."""
+"""Greedy and beam search: constructed examples, beam width 1 against greedy, scores, length
+penalty."""
 
 from __future__ import annotations
 
@@ -141,16 +142,85 @@ def _sources():
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_beam_width_one_equals_greedy(name):
+def test_generate_width_one_is_greedy_search(name, monkeypatch):
+    """``generate(beam_width=1)`` runs greedy search (counted), with the same result."""
+    from deeprnn.seq2seq import model as model_module
+
     model = _model(CONFIGS[name])
     src = _sources()
     greedy = model.generate(src, max_len=9, return_attention=True)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return greedy_search(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "greedy_search", counted)
     beam = model.generate(src, beam_width=1, max_len=9, return_attention=True)
+    assert calls == [1]
     for a, b in zip(greedy, beam):
         if a is None:
             assert b is None
         else:
             torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_beam_search_width_one_never_scores_below_greedy(name, monkeypatch):
+    """``beam_search(beam_width=1)`` called directly: per row, a score >= greedy's."""
+    from deeprnn.seq2seq import model as model_module
+
+    model = _model(CONFIGS[name])
+    src = _sources()
+    greedy = model.generate(src, max_len=9)
+    monkeypatch.setattr(
+        model_module,
+        "greedy_search",
+        lambda step, state, memory, **kw: beam_search(step, state, memory, beam_width=1, **kw),
+    )
+    beam = model.generate(src, beam_width=1, max_len=9)
+    assert torch.all(beam.scores >= greedy.scores - 1e-9), (beam.scores, greedy.scores)
+    same = beam.lengths == greedy.lengths
+    for n in torch.nonzero(same).flatten().tolist():  # same length: the greedy path itself
+        assert (
+            beam.tokens[n, : beam.lengths[n]].tolist()
+            == greedy.tokens[n, : greedy.lengths[n]].tolist()
+        )
+
+
+# from <go>: a; after a: a 0.5, <eos> 0.45, b 0.05 (greedy never stops; "a <eos>" is likelier)
+EOS_SECOND = {GO: {A: 1.0}, A: {A: 0.5, EOS: 0.45, B: 0.05}}
+
+
+def test_beam_width_one_keeps_an_eos_that_greedy_passes_by():
+    greedy = _search(chain(EOS_SECOND), 1, max_len=6)
+    assert greedy.tokens[0].tolist() == [A] * 6
+    beam = beam_search(
+        chain(EOS_SECOND),
+        None,
+        None,
+        beam_width=1,
+        batch_size=1,
+        go_id=GO,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_len=6,
+    )
+    assert beam.tokens[0].tolist() == [A, EOS]
+    torch.testing.assert_close(beam.log_probs, torch.tensor([math.log(0.45)]))
+    assert beam.scores.item() > greedy.scores.item()
+    trap = beam_search(
+        chain(GREEDY_TRAP),
+        None,
+        None,
+        beam_width=1,
+        batch_size=1,
+        go_id=GO,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_len=6,
+    )
+    assert trap.tokens[0].tolist() == [A] * 6  # no <eos> in the top two: the greedy path
 
 
 def _teacher_forced_log_probs(model: Seq2Seq, src, tokens, lengths):

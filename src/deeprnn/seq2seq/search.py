@@ -126,7 +126,13 @@ def beam_search(
     can still beat the worst: a live log-probability :math:`\ell \le 0` can only fall, so its
     best reachable score is :math:`\ell / \mathrm{lp}(\text{max\_len})`. Every source stops at
     ``max_len`` tokens; its unfinished live beams then compete as they are. The search ends
-    when every source is done. ``beam_width=1`` with :math:`\alpha = 0` is greedy search.
+    when every source is done.
+
+    ``beam_width=1`` is not greedy search: its live beam follows the greedy path, but every
+    ``<eos>`` among the two best extensions also enters the finished list, and the best
+    finished hypothesis wins. Its score is never below greedy's, and its tokens can differ
+    (greedy ``a a a ...`` against a likelier ``a <eos>``). ``Seq2Seq.generate(beam_width=1)``
+    runs :func:`greedy_search`.
     """
     check_search_args(max_len, beam_width, alpha)
     N, K = batch_size, beam_width
