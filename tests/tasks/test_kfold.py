@@ -11,7 +11,7 @@ from _tiny import QUIET
 
 from deeprnn.tasks.classify_data import ClassifyData, stratified_folds
 from deeprnn.training import run_config_from_dict
-from deeprnn.training.kfold import fit_folds, fold_run, summarize_folds, summary_table
+from deeprnn.training.runner.kfold import fit_folds, fold_run, summarize_folds, summary_table
 
 
 def write_corpus(root, n=24, seed=0, test=False):

@@ -16,8 +16,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import deeprnn
-from deeprnn.training import _compile
-from deeprnn.training._fit_data import train_val_loaders
+from deeprnn.training.keras import compile as _compile
+from deeprnn.training.keras.data import train_val_loaders
 from deeprnn.viz import plot_curves
 
 N, W, SPLIT = 48, 6, 0.25  # samples, window, validation fraction (the last 12 samples)
@@ -336,7 +336,7 @@ def test_import_deeprnn_is_light_and_lists_its_lazy_attributes():
 
 def test_the_lazy_attributes_resolve():
     assert deeprnn.History is deeprnn.training.History
-    assert deeprnn.fit is deeprnn.training.keras_fit.fit
+    assert deeprnn.fit is deeprnn.training.keras.fit
     assert deeprnn.training.fit is not deeprnn.fit  # the run-config fit keeps its name
     assert deeprnn.report.write_report and deeprnn.export and deeprnn.tasks and deeprnn.data
     assert {"fit", "evaluate", "predict", "History"} <= set(deeprnn.__all__)

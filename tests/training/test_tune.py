@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from deeprnn.cli import main
-from deeprnn.training.tune import STUDY_DB, TuneConfig, tune
+from deeprnn.training.search.tuner import STUDY_DB, TuneConfig, tune
 
 EXE = Path(sys.executable).parent / "deeprnn"
 SPACE = {
@@ -153,7 +153,7 @@ def test_search_writes_a_study_and_best_yaml_retrains_identically(tmp_path):
 def test_a_pruned_trial_stops_early_and_keeps_its_run_folder(tmp_path, monkeypatch):
     import optuna
 
-    import deeprnn.training.tune as tune_module
+    import deeprnn.training.search.tuner as tune_module
 
     prune_all = optuna.pruners.ThresholdPruner(upper=0.0)  # every val_loss is above 0
     monkeypatch.setattr(tune_module, "_pruner", lambda opts: prune_all)

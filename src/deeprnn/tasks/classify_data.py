@@ -29,7 +29,7 @@ and validates on fold ``i``. A test split of the data's own (``test/``, ``test_p
 reader's ``test``) is unchanged; without one, fold ``i`` is also the test split, so the fold's
 test score is its validation score — optimistic, since the same fold picked the best epoch.
 ``deeprnn train`` with ``folds`` set and ``fold`` unset runs every fold
-(:func:`deeprnn.training.kfold.fit_folds`).
+(:func:`deeprnn.training.fit_folds`).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class ClassifyData(TaskData):
         if kfold and cfg.fold is None:
             raise ValueError(
                 f"data.folds={cfg.folds} with data.fold unset: one run needs data.fold in "
-                f"[0, {cfg.folds - 1}]; `deeprnn train` (deeprnn.training.kfold.fit_folds) "
+                f"[0, {cfg.folds - 1}]; `deeprnn train` (deeprnn.training.fit_folds) "
                 "runs them all"
             )
         own_test = True  # the data has a test split of its own (not cut by test_fraction)

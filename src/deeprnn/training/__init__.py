@@ -1,8 +1,16 @@
-"""Training: the run config, callbacks, checkpoint I/O and ``fit`` (a run from its config).
+"""Training, in three wings that share the callbacks and the checkpoint I/O:
 
-Keras' ``model.fit`` / ``evaluate`` / ``predict`` for any ``nn.Module`` are in
-:mod:`deeprnn.training.keras_fit` (``deeprnn.fit`` at the top level), with its
-:class:`History` and the :class:`FitModule` wrapper.
+* :mod:`deeprnn.training.runner`: the config runner. A :class:`RunConfig` (``deeprnn train -c
+  config.yaml``) trained, tested and exported into its run folder by :func:`fit_run` (also
+  ``deeprnn.training.fit``), every fold of ``data.folds`` by :func:`fit_folds`;
+* :mod:`deeprnn.training.keras`: Keras' ``model.fit`` / ``evaluate`` / ``predict`` for any
+  ``nn.Module`` (``deeprnn.fit`` at the top level), with its :class:`History` and the
+  :class:`FitModule` wrapper;
+* :mod:`deeprnn.training.search`: hyper-parameter search (``deeprnn tune``), every trial a run
+  of the config runner.
+
+:mod:`deeprnn.training.callbacks` (NaN guard, unfreezing, exact resume) and
+:mod:`deeprnn.training.checkpoint` (atomic checkpoint writes) serve them all.
 
 The typed-config machinery (:func:`from_dict`, :func:`to_dict`, overrides, YAML) and the
 optimizer / regulariser configs the task models use are re-exported here, where a run is put
@@ -20,22 +28,22 @@ from deeprnn.tasks.optim import (
 from deeprnn.tasks.registry import load_checkpoint
 from deeprnn.training.callbacks import NaNGuard, NonFiniteLossError, RNGState, Unfreeze
 from deeprnn.training.checkpoint import AtomicCheckpointIO, read_checkpoint
-from deeprnn.training.config import (
+from deeprnn.training.keras import FitModule, History
+from deeprnn.training.runner import (
     FinetuneConfig,
+    FitResult,
     RunConfig,
     TrainerConfig,
-    run_config_from_dict,
-)
-from deeprnn.training.fit import (
-    FitResult,
     build_datamodule,
     build_model,
     evaluate_model,
-    fit,
+    fit_folds,
+    fit_run,
     is_rank_zero,
+    run_config_from_dict,
 )
-from deeprnn.training.keras_fit import FitModule, History
-from deeprnn.training.kfold import fit_folds
+
+fit = fit_run  # the name a run config's fit has always had here (``deeprnn.fit`` is Keras')
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -60,6 +68,7 @@ __all__ = [
     "evaluate_model",
     "fit",
     "fit_folds",
+    "fit_run",
     "from_dict",
     "is_rank_zero",
     "load_checkpoint",

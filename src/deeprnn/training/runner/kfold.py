@@ -1,8 +1,8 @@
 """k-fold cross-validation: what ``deeprnn train`` does when ``data.folds`` is set.
 
-Fold ``i`` of ``K`` is a normal run (:func:`deeprnn.training.fit` with ``data.fold: i``) in its
-own run folder; the folds' test metrics are summarised with their mean and sample standard
-deviation (``ddof=1``), as small-corpus papers report them::
+Fold ``i`` of ``K`` is a normal run (:func:`~deeprnn.training.runner.run.fit_run` with
+``data.fold: i``) in its own run folder; the folds' test metrics are summarised with their mean
+and sample standard deviation (``ddof=1``), as small-corpus papers report them::
 
     OUT/
       fold_0/ ... fold_{K-1}/   run folders (config.yaml, checkpoints/, metrics.json, model/)
@@ -28,8 +28,8 @@ from pathlib import Path
 
 from deeprnn._persist import atomic_write_text
 from deeprnn._schema import to_dict
-from deeprnn.training.config import RunConfig
-from deeprnn.training.fit import FitResult, fit, is_rank_zero
+from deeprnn.training.runner.config import RunConfig
+from deeprnn.training.runner.run import FitResult, fit_run, is_rank_zero
 
 __all__ = [
     "SUMMARY_JSON",
@@ -157,7 +157,7 @@ def _write(out_dir: Path, summary: dict) -> None:
 
 
 def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
-    """Train every fold of ``run`` (``data.folds: K``) with :func:`fit`, each into
+    """Train every fold of ``run`` (``data.folds: K``) with :func:`fit_run`, each into
     ``run.out_dir/fold_{i}``, and write ``summary.json`` and ``summary.md`` there.
 
     Args:
@@ -177,7 +177,7 @@ def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
     for i in range(k):
         one = fold_run(run, i)
         log.info("fold %d of %d -> %s", i + 1, k, one.out_dir)
-        fitted = fit(one, extra_callbacks=extra_callbacks)
+        fitted = fit_run(one, extra_callbacks=extra_callbacks)
         result.results.append(fitted)
         info = getattr(fitted.datamodule, "fold_info", None) or {}
         entry = {"fold": i, "run_dir": f"fold_{i}", "metrics": dict(fitted.metrics)}

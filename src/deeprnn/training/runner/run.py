@@ -45,7 +45,7 @@ from deeprnn.training.callbacks import (
     Unfreeze,
 )
 from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_files
-from deeprnn.training.config import RunConfig
+from deeprnn.training.runner.config import RunConfig
 
 log = logging.getLogger("deeprnn.training")
 INTERRUPTED_NAME = "interrupted.ckpt"  # written on Ctrl-C, beside best.ckpt and last.ckpt
@@ -185,6 +185,10 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
 
 @dataclass
 class FitResult:
+    """What :func:`fit_run` returns: the run folder, the trained model (the best weights) and
+    its data module, the test metrics, the export folder and the best checkpoint (``None`` when
+    not written), and the global steps a ``trainer.nonfinite: skip`` run dropped."""
+
     run_dir: Path
     model: Any
     datamodule: Any
@@ -203,7 +207,7 @@ def seed_run(run: RunConfig) -> None:
         torch.set_num_threads(run.trainer.num_threads)
 
 
-def fit(
+def fit_run(
     run: RunConfig, *, resume: str | Path | None = None, extra_callbacks=(), test: bool = True
 ) -> FitResult:
     """Train ``run`` (optionally resuming from a ``.ckpt``), test the best weights, write

@@ -1,6 +1,6 @@
-"""The plots of a search (:mod:`deeprnn.training.tune`), drawn by ``optuna.visualization.matplotlib``
-on the Agg backend: optimisation history, every trial's validation curve, and parameter
-importances.
+"""The plots of a search (:mod:`deeprnn.training.search.tuner`), drawn by
+``optuna.visualization.matplotlib`` on the Agg backend: optimisation history, every trial's
+validation curve, and parameter importances.
 
 Importances use Optuna's PED-ANOVA evaluator where it exists (Optuna >= 4.2, NumPy only);
 older Optuna's default fANOVA needs scikit-learn, so without either that plot is skipped with a

@@ -1,10 +1,10 @@
 """Hyper-parameter search: what ``deeprnn tune -c base.yaml -s space.yaml --trials 50`` does.
 
-The space (:mod:`deeprnn.training._search_space`) maps dotted config keys to distributions;
+The space (:mod:`deeprnn.training.search.space`) maps dotted config keys to distributions;
 `Optuna <https://optuna.org>`__ samples them (TPE by default, seeded) and every trial is a normal
-run (:func:`deeprnn.training.fit`) in its own run folder. Each validation of ``trainer.monitor``
+run (:func:`deeprnn.training.fit_run`) in its own run folder. Each validation of ``trainer.monitor``
 is reported to Optuna by :class:`OptunaPruning`, so the median or Hyperband pruner can stop a
-poor trial early. Trials never look at the test split (``fit(test=False)``); at the end the
+poor trial early. Trials never look at the test split (``fit_run(test=False)``); at the end the
 best trial alone is evaluated on test, once::
 
     OUT/
@@ -22,7 +22,7 @@ on the same study; several machines join one search through a shared database
 (``storage: postgresql://...``, Optuna's distributed mode), each stopping once the study has
 ``trials`` finished trials (with W workers at most W - 1 more may finish). From Python::
 
-    from deeprnn.training.tune import TuneConfig, tune
+    from deeprnn.training.search import TuneConfig, tune
 
     result = tune(load_yaml("base.yaml"), {"optim.lr": {"log_uniform": [1e-4, 1e-2]}},
                   TuneConfig(trials=20))
@@ -46,10 +46,10 @@ import lightning.pytorch as pl
 
 from deeprnn._persist import atomic_write_text
 from deeprnn._schema import apply_overrides, dump_yaml, from_dict, to_dict
-from deeprnn.training._search_space import Param, check_space, parse_space, space_dict
 from deeprnn.training.callbacks import NonFiniteLossError
-from deeprnn.training.config import RunConfig, run_config_from_dict
-from deeprnn.training.fit import build_datamodule, evaluate_model, fit, seed_run
+from deeprnn.training.runner.config import RunConfig, run_config_from_dict
+from deeprnn.training.runner.run import build_datamodule, evaluate_model, fit_run, seed_run
+from deeprnn.training.search.space import Param, check_space, parse_space, space_dict
 
 __all__ = [
     "OptunaPruning",
@@ -251,7 +251,7 @@ def _objective(base: dict, params: list[Param], out_dir: Path):
         trial.set_user_attr("pid", os.getpid())
         pruning = OptunaPruning(trial, run.trainer.monitor, run.trainer.mode)
         try:
-            fit(run, extra_callbacks=[pruning], test=False)
+            fit_run(run, extra_callbacks=[pruning], test=False)
         except NonFiniteLossError as e:  # a diverging trial is a poor one, not a broken search
             trial.set_user_attr("diverged", str(e))
             raise optuna.TrialPruned(str(e)) from None
@@ -385,7 +385,7 @@ def best_config(study, base: dict, params: list[Param], out_dir: str | Path) -> 
 
 
 def _report(study, base, params, out_dir: Path, opts: TuneConfig, monitor: str) -> TuneResult:
-    from deeprnn.training._tune_report import write_plots
+    from deeprnn.training.search.plots import write_plots
 
     counts = _counts(study)
     if not counts.get("COMPLETE"):

@@ -1,0 +1,38 @@
+"""Deprecated: the search moved to :mod:`deeprnn.training.search` (``from deeprnn.training.search
+import TuneConfig, tune``); this module re-exports it and warns."""
+
+import warnings
+
+from deeprnn.training.search.tuner import (
+    BEST_YAML,
+    STUDY_DB,
+    SUMMARY_MD,
+    TEST_JSON,
+    OptunaPruning,
+    TuneConfig,
+    TuneResult,
+    best_config,
+    open_study,
+    summary_table,
+    tune,
+)
+
+__all__ = [
+    "BEST_YAML",
+    "STUDY_DB",
+    "SUMMARY_MD",
+    "TEST_JSON",
+    "OptunaPruning",
+    "TuneConfig",
+    "TuneResult",
+    "best_config",
+    "open_study",
+    "summary_table",
+    "tune",
+]
+
+warnings.warn(
+    "deeprnn.training.tune is deprecated; import from deeprnn.training.search",
+    DeprecationWarning,
+    stacklevel=2,
+)
