@@ -167,7 +167,9 @@ class LanguageModel(TaskModule):
             return
         nats = float(metric.compute())
         self.log(f"{stage}_ppl", math.exp(min(nats, 50.0)), prog_bar=stage != "train")
-        self.log(f"{stage}_bpc", nats / math.log(2))
+        # bits per token: per character for a character model (bpc), per word otherwise
+        per = "bpc" if self.artifacts.get("level", "char") == "char" else "bpw"
+        self.log(f"{stage}_{per}", nats / math.log(2))
 
     def on_train_epoch_end(self) -> None:
         self._epoch_end("train")

@@ -32,9 +32,13 @@ class LMDataConfig:
     ``documents``: ``file`` (one file = one document, as for PTB and tinyshakespeare), ``line``
     (every non-empty line, as for a list of names) or ``blank_line`` (paragraphs).
     ``line_eos`` appends ``<eos>`` to every line (PTB's convention); ``add_bos`` / ``add_eos``
-    wrap every document. With one file (``path``) and ``documents: file`` the text is cut in
-    order into train/val/test by ``val_fraction`` / ``test_fraction``; with several documents
-    they are shuffled into splits."""
+    wrap every document.
+
+    Files: ``path`` (or ``train_path``) is the base text; ``val_path`` / ``test_path`` give
+    those splits files of their own, and a split without one is carved from the base by
+    ``val_fraction`` / ``test_fraction``: in order when the base is one document
+    (``documents: file``), shuffled documents otherwise. So ``path`` + ``test_path`` tests on
+    the test file and validates on the last ``val_fraction`` of ``path``."""
 
     source: Literal["text", "reader"] = "text"
     path: str | None = None
@@ -120,31 +124,60 @@ class LMData(TaskData):
     """Documents -> ids; batches are dicts ``{"x", "y", "starts"}`` (stream) or
     ``{"x", "y", "lengths"}`` (documents)."""
 
+    def _read_text_splits(self) -> dict[str, list[str]]:
+        """``data.path`` or ``data.train_path`` is the base text; ``val_path`` / ``test_path``
+        give those splits their own files, and a split without a file of its own is carved from
+        the base by ``val_fraction`` / ``test_fraction`` (in order for one document, shuffled
+        documents otherwise). ``self.sources`` records where each split came from."""
+        cfg = self.config
+        if cfg.path and cfg.train_path:
+            raise ValueError(
+                f"give data.path (one text, carved into splits) or data.train_path, not both; "
+                f"got path={cfg.path!r} and train_path={cfg.train_path!r}"
+            )
+        base_key = "data.path" if cfg.path else "data.train_path"
+        base = cfg.path or cfg.train_path
+        if not base:
+            raise ValueError("data.source='text' needs data.path or data.train_path")
+        own = {s: getattr(cfg, f"{s}_path") for s in ("val", "test") if getattr(cfg, f"{s}_path")}
+        carved = [s for s in ("val", "test") if s not in own]
+        fraction = {"val": cfg.val_fraction, "test": cfg.test_fraction}
+        if sum(fraction[s] for s in carved) >= 1:
+            raise ValueError(
+                f"data.val_fraction + data.test_fraction must be < 1, got "
+                f"{cfg.val_fraction} + {cfg.test_fraction}"
+            )
+        text = _read(base, base_key)
+        docs = split_documents(text, cfg.documents)
+        fr = [1 - sum(fraction[s] for s in carved)] + [fraction[s] for s in carved]
+        names = ["train", *carved]
+        raw: dict[str, list[str]] = {}
+        self.sources = {}
+        if len(docs) == 1:  # one document: cut the text in order
+            n, start, cumulative = len(text), 0, 0.0
+            for name, f in zip(names, fr):
+                cumulative += f
+                end = n if name == names[-1] else round(n * cumulative)
+                raw[name] = [text[start:end]]
+                self.sources[name] = f"{base} characters [{start}, {end})"
+                start = end
+        else:
+            parts = split_indices(len(docs), fr, self.seed)
+            for name, part in zip(names, parts):
+                raw[name] = [docs[i] for i in part]
+                self.sources[name] = f"{base}: {len(part)} of its {len(docs)} documents (shuffled)"
+        for split, path in own.items():
+            raw[split] = split_documents(_read(path, f"data.{split}_path"), cfg.documents)
+            self.sources[split] = str(path)
+        return raw
+
     def load(self) -> None:
         cfg = self.config
         if cfg.source == "reader":
             raw = call_reader(cfg.reader, cfg.reader_args)
-        elif cfg.train_path:
-            raw = {
-                s: split_documents(
-                    _read(getattr(cfg, f"{s}_path"), f"data.{s}_path"), cfg.documents
-                )
-                for s in ("train", "val", "test")
-                if getattr(cfg, f"{s}_path")
-            }
-        elif cfg.path:
-            text = _read(cfg.path, "data.path")
-            docs = split_documents(text, cfg.documents)
-            fr = [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction]
-            if len(docs) == 1:  # one document: cut the text in order
-                n = len(text)
-                a, b = round(n * fr[0]), round(n * (fr[0] + fr[1]))
-                raw = {"train": [text[:a]], "val": [text[a:b]], "test": [text[b:]]}
-            else:
-                parts = split_indices(len(docs), fr, self.seed)
-                raw = {s: [docs[i] for i in p] for s, p in zip(("train", "val", "test"), parts)}
+            self.sources = {split: f"data.reader {cfg.reader}" for split in raw}
         else:
-            raise ValueError("data.source='text' needs data.path or data.train_path")
+            raw = self._read_text_splits()
         art = self.artifacts
         for key in ("level", "lower", "line_eos", "add_bos", "add_eos"):
             art.setdefault(key, getattr(cfg, key))
