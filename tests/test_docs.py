@@ -74,3 +74,14 @@ def test_results_page_keeps_the_benchmark_markers():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         assert text.count(start) == 1 and text.count(end) == 1, name
         assert text.index(start) < text.index(end), name
+
+
+def test_no_aligned_row_starts_with_a_bracket():
+    """``\\begin{aligned}`` followed by a row that starts with ``[`` reads that row as the
+    environment's optional argument, and the equation loses its first line: write ``{}[``."""
+    import re
+
+    pattern = re.compile(r"\\begin\{aligned\}\s*\n\s*\[")
+    sources = [*ROOT.joinpath("docs").rglob("*.md"), *ROOT.joinpath("src").rglob("*.py")]
+    bad = [str(p.relative_to(ROOT)) for p in sources if pattern.search(p.read_text("utf-8"))]
+    assert not bad, f"aligned rows starting with '[' (write '{{}}[') in {bad}"

@@ -135,7 +135,7 @@ class LayerNormGRUCell(RecurrentCell):
 
     .. math::
         \begin{aligned}
-        [a_r, a_z, a_n] &= \mathrm{LN}_{ih}(W_{ih} x_t), \quad
+        {}[a_r, a_z, a_n] &= \mathrm{LN}_{ih}(W_{ih} x_t), \quad
         [b_r, b_z, b_n] = \mathrm{LN}_{hh}(W_{hh} h_{t-1}) \\
         r &= \sigma(a_r + b_r), \quad z = \sigma(a_z + b_z) \\
         n &= \tanh(a_n + r \odot b_n), \quad h_t = (1 - z) \odot n + z \odot h_{t-1}

@@ -25,7 +25,7 @@ class LSTMCell(RecurrentCell):
 
     .. math::
         \begin{aligned}
-        [i, f, g, o] &= W_{ih} x_t + W_{hh} h_{t-1} + b \\
+        {}[i, f, g, o] &= W_{ih} x_t + W_{hh} h_{t-1} + b \\
         c_t &= \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g) \\
         h_t &= \sigma(o) \odot \tanh(c_t)
         \end{aligned}
@@ -73,7 +73,7 @@ class LayerNormLSTMCell(RecurrentCell):
 
     .. math::
         \begin{aligned}
-        [i, f, g, o] &= \mathrm{LN}_{ih}(W_{ih} x_t) + \mathrm{LN}_{hh}(W_{hh} h_{t-1}) \\
+        {}[i, f, g, o] &= \mathrm{LN}_{ih}(W_{ih} x_t) + \mathrm{LN}_{hh}(W_{hh} h_{t-1}) \\
         c_t &= \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g) \\
         h_t &= \sigma(o) \odot \tanh(\mathrm{LN}_c(c_t))
         \end{aligned}

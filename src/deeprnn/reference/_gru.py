@@ -8,7 +8,7 @@ interpolation :math:`z \odot h_{t-1}` uses the unmasked state.
 
 .. math::
     \begin{aligned}
-    [\hat x_r, \hat x_z, \hat x_n] &= x_t W_{ih}^\top + b_{ih}, \qquad
+    {}[\hat x_r, \hat x_z, \hat x_n] &= x_t W_{ih}^\top + b_{ih}, \qquad
     [\hat h_r, \hat h_z, \hat h_n] = (m \odot h_{t-1}) W_{hh}^\top + b_{hh} \\
     r &= \sigma(\hat x_r + \hat h_r), \quad z = \sigma(\hat x_z + \hat h_z), \quad
     n = \tanh(\hat x_n + r \odot \hat h_n) \\
@@ -20,7 +20,7 @@ candidate's matmul.
 
 .. math::
     \begin{aligned}
-    [\hat x_r, \hat x_z, \hat x_n] &= x_t W_{ih}^\top + b, \qquad
+    {}[\hat x_r, \hat x_z, \hat x_n] &= x_t W_{ih}^\top + b, \qquad
     [\hat h_r, \hat h_z] = (m \odot h_{t-1}) [W_{hr}; W_{hz}]^\top \\
     r &= \sigma(\hat x_r + \hat h_r), \quad z = \sigma(\hat x_z + \hat h_z), \quad
     n = \tanh(\hat x_n + (r \odot m \odot h_{t-1}) W_{hn}^\top) \\

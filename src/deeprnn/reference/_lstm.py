@@ -5,7 +5,7 @@ gate pre-activations in torch order (i, f, g, o):
 
 .. math::
     \begin{aligned}
-    [a_i, a_f, a_g, a_o] &= x_t W_{ih}^\top + b + (m \odot h_{t-1}) W_{hh}^\top \\
+    {}[a_i, a_f, a_g, a_o] &= x_t W_{ih}^\top + b + (m \odot h_{t-1}) W_{hh}^\top \\
     i = \sigma(a_i), \quad f &= \sigma(a_f), \quad g = \tanh(a_g), \quad o = \sigma(a_o) \\
     c_t &= f \odot c_{t-1} + i \odot g, \qquad h_t = o \odot \tanh(c_t)
     \end{aligned}

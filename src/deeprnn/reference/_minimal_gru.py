@@ -5,7 +5,7 @@ order (z, n):
 
 .. math::
     \begin{aligned}
-    [a_z, a_n] &= x_t W_{ih}^\top + b + (m \odot h_{t-1}) W_{hh}^\top \\
+    {}[a_z, a_n] &= x_t W_{ih}^\top + b + (m \odot h_{t-1}) W_{hh}^\top \\
     z &= \sigma(a_z), \qquad n = \tanh(a_n), \qquad h_t = (1 - z) \odot n + z \odot h_{t-1}
     \end{aligned}
 
