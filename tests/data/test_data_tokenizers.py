@@ -163,3 +163,17 @@ def test_wordpiece_round_trip_to_pre_tokens(wordpiece, text):
     ids = wordpiece.encode(text)
     if wordpiece.unk_id not in ids:
         assert wordpiece.decode(ids) == " ".join(words)
+
+
+def test_importing_deeprnn_does_not_import_hugging_face_tokenizers():
+    """``tokenizers`` (and its hub client) loads only when a subword tokenizer is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, deeprnn, deeprnn.data, deeprnn.tasks, deeprnn.cli; "
+        "deeprnn.cli.build_parser(); "
+        "print('tokenizers' in sys.modules, 'huggingface_hub' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr

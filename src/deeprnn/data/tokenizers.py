@@ -10,11 +10,22 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from typing import TYPE_CHECKING
 
 from deeprnn._validation import check_bool, check_choice, check_positive_int
 from deeprnn.data._io import atomic_write_text, existing_file, read_text
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+
+def _hf():
+    """The Hugging Face ``tokenizers`` package, imported when a subword tokenizer is used (it is
+    not needed for the word, character and n-gram tokenizers)."""
+    import tokenizers
+
+    return tokenizers
+
 
 __all__ = [
     "NUM_TOKEN",
@@ -241,7 +252,7 @@ class SubwordTokenizer:
     """
 
     def __init__(self, tokenizer: Tokenizer):
-        if not isinstance(tokenizer, Tokenizer):
+        if not isinstance(tokenizer, _hf().Tokenizer):
             raise TypeError(
                 f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}"
             )
@@ -306,7 +317,7 @@ class SubwordTokenizer:
         """Read a ``tokenizers`` JSON file (saved by :meth:`save` or by ``Tokenizer.save``)."""
         path = existing_file("path", path)
         try:
-            return cls(Tokenizer.from_str(read_text(path)))
+            return cls(_hf().Tokenizer.from_str(read_text(path)))
         except Exception as e:  # tokenizers raises its own Exception type
             raise ValueError(f"{path}: not a tokenizers JSON file ({e})") from None
 
@@ -355,7 +366,14 @@ def train_bpe(
         A :class:`SubwordTokenizer`.
     """
     specials = _trainer_args(vocab_size, min_frequency, special_tokens)
-    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    hf = _hf()
+    decoders, normalizers, pre_tokenizers, trainers = (
+        hf.decoders,
+        hf.normalizers,
+        hf.pre_tokenizers,
+        hf.trainers,
+    )
+    tok = hf.Tokenizer(hf.models.BPE(unk_token="[UNK]"))
     if check_bool("lowercase", lowercase):  # no normalizer otherwise: decoding is exact
         tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -394,7 +412,14 @@ def train_wordpiece(
         A :class:`SubwordTokenizer`.
     """
     specials = _trainer_args(vocab_size, min_frequency, special_tokens)
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    hf = _hf()
+    decoders, normalizers, pre_tokenizers, trainers = (
+        hf.decoders,
+        hf.normalizers,
+        hf.pre_tokenizers,
+        hf.trainers,
+    )
+    tok = hf.Tokenizer(hf.models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
     tok.normalizer = normalizers.BertNormalizer(lowercase=check_bool("lowercase", lowercase))
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)

@@ -38,6 +38,7 @@ re-attach it with :func:`attach_mask`. Also:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import torch
@@ -176,7 +177,8 @@ def _masked_operand(args, kwargs) -> Tensor | None:
 
 
 def _tracing() -> bool:
-    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+    onnx = sys.modules.get("torch.onnx")  # not imported: not exporting (and no import here)
+    return torch.jit.is_tracing() or (onnx is not None and onnx.is_in_onnx_export())
 
 
 def attach_mask(x: Tensor, mask: Tensor | None) -> Tensor:
