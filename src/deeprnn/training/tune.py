@@ -13,9 +13,11 @@ from deeprnn.training.search.tuner import (
     TuneResult,
     best_config,
     open_study,
-    summary_table,
+    trials_table,
     tune,
 )
+
+summary_table = trials_table  # its name here before the move
 
 __all__ = [
     "BEST_YAML",

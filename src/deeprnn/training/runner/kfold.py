@@ -28,6 +28,7 @@ from pathlib import Path
 
 from deeprnn._persist import atomic_write_text
 from deeprnn._schema import to_dict
+from deeprnn.training._markdown import markdown_table
 from deeprnn.training.runner.config import RunConfig
 from deeprnn.training.runner.run import FitResult, fit_run, is_rank_zero
 
@@ -128,20 +129,19 @@ def _fmt(v) -> str:
 def summary_table(summary: dict) -> str:
     """``summary.md``: one row per fold and a ``mean ± std`` row (Markdown)."""
     names = list(summary["metrics"])
+    rows = [
+        [str(entry["fold"]), *(_fmt(entry["metrics"].get(n)) for n in names)]
+        for entry in summary["per_fold"]
+    ]
+    mean = ["mean ± std"]
+    for n in names:
+        m = summary["metrics"][n]
+        mean.append(_fmt(m["mean"]) + (f" ± {_fmt(m['std'])}" if m["std"] is not None else ""))
     lines = [
         f"# {summary['folds']}-fold cross-validation ({summary['completed']} done)",
         "",
-        "| fold | " + " | ".join(names) + " |",
-        "|---:|" + "---:|" * len(names),
+        *markdown_table(["fold", *names], [*rows, mean], align=":"),
     ]
-    for entry in summary["per_fold"]:
-        cells = [_fmt(entry["metrics"].get(n)) for n in names]
-        lines.append(f"| {entry['fold']} | " + " | ".join(cells) + " |")
-    cells = []
-    for n in names:
-        m = summary["metrics"][n]
-        cells.append(_fmt(m["mean"]) + (f" ± {_fmt(m['std'])}" if m["std"] is not None else ""))
-    lines.append("| mean ± std | " + " | ".join(cells) + " |")
     if summary.get("test_is_fold"):
         lines += [
             "",

@@ -12,7 +12,7 @@ from deeprnn.training.search.tuner import (
     TuneResult,
     best_config,
     open_study,
-    summary_table,
+    trials_table,
     tune,
 )
 
@@ -22,6 +22,6 @@ __all__ = [
     "TuneResult",
     "best_config",
     "open_study",
-    "summary_table",
+    "trials_table",
     "tune",
 ]

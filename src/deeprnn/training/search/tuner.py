@@ -46,6 +46,7 @@ import lightning.pytorch as pl
 
 from deeprnn._persist import atomic_write_text
 from deeprnn._schema import apply_overrides, dump_yaml, from_dict, to_dict
+from deeprnn.training._markdown import markdown_table
 from deeprnn.training.callbacks import NonFiniteLossError
 from deeprnn.training.runner.config import RunConfig, run_config_from_dict
 from deeprnn.training.runner.run import build_datamodule, evaluate_model, fit_run, seed_run
@@ -57,7 +58,7 @@ __all__ = [
     "TuneResult",
     "best_config",
     "open_study",
-    "summary_table",
+    "trials_table",
     "tune",
 ]
 
@@ -398,7 +399,7 @@ def _report(study, base, params, out_dir: Path, opts: TuneConfig, monitor: str) 
     best_yaml = out_dir / BEST_YAML
     atomic_write_text(best_yaml, dump_yaml(to_dict(run)))
     summary = out_dir / SUMMARY_MD
-    atomic_write_text(summary, summary_table(study, monitor))
+    atomic_write_text(summary, trials_table(study, monitor))
     notes: list[str] = []
     plots = write_plots(study, out_dir, notes, monitor)
     test = _test_best(best, run, out_dir, notes) if opts.test else None
@@ -430,8 +431,8 @@ def _test_best(best, run: RunConfig, out_dir: Path, notes: list[str]) -> dict | 
     return metrics
 
 
-def summary_table(study, monitor: str = "value") -> str:
-    """Every trial of ``study`` as a Markdown table (the best one marked ``*``)."""
+def trials_table(study, monitor: str = "value") -> str:
+    """``summary.md``: every trial of ``study`` as a Markdown table (the best one marked ``*``)."""
     trials = study.get_trials(deepcopy=False)
     keys = list(dict.fromkeys(k for t in trials for k in t.params))
     try:
@@ -444,8 +445,7 @@ def summary_table(study, monitor: str = "value") -> str:
             return f"{v:.4g}"
         return "" if v is None else str(v)
 
-    head = ["trial", "state", monitor, *keys, "seconds"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for t in trials:
         value = t.value
         if value is None and t.intermediate_values:  # a pruned trial: its last report
@@ -458,5 +458,5 @@ def summary_table(study, monitor: str = "value") -> str:
             *(fmt(t.params.get(k)) for k in keys),
             fmt(secs),
         ]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(row)
+    return "\n".join(markdown_table(["trial", "state", monitor, *keys, "seconds"], rows)) + "\n"
