@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 from pathlib import Path
 
 
@@ -21,22 +20,10 @@ def formatter(prog):
 
 def quiet() -> None:
     """Silence library chatter that is not about the user's run."""
-    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
-    for pattern in (
-        ".*isinstance.treespec, LeafSpec.*",
-        ".*does not have many workers.*",
-        ".*smaller than the logging interval.*",
-        ".*IterableDataset. has .__len__. defined.*",
-        ".*litlogger.*",
-        ".*Checkpoint directory .* exists and is not empty.*",
-        ".*Experiment logs directory .* exists and is not empty.*",
-        ".*torch.compile is ignored.*",
-    ):
-        warnings.filterwarnings("ignore", message=pattern)
-    import logging
+    from deeprnn._warnings import ignore_chatter
 
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    logging.getLogger("lightning.fabric.utilities.rank_zero").setLevel(logging.WARNING)
+    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    ignore_chatter()
 
 
 def parse_overrides(tokens: list[str]) -> list[tuple[str, object]]:

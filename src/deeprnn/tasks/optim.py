@@ -3,6 +3,10 @@ what is built from them.
 
 A task's ``configure_optimizers`` returns ``build_optimizers(module, OptimConfig, ...)``;
 ``weight_penalty(module, RegularizerConfig)`` is the term its ``training_step`` adds to the loss.
+:func:`build_optimizer` is the one place an optimizer is made, from an :class:`OptimConfig` (the
+tasks) or from a Keras name, class or instance (``deeprnn.fit``); the weight penalties are the
+layers' Keras regularizers (:mod:`deeprnn.layers.regularizers`), whose table says which
+parameter is which kind of weight.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from torch import Tensor, nn
 
 from deeprnn._schema import check_finite
 from deeprnn._validation import is_number
+from deeprnn.layers.regularizers import KINDS, L1L2, Regularizer
 
 
 @dataclass
@@ -58,11 +63,15 @@ class OptimConfig:
             raise ValueError(f"{where}.betas must be two numbers in [0, 1), got {self.betas!r}")
 
 
+_CONFIG_KEYS = {"kernel": "input", "recurrent": "recurrent", "bias": "bias"}  # kind -> key prefix
+
+
 @dataclass
 class RegularizerConfig:
     """Keras-style weight penalties added to the loss, on the recurrent layers' weights:
     ``input`` = ``weight_ih`` (Keras ``kernel_regularizer``), ``recurrent`` = ``weight_hh``,
-    ``bias`` = the gate biases. L1 adds ``l1 * sum|w|``, L2 adds ``l2 * sum(w**2)``."""
+    ``bias`` = the gate biases. L1 adds ``l1 * sum|w|``, L2 adds ``l2 * sum(w**2)``: each kind
+    is one Keras :class:`~deeprnn.layers.regularizers.L1L2` (:meth:`regularizers`)."""
 
     input_l1: float = 0.0
     input_l2: float = 0.0
@@ -79,30 +88,77 @@ class RegularizerConfig:
     def active(self) -> bool:
         return any(getattr(self, f.name) for f in dataclasses.fields(self))
 
+    def regularizers(self) -> dict[str, Regularizer | None]:
+        """The regularizer of each weight kind of :data:`~deeprnn.layers.regularizers.KINDS`
+        (``kernel``, ``recurrent``, ``bias``; ``None`` where both factors are 0)."""
+        out: dict[str, Regularizer | None] = {}
+        for kind, key in _CONFIG_KEYS.items():
+            l1, l2 = getattr(self, f"{key}_l1"), getattr(self, f"{key}_l2")
+            out[kind] = L1L2(l1, l2) if l1 or l2 else None
+        return out
 
-def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD / RMSprop over ``params`` (trainable ones only)."""
-    params = [p for p in params if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters (are all layers frozen?)")
-    if cfg.name == "adam":
-        return torch.optim.Adam(
-            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+
+_OPTIMIZERS = {  # name -> (class, Keras' default learning rate, the OptimConfig keys it takes)
+    "adam": (torch.optim.Adam, 1e-3, ("betas", "eps", "weight_decay")),
+    "adamw": (torch.optim.AdamW, 1e-3, ("betas", "eps", "weight_decay")),
+    "sgd": (torch.optim.SGD, 1e-2, ("momentum", "nesterov", "weight_decay")),
+    "rmsprop": (torch.optim.RMSprop, 1e-3, ("momentum", "eps", "weight_decay")),
+    "adagrad": (torch.optim.Adagrad, 1e-3, ("eps", "weight_decay")),
+}
+
+
+def build_optimizer(params, optimizer="adam", lr: float | None = None) -> torch.optim.Optimizer:
+    """A ``torch.optim.Optimizer`` over ``params``, from any of:
+
+    * an :class:`OptimConfig` (a task's ``optim:`` section): its name, ``lr``, ``betas``,
+      ``eps``, ``momentum``, ``nesterov`` and ``weight_decay``, over the trainable parameters
+      only (an error when every one is frozen);
+    * a name (``adam``, ``adamw``, ``sgd``, ``rmsprop``, ``adagrad``): Keras' default learning
+      rates, torch's other defaults;
+    * a class or factory ``params -> Optimizer`` (``functools.partial(torch.optim.SGD,
+      momentum=0.9)``; ``lr`` is passed when given);
+    * an optimizer instance (built on the model's parameters; its state carries over between
+      fits), returned as it is.
+
+    ``lr`` sets the learning rate of a name or a factory (default: Keras' for that name).
+    """
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(optimizer, OptimConfig | torch.optim.Optimizer) and lr is not None:
+        what = "config" if isinstance(optimizer, OptimConfig) else "instance"
+        raise ValueError(
+            f"lr={lr!r} cannot be applied to an optimizer {what}; set it when building it"
         )
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(
-            params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
-        )
-    if cfg.name == "sgd":
-        return torch.optim.SGD(
-            params,
-            lr=cfg.lr,
-            momentum=cfg.momentum,
-            nesterov=cfg.nesterov,
-            weight_decay=cfg.weight_decay,
-        )
-    return torch.optim.RMSprop(
-        params, lr=cfg.lr, momentum=cfg.momentum, eps=cfg.eps, weight_decay=cfg.weight_decay
+    if isinstance(optimizer, OptimConfig):
+        params = [p for p in params if p.requires_grad]
+        if not params:
+            raise ValueError("the model has no trainable parameters (are all layers frozen?)")
+        cls, _, keys = _OPTIMIZERS[optimizer.name]
+        options = {k: getattr(optimizer, k) for k in keys}
+        if "betas" in options:
+            options["betas"] = tuple(options["betas"])
+        return cls(params, lr=optimizer.lr, **options)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        key = optimizer.lower()
+        if key not in _OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(_OPTIMIZERS)}, an optimizer class or "
+                f"instance, got {optimizer!r}"
+            )
+        cls, default_lr, _ = _OPTIMIZERS[key]
+        return cls(params, lr=default_lr if lr is None else lr)
+    if callable(optimizer):
+        opt = optimizer(params) if lr is None else optimizer(params, lr=lr)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer factory {optimizer!r} must return a torch.optim.Optimizer, "
+                f"got {type(opt).__name__}"
+            )
+        return opt
+    raise TypeError(
+        f"optimizer must be a name, a class, a factory or an instance, got {optimizer!r}"
     )
 
 
@@ -165,37 +221,28 @@ def build_optimizers(
     return [opt], schedulers
 
 
-_KINDS = {
-    "weight_ih": "input",
-    "weight_hh": "recurrent",
-    "bias": "bias",
-    "bias_ih": "bias",
-    "bias_hh": "bias",
-}
-
-
 def weight_penalty(module: nn.Module, cfg: RegularizerConfig) -> Tensor | None:
     """``sum_kind l1_kind * sum|w| + l2_kind * sum(w**2)`` over every recurrent cell's weights.
 
     Kinds: ``input`` (``weight_ih``), ``recurrent`` (``weight_hh``), ``bias`` (gate biases), as
-    Keras' ``kernel_regularizer`` / ``recurrent_regularizer`` / ``bias_regularizer``. Embeddings,
-    heads and layer-norm gains are not penalised. Returns ``None`` when every coefficient is 0.
+    Keras' ``kernel_regularizer`` / ``recurrent_regularizer`` / ``bias_regularizer``: the
+    regularizers of :meth:`RegularizerConfig.regularizers` on the weights that the layers' table
+    (:data:`~deeprnn.layers.regularizers.KINDS`) names. Embeddings, heads, layer-norm gains and
+    frozen weights are not penalised. Returns ``None`` when every coefficient is 0.
     """
     from deeprnn.cells import RecurrentCell
 
     if not cfg.active:
         return None
+    regularizers = cfg.regularizers()
     total = None
     for cell in module.modules():
         if not isinstance(cell, RecurrentCell):
             continue
         for name, p in cell.named_parameters(recurse=False):
-            kind = _KINDS.get(name)
-            if kind is None or not p.requires_grad:
+            regularizer = regularizers.get(KINDS.get(name))
+            if regularizer is None or not p.requires_grad:
                 continue
-            l1, l2 = getattr(cfg, f"{kind}_l1"), getattr(cfg, f"{kind}_l2")
-            if l1:
-                total = l1 * p.abs().sum() if total is None else total + l1 * p.abs().sum()
-            if l2:
-                total = l2 * p.pow(2).sum() if total is None else total + l2 * p.pow(2).sum()
+            term = regularizer(p)
+            total = term if total is None else total + term
     return total

@@ -1,5 +1,6 @@
-"""Losses, metrics and optimizers by Keras name, for :func:`deeprnn.fit` (what Keras'
-``model.compile(loss=..., optimizer=..., metrics=[...])`` sets up).
+"""Losses and metrics by Keras name, for :func:`deeprnn.fit` (what Keras'
+``model.compile(loss=..., metrics=[...])`` sets up; optimizers by name are
+:func:`deeprnn.tasks.optim.build_optimizer`'s, shared with the tasks).
 
 Shapes: predictions ``pred`` (N, *) as the model returns them, targets ``y`` (N, *); for the
 categorical losses ``pred`` is (N, C) or (N, T, C) with C classes.
@@ -30,7 +31,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -238,50 +238,3 @@ def get_metrics(
             raise ValueError(f"metrics: the name {key!r} is given twice (or clashes with 'loss')")
         out[key] = fn
     return out
-
-
-# ---------------------------------------------------------------------------- optimizers
-
-_OPTIMIZERS = {  # Keras' default learning rates
-    "adam": (torch.optim.Adam, 1e-3),
-    "adamw": (torch.optim.AdamW, 1e-3),
-    "sgd": (torch.optim.SGD, 1e-2),
-    "rmsprop": (torch.optim.RMSprop, 1e-3),
-    "adagrad": (torch.optim.Adagrad, 1e-3),
-}
-
-
-def build_optimizer(optimizer, params: Iterable[Tensor], lr: float | None = None):
-    """A ``torch.optim.Optimizer``: by name (``adam``, ``adamw``, ``sgd``, ``rmsprop``,
-    ``adagrad``; Keras' default learning rates, torch's other defaults), from a class or
-    factory ``params -> Optimizer`` (``functools.partial(torch.optim.SGD, momentum=0.9)``;
-    ``lr`` is passed when given), or an optimizer instance (built on the model's parameters;
-    its state carries over between fits)."""
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if isinstance(optimizer, torch.optim.Optimizer):
-        if lr is not None:
-            raise ValueError(
-                f"lr={lr!r} cannot be applied to an optimizer instance; set it when building it"
-            )
-        return optimizer
-    if isinstance(optimizer, str):
-        key = optimizer.lower()
-        if key not in _OPTIMIZERS:
-            raise ValueError(
-                f"optimizer must be one of {sorted(_OPTIMIZERS)}, an optimizer class or "
-                f"instance, got {optimizer!r}"
-            )
-        cls, default_lr = _OPTIMIZERS[key]
-        return cls(params, lr=default_lr if lr is None else lr)
-    if callable(optimizer):
-        opt = optimizer(params) if lr is None else optimizer(params, lr=lr)
-        if not isinstance(opt, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizer factory {optimizer!r} must return a torch.optim.Optimizer, "
-                f"got {type(opt).__name__}"
-            )
-        return opt
-    raise TypeError(
-        f"optimizer must be a name, a class, a factory or an instance, got {optimizer!r}"
-    )

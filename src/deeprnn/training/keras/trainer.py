@@ -12,9 +12,9 @@
 One Lightning ``Trainer`` runs underneath (progress bar, callbacks, gradient clipping, seeding,
 devices): :class:`FitModule` wraps the model, and nothing is written to disk unless
 ``default_root_dir`` is given (Lightning's files go to a temporary folder, removed after).
-The wrapped model and the History are in :mod:`deeprnn.training.keras.module`; losses, metrics
-and optimizers by name in :mod:`deeprnn.training.keras.compile`; the inputs in
-:mod:`deeprnn.training.keras.data`.
+The wrapped model and the History are in :mod:`deeprnn.training.keras.module`; losses and
+metrics by name in :mod:`deeprnn.training.keras.compile`, optimizers by
+:func:`deeprnn.tasks.optim.build_optimizer`; the inputs in :mod:`deeprnn.training.keras.data`.
 """
 
 from __future__ import annotations
@@ -36,22 +36,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from deeprnn._persist import read_checkpoint
-from deeprnn.training.keras.compile import build_optimizer
+from deeprnn._warnings import CHATTY_LOGGERS, ignore_chatter
+from deeprnn.tasks.optim import build_optimizer
 from deeprnn.training.keras.data import check_int, inputs, is_number, train_val_loaders
 from deeprnn.training.keras.module import FitModule, History, _Recorder
-
-_NOISE = (  # Lightning's chatter that is not about the user's run (as deeprnn.cli does)
-    ".*isinstance.treespec, LeafSpec.*",
-    ".*does not have many workers.*",
-    ".*smaller than the logging interval.*",
-    ".*litlogger.*",
-    ".*Checkpoint directory .* exists and is not empty.*",
-    ".*Experiment logs directory .* exists and is not empty.*",
-    ".*defined a `validation_step` but have no `val_dataloader`.*",
-    ".*`max_epochs` was not set.*",
-)
-_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
-
 
 # ----------------------------------------------------------------------- the Trainer
 
@@ -62,7 +50,7 @@ def _session(default_root_dir: str | os.PathLike | None):
     chatter muted, and torch's global determinism flags restored on the way out."""
     tmp = None if default_root_dir is not None else tempfile.mkdtemp(prefix="deeprnn-fit-")
     root = Path(default_root_dir if tmp is None else tmp)
-    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    loggers = [logging.getLogger(name) for name in CHATTY_LOGGERS]
     levels = [lg.level for lg in loggers]
     flags = (
         torch.are_deterministic_algorithms_enabled(),
@@ -72,10 +60,7 @@ def _session(default_root_dir: str | os.PathLike | None):
     )
     try:
         with warnings.catch_warnings():
-            for pattern in _NOISE:
-                warnings.filterwarnings("ignore", message=pattern)
-            for lg in loggers:
-                lg.setLevel(logging.WARNING)
+            ignore_chatter()
             yield root
     finally:
         for lg, level in zip(loggers, levels):
@@ -256,7 +241,7 @@ def fit(
     with _session(default_root_dir) as root:
         if seed is not None:
             pl.seed_everything(seed, workers=True, verbose=False)
-        wrapped._optimizer = build_optimizer(optimizer, model.parameters(), lr)
+        wrapped._optimizer = build_optimizer(model.parameters(), optimizer, lr)
         best = None
         if restore_best:  # the user's own checkpoint on the same monitor serves (Lightning
             # refuses two ModelCheckpoints with the same state key)
