@@ -176,3 +176,34 @@ def is_compiling() -> bool:
     """True while torch.compile traces (data-dependent checks are skipped then)."""
     fn = getattr(getattr(torch, "compiler", None), "is_compiling", None)
     return bool(fn()) if fn is not None else False
+
+
+class MissingExtraError(ImportError):
+    """An optional package a feature needs is not installed; the message names the extra."""
+
+
+# optional package -> (the extra of deeprnn that installs it, the PyPI name)
+EXTRAS = {
+    "h5py": ("keras", "h5py"),
+    "keras": ("keras", "keras"),
+    "pyarrow": ("parquet", "pyarrow"),
+    "onnx": ("onnx", "onnx"),
+    "onnxscript": ("onnx", "onnxscript"),
+    "onnxruntime": ("onnx", "onnxruntime"),
+    "tensorboard": ("tensorboard", "tensorboard"),
+}
+
+
+def require(module: str, purpose: str):
+    """Import the optional package ``module`` for ``purpose``, or raise
+    :class:`MissingExtraError` naming the extra to install (``pip install 'deeprnn[keras]'``)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        extra, dist = EXTRAS[module]
+        raise MissingExtraError(
+            f"{purpose} needs the {dist} package, which the base install leaves out: "
+            f"pip install 'deeprnn[{extra}]'"
+        ) from e

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from deeprnn._validation import MissingExtraError
     from deeprnn.cli._common import CLIError, quiet
 
     parser = build_parser()
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"deeprnn {args.command}: {e}", file=sys.stderr)
         return 1
-    except (CLIError, ValueError, TypeError, FileNotFoundError) as e:
+    except (CLIError, ValueError, TypeError, FileNotFoundError, MissingExtraError) as e:
         if os.environ.get("DEEPRNN_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())

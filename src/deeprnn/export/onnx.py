@@ -98,7 +98,10 @@ def export_onnx(
     forecasts, as the task's ``onnx_forward`` documents). The file is written atomically.
     """
     from deeprnn._persist import atomic_write_bytes
+    from deeprnn._validation import require
 
+    for package in ("onnx", "onnxscript"):  # torch's dynamo exporter writes through them
+        require(package, "ONNX export")
     path = Path(path)
     was_training = model.training
     model.eval()
@@ -151,7 +154,10 @@ def export_onnx(
 def run_onnx(path: str | os.PathLike, **inputs) -> list:
     """Run an exported model with onnxruntime on NumPy / torch inputs (a convenience)."""
     import numpy as np
-    import onnxruntime as ort
+
+    from deeprnn._validation import require
+
+    ort = require("onnxruntime", "running an ONNX file")
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {

@@ -22,11 +22,9 @@ class KerasImportError(ValueError):
 
 
 def _h5py():
-    try:
-        import h5py
-    except ImportError as e:  # pragma: no cover - h5py is in the dev extra
-        raise ImportError("reading Keras weights needs h5py: pip install h5py") from e
-    return h5py
+    from deeprnn._validation import require
+
+    return require("h5py", "reading Keras weights (.keras, .weights.h5)")
 
 
 def read_weights(source) -> dict[str, dict[str, np.ndarray]]:

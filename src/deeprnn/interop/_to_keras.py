@@ -40,8 +40,9 @@ def to_keras(layer):
     residual / highway connections, zoneout, ``go_backwards``, dropout between layers, ...) are
     a ``ValueError`` listing them.
     """
-    import keras
+    from deeprnn._validation import require
 
+    keras = require("keras", "to_keras (a Keras model from a deeprnn layer)")
     cfg = layer.get_config() if hasattr(layer, "get_config") else {}
     problems = _problems(layer, cfg)
     if problems:
