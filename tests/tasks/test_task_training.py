@@ -173,8 +173,12 @@ def test_every_optimizer_and_schedule_builds_and_steps(name, schedule):
     from deeprnn.training import OptimConfig, SchedulerConfig, build_optimizers
 
     model = _model()
+    warmup = 0 if schedule == "onecycle" else 2  # onecycle warms up itself
     cfg = OptimConfig(
-        name=name, lr=0.01, momentum=0.5, scheduler=SchedulerConfig(name=schedule, warmup_steps=2)
+        name=name,
+        lr=0.01,
+        momentum=0.5,
+        scheduler=SchedulerConfig(name=schedule, warmup_steps=warmup),
     )
     out = build_optimizers(
         model.parameters(), cfg, max_epochs=3, total_steps=10, monitor="val_loss"
@@ -182,9 +186,10 @@ def test_every_optimizer_and_schedule_builds_and_steps(name, schedule):
     (opt,), scheds = out
     assert type(opt).__name__.lower() == name
     kinds = [type(s["scheduler"]).__name__ for s in scheds]
-    assert kinds[-1] == "LambdaLR"  # the warm-up
-    start = 0.01 / 25 if schedule == "onecycle" else 0.01  # OneCycle starts at max_lr / 25
-    assert opt.param_groups[0]["lr"] == pytest.approx(start / 2)  # warm-up: step 0 of 2
+    if warmup:
+        assert kinds[-1] == "LinearLR"  # the warm-up
+    start = 0.01 / 25 if schedule == "onecycle" else 0.01 / 2  # OneCycle: max_lr / 25
+    assert opt.param_groups[0]["lr"] == pytest.approx(start)
     if schedule == "plateau":
         assert scheds[0]["monitor"] == "val_loss"
     with pytest.raises(ValueError, match="no trainable parameters"):
@@ -192,6 +197,57 @@ def test_every_optimizer_and_schedule_builds_and_steps(name, schedule):
         for p in frozen.parameters():
             p.requires_grad_(False)
         build_optimizers(frozen.parameters(), cfg, max_epochs=1, total_steps=1, monitor="val_loss")
+
+
+@pytest.mark.parametrize("schedule", ["none", "step", "exponential", "cosine", "plateau"])
+def test_warmup_multiplies_the_schedule_over_a_whole_run(schedule):
+    """lr(step) = schedule(epoch) * min(1, (step + 1) / W) at every step of a run, stepped as
+    Lightning steps them (step-interval after every batch, epoch-interval at the epoch's end).
+    The warm-up used to be a LambdaLR that reset lr to base * f and so cancelled the schedule."""
+    import math
+
+    from deeprnn.training import OptimConfig, SchedulerConfig, build_optimizers
+
+    W, epochs, per_epoch, base = 4, 5, 3, 0.1
+    sched = SchedulerConfig(name=schedule, warmup_steps=W, step_size=2, gamma=0.5, patience=0)
+    cfg = OptimConfig(name="sgd", lr=base, scheduler=sched)
+    out = build_optimizers(
+        _model().parameters(), cfg, max_epochs=epochs, total_steps=15, monitor="m"
+    )
+    (opt,), scheds = out
+    seen, want = [], []
+    for epoch in range(epochs):
+        for i in range(per_epoch):
+            step = epoch * per_epoch + i
+            seen.append(opt.param_groups[0]["lr"])
+            main = {
+                "none": 1.0,
+                "step": 0.5 ** (epoch // 2),
+                "exponential": 0.5**epoch,
+                "cosine": (1 + math.cos(math.pi * epoch / epochs)) / 2,
+                # the metric never improves after the first epoch: halved after every later one
+                "plateau": 0.5 ** max(epoch - 1, 0),
+            }[schedule]
+            want.append(base * main * min(1.0, (step + 1) / W))
+            opt.step()
+            for s in scheds:
+                if s["interval"] == "step":
+                    s["scheduler"].step()
+        for s in scheds:
+            if s["interval"] == "epoch":
+                if "monitor" in s:
+                    s["scheduler"].step(1.0)
+                else:
+                    s["scheduler"].step()
+    assert seen == pytest.approx(want, rel=1e-6)
+
+
+def test_warmup_with_onecycle_is_an_error():
+    from deeprnn.training import OptimConfig, SchedulerConfig, build_optimizers
+
+    cfg = OptimConfig(scheduler=SchedulerConfig(name="onecycle", warmup_steps=3))
+    with pytest.raises(ValueError, match="warmup_steps does not combine with name='onecycle'"):
+        build_optimizers(_model().parameters(), cfg, max_epochs=2, total_steps=10, monitor="m")
 
 
 def test_early_stopping(tmp_path):

@@ -29,7 +29,9 @@ class SchedulerConfig:
     """A learning-rate schedule. ``name``: ``none``, ``step`` (``step_size``, ``gamma``),
     ``exponential`` (``gamma``), ``cosine`` (over ``trainer.max_epochs``, down to ``min_lr``),
     ``plateau`` (``factor``, ``patience`` on ``trainer.monitor``) or ``onecycle`` (per step,
-    peak ``optim.lr``). ``warmup_steps`` adds a linear warm-up (per step) in front of any.
+    peak ``optim.lr``). ``warmup_steps`` multiplies any of them but ``onecycle`` (which warms up
+    itself) by a linear warm-up over its first optimizer steps:
+    :math:`\eta_s = \eta_{\text{schedule}}(e) \cdot \min(1, (s + 1) / W)`.
     The default, ``plateau`` (halve the rate after 2 epochs without improvement), is part of the
     default recipe (:class:`~deeprnn.training.TrainerConfig`)."""
 
@@ -162,16 +164,6 @@ def build_optimizer(params, optimizer="adam", lr: float | None = None) -> torch.
     )
 
 
-class _Warmup:
-    """Linear warm-up factor over ``steps`` optimizer steps (a picklable LambdaLR function)."""
-
-    def __init__(self, steps: int):
-        self.steps = steps
-
-    def __call__(self, step: int) -> float:
-        return min(1.0, (step + 1) / self.steps)
-
-
 def build_optimizers(
     parameters,
     cfg: OptimConfig,
@@ -214,7 +206,21 @@ def build_optimizers(
         s = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=int(total_steps))
         schedulers.append({"scheduler": s, "interval": "step"})
     if sched.warmup_steps > 0:
-        warm = torch.optim.lr_scheduler.LambdaLR(opt, _Warmup(sched.warmup_steps))
+        if sched.name == "onecycle":
+            raise ValueError(
+                "optim.scheduler.warmup_steps does not combine with name='onecycle', which warms "
+                "up itself (its first 30% of steps); set warmup_steps: 0"
+            )
+        # LinearLR is chainable: it multiplies the rate by f(s) / f(s - 1), so the epoch
+        # schedules (multiplicative themselves) compose with it: lr = schedule(epoch) * f(step),
+        # f(s) = min(1, (s + 1) / warmup_steps). (A LambdaLR would set lr = base * f(s) at
+        # every step and so cancel the schedule it warms up.)
+        warm = torch.optim.lr_scheduler.LinearLR(
+            opt,
+            start_factor=1.0 / sched.warmup_steps,
+            end_factor=1.0,
+            total_iters=max(sched.warmup_steps - 1, 0),
+        )
         schedulers.append({"scheduler": warm, "interval": "step"})
     if not schedulers:
         return opt
