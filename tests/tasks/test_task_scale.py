@@ -85,6 +85,40 @@ def test_ddp_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_
     assert json.loads((tmp_path / "one" / "metrics.json").read_text())["test_acc"] >= 0
 
 
+@pytest.mark.parametrize("n", [7, 8, 17, 1])
+def test_training_ranks_take_equal_shares_of_an_odd_split(n):
+    """Every rank steps the same number of times (else DDP's all-reduce waits forever), every
+    item is in some rank's share, and fewer than ``world`` items repeat (issue 26 item 11)."""
+    from deeprnn.tasks._data import EpochShuffle
+
+    world = 2
+    shares = [list(EpochShuffle(n, seed=3, rank=r, world=world, pad=True)) for r in range(world)]
+    assert len({len(s) for s in shares}) == 1
+    assert [len(EpochShuffle(n, 3, rank=r, world=world, pad=True)) for r in range(world)] == [
+        len(s) for s in shares
+    ]
+    flat = [i for s in shares for i in s]
+    assert set(flat) == set(range(n)) and len(flat) - n < world
+    evaluation = [list(EpochShuffle(n, 3, False, rank=r, world=world)) for r in range(world)]
+    assert sorted(i for s in evaluation for i in s) == list(range(n))  # no example twice
+
+
+def test_ddp_two_processes_train_on_a_split_that_does_not_divide(tmp_path):
+    """A training split whose last global batch leaves one rank a batch short: 2 gloo processes
+    must still finish (the unpadded sampler gave rank 0 one step more, and the run hung)."""
+    from deeprnn.training import build_datamodule, run_config_from_dict
+
+    cfg = tiny_config("classify_numeric", tmp_path / "data", tmp_path / "two", max_epochs=1)
+    cfg["trainer"].update(batch_size=4, accelerator="cpu")
+    cfg["export"] = False
+    for n in range(20, 60):  # a training split of 8k + 1..4 rows: rank 0 has a batch more
+        cfg["data"]["num_examples"] = n
+        dm = build_datamodule(run_config_from_dict(cfg)).prepare()
+        if 1 <= len(dm.splits["train"]) % 8 <= 4:
+            break
+    _train_cli(cfg, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+
+
 def test_ddp_entity_f1_is_scored_over_the_whole_split(tmp_path):
     """seqeval's F1 is not a mean over batches: under DDP every rank gathers all predictions,
     so 2 processes report the F1 of 1 process, not their own half's. (A per-token loss averaged

@@ -210,17 +210,34 @@ class EpochShuffle(Sampler[int]):
     natural order with ``shuffle=False``), so a resumed run replays the uninterrupted run's
     order. Under DDP rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of the one global
     order: with a per-process batch ``b`` the ranks' batches together are exactly the
-    single-process batches of ``w * b``. Lightning calls ``set_epoch`` every epoch."""
+    single-process batches of ``w * b``. Lightning calls ``set_epoch`` every epoch.
 
-    def __init__(self, n: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1):
+    ``pad=True`` (training) makes every rank take the same number of items, so every rank runs
+    the same number of optimizer steps (gradients are all-reduced at every step: one rank with
+    a step more would wait forever): the order is padded by wrapping around to its start, as
+    ``torch.utils.data.DistributedSampler`` does, so ``ceil(n / w) * w - n`` items (fewer than
+    ``w``) appear twice in an epoch. Evaluation is not padded: no example counts twice."""
+
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        shuffle: bool = True,
+        rank: int = 0,
+        world: int = 1,
+        pad: bool = False,
+    ):
         self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
-        self.rank, self.world = rank, world
+        self.rank, self.world, self.pad = rank, world, pad
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def _total(self) -> int:
+        return -(-self.n // self.world) * self.world if self.pad and self.n else self.n
+
     def __len__(self) -> int:
-        return len(range(self.rank, self.n, self.world))
+        return len(range(self.rank, self._total(), self.world))
 
     def __iter__(self):
         if self.shuffle:
@@ -228,6 +245,7 @@ class EpochShuffle(Sampler[int]):
             order = torch.randperm(self.n, generator=g).tolist()
         else:
             order = list(range(self.n))
+        order += order[: self._total() - self.n]  # pad: wrap around (fewer than w items)
         return iter(order[self.rank :: self.world])
 
 
@@ -301,7 +319,9 @@ class TaskData(pl.LightningDataModule):
                 lengths, self.batch_size * world, shuffle=self.shuffle, seed=self.seed
             )
             return DataLoader(data, batch_sampler=RankBatches(batches, rank, world), **common)
-        sampler = EpochShuffle(len(data), self.seed, train and self.shuffle, rank, world)
+        sampler = EpochShuffle(
+            len(data), self.seed, train and self.shuffle, rank, world, pad=train and world > 1
+        )
         return DataLoader(data, batch_size=self.batch_size, sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
