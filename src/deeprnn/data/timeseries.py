@@ -1,4 +1,5 @@
-"""Forecasting data: sliding windows, splits by time, and scalers fitted on the training part.
+"""Forecasting data: sliding windows, splits by time, and the scaler fitted on the training part
+(the forecast task's too).
 
 Shape symbols: T time steps of a series, D features, L input length, H horizon, N windows,
 K target features.
@@ -208,15 +209,19 @@ def split_by_time(data, train, val=0.0, overlap: int = 0):
 
 
 class Scaler:
-    """Per-feature scaling fitted on the training part only (no look-ahead).
+    """Per-feature affine scaling fitted on the training part only (no look-ahead):
+    ``scaled = (x - shift) / scale``; the forecast task's scaler too (its ``data.scaler``).
 
     ``"standard"``: ``(x - mean) / std``; ``"minmax"``: ``(x - min) / (max - min)`` mapped to
-    ``feature_range``. Statistics are over every axis but the last (features), so it fits
-    (T, D) series and (N, L, D) windows alike. A constant feature gets scale 1.
+    ``feature_range``; ``"none"``: the identity (shift 0, scale 1). Statistics are over every
+    axis but the last (features), in the precision of ``x`` (float64 for integers), so it fits
+    (T, D) series and (N, L, D) windows alike. A constant feature (scale at most 1e-12) gets
+    scale 1.
 
     Args:
-        kind: ``"standard"`` or ``"minmax"``.
+        kind: ``"standard"`` or ``"minmax"`` (or ``"none"``).
         feature_range: target range of ``"minmax"``.
+        columns: the names of the D features, kept in :meth:`state_dict`.
 
     Example:
         >>> s = Scaler("minmax").fit(np.array([[0.0], [10.0]]))
@@ -224,42 +229,61 @@ class Scaler:
         ([[0.5]], [[10.0]])
     """
 
-    def __init__(self, kind: str = "standard", feature_range: tuple[float, float] = (0.0, 1.0)):
-        self.kind = check_choice("kind", kind, ("standard", "minmax"))
+    def __init__(
+        self,
+        kind: str = "standard",
+        feature_range: tuple[float, float] = (0.0, 1.0),
+        columns: Sequence[str] | None = None,
+    ):
+        # "none" (a scaler that leaves the values as they are) is not offered as a choice
+        self.kind = kind if kind == "none" else check_choice("kind", kind, ("standard", "minmax"))
         lo, hi = feature_range
         if not lo < hi:
             raise ValueError(
                 f"feature_range must be (low, high) with low < high, got {feature_range!r}"
             )
         self.feature_range = (float(lo), float(hi))
+        self.columns = list(columns or [])
         self.shift_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
 
-    def fit(self, x) -> Scaler:
-        """Learn the statistics from ``x`` (..., D); NaN is not allowed."""
+    def fit(self, x, skip_nan: bool = False) -> Scaler:
+        """Learn the statistics from ``x`` (..., D). NaN or Inf is an error, unless
+        ``skip_nan``: then the statistics are those of each feature's non-NaN values (a
+        forecast target's gaps), and the values are not checked."""
         a = x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
-        a = a.astype(np.float64).reshape(-1, a.shape[-1] if a.ndim > 1 else 1)  # (M, D)
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)
+        a = a.reshape(-1, a.shape[-1] if a.ndim > 1 else 1)  # (M, D)
         if a.shape[0] == 0:
             raise ValueError("x must hold at least one row to fit, got none")
-        if not np.isfinite(a).all():
+        if not skip_nan and not np.isfinite(a).all():
             raise ValueError("x contains NaN or Inf; fill missing values before fitting")
+        mean, std, low, high = (
+            (np.nanmean, np.nanstd, np.nanmin, np.nanmax)
+            if skip_nan
+            else (np.mean, np.std, np.min, np.max)
+        )
         if self.kind == "standard":
-            shift, scale = a.mean(axis=0), a.std(axis=0)
-        else:
+            shift, scale = mean(a, axis=0), std(a, axis=0)
+        elif self.kind == "minmax":
             lo, hi = self.feature_range
-            shift = a.min(axis=0)
-            scale = (a.max(axis=0) - shift) / (hi - lo)
-        scale[scale == 0] = 1.0
-        self.shift_, self.scale_ = shift, scale
+            shift = low(a, axis=0)
+            scale = (high(a, axis=0) - shift) / (hi - lo)
+        else:
+            shift, scale = np.zeros(a.shape[1]), np.ones(a.shape[1])
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        self.shift_ = np.asarray(shift, dtype=np.float64)
+        self.scale_ = np.asarray(scale, dtype=np.float64)
         return self
 
-    def _params(self, x):
+    def _params(self, x, k: int | None):
         if self.shift_ is None:
             raise RuntimeError("Scaler is not fitted; call fit(train) first")
+        shift, scale = self.shift_[:k], self.scale_[:k]
         d = x.shape[-1] if x.ndim > 1 else 1
-        if d != len(self.shift_):
-            raise ValueError(f"x must have {len(self.shift_)} features (last axis), got {d}")
-        shift, scale = self.shift_, self.scale_
+        if d != len(shift):
+            raise ValueError(f"x must have {len(shift)} features (last axis), got {d}")
         if isinstance(x, Tensor):
             return (
                 torch.as_tensor(shift, dtype=x.dtype, device=x.device),
@@ -268,38 +292,57 @@ class Scaler:
         dtype = x.dtype if np.issubdtype(np.asarray(x).dtype, np.floating) else np.float64
         return shift.astype(dtype), scale.astype(dtype)
 
-    def transform(self, x):
-        """Scale ``x`` (array or tensor, last axis the features); same type out."""
+    def transform(self, x, k: int | None = None):
+        """Scale ``x`` (array or tensor, last axis the features); same type out. ``k``: only
+        the first ``k`` features are in ``x`` (a forecast's targets)."""
         x = x if isinstance(x, Tensor) else np.asarray(x)
-        shift, scale = self._params(x)
+        if self.kind == "none" and self.shift_ is None:  # the identity needs no statistics
+            return x
+        shift, scale = self._params(x, k)
         lo = self.feature_range[0] if self.kind == "minmax" else 0.0
         if x.ndim == 1:
             shift, scale = shift[0], scale[0]
         return (x - shift) / scale + lo
 
-    def inverse_transform(self, x):
+    def inverse_transform(self, x, k: int | None = None):
         """Undo :meth:`transform` (e.g. on model forecasts)."""
         x = x if isinstance(x, Tensor) else np.asarray(x)
-        shift, scale = self._params(x)
+        if self.kind == "none" and self.shift_ is None:  # the identity needs no statistics
+            return x
+        shift, scale = self._params(x, k)
         lo = self.feature_range[0] if self.kind == "minmax" else 0.0
         if x.ndim == 1:
             shift, scale = shift[0], scale[0]
         return (x - lo) * scale + shift
 
+    def inverse(self, x, k: int):
+        """:meth:`inverse_transform` of the first ``k`` features, a forecast's targets
+        (..., K): what a forecaster's outputs are on the original scale."""
+        return self.inverse_transform(x, k)
+
     def fit_transform(self, x):
         return self.fit(x).transform(x)
 
     def state_dict(self) -> dict:
-        return {
+        """JSON-able: kind, columns, shift, scale (and a ``feature_range`` other than (0, 1)):
+        a forecast model's ``scaler`` artifact."""
+        state = {
             "kind": self.kind,
-            "feature_range": list(self.feature_range),
+            "columns": list(self.columns),
             "shift": None if self.shift_ is None else self.shift_.tolist(),
             "scale": None if self.scale_ is None else self.scale_.tolist(),
         }
+        if self.feature_range != (0.0, 1.0):
+            state["feature_range"] = list(self.feature_range)
+        return state
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> Scaler:
-        s = cls(state["kind"], tuple(state["feature_range"]))
+    def from_state_dict(cls, state: dict | None) -> Scaler:
+        """The scaler of a :meth:`state_dict`; ``None`` or ``{}`` (a model saved without one) is
+        the identity."""
+        if not state:
+            return cls("none")
+        s = cls(state["kind"], tuple(state.get("feature_range", (0.0, 1.0))), state.get("columns"))
         if state.get("shift") is not None:
             s.shift_ = np.asarray(state["shift"], dtype=np.float64)
             s.scale_ = np.asarray(state["scale"], dtype=np.float64)
