@@ -14,7 +14,7 @@ from _tiny import QUIET
 from test_forecast_recipes import write_hourly
 
 from deeprnn.tasks import Forecast
-from deeprnn.tasks import _forecast_dist as D
+from deeprnn.tasks.forecast import distributions as D
 from deeprnn.training import fit, run_config_from_dict
 
 ART = {"targets": ["a"], "covariates": [], "input_window": 12, "horizon": 4, "seasonality": 4}

@@ -14,9 +14,9 @@ import torch
 from _tiny import QUIET
 
 from deeprnn.layers import RevIN
-from deeprnn.tasks import Forecast, ForecastData
 from deeprnn.models.encoder import RNNConfig, build_rnn
 from deeprnn.models.segment import SegmentRNN
+from deeprnn.tasks import Forecast, ForecastData
 from deeprnn.training import fit, run_config_from_dict
 
 

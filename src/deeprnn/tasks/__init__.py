@@ -18,8 +18,7 @@ New tasks register with :func:`~deeprnn.tasks.registry.register_task`.
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.classify import Classify, ClassifyConfig
 from deeprnn.tasks.classify_data import ClassifyData, ClassifyDataConfig
-from deeprnn.tasks.forecast import Forecast, ForecastConfig
-from deeprnn.tasks.forecast_data import ForecastData, ForecastDataConfig
+from deeprnn.tasks.forecast import Forecast, ForecastConfig, ForecastData, ForecastDataConfig
 from deeprnn.tasks.lm import LanguageModel, LMConfig
 from deeprnn.tasks.lm_data import LMData, LMDataConfig
 from deeprnn.tasks.optim import (

@@ -1,4 +1,4 @@
-"""Time-series data for the forecasting task: sources, chronological splits, windows, scaling.
+"""Data and windows of the forecasting task: sources, chronological splits, windows, scaling.
 
 Sources (``data.source``):
 
@@ -52,36 +52,30 @@ grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from deeprnn._validation import check_choice
-from deeprnn.data import series_io as sio
 from deeprnn.data.seasonality import season_length
-from deeprnn.tasks._data import TaskData, require_columns, split_indices
-from deeprnn.tasks._forecast_columns import (
-    MASK,
-    OBSERVED,
-    check_static,
-    feature_names,
-    input_fill,
-    masked_targets,
-    numeric_columns,
-    parse_times,
-    time_columns,
-)
-from deeprnn.tasks._forecast_history import ForecastHistory
-from deeprnn.tasks._forecast_scaler import Scaler
-from deeprnn.tasks._forecast_splits import (
-    _iso,
+from deeprnn.data.series_io import FILL_POLICIES
+from deeprnn.data.timeseries import Scaler
+from deeprnn.tasks._data import TaskData, split_indices
+from deeprnn.tasks.forecast import columns
+from deeprnn.tasks.forecast.columns import MASK
+from deeprnn.tasks.forecast.predict import encode_history
+from deeprnn.tasks.forecast.splits import (
+    iso_date,
     row_range,
     split_bounds,
     split_kind,
     window_starts,
 )
+from deeprnn.tasks.forecast.tables import TIME_FEATURES
 
 log = logging.getLogger("deeprnn.tasks.forecast")
 
@@ -129,9 +123,9 @@ class ForecastDataConfig:
         if not self.targets:
             raise ValueError(f"{where}.targets must name at least one column")
         if isinstance(self.split, dict):  # YAML reads 2017-07-01 as a date: keep JSON-able text
-            self.split = {k: _iso(v) for k, v in self.split.items()}
+            self.split = {k: iso_date(v) for k, v in self.split.items()}
         if isinstance(self.dates, list):
-            self.dates = [_iso(v) for v in self.dates]
+            self.dates = [iso_date(v) for v in self.dates]
         dated = self.split is not None and split_kind(self.split, f"{where}.split") == "dates"
         if dated and not self.has_time:
             raise ValueError(f"{where}.split by dates needs {where}.time_column")
@@ -162,16 +156,16 @@ class ForecastDataConfig:
                     f"{where}.fill 'mask' applies to targets only: give a mapping such as "
                     f"{{{self.targets[0]}: mask}} (and a policy for gappy covariates)"
                 )
-            check_choice(f"{where}.fill", self.fill, sio.FILL_POLICIES)
+            check_choice(f"{where}.fill", self.fill, FILL_POLICIES)
         if isinstance(self.fill, dict):
             wrong = [c for c, p in self.fill.items() if p == MASK and c not in self.targets]
             if wrong:
                 raise ValueError(
                     f"{where}.fill: 'mask' applies to targets only (the loss skips their gaps), "
-                    f"got it for {wrong}; fill covariates with one of {list(sio.FILL_POLICIES)}"
+                    f"got it for {wrong}; fill covariates with one of {list(FILL_POLICIES)}"
                 )
         for name in self.time_features:
-            check_choice(f"{where}.time_features", name, list(sio.TIME_FEATURES))
+            check_choice(f"{where}.time_features", name, list(TIME_FEATURES))
         if self.time_features and not self.has_time:
             raise ValueError(f"{where}.time_features needs {where}.time_column or time_columns")
         if self.freq is not None and not self.has_time:
@@ -202,11 +196,16 @@ def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
     return generate_time_series(n, steps, np.random.default_rng(seed))
 
 
-class ForecastData(ForecastHistory, TaskData):
+class ForecastData(TaskData):
     """Windows ``(x (W + H, F), y (H, K))`` of scaled series; artifacts: targets, covariates
     (the F - K input features: numeric covariates, one-hot columns ``col=value``, calendar
     ``hour_sin`` ...), raw_covariates (the table's columns), categories, time_column,
-    time_columns, freq, time_features, fill, input_window, horizon, seasonality, scaler."""
+    time_columns, freq, time_features, fill, input_window, horizon, seasonality, scaler.
+
+    :meth:`load` reads the series (:func:`~deeprnn.tasks.forecast.columns.read_frames`), cuts
+    them in time (:mod:`~deeprnn.tasks.forecast.splits`), encodes their features
+    (:func:`~deeprnn.tasks.forecast.columns.features`), scales them with a
+    :class:`~deeprnn.data.Scaler` fitted on the train rows and cuts the windows."""
 
     def load(self) -> None:
         cfg = self.config
@@ -227,7 +226,10 @@ class ForecastData(ForecastHistory, TaskData):
             parts = split_indices(len(series), fr, self.seed)
             raw = {s: [series[i] for i in p] for s, p in zip(("train", "val", "test"), parts)}
             self._fit_scaler(np.concatenate(raw["train"]) if raw["train"] else series[0])
-            self.splits = {s: [self._window(a, 0) for a in items] for s, items in raw.items()}
+            self.splits = {
+                s: [self._window(self.scaler.transform(a), 0) for a in items]
+                for s, items in raw.items()
+            }
             return
         for key, value in (
             ("raw_covariates", list(cfg.covariates) + list(cfg.static_covariates)),
@@ -239,7 +241,7 @@ class ForecastData(ForecastHistory, TaskData):
             ("fill", cfg.fill),
         ):
             art.setdefault(key, value)
-        tables, times = self._frames()
+        tables, times = columns.read_frames(cfg, art)
         if "seasonality" not in art:  # from the frequency of the time column (M4 / GluonTS)
             art["seasonality"] = season_length(art.get("freq"))
             log.warning(
@@ -250,10 +252,21 @@ class ForecastData(ForecastHistory, TaskData):
                 art.get("freq"),
             )
         bounds = {sid: split_bounds(len(t), cfg, times.get(sid), sid) for sid, t in tables.items()}
-        self._fit_categories([t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
-        art.setdefault("covariates", feature_names(art))
-        frames = {sid: self.features(t, times.get(sid)) for sid, t in tables.items()}
-        observed = {sid: self._observed(t) for sid, t in tables.items()}  # targets with values
+        columns.fit_categorical(art, [t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
+        art.setdefault("covariates", columns.feature_names(art))
+        frames = {sid: columns.features(art, t, times.get(sid)) for sid, t in tables.items()}
+        starts = {
+            sid: list(window_starts(len(arr), bounds[sid], w, h, cfg))
+            for sid, arr in frames.items()
+        }
+        if not any(split == "train" for s in starts.values() for split, _ in s):
+            lengths = {sid: len(a) for sid, a in frames.items()}
+            how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
+            raise ValueError(
+                f"no training window fits: input_window + horizon = {w + h} steps, "
+                f"series lengths {lengths} with split {how}"
+            )
+        observed = {sid: columns.observed_targets(art, t) for sid, t in tables.items()}
         train_rows = [
             _with_gaps(arr, observed[sid])[: bounds[sid][0]] for sid, arr in frames.items()
         ]
@@ -263,163 +276,27 @@ class ForecastData(ForecastHistory, TaskData):
         for sid, arr in frames.items():
             scaled = self.scaler.transform(arr)
             truth = _with_gaps(scaled, observed[sid])  # y: NaN at the masked gaps
-            for split, start in window_starts(len(arr), bounds[sid], w, h, cfg):
-                self.splits[split].append(
-                    self._window(scaled, start, scaled_already=True, truth=truth)
-                )
+            for split, start in starts[sid]:
+                self.splits[split].append(self._window(scaled, start, truth))
                 self.window_starts[split].append((sid, start))
-        if not self.splits["train"]:
-            lengths = {sid: len(a) for sid, a in frames.items()}
-            how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
-            raise ValueError(
-                f"no training window fits: input_window + horizon = {w + h} steps, "
-                f"series lengths {lengths} with split {how}"
-            )
-
-    def _frames(self):
-        """Each series as a DataFrame (numeric targets and covariates as float64, categorical
-        covariates as read), gaps filled, and its time stamps when there is a time."""
-        cfg, art = self.config, self.artifacts
-        raw = list(cfg.covariates) + list(cfg.static_covariates)
-        cols = list(cfg.targets) + raw
-        where = f"data.path {cfg.path}"
-        if cfg.source == "csv":
-            if not cfg.path:
-                raise ValueError("data.source='csv' needs data.path")
-            frame, first = sio.read_table(cfg.path, "data.path"), 2  # row i is line i + 2
-        else:
-            from deeprnn.tasks._sources import call_reader
-
-            frame, first, where = call_reader(cfg.reader, cfg.reader_args)["train"], 0, "data"
-        extra = [cfg.series_column] if cfg.series_column else []
-        extra += time_columns(art)
-        require_columns(frame, cols + extra, where)
-        unknown = [c for c in cfg.categorical if c not in raw]
-        if unknown:
-            raise ValueError(
-                f"data.categorical: {unknown} are not in data.covariates or data.static_covariates"
-            )
-        blank = frame.isna().all(axis=1).to_numpy()  # blank lines
-        lines = np.arange(len(frame))[~blank] + first
-        frame = frame.loc[~blank].reset_index(drop=True)
-        frame, lines, stamps = self._select_rows(frame, lines, where)
-        if "categorical" not in art:
-            art["categorical"] = [
-                c
-                for c in raw
-                if c in cfg.categorical
-                or (sio.is_text_column(frame[c]) and not sio.mostly_numbers(frame[c]))
-            ]
-        numeric = numeric_columns(art)
-        frame = frame.copy()
-        for c in numeric:
-            frame[c] = sio.numeric_column(frame[c], c, lines, where, c not in cfg.targets)
-        fill = input_fill(cfg.fill)  # a masked target: forward-filled as an input
-        for c in masked_targets(cfg.fill, list(cfg.targets)):
-            frame[OBSERVED + c] = frame[c].notna()
-        sio.gap_policies(frame, numeric, fill, lines, where)  # every gap has a policy
-        if stamps is not None:
-            frame["__time__"] = stamps
-        groups = {"0": np.arange(len(frame))}
-        if cfg.series_column:
-            keys = frame[cfg.series_column].astype(str)
-            groups = {str(k): v for k, v in keys.groupby(keys, sort=False).indices.items()}
-        tables, times, freq = {}, {}, cfg.freq
-        for sid, index in groups.items():
-            g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
-            check_static(g, cfg.static_covariates, gl, where, sid)
-            if stamps is not None:
-                freq = sio.check_times(g["__time__"].to_numpy(), gl, freq, where, sid)
-            g, gl = sio.fill_gaps(g, numeric, fill, gl, where)
-            if stamps is not None:
-                times[sid] = g["__time__"].to_numpy()
-            tables[sid] = g
-        art.setdefault("freq", freq)
-        return tables, times
-
-    def _select_rows(self, frame, lines, where: str):
-        """``rows`` / ``dates`` applied to the whole frame; the parsed time stamps."""
-        import pandas as pd
-
-        cfg = self.config
-        if cfg.rows is not None:
-            start, stop = row_range(cfg.rows)
-            if start >= len(frame):
-                raise ValueError(f"data.rows {cfg.rows!r}: the file has {len(frame)} rows")
-            frame, lines = frame.iloc[start:stop].reset_index(drop=True), lines[start:stop]
-        if not cfg.has_time:
-            return frame, lines, None
-        stamps = parse_times(frame, self.artifacts, lines, where)
-        if cfg.dates is not None:
-            try:
-                lo, hi = (pd.Timestamp(v).to_datetime64() for v in cfg.dates)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"data.dates: not dates: {cfg.dates!r}") from e
-            keep = (stamps >= lo) & (stamps < hi)
-            if not keep.any():
-                raise ValueError(f"data.dates {cfg.dates!r}: no row falls in that range")
-            frame, lines, stamps = frame[keep].reset_index(drop=True), lines[keep], stamps[keep]
-        return frame, lines, stamps
-
-    def _fit_categories(self, train_parts: list) -> None:
-        art = self.artifacts
-        if "categories" in art:
-            return
-        import pandas as pd
-
-        train = pd.concat(train_parts) if train_parts else None
-        art["categories"] = {c: sio.fit_categories(train[c]) for c in art["categorical"]}
-        for c, cats in art["categories"].items():
-            shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
-            log.warning(
-                "data.covariates: column %r is not numeric: one-hot encoded into %d columns "
-                "(%s), categories from the train rows; a value unseen there is all zeros",
-                c,
-                len(cats),
-                shown,
-            )
-
-    def features(self, table, stamps=None) -> np.ndarray:
-        """A series table -> (T, K + C) float32: targets, covariates (one-hot where
-        categorical), calendar features."""
-        art = self.artifacts
-        cats = art.get("categories") or {}
-        cols = [table[art["targets"]].to_numpy(np.float64)]
-        for c in art.get("raw_covariates", art["covariates"]):
-            if c in cats:
-                cols.append(sio.one_hot(table[c], cats[c]))
-            else:
-                cols.append(table[[c]].to_numpy(np.float64))
-        if art.get("time_features"):
-            cols.append(sio.time_features(stamps, art["time_features"]))
-        return np.concatenate(cols, axis=1).astype(np.float32)
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
+        """The artifact ``scaler`` (unless given), fitted on the train rows (NaN: a masked
+        target's gaps, left out of its statistics)."""
         art = self.artifacts
         if "scaler" not in art:
             cols = art["targets"] + art["covariates"]
-            art["scaler"] = Scaler.fit(self.config.scaler, cols, train_values).to_artifact()
-        self.scaler = Scaler.from_artifact(art["scaler"])
+            scaler = Scaler(self.config.scaler, columns=cols)
+            art["scaler"] = scaler.fit(train_values, skip_nan=True).state_dict()
+        self.scaler = Scaler.from_state_dict(art["scaler"])
 
-    def _observed(self, table) -> np.ndarray | None:
-        """(T, K) True where a target has a value, or None when no target is masked."""
-        targets = self.artifacts["targets"]
-        masked = masked_targets(self.artifacts.get("fill"), targets)
-        if not masked:
-            return None
-        obs = np.ones((len(table), len(targets)), bool)
-        for c in masked:
-            obs[:, targets.index(c)] = table[OBSERVED + c].to_numpy(bool)
-        return obs
-
-    def _window(self, arr: np.ndarray, start: int, scaled_already: bool = False, truth=None):
-        """``(x (W + H, F), y (H, K))``; ``truth`` (T, F), the targets with NaN at masked
-        gaps, gives ``y`` (``x`` holds the filled values)."""
+    def _window(self, scaled: np.ndarray, start: int, truth: np.ndarray | None = None):
+        """``(x (W + H, F), y (H, K))`` of the scaled series ``scaled`` (T, F); ``truth``
+        (T, F), the targets with NaN at masked gaps, gives ``y`` (``x`` holds the filled
+        values)."""
         w, h = self.artifacts["input_window"], self.artifacts["horizon"]
         k = len(self.artifacts["targets"])
-        seg = arr[start : start + w + h]
-        if not scaled_already:
-            seg = self.scaler.transform(seg)
+        seg = scaled[start : start + w + h]
         x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32))
         if truth is None:
             return x, x[w:, :k].clone()
@@ -428,3 +305,12 @@ class ForecastData(ForecastHistory, TaskData):
 
     def collate(self, items: list):
         return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+    # -- predict time ----------------------------------------------------------------------------
+    def encode_history(self, records: list) -> Iterator[tuple[str, Tensor, Tensor, list | None]]:
+        """:func:`deeprnn.tasks.forecast.predict.encode_history` with these artifacts."""
+        return encode_history(self.artifacts, records)
+
+    def features(self, table, stamps=None) -> np.ndarray:
+        """:func:`deeprnn.tasks.forecast.columns.features` with these artifacts."""
+        return columns.features(self.artifacts, table, stamps)

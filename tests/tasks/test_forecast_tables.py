@@ -1,4 +1,4 @@
-"""Tables as distributed (:mod:`deeprnn.data.series_io`): delimiter sniffing, BOM, CRLF, decimal
+"""Tables as distributed (:mod:`deeprnn.tasks.forecast.tables`): delimiter sniffing, BOM, CRLF, decimal
 commas, gaps and their fill policies, text columns, calendar features and time checks. Each
 test writes its own small CSV."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deeprnn.data import series_io as sio
+from deeprnn.tasks.forecast import tables as sio
 
 
 def _write(tmp_path, text: str, name: str = "t.csv", newline: str = "\n", bom: bool = False):

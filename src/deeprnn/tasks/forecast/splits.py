@@ -11,7 +11,7 @@ from typing import Any
 SPLIT_NAMES = ("train", "val", "test")
 
 
-def _iso(v):
+def iso_date(v):
     """A date or datetime as ISO text (YAML reads ``2017-07-01`` as a date); others as they are."""
     if isinstance(v, datetime.datetime):
         return v.isoformat(sep=" ")

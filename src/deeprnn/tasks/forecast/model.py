@@ -1,5 +1,5 @@
-"""Forecasting: windows of one or several series (targets + covariates) -> the next ``horizon``
-steps of the targets.
+"""The forecaster and its config: windows of one or several series (targets + covariates) -> the
+next ``horizon`` steps of the targets.
 
 Encoders (``model.encoder``): ``rnn``, a :class:`~deeprnn.DeepRNN` over the time steps, decoded
 ``direct`` (the last hidden state -> all ``horizon`` steps at once) or ``autoregressive`` (a
@@ -8,7 +8,7 @@ steps); or ``segment``, the segment-wise RNN with
 parallel multi-step decoding of SegRNN (:class:`~deeprnn.models.segment.SegmentRNN`).
 
 Known future covariates (calendar features, static covariates, ``data.known_covariates``;
-:mod:`deeprnn.tasks._forecast_columns`) are read over the horizon: in ``direct`` mode a local
+:mod:`deeprnn.tasks.forecast.columns`) are read over the horizon: in ``direct`` mode a local
 head (MQ-RNN, Wen et al. 2017) maps ``[h_T ; z_{T+j}]`` at each horizon step j to a correction
 of the global head's output; the segment encoder adds a linear embedding of each output
 segment's covariates to its positional embedding; ``autoregressive`` mode feeds them step by
@@ -26,7 +26,8 @@ the same metric of the ``naive`` (last value) and, with ``seasonality > 1``, the
 the seasonal-naive error on each input window, as GluonTS does; series flat over a window are
 left out of it) after the inverse transform.
 The test metrics per horizon step (lists ``test_mse_scaled_per_step`` ...) are added by
-:meth:`Forecast.extra_metrics` to ``metrics.json``.
+:meth:`Forecast.extra_metrics` to ``metrics.json``. The model holds its scoring, a
+:class:`~deeprnn.tasks.forecast.metrics.ForecastScorer` given the scaler and the shapes.
 """
 
 from __future__ import annotations
@@ -37,17 +38,16 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from deeprnn.data.timeseries import Scaler
 from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
-from deeprnn.tasks import _forecast_dist as D
-from deeprnn.models import InputConfig, RNNConfig, build_rnn
-from deeprnn.tasks._forecast_columns import known_features, masked_targets
-from deeprnn.tasks._forecast_dist import check_levels
-from deeprnn.tasks._forecast_metrics import ForecastScoring, metric_group, prob_metric_group
-from deeprnn.tasks._forecast_predict import predict_rows
-from deeprnn.models import SegmentRNN
+from deeprnn.models import InputConfig, RNNConfig, SegmentRNN, build_rnn
 from deeprnn.tasks.base import TaskModule
-from deeprnn.tasks.forecast_data import Scaler
+from deeprnn.tasks.forecast import distributions as D
+from deeprnn.tasks.forecast.columns import known_features, masked_targets
+from deeprnn.tasks.forecast.distributions import check_levels
+from deeprnn.tasks.forecast.metrics import ForecastScorer
+from deeprnn.tasks.forecast.predict import predict_rows
 
 
 @dataclass
@@ -67,7 +67,7 @@ class ForecastConfig:
     ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
     for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
     log-likelihood (pinball loss), with CRPS and 80%-interval coverage in the metrics
-    (:mod:`deeprnn.tasks._forecast_dist`); needs ``mode: direct``."""
+    (:mod:`deeprnn.tasks.forecast.distributions`); needs ``mode: direct``."""
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
@@ -151,7 +151,7 @@ def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
     return torch.where(observed, y, torch.zeros_like(y)), observed
 
 
-class Forecast(ForecastScoring, TaskModule):
+class Forecast(TaskModule):
     """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled.
 
     F = K targets (first) + C covariates. In channel-independent mode the network sees B = N K
@@ -235,17 +235,15 @@ class Forecast(ForecastScoring, TaskModule):
                 self.local_head = nn.Sequential(
                     nn.Linear(d + n_known, d), nn.ReLU(), nn.Linear(d, k_out)
                 )
-        self.scaler = Scaler.from_artifact(art.get("scaler"))
-        names = ["model", "naive"] + (["snaive"] if int(art.get("seasonality", 1)) > 1 else [])
-        self.metrics = nn.ModuleDict(
-            {f"{stage}_{n}": metric_group() for stage in ("val", "test") for n in names}
+        self.scaler = Scaler.from_state_dict(art.get("scaler"))
+        self.scorer = ForecastScorer(
+            self.scaler, self.n_targets, self.horizon, m, probabilistic=cfg.likelihood != "none"
         )
-        if cfg.likelihood != "none":  # CRPS and coverage, beside the (seasonal) naive quantiles
-            self.reference = names[-1]
-            for stage in ("val", "test"):
-                for n in ("model", self.reference):
-                    self.metrics[f"{stage}_{n}"].update(prob_metric_group())
-        self._per_step: dict[str, dict] = {}  # test error sums per horizon step
+
+    @property
+    def metrics(self) -> nn.ModuleDict:
+        """The val / test metric groups (:attr:`ForecastScorer.metrics`)."""
+        return self.scorer.metrics
 
     # -- the model -------------------------------------------------------------------------------
     def _features(self, x: Tensor) -> Tensor:
@@ -370,7 +368,7 @@ class Forecast(ForecastScoring, TaskModule):
 
     def _to_scaled(self, values: Tensor) -> Tensor:
         """Original-scale targets (..., K) -> scaled."""
-        return self.scaler.scale_targets(values, self.n_targets)
+        return self.scaler.transform(values, self.n_targets)
 
     def _direct_raw(self, history: Tensor, lengths: Tensor | None = None, future=None):
         """The network's outputs (N, H, K P) on RevIN'd targets, the RevIN'd past targets
@@ -418,7 +416,21 @@ class Forecast(ForecastScoring, TaskModule):
         loss = D.masked_mean((pred - y) ** 2, observed)
         if stage == "train":
             return loss, {}
-        return loss, self._score(stage, history, pred, y, observed)
+        return loss, self.scorer.score(stage, history, pred, y, observed)
+
+    def _prob_step(self, stage: str, history: Tensor, y: Tensor, future=None, observed=None):
+        """The negative log-likelihood (pinball) loss of a likelihood head, and its metrics."""
+        dist = self.distribution(history, future=future)
+        truth = self.scaler.inverse(y, self.n_targets) if dist.space == "original" else y
+        if dist.space == "original" and bool((truth < -0.5).any()):
+            raise ValueError(
+                "model.likelihood='negative_binomial' needs non-negative counts as targets, "
+                f"got {float(truth.min()):.4g}"
+            )
+        loss = dist.loss(truth, observed)
+        if stage == "train":
+            return loss, {}
+        return loss, self.scorer.score_distribution(stage, history, dist, y, observed)
 
     def _teacher_forced(self, x: Tensor) -> Tensor:
         """One-step-ahead predictions at every step of x (N, W + H, F): (N, W + H - 1, K)."""
@@ -431,6 +443,15 @@ class Forecast(ForecastScoring, TaskModule):
         out, _ = self.rnn(self._features(self._channels(targets, x[..., k:])[:, :-1]))
         pred = self._unchannels(self.head(out), n)  # (N, W + H - 1, K)
         return self._denormalise(pred, stats)
+
+    def on_test_epoch_start(self) -> None:
+        self.scorer.reset_per_step()
+
+    def extra_metrics(self, dm=None) -> dict:
+        """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
+        values, each the mean over the test windows and targets (of the last test run, in this
+        process)."""
+        return self.scorer.per_step()
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, quantiles=None, seed: int = 0, **options) -> list[dict]:

@@ -1,0 +1,26 @@
+"""The forecast task: windows of one or several series (targets + covariates) -> the next
+``horizon`` steps of the targets, point or probabilistic, beside the naive baselines.
+
+One design in parts, each composed by the one above it:
+
+=================== ===========================================================================
+module              what
+=================== ===========================================================================
+``model``           :class:`Forecast` and :class:`ForecastConfig`: the encoders, decoders and
+                    heads; it holds a ``ForecastScorer`` and the data's ``Scaler``
+``data``            :class:`ForecastData` and :class:`ForecastDataConfig`: sources, scaling
+                    (:class:`deeprnn.data.Scaler`) and the windows
+``columns``         which columns a model reads, a config's table as one frame per series, the
+                    features (covariates: categorical, calendar, static, known over the horizon)
+``tables``          a table as distributed, cell by cell: delimiter, numbers, time stamps, gaps
+``splits``          chronological train / val / test boundaries and the window starts
+``distributions``   the likelihood and quantile heads, CRPS, coverage, the naive baselines
+``metrics``         ``ForecastScorer``: the paper metrics beside the baselines, per horizon step
+``predict``         predict time: CSV rows -> scaled inputs -> forecast rows
+=================== ===========================================================================
+"""
+
+from deeprnn.tasks.forecast.data import ForecastData, ForecastDataConfig
+from deeprnn.tasks.forecast.model import Forecast, ForecastConfig, resolve_baseline
+
+__all__ = ["Forecast", "ForecastConfig", "ForecastData", "ForecastDataConfig", "resolve_baseline"]
