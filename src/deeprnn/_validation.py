@@ -207,3 +207,26 @@ def require(module: str, purpose: str):
             f"{purpose} needs the {dist} package, which the base install leaves out: "
             f"pip install 'deeprnn[{extra}]'"
         ) from e
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes (``None`` where the OS does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_fits_in_memory(name: str, value, n_values: int, what: str, itemsize: int = 4) -> None:
+    """A size argument whose tensors could never be allocated here is an error that names the
+    argument and the memory it would need, raised before torch's allocator is reached."""
+    need = n_values * itemsize
+    have = physical_memory()
+    if have is not None and need > have:
+        raise ValueError(
+            f"{name}={value!r} needs {need / 2**30:,.1f} GiB for {what} "
+            f"({n_values:,} float32 values), more than this machine's "
+            f"{have / 2**30:,.1f} GiB of memory"
+        )

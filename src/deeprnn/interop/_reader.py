@@ -32,7 +32,12 @@ def read_weights(source) -> dict[str, dict[str, np.ndarray]]:
     file-like object), the variables under ``layers/<name>/``."""
     h5py = _h5py()
     out: dict[str, dict[str, np.ndarray]] = {}
-    with h5py.File(source, "r") as f:
+    try:
+        handle = h5py.File(source, "r")
+    except OSError as e:  # truncated, not HDF5, unreadable: HDF5's own words, on one line
+        name = getattr(source, "name", source)
+        raise ValueError(f"{name}: not a readable Keras weights file (HDF5): {e}") from None
+    with handle as f:
         if "layers" not in f:
             return out
         for name, group in f["layers"].items():

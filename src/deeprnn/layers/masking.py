@@ -164,7 +164,6 @@ class MaskedSequence(Tensor):
             return attach_mask(out, mask)
         return out.as_subclass(Tensor) if type(out) is not Tensor else out
 
-
     def __repr__(self, *args, **kwargs) -> str:
         return strip_mask(self).__repr__(*args, **kwargs)  # prints as the tensor it is
 
@@ -294,6 +293,15 @@ class Embedding(ConfigMixin, nn.Embedding):
         if not isinstance(ids, Tensor) or ids.is_floating_point():
             got = ids.dtype if isinstance(ids, Tensor) else type(ids).__name__
             raise TypeError(f"ids must be an integer tensor, got {got}")
+        if not is_compiling() and not _tracing() and ids.numel():
+            bad = (ids < 0) | (ids >= self.num_embeddings)
+            if bool(bad.any()):
+                where = bad.nonzero()[0].tolist()
+                raise ValueError(
+                    f"ids must be in [0, {self.num_embeddings - 1}] (num_embeddings="
+                    f"{self.num_embeddings}), got {int(ids[tuple(where)])} at index "
+                    f"{tuple(where)}"
+                )
         out = super().forward(ids)
         if not self.mask_zero or ids.dim() != 2:
             return out
