@@ -54,4 +54,19 @@ def fit_falls(model: nn.Module, x, y, *, epochs: int = 6, lr: float = 0.01, **kw
     assert len(losses) == epochs
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < losses[0], losses
+    assert_uses_its_input(model, x, y)
     return history
+
+
+def assert_uses_its_input(model: nn.Module, x, y) -> None:
+    """The trained model's loss on its inputs is below its loss on the same inputs moved one
+    row along (each target paired with another example's input): a model that ignores its
+    input (fitting the targets' mean or prior, which also makes the loss fall) scores the two
+    the same."""
+    first = x[0] if isinstance(x, (tuple, list)) else x
+    moved = torch.roll(torch.as_tensor(first), 1, dims=0)
+    x_moved = (moved, *x[1:]) if isinstance(x, (tuple, list)) else moved
+    kw = dict(batch_size=256, accelerator="cpu", return_dict=True)
+    aligned = deeprnn.evaluate(model, x, y, **kw)["loss"]
+    misaligned = deeprnn.evaluate(model, x_moved, y, **kw)["loss"]
+    assert aligned < misaligned, (aligned, misaligned)

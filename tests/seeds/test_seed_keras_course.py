@@ -191,3 +191,30 @@ def test_d08_embedding_dropout_lstm_softmax_summary_and_fit():
         metrics=["accuracy"],
     )
     assert "accuracy" in history
+
+
+def test_fit_falls_rejects_a_model_that_ignores_its_input():
+    """The kit's check is not satisfied by a falling loss alone: a model that learns only the
+    targets' mean makes the loss fall too, and must fail."""
+    import pytest
+
+    class MeanOnly(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return self.bias.expand(x.shape[0], 1)
+
+    from _seedkit import assert_uses_its_input
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 5, 2)
+    y = x.sum((1, 2))[:, None] + 3.0
+    model = MeanOnly()
+    losses = deeprnn.fit(model, x, y, epochs=6, lr=0.1, verbose=False, accelerator="cpu")["loss"]
+    assert losses[-1] < losses[0]  # the loss fell...
+    with pytest.raises(AssertionError):
+        assert_uses_its_input(model, x, y)  # ...but not by reading the input
+    with pytest.raises(AssertionError):
+        fit_falls(MeanOnly(), x, y, epochs=6, lr=0.1)

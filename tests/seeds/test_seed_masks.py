@@ -71,7 +71,7 @@ def test_mask_zero_stack_equals_explicit_lengths():
     l1 = deeprnn.LSTM(6, 5, return_state=False)
     l2 = deeprnn.LSTM(5, 4, return_sequences=False)
     flow_out, flow_states = l2(l1(emb(ids)))
-    e = emb(ids).detach().clone()  # a new tensor: no mask attached
+    e = deeprnn.strip_mask(emb(ids)).detach()  # no mask attached
     assert deeprnn.get_mask(e) is None
     out, states = l2(l1(e, lengths=lengths), lengths=lengths)
     torch.testing.assert_close(flow_out, out)
@@ -118,14 +118,17 @@ def test_mask_reaches_attention_keys():
         assert weights[~MASK].eq(0).all()
 
 
-def test_mask_stops_at_plain_torch_modules_and_can_be_reattached():
-    # Keras' TimeDistributed(Dense) keeps the mask; a plain nn.Linear returns a new tensor
+def test_mask_passes_a_linear_stops_at_a_slice_and_can_be_reattached():
+    # Keras' TimeDistributed(Dense) keeps the mask, and so does nn.Linear on (N, T, F)
     emb = deeprnn.Embedding(10, 6)
     h = nn.Linear(6, 6)(emb(IDS))
-    assert deeprnn.get_mask(h) is None
-    h = deeprnn.attach_mask(h, MASK)
+    assert torch.equal(deeprnn.get_mask(h), MASK)
     gru = deeprnn.GRU(6, 3, return_state=False, return_sequences=False)
-    torch.testing.assert_close(gru(h), gru(h.clone(), mask=MASK))
+    torch.testing.assert_close(gru(h), gru(deeprnn.strip_mask(h), mask=MASK))
+    cut = h[:, :4]  # the time axis changed: the mask cannot hold
+    assert deeprnn.get_mask(cut) is None
+    cut = deeprnn.attach_mask(cut, MASK[:, :4])
+    torch.testing.assert_close(gru(cut), gru(deeprnn.strip_mask(cut), mask=MASK[:, :4]))
 
 
 def test_gru_cell_recurrent_uses_flowing_mask_for_final_state():

@@ -314,10 +314,10 @@ def test_s10_long_term_dependency_self_attention_flatten():
 
     model = Model()
     assert n_params(model) == lstm(units, 1) + dense(steps * units, 1)  # Attention(): no weights
-    x = torch.randn(30, steps, 1)
+    x = torch.randn(320, steps, 1)
     y = x[:, 0] * x[:, -1]
-    history = fit_falls(model, x, y, validation_split=0.2, epochs=5)
-    assert len(history["val_loss"]) == 5
+    history = fit_falls(model, x, y, validation_split=0.2, epochs=8, batch_size=32)
+    assert len(history["val_loss"]) == 8
 
 
 def test_s11_gradient_clipping_by_global_norm():

@@ -4,8 +4,8 @@ import pytest
 import torch
 from _tiny import tiny_config
 
-from deeprnn.tasks import Classify
 from deeprnn.models.fcn import FCN, zscore_series
+from deeprnn.tasks import Classify
 from deeprnn.training import fit, run_config_from_dict
 from deeprnn.viz.curves import read_metrics
 

@@ -5,8 +5,8 @@ import itertools
 import pytest
 import torch
 
-from deeprnn.tasks import LanguageModel
 from deeprnn.models.crf import CRF
+from deeprnn.tasks import LanguageModel
 from deeprnn.tasks.lm_data import StreamChunks
 
 VOCAB = ["[PAD]", "[UNK]", "<bos>", "<eos>", "a", "b", "c"]

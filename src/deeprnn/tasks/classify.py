@@ -25,8 +25,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from deeprnn.layers._sequence import lengths_to_mask
-from deeprnn.models import InputConfig, ManyToOne, RNNConfig
-from deeprnn.models import FCN, zscore_series
+from deeprnn.models import FCN, InputConfig, ManyToOne, RNNConfig, zscore_series
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.classify_data import ClassifyData
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from deeprnn.models import InputConfig, RNNConfig, SequenceEncoder, build_rnn
-from deeprnn.models import CRF
+from deeprnn.models import CRF, InputConfig, RNNConfig, SequenceEncoder, build_rnn
 from deeprnn.tasks._data import IGNORE
 from deeprnn.tasks.base import TaskModule, gather_objects
 from deeprnn.tasks.tag_data import TagData
