@@ -13,15 +13,32 @@ import deeprnn.data
 from deeprnn.data import BucketBatchSampler, CharTokenizer, PadCollate, Vocab, read_names
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        m.name for m in pkgutil.iter_modules(deeprnn.data.__path__) if not m.name.startswith("_")
-    ),
-)
+def _modules_with_examples() -> list[str]:
+    """The public ``deeprnn.data`` modules whose docstrings hold ``>>>`` examples."""
+    import inspect
+
+    names = []
+    for m in pkgutil.iter_modules(deeprnn.data.__path__):
+        if m.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"deeprnn.data.{m.name}")
+        if ">>>" in inspect.getsource(module):
+            names.append(m.name)
+    return sorted(names)
+
+
+WITH_EXAMPLES = _modules_with_examples()
+
+
+def test_the_doctest_run_has_modules_to_run():
+    assert len(WITH_EXAMPLES) >= 3, WITH_EXAMPLES
+
+
+@pytest.mark.parametrize("name", WITH_EXAMPLES)
 def test_docstring_examples(name):
     module = importlib.import_module(f"deeprnn.data.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"deeprnn.data.{name}: no example ran"
     assert result.failed == 0
 
 

@@ -33,14 +33,42 @@ def test_from_torch_matches_outputs_states_and_grads(cls, kwargs, batch_first):
     out_t, st_t = ref(x1)
     out_d, st_d = ours(x2)
     torch.testing.assert_close(out_d, out_t, rtol=1e-10, atol=1e-12)
-    h_t = st_t[0] if isinstance(st_t, tuple) else st_t
-    torch.testing.assert_close(
-        st_d.to_torch()[0] if isinstance(st_t, tuple) else st_d.to_torch(), h_t
-    )
-    (out_t.square().sum() + h_t.sum()).backward()
-    h_d = st_d.to_torch()[0] if isinstance(st_t, tuple) else st_d.to_torch()
-    (out_d.square().sum() + h_d.sum()).backward()
+    lstm = isinstance(st_t, tuple)
+    h_t, c_t = st_t if lstm else (st_t, None)
+    states = st_d.to_torch()
+    h_d, c_d = states if lstm else (states, None)
+    torch.testing.assert_close(h_d, h_t, rtol=1e-10, atol=1e-12)
+    if lstm:
+        torch.testing.assert_close(c_d, c_t, rtol=1e-10, atol=1e-12)
+    # every output feeds the loss: outputs, h and (LSTM) c, so each one's gradient path counts
+    weights = torch.linspace(0.5, 1.5, h_t.numel(), dtype=torch.float64).view_as(h_t)
+    loss_t = out_t.square().sum() + (h_t * weights).sum() + (0 if c_t is None else c_t.sum())
+    loss_d = out_d.square().sum() + (h_d * weights).sum() + (0 if c_d is None else c_d.sum())
+    loss_t.backward()
+    loss_d.backward()
     torch.testing.assert_close(x2.grad, x1.grad, rtol=1e-9, atol=1e-11)
+    _assert_parameter_grads_match(ours, ref)
+
+
+def _assert_parameter_grads_match(ours, ref) -> None:
+    """Our parameter gradients, laid out as torch's parameters (``to_torch`` of a copy whose
+    weights are the gradients), equal torch's. deeprnn's LSTM / SimpleRNN keep one bias (torch's
+    ``b_ih + b_hh``): its gradient is each of torch's two bias gradients."""
+    import copy
+
+    grads = copy.deepcopy(ours)
+    with torch.no_grad():
+        for p, g in zip(grads.parameters(), ours.parameters()):
+            assert g.grad is not None
+            p.copy_(g.grad)
+    as_torch = dict(deeprnn.to_torch(grads).named_parameters())
+    ref_grads = {n: p.grad for n, p in ref.named_parameters()}
+    assert as_torch.keys() == ref_grads.keys()
+    for name, g in ref_grads.items():
+        if name.startswith("bias_hh") and not torch.any(as_torch[name]):  # one combined bias
+            torch.testing.assert_close(g, ref_grads[name.replace("bias_hh", "bias_ih")])
+            continue
+        torch.testing.assert_close(as_torch[name], g, rtol=1e-9, atol=1e-11, msg=name)
 
 
 def test_from_torch_with_packed_lengths_matches():

@@ -406,14 +406,45 @@ def test_layer_regularizers_add_exactly_their_penalty_to_the_loss():
     assert h.history["loss"][0] == pytest.approx(b, rel=1e-5)
 
 
-def test_constraints_are_applied_after_every_step():
+class KernelMinimum(pl.Callback):
+    """The smallest input-kernel weight after every optimizer step: as the next step starts,
+    and when training ends (the module's own batch-end hook, where constraints are applied,
+    runs after the callbacks' one)."""
+
+    def __init__(self, layer):
+        self.layer, self.after_step = layer, []
+
+    def _record(self):
+        self.after_step.append(float(self.layer.blocks[0].cell.weight_ih.min()))
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step > 0:
+            self._record()
+
+    def on_train_end(self, trainer, pl_module):
+        self._record()
+
+
+@pytest.mark.parametrize("constrained", [True, False])
+def test_constraints_are_applied_after_every_step(constrained):
+    """Non-negative kernel after each of the 4 steps, where the same steps unconstrained go
+    negative (so the check can fail)."""
     x, y = sine(32)
-    layer = deeprnn.SimpleRNN(
-        1, 4, return_state=False, return_sequences=False, kernel_constraint="non_neg"
-    )
+    torch.manual_seed(0)
+    kw = {"kernel_constraint": "non_neg"} if constrained else {}
+    layer = deeprnn.SimpleRNN(1, 4, return_state=False, return_sequences=False, **kw)
+    with torch.no_grad():
+        layer.blocks[0].cell.weight_ih.abs_()  # start feasible in both runs
     model = nn.Sequential(layer, nn.Linear(4, 1))
-    deeprnn.fit(model, x, y, epochs=1, batch_size=8, lr=0.5, verbose=False, seed=0)
-    assert float(layer.blocks[0].cell.weight_ih.min()) >= 0.0
+    probe = KernelMinimum(layer)
+    deeprnn.fit(
+        model, x, y, epochs=1, batch_size=8, lr=0.5, verbose=False, seed=0, callbacks=[probe]
+    )
+    assert len(probe.after_step) == 4
+    if constrained:
+        assert min(probe.after_step) >= 0.0, probe.after_step
+    else:
+        assert min(probe.after_step) < 0.0, probe.after_step
 
 
 def test_restore_best_uses_the_users_own_checkpoint_on_the_same_monitor(tmp_path):
@@ -433,6 +464,16 @@ def test_restore_best_uses_the_users_own_checkpoint_on_the_same_monitor(tmp_path
         verbose=False,
     )
     assert len(h.history["val_loss"]) == 2 and ckpt.best_model_path
+    # the weights restored are the ones in the user's best checkpoint
+    best = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    saved = {k.removeprefix("model."): v for k, v in best.items()}
+    current = net.state_dict()
+    assert saved.keys() == current.keys()
+    for k in saved:
+        torch.testing.assert_close(current[k], saved[k], rtol=0, atol=0, msg=k)
+    epoch_of_best = torch.load(ckpt.best_model_path, weights_only=True)["epoch"]
+    val = h.history["val_loss"]
+    assert val[epoch_of_best] == pytest.approx(min(val), rel=1e-6)
 
 
 def test_reference_is_an_attribute_of_the_package():
