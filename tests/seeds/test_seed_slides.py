@@ -5,6 +5,7 @@ seed's where a parameter count is checked; data are tiny.
 """
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from _seedkit import dense, embedding, fit_falls, lstm, n_params, simple_rnn, summary_total
@@ -379,7 +380,10 @@ def test_s12_imdb_sentiment_evaluate_accuracy():
     )
     assert {"accuracy", "val_accuracy"} <= set(history.history)
     test_loss, test_acc = deeprnn.evaluate(model, x_train[:16], y_train[:16])
-    assert 0.0 <= test_acc <= 1.0 and test_loss > 0
+    probs = deeprnn.predict(model, x_train[:16]).reshape(-1)
+    assert test_acc == pytest.approx(float(((probs > 0.5).float() == y_train[:16]).float().mean()))
+    bce = torch.nn.functional.binary_cross_entropy(probs, y_train[:16])
+    assert test_loss == pytest.approx(float(bce), rel=1e-5)
 
 
 def _generate_time_series(batch_size, n_steps, rng):
