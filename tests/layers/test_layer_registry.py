@@ -86,6 +86,10 @@ def test_last_step_output(case):
     last, _ = layer(x, lengths=lengths)
     seq, _ = full(x, lengths=lengths)
     assert torch.all(last[2] == 0)
+    for n, steps in enumerate(lengths.tolist()):  # every case, bidirectional ones included
+        if steps:
+            alone, _ = layer(x[n : n + 1, :steps])  # the row alone, unpadded
+            torch.testing.assert_close(last[n], alone[0], rtol=1e-10, atol=1e-12)
     if getattr(full, "go_backwards", False):
         torch.testing.assert_close(last[:2], seq[:2, 0])
     elif not any(s.bidirectional for s in full.specs):
