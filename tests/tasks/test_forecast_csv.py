@@ -149,8 +149,8 @@ def test_duplicated_out_of_order_and_irregular_times_name_the_lines(tmp_path):
     gap = rows[:25] + rows[27:]
     with pytest.raises(ValueError, match=r"irregular time steps: line 27 .*set data.freq"):
         data(write(tmp_path / "c.csv", gap))
-    with pytest.raises(ValueError, match=r"line 27 .* is off the 'h' grid"):
-        data(write(tmp_path / "c.csv", gap), freq="h")
+    with pytest.raises(ValueError, match=r"'h': 2 missing time stamp\(s\) added .* after line 26"):
+        data(write(tmp_path / "c.csv", gap), freq="h")  # data.freq: the rows to fill
 
 
 # -- 4. dated output -----------------------------------------------------------------------------

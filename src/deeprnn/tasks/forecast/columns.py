@@ -181,6 +181,11 @@ def read_frames(cfg, art: dict):
     for sid, index in groups.items():
         g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
         check_static(g, cfg.static_covariates, gl, where, sid)
+        if stamps is not None and cfg.freq is not None:  # missing stamps: rows to fill or mask
+            keep = [cfg.series_column] if cfg.series_column else []
+            keep += list(cfg.static_covariates)
+            g, gl, added = sio.regrid(g, gl, cfg.freq, where, sid, keep)
+            _check_added(g, gl, added, numeric, cfg, where, sid)
         if stamps is not None:
             freq = sio.check_times(g["__time__"].to_numpy(), gl, freq, where, sid)
         g, gl = sio.fill_gaps(g, numeric, fill, gl, where)
@@ -188,7 +193,33 @@ def read_frames(cfg, art: dict):
             times[sid] = g["__time__"].to_numpy()
         tables[sid] = g
     art.setdefault("freq", freq)
+    if cfg.freq is not None:
+        art.setdefault("regrid", True)  # predict puts a history on the grid too
     return tables, times
+
+
+def _check_added(g, lines, added, numeric: list[str], cfg, where: str, sid: str) -> None:
+    """The rows ``data.freq`` added to a series (its missing time stamps) must be filled or
+    masked by ``data.fill`` — not dropped, which would take the series off its grid again —
+    and are noted in the run log."""
+    if not added.any():
+        return
+    fill = cfg.fill
+    policies = fill if isinstance(fill, dict) else {c: fill for c in numeric if fill is not None}
+    first = int(np.argmax(added))
+    of = "" if sid == "0" else f" series {sid!r}:"
+    what = (
+        f"data.freq {cfg.freq!r}:{of} {int(added.sum())} missing time stamp(s) added "
+        f"(first {g['__time__'].iloc[first]}, after line {int(lines[first])})"
+    )
+    unfilled = [c for c in numeric if policies.get(c) in (None, "drop")]
+    if unfilled:
+        raise ValueError(
+            f"{where}: {what}, their values missing; set data.fill for {unfilled} (not 'drop'): "
+            f"{{target: mask}} keeps a target's gaps out of the loss and metrics, ffill or "
+            f"interpolate fills a covariate"
+        )
+    log.warning("%s; their values: %s", what, {c: policies[c] for c in numeric})
 
 
 def select_rows(frame, lines: np.ndarray, cfg, art: dict, where: str):

@@ -34,7 +34,9 @@ missing steps, as GluonTS trains on observed values only). Text / categorical co
 listed in ``categorical``) are one-hot encoded with categories fitted on the train rows
 (artifact ``categories``; a value unseen there is an all-zero row). The time comes from
 ``time_column`` or is assembled from ``time_columns: [year, month, day, hour]``; it must
-increase without repeats at a regular frequency (``freq``, else ``pandas.infer_freq``);
+increase without repeats at a regular frequency (``pandas.infer_freq``); ``freq`` (``D``, ``h``,
+``MS`` ...) puts each series on that grid instead, its missing time stamps rows whose values are
+missing (for ``fill`` to fill or mask);
 ``time_features: [hour, dayofweek, month, dayofyear]`` adds sin / cos calendar covariates,
 known for the forecast steps too.
 
@@ -200,7 +202,8 @@ class ForecastData(TaskData):
     """Windows ``(x (W + H, F), y (H, K))`` of scaled series; artifacts: targets, covariates
     (the F - K input features: numeric covariates, one-hot columns ``col=value``, calendar
     ``hour_sin`` ...), raw_covariates (the table's columns), categories, time_column,
-    time_columns, freq, time_features, fill, input_window, horizon, seasonality, scaler.
+    time_columns, freq, regrid (``data.freq`` given), time_features, fill, input_window, horizon,
+    seasonality, scaler.
 
     :meth:`load` reads the series (:func:`~deeprnn.tasks.forecast.columns.read_frames`), cuts
     them in time (:mod:`~deeprnn.tasks.forecast.splits`), encodes their features

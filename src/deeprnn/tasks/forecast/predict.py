@@ -104,6 +104,7 @@ def encode_history(
     groups = {"0": np.arange(len(frame))}
     if keys is not None:
         groups = {str(g): v for g, v in keys.groupby(keys, sort=False).indices.items()}
+    series = [art["series_column"]] if art.get("series_column") else []
     dated = bool(time_columns(art)) and bool(art.get("freq"))
     for sid, index in groups.items():
         g, gl = frame.iloc[index].reset_index(drop=True), lines[index]
@@ -112,6 +113,9 @@ def encode_history(
         hist, fut, hl = g.iloc[:n_hist], g.iloc[n_hist : n_hist + h], gl[:n_hist]
         if dated and n_hist:
             hist = hist.assign(__time__=parse_times(hist, art, hl, "--input"))
+            if art.get("regrid"):  # trained with data.freq: missing stamps are gaps to fill
+                keep = list(series) + list(art.get("static_covariates") or [])
+                hist, hl, _ = tables.regrid(hist, hl, art["freq"], "--input", sid, keep)
         if art.get("fill") is None:
             hist, hl = hist.iloc[-w:], hl[-w:]
         where = f"--input series {sid}"

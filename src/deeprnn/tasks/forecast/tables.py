@@ -177,35 +177,49 @@ def _infer_freq(idx: pd.DatetimeIndex) -> str | None:
     return getattr(freq, "freqstr", freq)
 
 
+def _check_order(idx: pd.DatetimeIndex, lines: np.ndarray, where: str) -> pd.TimedeltaIndex:
+    """The steps between consecutive stamps (Timedeltas, whatever the stamps' unit); a repeat or
+    a step back in time raises an error naming both lines."""
+    steps = idx[1:] - idx[:-1]  # (T - 1,) timedelta64 in the stamps' own unit
+    back = np.flatnonzero(steps <= pd.Timedelta(0))
+    if len(back):
+        k = int(back[0]) + 1
+        what = (
+            "repeats the time of" if steps[k - 1] == pd.Timedelta(0) else "goes back in time from"
+        )
+        raise ValueError(
+            f"{where}: line {int(lines[k])} ({idx[k]}) {what} line {int(lines[k - 1])}; "
+            f"sort the file by time and remove duplicate rows"
+        )
+    return steps
+
+
+def _grid(start, freq: str, periods: int | None = None, end=None) -> pd.DatetimeIndex:
+    try:
+        return pd.date_range(start, end, periods=periods, freq=freq)
+    except ValueError as e:
+        raise ValueError(f"data.freq: not a pandas frequency: {freq!r} ({e})") from None
+
+
 def check_times(stamps, lines: np.ndarray, freq: str | None, where: str, sid: str = "0") -> str:
     """Time stamps of one series must increase without repeats, at a regular frequency
     (``freq``, or one inferred by ``pandas.infer_freq``); returns the frequency."""
     idx = pd.DatetimeIndex(stamps)
-    steps = np.diff(idx.asi8)
     of = "" if sid == "0" else f" (series {sid!r})"
-    if (steps <= 0).any():
-        k = int(np.flatnonzero(steps <= 0)[0]) + 1
-        what = "repeats the time of" if steps[k - 1] == 0 else "goes back in time from"
-        raise ValueError(
-            f"{where}{of}: line {int(lines[k])} ({idx[k]}) {what} line {int(lines[k - 1])}; "
-            f"sort the file by time and remove duplicate rows"
-        )
+    steps = _check_order(idx, lines, f"{where}{of}")
     if freq is None:
         freq = _infer_freq(idx)
         if freq is None:
-            values, counts = np.unique(steps, return_counts=True)
-            usual = values[np.argmax(counts)]
-            k = int(np.flatnonzero(steps != usual)[0]) + 1 if len(values) > 1 else 1
+            counts = steps.value_counts()
+            usual = counts.index[0]  # the most common step
+            k = int(np.flatnonzero(steps != usual)[0]) + 1 if len(counts) > 1 else 1
             raise ValueError(
                 f"{where}{of}: irregular time steps: line {int(lines[k])} ({idx[k]}) is "
-                f"{pd.Timedelta(int(steps[k - 1]))} after the previous row, most steps are "
-                f"{pd.Timedelta(int(usual))}; fill the missing time stamps or set data.freq"
+                f"{steps[k - 1]} after the previous row, most steps are {usual}; fill the "
+                f"missing time stamps or set data.freq to put the series on its grid"
             )
-    try:
-        expected = pd.date_range(idx[0], periods=len(idx), freq=freq)
-    except ValueError as e:
-        raise ValueError(f"data.freq: not a pandas frequency: {freq!r} ({e})") from None
-    off = np.flatnonzero(expected.asi8 != idx.asi8)
+    expected = _grid(idx[0], freq, periods=len(idx))
+    off = np.flatnonzero(expected != idx)
     if len(off):
         k = int(off[0])
         raise ValueError(
@@ -213,6 +227,49 @@ def check_times(stamps, lines: np.ndarray, freq: str | None, where: str, sid: st
             f"{expected[k]}); fill the missing time stamps or fix data.freq"
         )
     return str(freq)
+
+
+def regrid(
+    frame: pd.DataFrame,
+    lines: np.ndarray,
+    freq: str,
+    where: str,
+    sid: str = "0",
+    keep: Sequence[str] = (),
+):
+    """One series (its stamps in the column ``__time__``) on its regular ``freq`` grid, from its
+    first stamp to its last: each missing stamp becomes a row whose values are missing (NaN,
+    for ``data.fill`` to fill or mask; a boolean column, such as a masked target's observed
+    flags, is False there), except the columns ``keep`` (the series id, static covariates:
+    constant per series), carried from the row before. A stamp off the grid is an error naming
+    its line. Returns ``(frame, lines, added)``: ``lines`` gives an added row the line of the row
+    before it, ``added`` (T,) is True at the added rows."""
+    idx = pd.DatetimeIndex(frame["__time__"].to_numpy())
+    of = "" if sid == "0" else f" (series {sid!r})"
+    _check_order(idx, lines, f"{where}{of}")
+    grid = _grid(idx[0], freq, end=idx[-1])
+    off = np.flatnonzero(~idx.isin(grid))
+    if len(off):
+        k = int(off[0])
+        raise ValueError(
+            f"{where}{of}: line {int(lines[k])} ({idx[k]}) is off the {freq!r} grid that starts "
+            f"at {idx[0]} (data.freq); fix the time or data.freq"
+        )
+    position = pd.Series(np.arange(len(frame)), index=idx).reindex(grid)
+    added = position.isna().to_numpy()
+    if not added.any():
+        return frame, lines, added
+    before = position.ffill().to_numpy(np.int64)  # the row each added row follows
+    out = frame.iloc[before].reset_index(drop=True)
+    for c in frame.columns:
+        if c == "__time__" or c in keep:
+            continue
+        if pd.api.types.is_bool_dtype(out[c]):
+            out.loc[added, c] = False
+        else:
+            out[c] = out[c].where(~added)  # NaN (None in a text column) at the added rows
+    out["__time__"] = grid.to_numpy()
+    return out, lines[before], added
 
 
 def next_times(last, freq: str, steps: int) -> list[str]:
