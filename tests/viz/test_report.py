@@ -173,8 +173,11 @@ PROBE = (
 )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(runs, tmp_path):
+    if CHROMIUM is None:
+        from _services import unavailable
+
+        unavailable("chromium not installed (apt-get install chromium)")
     run = runs["forecast"]
     report = write_report(run, tmp_path / "report.html")
     probed = tmp_path / "probed.html"
