@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deeprnn._run_folder import STUDY_DB
 from deeprnn.cli import main
-from deeprnn.training.search.tuner import STUDY_DB, TuneConfig, tune
+from deeprnn.training.search import TuneConfig, tune
 
 EXE = Path(sys.executable).parent / "deeprnn"
 SPACE = {

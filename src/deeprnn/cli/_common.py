@@ -1,10 +1,10 @@
-"""Helpers shared by the subcommands: ``--key value`` overrides, configs, finding models."""
+"""Helpers shared by the subcommands: ``--key value`` overrides and configs (a trained run is
+opened by :func:`deeprnn.training.open_run`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 
 class CLIError(ValueError):
@@ -58,50 +58,3 @@ def load_run(config: str | None, overrides: list[tuple[str, object]], task: str 
         data["task"] = task
     data = apply_overrides(data, overrides)
     return run_config_from_dict(data, where=str(config) if config else "config")
-
-
-def find_model(path: str | Path, ckpt: str | None = None):
-    """A trained model from a run folder, a ``.ckpt``, an export folder or a module folder
-    (``save_pretrained``, ``deeprnn import``: served by :class:`ModulePredictor`).
-
-    Returns ``(model, run_config_dict | None)``; the model is in eval mode.
-    """
-    import yaml
-
-    from deeprnn.export import load_exported
-    from deeprnn.tasks import load_checkpoint
-
-    path = Path(path)
-    run_yaml = None
-    if ckpt is not None:
-        model = load_checkpoint(ckpt)
-        run_yaml = path / "config.yaml" if path.is_dir() else None
-    elif path.is_file() and path.suffix == ".ckpt":
-        model = load_checkpoint(path)
-        run_yaml = path.parent.parent / "config.yaml"
-    elif (path / "config.json").is_file():
-        from deeprnn.export.modules import ModulePredictor, is_module_folder
-
-        if is_module_folder(path):  # save_pretrained / deeprnn import: a module, not a task
-            return ModulePredictor.load(path), None
-        model = load_exported(path)
-        run_yaml = path / "run.yaml"
-    elif (path / "config.yaml").is_file():
-        run_yaml = path / "config.yaml"
-        for cand in ("checkpoints/best.ckpt", "checkpoints/last.ckpt"):
-            if (path / cand).is_file():
-                model = load_checkpoint(path / cand)
-                break
-        else:
-            if not (path / "model" / "config.json").is_file():
-                raise CLIError(f"{path}: a run folder without checkpoints or an export folder")
-            model = load_exported(path / "model")
-    else:
-        raise CLIError(
-            f"{path} is not a run folder (config.yaml), an export folder (config.json) "
-            "or a .ckpt file"
-        )
-    run = None
-    if run_yaml is not None and run_yaml.is_file():
-        run = yaml.safe_load(run_yaml.read_text(encoding="utf-8"))
-    return model, run

@@ -51,7 +51,7 @@ SEQ2SEQ_CONFIG = {
 
 
 def run_seq2seq(out_dir: Path, seconds: float = 120.0, seed: int = 0, epochs: int = 6) -> dict:
-    from deeprnn.training import apply_overrides, fit, run_config_from_dict
+    from deeprnn.training import RunFolder, apply_overrides, fit, run_config_from_dict
     from deeprnn.viz.curves import plot_curves
 
     cfg = apply_overrides(
@@ -69,9 +69,9 @@ def run_seq2seq(out_dir: Path, seconds: float = 120.0, seed: int = 0, epochs: in
     print(f"test exact match {m['test_exact']:.1f}% on 1,000 held-out dates (greedy decoding)")
     for sample in m["samples"][:3]:
         print(f"  {sample['source']!r:32} -> {sample['translation']!r}")
-    paths = [out_dir / "metrics.json"]
+    paths = [RunFolder(out_dir).metrics]
     paths.append(plot_curves(out_dir, out_dir / "loss_curve.png", ["loss", "exact"]))
-    paths += [*sorted(out_dir.glob("attention_*.png")), result.export_dir]
+    paths += [*RunFolder(out_dir).attention_figures(), result.export_dir]
     for p in paths:
         print(f"wrote {p}")
     return m
@@ -84,7 +84,7 @@ def run(
     num_series: int = 10000,
     epochs: int = 10,
 ) -> dict:
-    from deeprnn.training import apply_overrides, fit, run_config_from_dict
+    from deeprnn.training import RunFolder, apply_overrides, fit, run_config_from_dict
     from deeprnn.viz.curves import plot_curves, plot_forecast
 
     cfg = apply_overrides(
@@ -107,7 +107,7 @@ def run(
     def original(t):  # back to the series' own scale
         return model.scaler.inverse(t, 1)[..., 0]
 
-    paths = [out_dir / "metrics.json"]
+    paths = [RunFolder(out_dir).metrics]
     paths.append(plot_curves(out_dir, out_dir / "loss_curve.png", ["loss", "mse"]))
     paths.append(
         plot_forecast(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deeprnn.cli._common import find_model, formatter, parse_overrides
+from deeprnn.cli._common import formatter, parse_overrides
 
 EVALUATE_EPILOG = """\
 MODEL is a run folder (its best checkpoint), a .ckpt file or an export folder. The data
@@ -19,20 +19,9 @@ examples:
 
 def cmd_evaluate(args, extra: list[str]) -> int:
     from deeprnn._persist import atomic_write_text
-    from deeprnn.training import (
-        apply_overrides,
-        build_datamodule,
-        evaluate_model,
-        run_config_from_dict,
-    )
+    from deeprnn.training import open_run
 
-    model, run = find_model(args.model, args.ckpt)
-    if run is None:
-        run = {"task": model.task_name}
-    run = apply_overrides(run, parse_overrides(extra))
-    cfg = run_config_from_dict(run)
-    dm = build_datamodule(cfg, model.artifacts).prepare()
-    metrics = evaluate_model(model, dm)
+    metrics = open_run(args.model, args.ckpt).evaluate(parse_overrides(extra))
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deeprnn.cli._common import CLIError, find_model, formatter
+from deeprnn.cli._common import CLIError, formatter
 
 EXPORT_EPILOG = """\
 examples:
@@ -19,17 +19,18 @@ dynamic batch and time axes.
 def cmd_export(args, extra: list[str]) -> int:
     if extra:
         raise CLIError(f"unexpected arguments {extra}")
-    model, run = find_model(args.model, args.ckpt)
+    from deeprnn.training import open_run
+
+    saved = open_run(args.model, args.ckpt)
     out = Path(args.out)
     if args.format == "onnx":
         from deeprnn.export.onnx import export_onnx
 
-        export_onnx(model, out)
+        export_onnx(saved.model, out)
     else:
         from deeprnn.export.folder import export_folder
-        from deeprnn.training import run_config_from_dict
 
-        export_folder(model, out, run=run_config_from_dict(run) if run else None)
+        export_folder(saved.model, out, run=saved.run_config() if saved.config else None)
     print(f"wrote {out}")
     return 0
 

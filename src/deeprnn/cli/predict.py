@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from deeprnn._validation import RecordError, check_record_fields
-from deeprnn.cli._common import CLIError, find_model, formatter
+from deeprnn.cli._common import CLIError, formatter
 
 EPILOG = """\
 input formats (by --input-format, else the file extension; stdin is read as lines):
@@ -118,11 +118,13 @@ def write_records(rows: list[dict], path: str | None, fmt: str | None) -> None:
 
 
 def cmd_predict(args, extra: list[str]) -> int:
+    from deeprnn.training import open_run
+
     if extra:
         raise CLIError(f"unexpected arguments {extra}")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be a positive int, got {args.batch_size}")
-    model, _ = find_model(args.model)
+    model = open_run(args.model).model
     records = read_records(args.input, args.input_format)
     if not records:
         raise CLIError("no input examples (empty input)")

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from deeprnn.cli._common import (
-    TASK_HELP,
-    CLIError,
-    find_model,
-    formatter,
-    load_run,
-    parse_overrides,
-)
+from deeprnn.cli._common import TASK_HELP, CLIError, formatter, load_run, parse_overrides
 
 SUMMARY_EPILOG = """\
 examples:
@@ -23,7 +16,9 @@ def cmd_summary(args, extra: list[str]) -> int:
     from deeprnn.summary import summary
 
     if args.model:
-        model, _ = find_model(args.model)
+        from deeprnn.training import open_run
+
+        model = open_run(args.model).model
     elif args.config or extra:
         from deeprnn.training import build_datamodule, build_model
 

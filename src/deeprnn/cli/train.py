@@ -26,7 +26,7 @@ launched with torchrun or a cluster (SLURM) environment as Lightning documents.
 
 
 def cmd_train(args, extra: list[str]) -> int:
-    from deeprnn.training import dump_yaml, fit, is_rank_zero, to_dict
+    from deeprnn.training import RunFolder, dump_yaml, fit, is_rank_zero, to_dict
 
     run = load_run(args.config, parse_overrides(extra), task=args.task)
     if args.print_config:
@@ -38,7 +38,7 @@ def cmd_train(args, extra: list[str]) -> int:
     if is_rank_zero():
         shown = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
         print(json.dumps(shown, indent=2))
-        print(f"wrote {result.run_dir / 'metrics.json'}")
+        print(f"wrote {RunFolder(result.run_dir).metrics}")
         if result.best_checkpoint is not None:
             print(f"wrote {result.best_checkpoint}")
         if result.export_dir is not None:
@@ -48,8 +48,9 @@ def cmd_train(args, extra: list[str]) -> int:
 
 def _train_folds(run, args) -> int:
     """``data.folds: K`` without ``data.fold``: every fold into OUT/fold_{i}, then a summary."""
+    from deeprnn._run_folder import FoldsFolder
     from deeprnn.training import is_rank_zero
-    from deeprnn.training.runner.kfold import SUMMARY_JSON, SUMMARY_MD, fit_folds, summary_table
+    from deeprnn.training.runner.kfold import fit_folds, summary_table
 
     if args.resume:
         raise CLIError(
@@ -59,8 +60,9 @@ def _train_folds(run, args) -> int:
     result = fit_folds(run)
     if is_rank_zero():
         print(summary_table(result.summary), end="")
-        print(f"wrote {result.out_dir / SUMMARY_JSON}")
-        print(f"wrote {result.out_dir / SUMMARY_MD}")
+        folder = FoldsFolder(result.out_dir)
+        print(f"wrote {folder.summary_json}")
+        print(f"wrote {folder.summary_md}")
     return 0
 
 

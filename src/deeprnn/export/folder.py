@@ -29,6 +29,7 @@ from deeprnn._persist import (
     build_checked,
     load_weights,
 )
+from deeprnn._run_folder import export_run_config
 from deeprnn._schema import dump_yaml, to_dict
 from deeprnn._version import __version__
 from deeprnn.tasks.registry import get_task
@@ -61,7 +62,7 @@ def export_folder(model, directory: str | os.PathLike, *, run=None) -> Path:
             scalars[key] = value
     _save_state(model, directory / WEIGHTS_NAME)
     if run is not None:
-        atomic_write_text(directory / "run.yaml", dump_yaml(to_dict(run)))
+        atomic_write_text(export_run_config(directory), dump_yaml(to_dict(run)))
     payload = {
         "class": type(model).__name__,
         "task": model.task_name,

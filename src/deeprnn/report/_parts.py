@@ -32,7 +32,19 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 
 BASELINES = {"naive_": "naive", "snaive_": "seasonal naive"}
 #: metrics where lower is better (the "x better" column divides baseline by model)
-LOWER_IS_BETTER = ("loss", "mae", "mse", "rmse", "mase", "ppl", "bpc", "bpw", "nll", "smape", "mape")
+LOWER_IS_BETTER = (
+    "loss",
+    "mae",
+    "mse",
+    "rmse",
+    "mase",
+    "ppl",
+    "bpc",
+    "bpw",
+    "nll",
+    "smape",
+    "mape",
+)
 
 
 def png_data_uri(path: str | Path) -> str:

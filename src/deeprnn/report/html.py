@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from deeprnn._run_folder import RunFolder
 from deeprnn.report._parts import (  # noqa: F401 - metrics_rows, png_data_uri are public
     CSS,
     _figure,
@@ -74,7 +75,8 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
     if is_search_folder(run):  # a deeprnn tune folder
         heading = title or f"deeprnn search: {run.resolve().name}"
         return _page(heading, "hyper-parameter search", run, build_search_sections(run))
-    if not any((run / n).exists() for n in ("config.yaml", "metrics.json", "model", "logs")):
+    folder = RunFolder(run)
+    if not folder.looks_like_run():
         raise ValueError(
             f"{run} is not a deeprnn run folder (no config.yaml, metrics.json, model/ or logs/)"
         )
@@ -89,7 +91,7 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
 
         # -- config ---------------------------------------------------------------------------
         sec = out.setdefault("Config", [])
-        cfg_path = run / "config.yaml"
+        cfg_path = folder.config
         task = "?"
         if cfg_path.is_file():
             text = cfg_path.read_text(encoding="utf-8")
@@ -102,7 +104,7 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
 
         # -- metrics --------------------------------------------------------------------------
         sec = out.setdefault("Metrics", [])
-        m_path = run / "metrics.json"
+        m_path = folder.metrics
         if m_path.is_file():
             metrics = _guard(sec, "metrics.json", lambda: json.loads(m_path.read_text("utf-8")))
             metrics = metrics if isinstance(metrics, dict) else {}
@@ -221,7 +223,7 @@ def write_report(
     from deeprnn._persist import atomic_write_text
 
     text = build_report(run_dir, predictions=predictions, title=title)
-    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    path = Path(out) if out is not None else RunFolder(run_dir).report
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
     return path

@@ -36,25 +36,17 @@ class Predictions:
 
 def load_run_model(run_dir: str | Path):
     """The model of ``RUN_DIR/model`` (the export folder), or None when the run has none."""
-    from deeprnn.export import load_exported
+    from deeprnn.training.runner.reopen import open_export
 
-    folder = Path(run_dir) / "model"
-    if not (folder / "config.json").is_file():
-        return None
-    return load_exported(folder)
+    saved = open_export(run_dir)
+    return None if saved is None else saved.model
 
 
 def load_run_data(run_dir: str | Path, model):
     """The run's data module (from ``RUN_DIR/config.yaml``, the model's artifacts), prepared."""
-    import yaml
+    from deeprnn.training.runner.reopen import run_datamodule
 
-    from deeprnn.training import build_datamodule, run_config_from_dict
-
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise ValueError(f"{run_dir}: no config.yaml, so the run's data is unknown")
-    run = run_config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), where=str(path))
-    return build_datamodule(run, model.artifacts).prepare()
+    return run_datamodule(run_dir, model)
 
 
 def _batches(items: list, size: int = 256):

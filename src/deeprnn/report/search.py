@@ -14,14 +14,12 @@ import html
 import json
 from pathlib import Path
 
-SEARCH_FILES = ("study.db", "best.yaml", "summary.md")
+from deeprnn._run_folder import SearchFolder
 
 
 def is_search_folder(folder: Path) -> bool:
     """A ``deeprnn tune`` output folder (and not a run folder)."""
-    return not (folder / "config.yaml").is_file() and any(
-        (folder / n).is_file() for n in SEARCH_FILES
-    )
+    return SearchFolder(folder).is_search()
 
 
 def _markdown_table(text: str) -> tuple[list[str], list[list[str]]]:
@@ -38,13 +36,14 @@ def build_search_sections(folder: Path) -> dict[str, list[str]]:
     from deeprnn.report._parts import _figure, _note, _pre, _table, metrics_rows
 
     out: dict[str, list[str]] = {"Trials": [], "Best trial": [], "Plots": [], "Best config": []}
-    summary = folder / "summary.md"
+    paths = SearchFolder(folder)
+    summary = paths.summary_md
     if summary.is_file():
         header, rows = _markdown_table(summary.read_text(encoding="utf-8"))
         out["Trials"].append(_table(header, rows) if rows else _pre(summary.read_text("utf-8")))
     else:
         out["Trials"].append(_note("no summary.md (the search has not finished a trial?)"))
-    test = folder / "test_metrics.json"
+    test = paths.test_metrics
     if test.is_file():
         record = json.loads(test.read_text(encoding="utf-8"))
         header, rows = metrics_rows(record.get("metrics", {}))
@@ -59,7 +58,7 @@ def build_search_sections(folder: Path) -> dict[str, list[str]]:
         out["Plots"].append(_figure(png, png.stem.replace("_", " ")))
     if not out["Plots"]:
         out["Plots"].append(_note("no search plots in the folder"))
-    best = folder / "best.yaml"
+    best = paths.best_yaml
     out["Best config"].append(
         _pre(best.read_text(encoding="utf-8")) if best.is_file() else _note("no best.yaml")
     )

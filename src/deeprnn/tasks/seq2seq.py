@@ -28,6 +28,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from deeprnn._run_folder import RunFolder
 from deeprnn.data.vocab import Vocab
 from deeprnn.seq2seq.model import Seq2Seq
 from deeprnn.seq2seq.objectives import sequence_loss, teacher_forcing_ratio
@@ -311,7 +312,7 @@ class AttentionFigures(pl.Callback):
     def on_test_end(self, trainer, pl_module) -> None:
         root = Path(trainer.default_root_dir)
         dm = getattr(trainer, "datamodule", None)
-        if not trainer.is_global_zero or dm is None or not (root / "config.yaml").is_file():
+        if not trainer.is_global_zero or dm is None or not RunFolder(root).is_run():
             return  # not a run folder (deeprnn evaluate): write nothing beside the user's files
         if pl_module.model.decoder.attention is None:
             return
@@ -333,6 +334,6 @@ def write_attention_figures(task: Seq2SeqTask, dm: Seq2SeqData, folder, examples
     paths = []
     for i, (r, ref) in enumerate(zip(rows, dm.references[split])):
         title = f"{r['source'][:60]}\n-> {r['translation'][:60]}\n(ref: {ref[:60]})"
-        path = Path(folder) / f"attention_{i}.png"
+        path = RunFolder(folder).attention_figure(i)
         paths.append(plot_attention(r["attention"], r["src_tokens"], r["tgt_tokens"], path, title))
     return paths

@@ -9,6 +9,9 @@
 * :mod:`deeprnn.training.search`: hyper-parameter search (``deeprnn tune``), every trial a run
   of the config runner.
 
+A run on disk is reopened by :func:`open_run` (its model and config; :class:`SavedRun` rebuilds
+its data and evaluates it); :class:`RunFolder` names every file in it.
+
 :mod:`deeprnn.training.callbacks` (NaN guard, unfreezing, exact resume) and
 :mod:`deeprnn.training.checkpoint` (atomic checkpoint writes) serve them all.
 
@@ -17,6 +20,7 @@ optimizer / regulariser configs the task models use are re-exported here, where 
 together; they live below the tasks (:mod:`deeprnn._schema`, :mod:`deeprnn.tasks.optim`).
 """
 
+from deeprnn._run_folder import RunFolder
 from deeprnn._schema import apply_overrides, dump_yaml, from_dict, load_yaml, parse_value, to_dict
 from deeprnn.tasks.optim import (
     OptimConfig,
@@ -33,6 +37,7 @@ from deeprnn.training.runner import (
     FinetuneConfig,
     FitResult,
     RunConfig,
+    SavedRun,
     TrainerConfig,
     build_datamodule,
     build_model,
@@ -40,6 +45,7 @@ from deeprnn.training.runner import (
     fit_folds,
     fit_run,
     is_rank_zero,
+    open_run,
     run_config_from_dict,
 )
 
@@ -57,6 +63,8 @@ __all__ = [
     "RNGState",
     "RegularizerConfig",
     "RunConfig",
+    "RunFolder",
+    "SavedRun",
     "SchedulerConfig",
     "TrainerConfig",
     "Unfreeze",
@@ -73,6 +81,7 @@ __all__ = [
     "is_rank_zero",
     "load_checkpoint",
     "load_yaml",
+    "open_run",
     "parse_value",
     "read_checkpoint",
     "run_config_from_dict",

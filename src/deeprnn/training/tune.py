@@ -3,11 +3,9 @@ import TuneConfig, tune``); this module re-exports it and warns."""
 
 import warnings
 
+from deeprnn._run_folder import BEST_YAML, STUDY_DB, SUMMARY_MD
+from deeprnn._run_folder import TEST_METRICS as TEST_JSON
 from deeprnn.training.search.tuner import (
-    BEST_YAML,
-    STUDY_DB,
-    SUMMARY_MD,
-    TEST_JSON,
     OptunaPruning,
     TuneConfig,
     TuneResult,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from deeprnn._run_folder import RunFolder
 from deeprnn.viz._mpl import pyplot as _pyplot
 from deeprnn.viz._mpl import save, to_numpy
 
@@ -19,7 +20,7 @@ def metrics_csv(run: str | Path) -> Path:
     """The CSV log of a run folder (``RUN/logs/csv/metrics.csv``), or the CSV file itself."""
     path = Path(run)
     if path.is_dir():
-        path = path / "logs" / "csv" / "metrics.csv"
+        path = RunFolder(path).csv_log
     if not path.is_file():
         raise ValueError(f"no metrics log found at {path} (is {run} a deeprnn run folder?)")
     return path

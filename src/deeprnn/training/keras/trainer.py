@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from deeprnn._persist import read_checkpoint
+from deeprnn._run_folder import BEST, CSV, LOGS, RunFolder
 from deeprnn._warnings import CHATTY_LOGGERS, ignore_chatter
 from deeprnn.tasks.optim import build_optimizer
 from deeprnn.training.keras.data import check_int, inputs, is_number, train_val_loaders
@@ -255,8 +256,8 @@ def fit(
             )
         if restore_best and best is None:
             best = ModelCheckpoint(
-                dirpath=root / "checkpoints",
-                filename="best",
+                dirpath=RunFolder(root).checkpoints,
+                filename=BEST,
                 monitor=monitor,
                 mode=mode,
                 save_top_k=1,
@@ -273,7 +274,7 @@ def fit(
         if default_root_dir is not None:
             from lightning.pytorch.loggers import CSVLogger
 
-            options["logger"] = CSVLogger(root, name="logs", version="csv")
+            options["logger"] = CSVLogger(root, name=LOGS, version=CSV)  # what plot_curves reads
             options["log_every_n_steps"] = 1
         if clip is not None:
             options["gradient_clip_val"] = clip

@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deeprnn._persist import atomic_write_text
+from deeprnn._run_folder import FoldsFolder
 from deeprnn._schema import to_dict
 from deeprnn.training._markdown import markdown_table
 from deeprnn.training.runner.config import RunConfig
 from deeprnn.training.runner.run import FitResult, fit_run, is_rank_zero
 
 __all__ = [
-    "SUMMARY_JSON",
-    "SUMMARY_MD",
     "KFoldResult",
     "fit_folds",
     "fold_run",
@@ -43,8 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("deeprnn.training")
-SUMMARY_JSON = "summary.json"
-SUMMARY_MD = "summary.md"
 
 
 @dataclass
@@ -77,7 +74,7 @@ def fold_run(run: RunConfig, fold: int) -> RunConfig:
         raise ValueError(f"fold must be an int in [0, {k - 1}], got {fold!r}")
     one = copy.deepcopy(run)
     one.data.fold = fold
-    one.out_dir = str(Path(run.out_dir) / f"fold_{fold}")
+    one.out_dir = str(FoldsFolder(run.out_dir).fold(fold).path)
     return one
 
 
@@ -152,8 +149,9 @@ def summary_table(summary: dict) -> str:
 
 
 def _write(out_dir: Path, summary: dict) -> None:
-    atomic_write_text(out_dir / SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(out_dir / SUMMARY_MD, summary_table(summary))
+    folder = FoldsFolder(out_dir)
+    atomic_write_text(folder.summary_json, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(folder.summary_md, summary_table(summary))
 
 
 def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
@@ -180,7 +178,7 @@ def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
         fitted = fit_run(one, extra_callbacks=extra_callbacks)
         result.results.append(fitted)
         info = getattr(fitted.datamodule, "fold_info", None) or {}
-        entry = {"fold": i, "run_dir": f"fold_{i}", "metrics": dict(fitted.metrics)}
+        entry = {"fold": i, "run_dir": FoldsFolder.fold_name(i), "metrics": dict(fitted.metrics)}
         entry.update({k_: v for k_, v in info.items() if k_ not in ("fold", "folds")})
         per_fold.append(entry)
         summary = summarize_folds(per_fold, k)

@@ -1,14 +1,9 @@
 """Train, evaluate and export one run: what ``deeprnn train -c config.yaml`` does.
 
-A run folder holds everything needed to reproduce, resume, inspect and ship it::
-
-    RUN_DIR/
-      config.yaml               the resolved config (every default filled in)
-      checkpoints/best.ckpt     best on trainer.monitor;   checkpoints/last.ckpt  (resume)
-      logs/csv/metrics.csv      CSV log (``deeprnn plot RUN_DIR``)
-      logs/tensorboard/         TensorBoard events (``tensorboard --logdir RUN_DIR/logs``)
-      metrics.json              test metrics (with the baselines, for forecasting)
-      model/                    the export folder: config.json, model.safetensors, vocab ...
+A run folder holds everything needed to reproduce, resume, inspect and ship it: the resolved
+``config.yaml``, ``checkpoints/best.ckpt`` and ``last.ckpt``, the CSV and TensorBoard logs, the
+test metrics (``metrics.json``) and the export folder ``model/``; every name is
+:class:`~deeprnn._run_folder.RunFolder`'s.
 
 Scale-out is Lightning's: ``trainer.devices: 4, trainer.strategy: ddp`` (``num_nodes`` for
 several machines, launched by ``torchrun`` or a SLURM / cluster environment). The data modules
@@ -33,6 +28,7 @@ import lightning.pytorch as pl
 import torch
 
 from deeprnn._persist import atomic_write_text, read_checkpoint
+from deeprnn._run_folder import BEST, CSV, LAST, LOGS, TENSORBOARD, RunFolder
 from deeprnn._schema import dump_yaml, to_dict
 from deeprnn.export.folder import export_folder, init_from_export
 from deeprnn.tasks.registry import get_task
@@ -48,7 +44,6 @@ from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_fi
 from deeprnn.training.runner.config import RunConfig
 
 log = logging.getLogger("deeprnn.training")
-INTERRUPTED_NAME = "interrupted.ckpt"  # written on Ctrl-C, beside best.ckpt and last.ckpt
 
 
 def is_rank_zero() -> bool:
@@ -115,22 +110,24 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     t = run.trainer
+    folder = RunFolder(run_dir)
+    checkpoints = ModelCheckpoint(
+        dirpath=folder.checkpoints,
+        filename=BEST,
+        monitor=t.monitor,
+        mode=t.mode,
+        save_last=True,
+        save_top_k=1,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    checkpoints.CHECKPOINT_NAME_LAST = LAST
     callbacks: list[pl.Callback] = [
-        ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="best",
-            monitor=t.monitor,
-            mode=t.mode,
-            save_last=True,
-            save_top_k=1,
-            auto_insert_metric_name=False,
-            enable_version_counter=False,
-        ),
+        checkpoints,
         NaNGuard(check_gradients=not t.precision.startswith("16"), mode=t.nonfinite),
         RNGState(),
         GracefulInterrupt(
-            run_dir / "checkpoints" / INTERRUPTED_NAME,
-            resume_hint=f"deeprnn train -c {run_dir / 'config.yaml'}",
+            folder.interrupted_checkpoint, resume_hint=f"deeprnn train -c {folder.config}"
         ),
     ]
     if t.early_stopping_patience is not None:
@@ -143,10 +140,10 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, t.log_every_n_steps)))
     loggers: list = []
     if logger:
-        loggers.append(CSVLogger(run_dir, name="logs", version="csv"))
+        loggers.append(CSVLogger(run_dir, name=LOGS, version=CSV))
         if t.tensorboard:
             with contextlib.suppress(ModuleNotFoundError):  # no tensorboard: CSV only
-                loggers.append(TensorBoardLogger(run_dir, name="logs", version="tensorboard"))
+                loggers.append(TensorBoardLogger(run_dir, name=LOGS, version=TENSORBOARD))
         if run.optim.scheduler.name != "none" or run.optim.scheduler.warmup_steps:
             callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     callbacks.extend(extra_callbacks)
@@ -221,13 +218,14 @@ def fit_run(
         ckpt = read_checkpoint(resume)
         artifacts = (ckpt.get("hyper_parameters") or {}).get("artifacts")
     seed_run(run)
-    run_dir = Path(run.out_dir)
+    folder = RunFolder(run.out_dir)
+    run_dir = folder.path
     dm = build_datamodule(run, artifacts).prepare()  # bad data or model configs fail here,
     model = build_model(run, dm.artifacts)  # before the run folder is made
     if is_rank_zero():
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_config(run, run_dir / "config.yaml")
-        remove_stale_temp_files(run_dir / "checkpoints")  # a save cut short by a kill
+        write_config(run, folder.config)
+        remove_stale_temp_files(folder.checkpoints)  # a save cut short by a kill
     trainer = build_trainer(run, run_dir, extra_callbacks)
     stop = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
     try:
@@ -257,9 +255,9 @@ def fit_run(
     export_dir = None
     if trainer.is_global_zero:
         if test:
-            atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            atomic_write_text(folder.metrics, json.dumps(metrics, indent=2) + "\n")
         if run.export:
-            export_dir = export_folder(model, run_dir / "model", run=run)
+            export_dir = export_folder(model, folder.model_dir, run=run)
     return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped))
 
 

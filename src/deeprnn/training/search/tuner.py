@@ -45,11 +45,13 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 
 from deeprnn._persist import atomic_write_text
+from deeprnn._run_folder import RunFolder, SearchFolder
 from deeprnn._schema import apply_overrides, dump_yaml, from_dict, to_dict
 from deeprnn.training._markdown import markdown_table
 from deeprnn.training.callbacks import NonFiniteLossError
 from deeprnn.training.runner.config import RunConfig, run_config_from_dict
-from deeprnn.training.runner.run import build_datamodule, evaluate_model, fit_run, seed_run
+from deeprnn.training.runner.reopen import SavedRun
+from deeprnn.training.runner.run import fit_run, seed_run
 from deeprnn.training.search.space import Param, check_space, parse_space, space_dict
 
 __all__ = [
@@ -63,10 +65,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("deeprnn.training")
-STUDY_DB = "study.db"
-BEST_YAML = "best.yaml"
-SUMMARY_MD = "summary.md"
-TEST_JSON = "test_metrics.json"
 FINISHED = ("COMPLETE", "PRUNED")
 HEARTBEAT_S, GRACE_S = 30, 120  # a RUNNING trial silent for GRACE_S is marked FAIL
 
@@ -152,15 +150,29 @@ class OptunaPruning(pl.Callback):
 # -- the study ---------------------------------------------------------------------------------
 
 
-def _storage(url: str):
+def _storage(url: str, attempts: int = 8):
+    """The study database at ``url``. Workers started together (the documented multi-machine
+    search) race to create its tables: the losers' CREATE fails on a database the winner has
+    just set up, so creation is retried (with jitter) until it finds the tables there."""
+    import random
+    import time
+
     import optuna
+    from sqlalchemy.exc import DBAPIError
 
     kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
-        )
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+                )
+        except DBAPIError:  # IntegrityError / ProgrammingError of a concurrent schema creation
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 + random.random() * 0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _sampler(opts: TuneConfig, seed: int):
@@ -245,7 +257,7 @@ def _objective(base: dict, params: list[Param], out_dir: Path):
     def objective(trial) -> float:
         overrides = [(p.key, p.suggest(trial)) for p in params]
         cfg = apply_overrides(base, overrides)
-        cfg["out_dir"] = str(out_dir / "trials" / f"trial_{trial.number:04d}")
+        cfg["out_dir"] = str(SearchFolder(out_dir).trial(trial.number).path)
         run = run_config_from_dict(cfg)
         trial.set_user_attr("run_dir", str(Path(run.out_dir).resolve()))
         trial.set_user_attr("host", socket.gethostname())
@@ -353,7 +365,7 @@ def tune(
 
     out_dir = Path(run0.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    url = options.storage or f"sqlite:///{(out_dir / STUDY_DB).resolve()}"
+    url = options.storage or f"sqlite:///{SearchFolder(out_dir).study_db.resolve()}"
     direction = "minimize" if run0.trainer.mode == "min" else "maximize"
     seed = run0.seed if options.seed is None else options.seed
     study = open_study(url, options, direction, space_dict(params), seed=seed)
@@ -395,10 +407,11 @@ def _report(study, base, params, out_dir: Path, opts: TuneConfig, monitor: str) 
             "nothing to report"
         )
     best = study.best_trial
-    run = best_config(study, base, params, out_dir / "best")
-    best_yaml = out_dir / BEST_YAML
+    folder = SearchFolder(out_dir)
+    run = best_config(study, base, params, folder.best_run.path)
+    best_yaml = folder.best_yaml
     atomic_write_text(best_yaml, dump_yaml(to_dict(run)))
-    summary = out_dir / SUMMARY_MD
+    summary = folder.summary_md
     atomic_write_text(summary, trials_table(study, monitor))
     notes: list[str] = []
     plots = write_plots(study, out_dir, notes, monitor)
@@ -412,20 +425,18 @@ def _test_best(best, run: RunConfig, out_dir: Path, notes: list[str]) -> dict | 
     trial is read back, never recomputed."""
     from deeprnn.tasks.registry import load_checkpoint
 
-    path = out_dir / TEST_JSON
+    path = SearchFolder(out_dir).test_metrics
     if path.is_file():
         done = json.loads(path.read_text(encoding="utf-8"))
         if done.get("trial") == best.number:
             return done["metrics"]
-    ckpt = Path(best.user_attrs.get("run_dir", "")) / "checkpoints" / "best.ckpt"
+    ckpt = RunFolder(best.user_attrs.get("run_dir", "")).best_checkpoint
     if not ckpt.is_file():
         host = best.user_attrs.get("host", "?")
         notes.append(f"test not evaluated: the best trial ran on {host}; {ckpt} is not here")
         return None
     seed_run(run)
-    model = load_checkpoint(ckpt)
-    dm = build_datamodule(run, model.artifacts).prepare()
-    metrics = evaluate_model(model, dm)
+    metrics = SavedRun(load_checkpoint(ckpt), run).evaluate()
     record = {"trial": best.number, "checkpoint": str(ckpt), "metrics": metrics}
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
     return metrics
