@@ -64,6 +64,35 @@ def test_read_parquet_same_as_csv(tmp_path):
     np.testing.assert_array_equal(a.values(), b.values())
 
 
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".tsv.gz", ".csv.zip"])
+def test_compressed_files_read_as_the_plain_file(tmp_path, suffix):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    text = CSV.replace(",", "\t") if suffix.startswith(".tsv") else CSV
+    p = tmp_path / f"s{suffix}"
+    if suffix.endswith(".zip"):
+        with zipfile.ZipFile(p, "w") as z:
+            z.writestr("s.csv", text)
+    else:
+        pack = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+        p.write_bytes(pack[p.suffix](text.encode()))
+    s = read_series(p, time_column="date", targets=["load", "temp"], covariates="holiday")
+    assert s.targets.tolist() == [[10, 1.5], [11, 2.5], [12, 3.5], [13, 4.5]]
+
+
+def test_numeric_column_names_may_be_ints(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("t,1,2\n0,10,5\n1,11,6\n2,12,7\n")
+    s = read_series(p, time_column="t", targets=1, covariates=[2])
+    assert s.target_names == ["1"] and s.covariate_names == ["2"]
+    assert s.values().tolist() == [[10, 5], [11, 6], [12, 7]]
+    with pytest.raises(TypeError, match=r"targets must be column names \(str or int\), got"):
+        read_series(p, targets=[1.5])
+
+
 def test_missing_column_lists_available(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text(CSV)

@@ -66,7 +66,9 @@ class SeriesFrame:
 
 
 def _read_frame(path, file_format: str | None, **kwargs) -> tuple[pd.DataFrame, bool]:
-    name = str(path).lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".zip")
+    name = str(path).lower()
+    for suffix in (".gz", ".bz2", ".xz", ".zst", ".zip"):  # pandas reads these by the suffix
+        name = name.removesuffix(suffix)
     if file_format is None:
         file_format = "parquet" if name.endswith((".parquet", ".pq")) else "csv"
     check_choice("file_format", file_format, ("csv", "parquet"))
@@ -91,14 +93,18 @@ def _read_frame(path, file_format: str | None, **kwargs) -> tuple[pd.DataFrame, 
         raise DataFormatError(path, None, "empty file: no header and no rows") from None
 
 
+def _name(arg: str, n) -> str:
+    """A column name: text, or an int (``1`` is the column ``"1"``: a numeric header)."""
+    if isinstance(n, bool) or not isinstance(n, (str, int)):
+        raise TypeError(f"{arg} must be column names (str or int), got {type(n).__name__} {n!r}")
+    return str(n)
+
+
 def _as_names(arg: str, value) -> list[str] | None:
     if value is None:
         return None
-    names = [value] if isinstance(value, str) else list(value)
-    for n in names:
-        if not isinstance(n, str):
-            raise TypeError(f"{arg} must be column names (str), got {type(n).__name__} {n!r}")
-    return names
+    names = [value] if isinstance(value, (str, int)) else list(value)
+    return [_name(arg, n) for n in names]
 
 
 def read_series(
@@ -112,12 +118,14 @@ def read_series(
     """Read a time series table.
 
     Args:
-        path: a ``.csv`` (``.tsv``, compressed too) or ``.parquet`` file with a header.
+        path: a ``.csv`` (``.tsv``, compressed too: ``.gz``, ``.bz2``, ``.xz``, ``.zst``,
+            ``.zip``) or ``.parquet`` file with a header.
         time_column: the column of time stamps (parsed by ``pd.to_datetime``, or kept as
             numbers when numeric); rows must be in increasing time order without repeats.
             ``None``: no time column.
         targets: the column(s) to forecast; ``None`` takes every numeric column that is not the
-            time column or a covariate.
+            time column or a covariate. A column name may be given as an int (``1`` for a
+            header ``1``).
         covariates: extra input columns (known or observed features).
         fill: what to do with missing values: ``None`` raises; ``"ffill"`` carries the last
             value forward (then the first one back for a leading gap); ``"interpolate"``
@@ -140,8 +148,8 @@ def read_series(
     df, is_csv = _read_frame(path, file_format)
     available = [str(c) for c in df.columns]
     df.columns = available
-    if time_column is not None and not isinstance(time_column, str):
-        raise TypeError(f"time_column must be a column name (str) or None, got {time_column!r}")
+    if time_column is not None:
+        time_column = _name("time_column", time_column)
     cov_names = _as_names("covariates", covariates) or []
     target_names = _as_names("targets", targets)
     for arg, names in (

@@ -139,7 +139,8 @@ def read_frames(cfg, art: dict):
     if cfg.source == "csv":
         if not cfg.path:
             raise ValueError("data.source='csv' needs data.path")
-        frame, first = sio.read_table(cfg.path, "data.path"), 2  # row i is line i + 2
+        frame = sio.read_table(cfg.path, "data.path", cfg.header)
+        first = 2 if cfg.header else 1  # data row i is line i + first
     else:
         from deeprnn.tasks._data import call_reader
 

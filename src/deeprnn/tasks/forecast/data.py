@@ -26,8 +26,10 @@ those benchmarks' data loaders do (their val / test parts start ``input_window``
 the boundary); so the first val forecast starts at the first val row. ``reach_back: false``
 keeps the inputs inside the split too. Scaling statistics come from the train rows only.
 
-Tables as distributed (``csv``): the delimiter is sniffed, a byte-order mark and CRLF line
-ends are fine. ``fill`` fills gaps (one of ``ffill`` / ``interpolate`` / ``zero`` / ``drop``
+Tables as distributed (``csv``): the delimiter is sniffed, a byte-order mark, CRLF line
+ends and a compressed file (``.gz``, ``.bz2``, ``.xz``, ``.zip``) are fine; ``header: false``
+reads a file without a header row, its columns named ``0``, ``1`` ... (a column name may be
+given as an int anywhere). ``fill`` fills gaps (one of ``ffill`` / ``interpolate`` / ``zero`` / ``drop``
 for every column, or a mapping column -> policy; ``{target: mask}`` keeps a target's gaps as
 missing values: its input values are forward-filled, and the loss and the metrics skip the
 missing steps, as GluonTS trains on observed values only). Text / categorical covariates (and those
@@ -62,7 +64,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from deeprnn._validation import check_choice
+from deeprnn._validation import check_choice, check_positive_int
 from deeprnn.data.seasonality import season_length
 from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
@@ -88,9 +90,10 @@ class ForecastDataConfig:
 
     source: Literal["sines", "csv", "reader"] = "sines"
     path: str | None = None
-    targets: list[str] = field(default_factory=lambda: ["value"])
-    covariates: list[str] = field(default_factory=list)
-    series_column: str | None = None
+    header: bool = True
+    targets: list[str | int] = field(default_factory=lambda: ["value"])
+    covariates: list[str | int] = field(default_factory=list)
+    series_column: str | int | None = None
     reader: str | None = None
     reader_args: dict = field(default_factory=dict)
     input_window: int = 50
@@ -102,17 +105,17 @@ class ForecastDataConfig:
     test_fraction: float = 0.1
     num_series: int = 10000
     split: dict | None = None
-    time_column: str | None = None
+    time_column: str | int | None = None
     rows: int | list[int] | None = None
     dates: list | None = None
     reach_back: bool = True
     fill: str | dict | None = None
-    categorical: list[str] = field(default_factory=list)
-    time_columns: list[str] | None = None
+    categorical: list[str | int] = field(default_factory=list)
+    time_columns: list[str | int] | None = None
     freq: str | None = None
     time_features: list[str] = field(default_factory=list)
-    known_covariates: list[str] = field(default_factory=list)
-    static_covariates: list[str] = field(default_factory=list)
+    known_covariates: list[str | int] = field(default_factory=list)
+    static_covariates: list[str | int] = field(default_factory=list)
 
     @property
     def has_time(self) -> bool:
@@ -120,8 +123,11 @@ class ForecastDataConfig:
 
     def validate(self, where: str) -> None:
         for name in ("input_window", "horizon", "stride", "seasonality", "num_series"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{where}.{name} must be >= 1, got {getattr(self, name)!r}")
+            if getattr(self, name) is not None:
+                check_positive_int(f"{where}.{name}", getattr(self, name))
+        self._column_names_as_text()
+        if not self.header and self.source != "csv":
+            raise ValueError(f"{where}.header: false is for source 'csv', got {self.source!r}")
         if not self.targets:
             raise ValueError(f"{where}.targets must name at least one column")
         if isinstance(self.split, dict):  # YAML reads 2017-07-01 as a date: keep JSON-able text
@@ -179,6 +185,25 @@ class ForecastDataConfig:
                 raise ValueError(f"{where}.dates must be [start, stop], got {self.dates!r}")
             if not self.has_time:
                 raise ValueError(f"{where}.dates needs {where}.time_column")
+
+    def _column_names_as_text(self) -> None:
+        """Column names given as ints (``targets: [1]``, a file without a header row: columns
+        0, 1, 2 ...) are the table's text column names ``"1"``."""
+        for name in (
+            "targets",
+            "covariates",
+            "categorical",
+            "known_covariates",
+            "static_covariates",
+        ):
+            setattr(self, name, [str(c) for c in getattr(self, name)])
+        if self.time_columns is not None:
+            self.time_columns = [str(c) for c in self.time_columns]
+        for name in ("series_column", "time_column"):
+            if getattr(self, name) is not None:
+                setattr(self, name, str(getattr(self, name)))
+        if isinstance(self.fill, dict):
+            self.fill = {str(c): p for c, p in self.fill.items()}
 
 
 def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:

@@ -38,6 +38,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from deeprnn._validation import check_positive_int
 from deeprnn.data.timeseries import Scaler
 from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
@@ -167,6 +168,9 @@ class Forecast(TaskModule):
         for key in ("targets", "covariates", "input_window", "horizon"):
             if key not in art:
                 raise ValueError(f"Forecast needs artifacts[{key!r}] (from the data module)")
+        for key in ("input_window", "horizon", "seasonality"):  # a saved config read back
+            if key in art:
+                check_positive_int(f"data.{key} (the model's artifacts[{key!r}])", art[key])
         self.n_targets = len(art["targets"])
         self.n_features = self.n_targets + len(art["covariates"])
         self.horizon = int(art["horizon"])

@@ -27,33 +27,69 @@ TIME_FEATURES = {"hour": 24, "dayofweek": 7, "month": 12, "dayofyear": 366}
 TIME_PARTS = ("year", "month", "day", "hour", "minute", "second")
 
 
-def read_table(path: str | os.PathLike, where: str = "data.path") -> pd.DataFrame:
-    """A CSV / TSV as a DataFrame, whatever its layout: a UTF-8 byte-order mark, CRLF line
-    ends, and the delimiter (``,`` ``;`` tab ``|``) sniffed from the first lines (with ``;``,
-    decimal commas are read as numbers). Column names
-    are stripped of spaces. Data row ``i`` is line ``i + 2`` of the file."""
+def read_table(
+    path: str | os.PathLike, where: str = "data.path", header: bool = True
+) -> pd.DataFrame:
+    """A CSV / TSV as a DataFrame, whatever its layout: compressed by its suffix (``.gz``,
+    ``.bz2``, ``.xz``, ``.zip``, as pandas reads them), a UTF-8 byte-order mark, CRLF line ends,
+    and the delimiter (``,`` ``;`` tab ``|``) sniffed from the first lines (with ``;``, decimal
+    commas are read as numbers). Column names are stripped of spaces; ``header=False``: the
+    file has no header row, its columns are named ``"0"``, ``"1"`` ... Data row ``i`` is line
+    ``i + 2`` of the file (``i + 1`` without a header)."""
     import csv
     import io
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{where}: file not found: {path}")
-    text = decode_utf8(path.read_bytes(), path)  # strips a BOM
+    text = decode_utf8(_decompressed(path), path)  # strips a BOM
     sample = "\n".join(text.splitlines()[:20])
     try:
         sep = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         sep = ","
+    options = {"sep": sep, "skip_blank_lines": False, "header": 0 if header else None}
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skip_blank_lines=False)
+        frame = pd.read_csv(io.StringIO(text), **options)
         if sep == ";" and any(_decimal_commas(frame[c]) for c in frame.columns):
-            frame = pd.read_csv(io.StringIO(text), sep=sep, skip_blank_lines=False, decimal=",")
+            frame = pd.read_csv(io.StringIO(text), decimal=",", **options)
     except pd.errors.ParserError as e:
         raise DataFormatError(path, None, f"malformed CSV ({sep!r}-separated): {e}") from None
     except pd.errors.EmptyDataError:
         raise DataFormatError(path, None, "empty file: no header and no rows") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _decompressed(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed when its suffix names a compression."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    raw = path.read_bytes()
+    kind = path.suffix.lower()
+    try:
+        if kind == ".gz":
+            return gzip.decompress(raw)
+        if kind == ".bz2":
+            return bz2.decompress(raw)
+        if kind == ".xz":
+            return lzma.decompress(raw)
+        if kind == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise DataFormatError(
+                        path, None, f"a .zip must hold one CSV file, this one holds {names}"
+                    )
+                return archive.read(names[0])
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as e:
+        raise DataFormatError(
+            path, None, f"not a readable {kind[1:]} file ({e}); decompress it or fix the suffix"
+        ) from None
+    return raw
 
 
 def _decimal_commas(column: pd.Series) -> bool:
