@@ -49,7 +49,9 @@ from deeprnn.training.runner import (
     run_config_from_dict,
 )
 
-fit = fit_run  # the name a run config's fit has always had here (``deeprnn.fit`` is Keras')
+fit = fit_run
+"""The config runner's :func:`fit_run`, by the name it has always had here (``deeprnn.fit`` is
+Keras')."""
 
 __all__ = [
     "AtomicCheckpointIO",
