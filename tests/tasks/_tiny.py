@@ -136,3 +136,29 @@ def reader_splits(n: int = 60) -> dict:
         first = rng.choice(["yes", "no"])
         items.append(([first, *rng.choices(WORDS, k=rng.randint(0, 5))], first))
     return {"train": items[:40], "val": items[40:50], "test": items[50:]}
+
+
+def forecast_reader(form: str = "frame", steps: int = 120) -> object:
+    """A forecast ``data.reader``: two seasonal series (``id`` a / b) with a covariate, as one
+    DataFrame (``form="frame"``), ``{"frame": DataFrame}`` (``"dict"``), splits of (T, 2) arrays
+    (``"arrays"``: series a and b cut in time) or splits of DataFrames (``"frames"``)."""
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(steps)
+    parts = []
+    for sid, phase in (("a", 0.0), ("b", 1.0)):
+        temp = np.cos(2 * np.pi * t / 12)
+        value = 10 + 3 * np.sin(2 * np.pi * t / 12 + phase) + 0.5 * temp
+        parts.append(pd.DataFrame({"id": sid, "value": value, "temp": temp}))
+    frame = pd.concat(parts, ignore_index=True)
+    if form == "frame":
+        return frame
+    if form == "dict":
+        return {"frame": frame}
+    cuts = {"train": (0, 80), "val": (56, 100), "test": (76, steps)}
+    if form == "frames":
+        return {s: frame[(frame.index % steps >= a) & (frame.index % steps < b)]
+                for s, (a, b) in cuts.items()}  # fmt: skip
+    values = [p[["value", "temp"]].to_numpy() for p in parts]
+    return {s: [v[a:b] for v in values] for s, (a, b) in cuts.items()}

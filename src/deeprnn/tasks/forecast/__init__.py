@@ -14,6 +14,7 @@ module              what
                     features (covariates: categorical, calendar, static, known over the horizon)
 ``tables``          a table as distributed, cell by cell: delimiter, numbers, time stamps, gaps
 ``splits``          chronological train / val / test boundaries and the window starts
+``reader``          ``source: reader``: a reader function's output, as a table or splits of series
 ``distributions``   the likelihood and quantile heads, CRPS, coverage, the naive baselines
 ``metrics``         ``ForecastScorer``: the paper metrics beside the baselines, per horizon step
 ``predict``         predict time: CSV rows -> scaled inputs -> forecast rows

@@ -128,11 +128,12 @@ def parse_times(frame, art: dict, lines: np.ndarray, where: str) -> np.ndarray:
 
 
 # -- a config's table -> one clean frame per series ----------------------------------------------
-def read_frames(cfg, art: dict):
-    """Each series of the table of ``cfg`` (a ForecastDataConfig) as a DataFrame (numeric
-    targets and covariates as float64, categorical covariates as read), gaps filled, and its
-    time stamps when there is a time: ``(tables, times)``, both keyed by series id. Sets the
-    artifacts ``categorical`` and ``freq`` unless given."""
+def read_frames(cfg, art: dict, frame=None):
+    """Each series of the table of ``cfg`` (a ForecastDataConfig: its CSV, or ``frame``, the
+    DataFrame a ``data.reader`` returned) as a DataFrame (numeric targets and covariates as
+    float64, categorical covariates as read), gaps filled, and its time stamps when there is a
+    time: ``(tables, times)``, both keyed by series id. Sets the artifacts ``categorical`` and
+    ``freq`` unless given."""
     raw = list(cfg.covariates) + list(cfg.static_covariates)
     cols = list(cfg.targets) + raw
     where = f"data.path {cfg.path}"
@@ -141,10 +142,8 @@ def read_frames(cfg, art: dict):
             raise ValueError("data.source='csv' needs data.path")
         frame = sio.read_table(cfg.path, "data.path", cfg.header)
         first = 2 if cfg.header else 1  # data row i is line i + first
-    else:
-        from deeprnn.tasks._data import call_reader
-
-        frame, first, where = call_reader(cfg.reader, cfg.reader_args)["train"], 0, "data"
+    else:  # a reader's DataFrame: its row i is "line" i
+        frame, first, where = frame.rename(columns=lambda c: str(c).strip()), 0, "data.reader"
     extra = [cfg.series_column] if cfg.series_column else []
     extra += time_columns(art)
     require_columns(frame, cols + extra, where)

@@ -7,9 +7,10 @@ Sources (``data.source``):
 * ``csv``: one long series or several (``series_column``), columns ``targets`` and
   ``covariates``; each series is split in time (train, then val, then test) and cut into
   windows whose forecast lies inside one split;
-* ``reader``: ``"package.module:function"`` returning ``{"train": [...], "val": [...],
-  "test": [...]}`` of (T, F) arrays whose first columns are the targets, or a dict of one
-  pandas DataFrame under ``"frame"`` handled like a CSV.
+* ``reader``: ``"package.module:function"`` returning one pandas DataFrame (or
+  ``{"frame": DataFrame}``) handled like a CSV, or splits ``{"train": [...], "val": [...],
+  "test": [...]}`` of (T, F) arrays whose first columns are the targets
+  (:mod:`deeprnn.tasks.forecast.reader`).
 
 Splits of a CSV / frame source, per series, in time order (train from the first row):
 
@@ -69,7 +70,7 @@ from deeprnn.data.seasonality import season_length
 from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks._data import TaskData, split_indices
-from deeprnn.tasks.forecast import columns
+from deeprnn.tasks.forecast import columns, reader
 from deeprnn.tasks.forecast.columns import MASK
 from deeprnn.tasks.forecast.predict import encode_history
 from deeprnn.tasks.forecast.splits import (
@@ -269,7 +270,14 @@ class ForecastData(TaskData):
             ("fill", cfg.fill),
         ):
             art.setdefault(key, value)
-        tables, times = columns.read_frames(cfg, art)
+        frame = None
+        if cfg.source == "reader":
+            out = reader.call(cfg.reader, cfg.reader_args)
+            if "frame" not in out:  # splits of (T, F) arrays
+                self._load_series_splits(reader.split_arrays(out, cfg))
+                return
+            frame = out["frame"]
+        tables, times = columns.read_frames(cfg, art, frame)
         if "seasonality" not in art:  # from the frequency of the time column (M4 / GluonTS)
             art["seasonality"] = season_length(art.get("freq"))
             log.warning(
@@ -307,6 +315,28 @@ class ForecastData(TaskData):
             for split, start in starts[sid]:
                 self.splits[split].append(self._window(scaled, start, truth))
                 self.window_starts[split].append((sid, start))
+
+    def _load_series_splits(self, parts: dict[str, list[np.ndarray]]) -> None:
+        """The windows of a reader's splits of (T, F) arrays: every window of a split's series
+        belongs to that split; the scaler is fitted on the train series."""
+        cfg, art = self.config, self.artifacts
+        w, h = art["input_window"], art["horizon"]
+        art.setdefault("covariates", list(cfg.covariates))
+        if not any(len(a) >= w + h for a in parts["train"]):
+            lengths = [len(a) for a in parts["train"]]
+            raise ValueError(
+                f"no training window fits: input_window + horizon = {w + h} steps, the reader's "
+                f"train series have {lengths} steps"
+            )
+        self._fit_scaler(np.concatenate(parts["train"]))
+        self.splits = {"train": [], "val": [], "test": []}
+        self.window_starts = {"train": [], "val": [], "test": []}  # (series, first row)
+        for split, series in parts.items():
+            for i, arr in enumerate(series):
+                scaled = self.scaler.transform(arr)
+                for start in range(0, len(arr) - w - h + 1, cfg.stride):
+                    self.splits[split].append(self._window(scaled, start))
+                    self.window_starts[split].append((f"{split}/{i}", start))
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
         """The artifact ``scaler`` (unless given), fitted on the train rows (NaN: a masked
