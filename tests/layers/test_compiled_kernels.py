@@ -208,18 +208,18 @@ def test_scan_functions_dispatch_and_match_python():
         kh, kc = (*keeps, None)[:2]
         h0 = torch.randn(N, H, dtype=torch.float64)
         c0 = torch.randn(N, H, dtype=torch.float64) if kind == "lstm" else None
-        args = (xp, w, b, rm, mask, kh, kc, h0, c0)
-        fwd_c = fused_mod.scan_forward(plan, *args)
+        inputs = fused_mod.ScanInputs(xp, w, b, rm, mask, kh, kc)
+        fwd_c = fused_mod.scan_forward(plan, inputs, h0, c0)
         with compiled.disabled():
-            fwd_p = fused_mod.scan_forward(plan, *args)
+            fwd_p = fused_mod.scan_forward(plan, inputs, h0, c0)
         _close([fwd_c[0], *fwd_c[1], fwd_c[2]], [fwd_p[0], *fwd_p[1], fwd_p[2]], xp.dtype, kind)
         d_out = torch.randn(T, N, H, dtype=torch.float64)
         d_hT = torch.randn(N, H, dtype=torch.float64)
         d_cT = torch.randn(N, H, dtype=torch.float64) if kind == "lstm" else None
-        bargs = (plan, d_out, d_hT, d_cT, xp, w, b, rm, mask, kh, kc)
-        bwd_c = fused_mod.scan_backward(*bargs, fwd_c[1], fwd_c[2], [])
+        grads = fused_mod.ScanGrads(d_out, d_hT, d_cT)
+        bwd_c = fused_mod.scan_backward(plan, inputs, grads, fwd_c[1], fwd_c[2])
         with compiled.disabled():
-            bwd_p = fused_mod.scan_backward(*bargs, fwd_p[1], fwd_p[2], [])
+            bwd_p = fused_mod.scan_backward(plan, inputs, grads, fwd_p[1], fwd_p[2])
         for a, c in zip(bwd_c[:5], bwd_p[:5], strict=True):
             assert (a is None) == (c is None)
             if a is not None:

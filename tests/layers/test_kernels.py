@@ -10,6 +10,7 @@ from torch.func import functional_call
 import deeprnn
 import deeprnn.kernels
 from _registry import LAYER_IDS, LAYERS
+from deeprnn.kernels.dispatch import choose, fused_reason
 
 MASKS = {
     "none": None,
@@ -30,7 +31,7 @@ def _impls(layer) -> list[str]:
 
     recs = [m for m in layer.modules() if isinstance(m, Recurrent)]
     out = ["auto"]
-    if all(r._fused_reason(None) is None for r in recs):
+    if all(fused_reason(r, None) is None for r in recs):
         out.append("fused")
     if all(deeprnn.kernels.unsupported_reason(r) is None for r in recs):
         out.append("torch")
@@ -127,15 +128,15 @@ def test_forced_impl_that_cannot_run_is_an_error():
 
 def test_auto_picks_torch_for_plain_and_fused_for_variants():
     x = torch.randn(2, 3, 3)
-    assert deeprnn.LSTM(3, 4).blocks[0]._choose_impl(x, None) == "torch"
+    assert choose(deeprnn.LSTM(3, 4).blocks[0], x, None).impl == "torch"
     assert (
-        deeprnn.LSTM(3, 4, recurrent_dropout=0.2).train().blocks[0]._choose_impl(x, None) == "fused"
+        choose(deeprnn.LSTM(3, 4, recurrent_dropout=0.2).train().blocks[0], x, None).impl == "fused"
     )
     assert (
-        deeprnn.LSTM(3, 4, recurrent_dropout=0.2).eval().blocks[0]._choose_impl(x, None) == "torch"
+        choose(deeprnn.LSTM(3, 4, recurrent_dropout=0.2).eval().blocks[0], x, None).impl == "torch"
     )
-    assert deeprnn.SimpleRNN(3, 4, activation="sigmoid").blocks[0]._choose_impl(x, None) == "fused"
-    assert deeprnn.GRU(3, 4, reset_after=False).blocks[0]._choose_impl(x, None) == "loop"
+    assert choose(deeprnn.SimpleRNN(3, 4, activation="sigmoid").blocks[0], x, None).impl == "fused"
+    assert choose(deeprnn.GRU(3, 4, reset_after=False).blocks[0], x, None).impl == "loop"
 
 
 @pytest.mark.parametrize("cell_cls", [deeprnn.LSTMCell, deeprnn.GRUCell])

@@ -341,14 +341,14 @@ def check_drop_in_table_in_the_fused_loop(tp, monkeypatch, kind, zoneout, traini
     triton_table = {k: tuple(map(counted, fs)) for k, fs in tp.TRITON_KERNELS.items()}
     results = []
     for use_triton in (False, True):
-        # before the wiring fused.py reads KERNELS, after it triton_pointwise.kernels_for(xp)
+        # before the wiring fused.py reads KERNELS, after it dispatch.scan_kernel's table
         table = {**pw.KERNELS, **triton_table} if use_triton else pw.KERNELS
         monkeypatch.setattr(fused, "KERNELS", table)
         monkeypatch.setattr(tp, "TRITON_KERNELS", triton_table)
         monkeypatch.setattr(tp, "available", lambda t, on=use_triton: on)
-        args = (xp, w_hh, b_hh, None, mask, keeps[0], keep_c)
-        out, states, acts = fused.scan_forward(plan, *args, h0, c0)
-        grads = fused.scan_backward(plan, d_out, d_hT, d_cT, *args, states, acts, ())
+        inputs = fused.ScanInputs(xp, w_hh, b_hh, None, mask, keeps[0], keep_c)
+        out, states, acts = fused.scan_forward(plan, inputs, h0, c0)
+        grads = fused.scan_backward(plan, inputs, fused.ScanGrads(d_out, d_hT, d_cT), states, acts)
         results.append([out, *states, acts, *grads[:5]])
         assert bool(calls) == use_triton
     assert {f"{kind}_forward", f"{kind}_step"} <= set(calls)

@@ -1,5 +1,7 @@
 """Fast paths behind the layer API.
 
+* :mod:`deeprnn.kernels.dispatch` — which of them runs a layer's call, and why
+  (:func:`choose` for one call, :func:`explain` for every recurrent layer of a model).
 * :mod:`deeprnn.kernels.torch_rnn` — plain configurations through torch's fused RNN ops
   (cuDNN / oneDNN), with the layer's own parameters.
 * :mod:`deeprnn.kernels.fused` — everything else (recurrent dropout, zoneout, layer norm,
@@ -12,7 +14,16 @@
 tests hold every kernel to.
 """
 
+from deeprnn.kernels.dispatch import Choice, choose, explain
 from deeprnn.kernels.fused import FusedRecurrence, fused_scan
 from deeprnn.kernels.torch_rnn import torch_scan, unsupported_reason
 
-__all__ = ["FusedRecurrence", "fused_scan", "torch_scan", "unsupported_reason"]
+__all__ = [
+    "Choice",
+    "FusedRecurrence",
+    "choose",
+    "explain",
+    "fused_scan",
+    "torch_scan",
+    "unsupported_reason",
+]

@@ -31,7 +31,8 @@ the sources change; concurrent processes wait on cpp_extension's lock file. Buil
 
 ``DEEPRNN_COMPILED=0`` turns them off. Without a compiler, or when the build fails, deeprnn
 warns once (:class:`CompiledKernelWarning`) and keeps the Python loop of ``fused_scan`` —
-never an error. :func:`supports` says whether a scan goes through the compiled loop.
+never an error. :func:`unsupported_reason` says why a scan does not go through the compiled
+loop; :mod:`deeprnn.kernels.dispatch` decides.
 """
 
 from __future__ import annotations
@@ -138,9 +139,23 @@ def available() -> bool:
     return load() is not None
 
 
+def unsupported_reason(kind: str | None, xp: Tensor) -> str | None:
+    """Why a scan of ``kind`` over ``xp`` cannot run compiled, or None: :data:`KINDS`, CPU,
+    float32/64, built."""
+    if kind not in KINDS:
+        return f"no compiled loop for cell kind {kind!r}"
+    if xp.device.type != "cpu":
+        return f"{xp.device.type} tensors (the compiled loops are CPU only)"
+    if xp.dtype not in DTYPES:
+        return f"dtype {xp.dtype} (the compiled loops take float32 / float64)"
+    if load() is None:
+        return f"not built ({_state['error'] or 'DEEPRNN_COMPILED=0 or compiled.disabled()'})"
+    return None
+
+
 def supports(kind: str | None, xp: Tensor) -> bool:
-    """Whether a scan of ``kind`` over ``xp`` runs compiled: :data:`KINDS`, CPU, float32/64."""
-    return kind in KINDS and xp.device.type == "cpu" and xp.dtype in DTYPES and load() is not None
+    """Whether a scan of ``kind`` over ``xp`` can run compiled (:func:`unsupported_reason`)."""
+    return unsupported_reason(kind, xp) is None
 
 
 @contextmanager
@@ -161,65 +176,71 @@ def _reset_for_tests() -> None:
         _state.update(module=None, tried=False, error=None)
 
 
-def forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw=()):
+def forward(plan, inputs, h0: Tensor, c0: Tensor | None):
     """The compiled :func:`deeprnn.kernels.fused.scan_forward`: ``(out, states, acts)``."""
     mod = load()
     calls["forward"] += 1
+    i = inputs
     flags = (float(plan.zoneout), bool(plan.training), bool(plan.backwards), bool(plan.needs_grad))
     if plan.kind in LN_KINDS:
         out, states_h, states_c, acts = mod.ln_scan_forward(
-            plan.kind, xp, w_hh, rec_mask, mask, keep_h, keep_c, h0, c0, list(pw), *flags
-        )
+            plan.kind, i.xp, i.w_hh, i.rec_mask, i.mask, i.keep_h, i.keep_c, h0, c0, list(i.pw),
+            *flags,
+        )  # fmt: skip
     else:
         out, states_h, states_c, acts = mod.scan_forward(
-            plan.kind, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, *flags
-        )
+            plan.kind, i.xp, i.w_hh, i.b_hh, i.rec_mask, i.mask, i.keep_h, i.keep_c, h0, c0,
+            *flags,
+        )  # fmt: skip
     return out, ([states_h] if c0 is None else [states_h, states_c]), acts
 
 
-def backward(
-    plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts, pw=()
-):
+def backward(plan, inputs, grads, states, acts):
     """The compiled :func:`deeprnn.kernels.fused.scan_backward`:
     ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, d_pw)``."""
     mod = load()
     calls["backward"] += 1
+    i, g = inputs, grads
     states_c = states[1] if len(states) == 2 else None
     flags = (float(plan.zoneout), bool(plan.training), bool(plan.backwards))
     if plan.kind in LN_KINDS:
         dxp, d_w, d_h0, d_c0, *d_pw = mod.ln_scan_backward(
-            plan.kind, d_out, d_hT, d_cT, xp, w_hh, rec_mask, mask, keep_h, keep_c,
-            states[0], states_c, acts, list(pw), *flags,
+            plan.kind, g.d_out, g.d_hT, g.d_cT, i.xp, i.w_hh, i.rec_mask, i.mask, i.keep_h,
+            i.keep_c, states[0], states_c, acts, list(i.pw), *flags,
         )  # fmt: skip
         d_b = None
     else:
         dxp, d_w, d_b, d_h0, d_c0 = mod.scan_backward(
-            plan.kind, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c,
-            states[0], states_c, acts, *flags,
+            plan.kind, g.d_out, g.d_hT, g.d_cT, i.xp, i.w_hh, i.b_hh, i.rec_mask, i.mask,
+            i.keep_h, i.keep_c, states[0], states_c, acts, *flags,
         )  # fmt: skip
         d_pw = []
-        d_b = d_b if b_hh is not None else None
-    return dxp, d_w, d_b, d_h0, (d_c0 if d_cT is not None else None), d_pw
+        d_b = d_b if i.b_hh is not None else None
+    return dxp, d_w, d_b, d_h0, (d_c0 if g.d_cT is not None else None), d_pw
 
 
-def infers(cell, x: Tensor, state, rec_mask, keeps) -> bool:
-    """Whether a scan can take :func:`infer`: no gradient to follow, an LSTM, reset-after GRU or
-    layer-norm LSTM / GRU cell with its own class's input projection, CPU float32/64
-    throughout, eval mode (no recurrent dropout mask, no zoneout keep-masks), not under autocast,
-    ``torch.compile``, ``torch.export`` or ``torch.jit.trace``."""
-    if cell.fused_kind not in _INFER_PROJECTION or rec_mask is not None or keeps is not None:
-        return False
-    if type(cell).project_input is not _INFER_PROJECTION[cell.fused_kind]:
-        return False  # a cell with its own input projection
+def infer_unsupported_reason(cell, x: Tensor, state) -> str | None:
+    """Why a scan of ``cell`` over ``x`` from ``state`` cannot take :func:`infer`, or None: it
+    needs no gradient to follow, an LSTM, reset-after GRU or layer-norm LSTM / GRU cell with its
+    own class's input projection, CPU float32/64 throughout, not under autocast,
+    ``torch.compile``, ``torch.export`` or ``torch.jit.trace`` (the caller rules out the
+    training-time recurrent-dropout and zoneout masks)."""
+    kind = cell.fused_kind
+    if kind not in _INFER_PROJECTION:
+        return f"no compiled inference loop for cell kind {kind!r}"
+    if type(cell).project_input is not _INFER_PROJECTION[kind]:
+        return f"{type(cell).__name__} has its own input projection"
     tensors = (x, *state, *cell.parameters())
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return False
-    if any(t.dtype != x.dtype for t in tensors) or autocast_enabled("cpu") or _tracing():
-        return False
-    return supports(cell.fused_kind, x)  # CPU, float32/64, built
+        return "a gradient to follow"
+    if any(t.dtype != x.dtype for t in tensors):
+        return "mixed dtypes"
+    if autocast_enabled("cpu") or tracing():
+        return "under autocast or tracing"
+    return unsupported_reason(kind, x)  # CPU, float32/64, built
 
 
-def _tracing() -> bool:
+def tracing() -> bool:
     """Under torch.compile, torch.export or torch.jit.trace: those see the custom op, not the
     extension call."""
     exporting = getattr(torch.compiler, "is_exporting", lambda: False)

@@ -18,12 +18,15 @@ the masks — nothing per-step from autograd.
 The hand-written kinds are registered as the custom op ``deeprnn::fused_scan`` (with its
 backward ``deeprnn::fused_scan_backward``), so ``torch.compile`` sees one opaque node instead of
 unrolling the loop or breaking the graph. Cells without a hand-written derivative go through an
-:class:`torch.autograd.Function` wrapping the same loops.
+:class:`torch.autograd.Function` wrapping the same loops. Which loop a scan runs (compiled C++,
+Python with Triton or hand-written pointwise kernels, autograd) is
+:func:`deeprnn.kernels.dispatch.scan_kernel`'s to say.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -32,6 +35,7 @@ from torch.nn.utils.stateless import _reparametrize_module
 from deeprnn._validation import autocast_enabled
 from deeprnn.kernels import compiled, triton_pointwise
 from deeprnn.kernels._pointwise import KERNELS, LN_KERNELS, SUMMED, act_width
+from deeprnn.kernels.dispatch import fused_kernel, scan_kernel
 
 
 @dataclass
@@ -48,6 +52,27 @@ class Plan:
     needs_grad: bool = True  # False: no backward will follow, the activations need not be kept
 
 
+class ScanInputs(NamedTuple):
+    """The tensors of one scan that its forward and its backward both read."""
+
+    xp: Tensor  # (T, N, G*H) time-major input projections
+    w_hh: Tensor  # (G*H, H)
+    b_hh: Tensor | None  # (G*H,) the recurrent bias of two-bias cells (GRU), else None
+    rec_mask: Tensor | None  # (N, H) recurrent-dropout mask, or None
+    mask: Tensor | None  # (T, N) bool time mask, or None
+    keep_h: Tensor | None  # (T, N, H) zoneout keep-masks (training), or None
+    keep_c: Tensor | None
+    pw: tuple[Tensor, ...] | list[Tensor] = ()  # the step's layer-norm gains and shifts
+
+
+class ScanGrads(NamedTuple):
+    """The gradients a scan's backward receives."""
+
+    d_out: Tensor  # (T, N, H)
+    d_hT: Tensor  # (N, H)
+    d_cT: Tensor | None  # (N, H) for cells with a cell state, else None
+
+
 BLOCK = 64  # steps whose backward factors are precomputed together (bounds the extra memory)
 
 
@@ -57,15 +82,17 @@ def _matmul_hh(hin: Tensor, w_t: Tensor, b_hh: Tensor | None, out: Tensor) -> Te
     return torch.mm(hin, w_t, out=out)
 
 
-def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw=()):
-    """Forward loop. ``xp`` (T, N, G*H) time-major; ``mask`` (T, N) bool or None; ``keep_*``
-    (T, N, H) zoneout keep-masks (training) or None. Returns ``out`` (T, N, H) (zeros at masked
-    steps), the states (T+1, N, H) in processing order, and the saved activations.
+def scan_forward(plan: Plan, inputs: ScanInputs, h0: Tensor, c0: Tensor | None):
+    """Forward loop from ``h0`` (and ``c0``), each (N, H). Returns ``out`` (T, N, H) (zeros at
+    masked steps), the states (T+1, N, H) in processing order, and the saved activations.
 
-    LSTM and GRU scans (and their layer-norm kinds) on CPU run the compiled loop of :mod:`deeprnn.kernels.compiled` when it
-    is built (same results, same saved layout)."""
-    if compiled.supports(plan.kind, xp):
-        return compiled.forward(plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw)
+    The loop is :func:`~deeprnn.kernels.dispatch.scan_kernel`'s: LSTM and GRU scans (and their
+    layer-norm kinds) on CPU run the compiled loop of :mod:`deeprnn.kernels.compiled` when it is
+    built (same results, same saved layout), LSTM / GRU on CUDA the Triton pointwise kernels."""
+    xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, pw = inputs
+    kernel = scan_kernel(plan.kind, xp)
+    if kernel == "compiled":
+        return compiled.forward(plan, inputs, h0, c0)
     T, N, G = xp.shape
     H = h0.shape[1]
     init = (h0,) if c0 is None else (h0, c0)
@@ -79,7 +106,7 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
     layer_norm = plan.kind in LN_KERNELS
     acts = xp.new_empty(T, N, G) if generic else xp.new_empty(T, N, act_width(plan.kind, H))
     hp = None if summed or generic else xp.new_empty(N, G)
-    kinds = triton_pointwise.kernels_for(xp)  # Triton pointwise steps on CUDA, else _pointwise
+    kinds = _pointwise_kernels(kernel)
     fwd = None if generic else {**kinds, **LN_KERNELS}[plan.kind][0]  # type: ignore[index]
     w_t = w_hh.t().contiguous()  # (H, G*H): a contiguous right operand is ~1.5x faster
     out = xp.new_empty(T, N, H)
@@ -119,15 +146,19 @@ def scan_forward(plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0,
     return out, states, acts
 
 
-def scan_backward(
-    plan: Plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts, pw
-):
-    """Backward loop: returns ``(dxp, d_w_hh, d_b_hh, d_h0, d_c0, d_pw)`` (compiled for the
-    kinds :func:`scan_forward` runs compiled)."""
-    if compiled.supports(plan.kind, xp):
-        return compiled.backward(
-            plan, d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states, acts, pw
-        )  # fmt: skip
+def _pointwise_kernels(kernel: str) -> dict:
+    """(forward, prepare, step) per kind for the Python loop: Triton's where it runs."""
+    return {**KERNELS, **triton_pointwise.TRITON_KERNELS} if kernel == "triton" else KERNELS
+
+
+def scan_backward(plan: Plan, inputs: ScanInputs, grads: ScanGrads, states, acts):
+    """Backward loop over the forward's ``states`` and ``acts``: returns ``(dxp, d_w_hh, d_b_hh,
+    d_h0, d_c0, d_pw)`` (the same loop as :func:`scan_forward`)."""
+    xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, pw = inputs
+    d_out, d_hT, d_cT = grads
+    kernel = scan_kernel(plan.kind, xp)
+    if kernel == "compiled":
+        return compiled.backward(plan, inputs, grads, states, acts)
     S = len(states)
     keeps = (keep_h, keep_c)[:S]
     T, _, G = xp.shape
@@ -137,7 +168,7 @@ def scan_backward(
     if layer_norm:
         bwd = LN_KERNELS[plan.kind][1]
     elif not generic:
-        _, prepare, step = triton_pointwise.kernels_for(xp)[plan.kind]
+        _, prepare, step = _pointwise_kernels(kernel)[plan.kind]
         factors, block = None, -1
     d = [d_hT, d_cT][:S]
     d_out = d_out.contiguous()
@@ -216,9 +247,9 @@ class FusedRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, plan: Plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, *pw):
-        out, states, acts = scan_forward(
-            plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw
-        )
+        # flat tensor arguments: autograd tracks those, not the tensors inside a NamedTuple
+        inputs = ScanInputs(xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, pw)
+        out, states, acts = scan_forward(plan, inputs, h0, c0)
         ctx.plan = plan
         ctx.n_state = len(states)
         ctx.save_for_backward(xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, acts, *states, *pw)
@@ -229,10 +260,9 @@ class FusedRecurrence(torch.autograd.Function):
     def backward(ctx, d_out, d_hT, d_cT):
         xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, acts, *rest = ctx.saved_tensors
         states, pw = rest[: ctx.n_state], rest[ctx.n_state :]
-        dxp, d_w, d_b, d_h0, d_c0, d_pw = scan_backward(
-            ctx.plan, d_out, d_hT, d_cT if ctx.n_state == 2 else None, xp, w_hh, b_hh, rec_mask, mask,
-            keep_h, keep_c, states, acts, pw,
-        )  # fmt: skip
+        inputs = ScanInputs(xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, pw)
+        grads = ScanGrads(d_out, d_hT, d_cT if ctx.n_state == 2 else None)
+        dxp, d_w, d_b, d_h0, d_c0, d_pw = scan_backward(ctx.plan, inputs, grads, states, acts)
         return (None, dxp, d_w, d_b, None, None, None, None, d_h0, d_c0, *d_pw)
 
 
@@ -261,32 +291,15 @@ def _register_custom_ops() -> bool:
         needs_grad: bool,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         plan = Plan(kind, activation, zoneout, training, backwards, needs_grad=needs_grad)
-        out, states, acts = scan_forward(
-            plan, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw
-        )
+        inputs = ScanInputs(xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, pw)
+        out, states, acts = scan_forward(plan, inputs, h0, c0)
         if not needs_grad and acts.numel():  # the fake's (0,): nothing kept for a backward
             acts = xp.new_empty(0)
         return out, states[0], (states[1] if len(states) == 2 else xp.new_empty(0)), acts
 
     @fused_scan_op.register_fake
-    def _(
-        xp,
-        w_hh,
-        b_hh,
-        rec_mask,
-        mask,
-        keep_h,
-        keep_c,
-        h0,
-        c0,
-        pw,
-        kind,
-        activation,
-        zoneout,
-        training,
-        backwards,
-        needs_grad,
-    ):
+    def _(xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, h0, c0, pw, kind, activation, zoneout,
+          training, backwards, needs_grad):  # fmt: skip
         T, N, _ = xp.shape
         H = h0.shape[1]
         c = xp.new_empty(T + 1, N, H) if c0 is not None else xp.new_empty(0)
@@ -318,45 +331,17 @@ def _register_custom_ops() -> bool:
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         plan = Plan(kind, activation, zoneout, training, backwards)
         states = [states_h] if states_c is None else [states_h, states_c]
-        dxp, d_w, d_b, d_h0, d_c0, d_pw = scan_backward(
-            plan,
-            d_out,
-            d_hT,
-            d_cT,
-            xp,
-            w_hh,
-            b_hh,
-            rec_mask,
-            mask,
-            keep_h,
-            keep_c,
-            states,
-            acts,
-            pw,
-        )
+        inputs = ScanInputs(xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, pw)
+        grads = ScanGrads(d_out, d_hT, d_cT)
+        dxp, d_w, d_b, d_h0, d_c0, d_pw = scan_backward(plan, inputs, grads, states, acts)
         d_b = xp.new_empty(0) if d_b is None else d_b  # outputs may not alias: separate empties
         d_c0 = xp.new_empty(0) if d_c0 is None else d_c0
         flat_pw = torch.cat([g.reshape(-1) for g in d_pw]) if d_pw else xp.new_empty(0)
         return dxp, d_w, d_b, d_h0, d_c0, flat_pw
 
     @fused_scan_backward_op.register_fake
-    def _(
-        d_out,
-        d_hT,
-        d_cT,
-        xp,
-        w_hh,
-        b_hh,
-        rec_mask,
-        mask,
-        keep_h,
-        keep_c,
-        states_h,
-        states_c,
-        acts,
-        pw,
-        *scalars,
-    ):
+    def _(d_out, d_hT, d_cT, xp, w_hh, b_hh, rec_mask, mask, keep_h, keep_c, states_h, states_c,
+          acts, pw, *scalars):  # fmt: skip
         d_b = xp.new_empty(0) if b_hh is None else torch.empty_like(b_hh)
         d_c0 = xp.new_empty(0) if states_c is None else torch.empty_like(d_hT)
         flat_pw = xp.new_empty(sum(q.numel() for q in pw))
@@ -417,17 +402,25 @@ def pointwise_params(cell) -> dict[str, Tensor]:
     }
 
 
-def fused_scan(layer, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
+def fused_scan(
+    layer, x: Tensor, mask: Tensor | None, state, rec_mask, keeps, kernel: str | None = None
+):
     """Run ``layer`` (a :class:`~deeprnn.layers.Recurrent`) with the fused kernel.
 
-    ``x`` (N, T, I) batch-first; returns ``(out (N, T, H), final_state)``.
+    ``x`` (N, T, I) batch-first; returns ``(out (N, T, H), final_state)``. ``kernel``: the
+    :attr:`~deeprnn.kernels.dispatch.Choice.kernel` of the call (None: asks
+    :func:`~deeprnn.kernels.dispatch.fused_kernel`); ``"compiled_infer"`` runs
+    :func:`deeprnn.kernels.compiled.infer`, anything else the scan loop.
 
     Under ``torch.autocast`` the input projection follows autocast (it is a plain GEMM); the
     recurrence runs in the dtype of ``weight_hh`` with autocast off (its in-place and ``out=``
     kernels need one dtype), and returns that dtype.
     """
     cell = layer.cell
-    if compiled.infers(cell, x, state, rec_mask, keeps):  # CPU inference: projection inside
+    if kernel is None:
+        stochastic = rec_mask is not None or keeps is not None
+        kernel, _ = fused_kernel(layer, x, state, stochastic)
+    if kernel == "compiled_infer":  # CPU inference: projection inside
         c0 = state[1] if len(state) == 2 else None
         pw = list(pointwise_params(cell).values()) if cell.fused_kind in LN_KERNELS else []
         out, h, c = compiled.infer(

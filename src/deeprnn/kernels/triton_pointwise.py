@@ -458,5 +458,6 @@ TRITON_FUSED = {
 
 
 def kernels_for(t: Tensor) -> dict:
-    """``_pointwise.KERNELS`` with the Triton kernels swapped in where they can run on ``t``."""
+    """``_pointwise.KERNELS`` with the Triton kernels swapped in where they can run on ``t`` (the
+    fused loop itself takes them where :func:`deeprnn.kernels.dispatch.scan_kernel` says)."""
     return {**KERNELS, **TRITON_KERNELS} if available(t) else KERNELS

@@ -94,8 +94,10 @@ class Bidirectional(SequenceLayer):
         return not (fwd.checkpoint_steps and self.training and torch.is_grad_enabled())
 
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
+        from deeprnn.kernels.dispatch import choose
+
         fwd, bwd = self.forward_layer, self.backward_layer
-        if self._one_call() and fwd._choose_impl(x, mask) == bwd._choose_impl(x, mask) == "torch":
+        if self._one_call() and choose(fwd, x, mask).impl == choose(bwd, x, mask).impl == "torch":
             from deeprnn.kernels.torch_rnn import torch_scan
 
             out, finals = torch_scan([fwd, bwd], x, mask, states)  # one bidirectional fused call

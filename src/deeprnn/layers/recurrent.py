@@ -14,7 +14,6 @@ from deeprnn._validation import (
     check_choice,
     check_positive_int,
     check_probability,
-    is_compiling,
 )
 from deeprnn.cells import RecurrentCell
 from deeprnn.layers._sequence import SequenceLayer, last_step_index
@@ -78,7 +77,9 @@ class Recurrent(SequenceLayer):
             ``"torch"`` (torch's fused cuDNN / oneDNN op: plain LSTM, reset-after GRU,
             tanh/relu SimpleRNN, no recurrent dropout in training, no zoneout), else
             ``"fused"`` (deeprnn's kernel with hand-written BPTT, :mod:`deeprnn.kernels`), else
-            ``"loop"``, the readable Python loop every kernel is tested against.
+            ``"loop"``, the readable Python loop every kernel is tested against. The choice is
+            made per call by :func:`deeprnn.kernels.choose`; ``deeprnn.kernels.explain(model,
+            x)`` runs a model once and says what each recurrent layer ran and why.
         checkpoint_steps: activation checkpointing over time: keep the states every this many
             steps and recompute the rest in the backward pass (memory O(T/C + C) instead of
             O(T), about one extra forward in time). Training only.
@@ -298,69 +299,40 @@ class Recurrent(SequenceLayer):
         return type(new)(*(torch.lerp(n, o, self.zoneout) for o, n in zip(old, new)))
 
     # -- implementations ---------------------------------------------------------------------
-    def _fused_reason(self, mask: Tensor | None) -> str | None:
-        from deeprnn.cells import GRUCell
-
-        if isinstance(self.cell, GRUCell) and not self.cell.reset_after:
-            return "GRU with reset_after=False"
-        if mask is not None and self.masked_output == "carry":
-            return "masked_output='carry' with a mask"
-        if self._probe is not None:
-            return "gradient probe"
-        return None
-
-    def _choose_impl(self, x: Tensor, mask: Tensor | None) -> str:
-        from deeprnn.kernels.torch_rnn import CUDNN_MAX_STEPS, unsupported_reason
-
-        if self.impl == "loop":
-            return "loop"
-        torch_reason = unsupported_reason(self)
-        if torch_reason is None and x.is_cuda and x.shape[1] > CUDNN_MAX_STEPS:
-            torch_reason = f"{x.shape[1]} steps exceed cuDNN's {CUDNN_MAX_STEPS}"
-        if torch_reason is None and mask is not None and is_compiling() and self.impl == "auto":
-            torch_reason = "a mask under torch.compile (length segments are data-dependent)"
-        fused_reason = self._fused_reason(mask)
-        if self.impl == "torch" and torch_reason is not None:
-            raise ValueError(f"impl='torch' cannot run this layer: {torch_reason}; use impl='auto'")
-        if self.impl == "fused" and fused_reason is not None:
-            raise ValueError(f"impl='fused' cannot run this layer: {fused_reason}; use impl='auto'")
-        if self.impl in ("torch", "fused"):
-            return self.impl
-        if torch_reason is None:
-            return "torch"
-        return "fused" if fused_reason is None else "loop"
-
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
+        from deeprnn.kernels.dispatch import choose
+
         state = states[0]
         x = self._drop_input(x)
-        impl = self._choose_impl(x, mask)
-        rec_mask = None if impl == "torch" else self._recurrent_mask(x.shape[0], x)
-        keeps = None if impl == "torch" else self._zoneout_masks(x.shape[1], state)
+        choice = choose(self, x, mask, state)  # which implementation, and why
+        rec_mask = None if choice.impl == "torch" else self._recurrent_mask(x.shape[0], x)
+        keeps = None if choice.impl == "torch" else self._zoneout_masks(x.shape[1], state)
         chunk = self.checkpoint_steps
         if chunk and self.training and torch.is_grad_enabled() and x.shape[1] > chunk:
-            out, state = self._scan_checkpointed(impl, x, mask, state, rec_mask, keeps, chunk)
+            out, state = self._scan_checkpointed(choice, x, mask, state, rec_mask, keeps, chunk)
         else:
-            out, state = self._scan(impl, x, mask, state, rec_mask, keeps)
+            out, state = self._scan(choice, x, mask, state, rec_mask, keeps)
         summary = state.h if mask is None else state.h * mask.any(dim=1, keepdim=True)  # (N, H)
         out, summary = self._drop_output(out, summary, mask)
         if self.activity_regularizer is not None:
             self._activity = (out, summary)
         return out, summary, [state]
 
-    def _scan(self, impl: str, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
-        """One pass of the chosen implementation: ``(out (N, T, H), final state)``."""
-        if impl == "torch":
+    def _scan(self, choice, x: Tensor, mask: Tensor | None, state, rec_mask, keeps):
+        """One pass of the chosen implementation (a :class:`~deeprnn.kernels.Choice`):
+        ``(out (N, T, H), final state)``."""
+        if choice.impl == "torch":
             from deeprnn.kernels.torch_rnn import torch_scan
 
             out, finals = torch_scan([self], x, mask, [state])
             return out, finals[0]
-        if impl == "fused":
+        if choice.impl == "fused":
             from deeprnn.kernels.fused import fused_scan
 
-            return fused_scan(self, x, mask, state, rec_mask, keeps)
+            return fused_scan(self, x, mask, state, rec_mask, keeps, choice.kernel)
         return self._run_loop(x, mask, state, rec_mask, keeps)
 
-    def _scan_checkpointed(self, impl, x, mask, state, rec_mask, keeps, chunk: int):
+    def _scan_checkpointed(self, choice, x, mask, state, rec_mask, keeps, chunk: int):
         """Activation checkpointing over time: keep only the states between chunks of ``chunk``
         steps and recompute each chunk's activations during the backward pass."""
         from torch.utils.checkpoint import checkpoint
@@ -377,7 +349,7 @@ class Recurrent(SequenceLayer):
             kp = None if keeps is None else tuple(k[sl] for k in keeps)
 
             def run(xc, *st, m=m, kp=kp):
-                out, new = self._scan(impl, xc, m, state_type(*st), rec_mask, kp)
+                out, new = self._scan(choice, xc, m, state_type(*st), rec_mask, kp)
                 return out, *new
 
             out, *new = checkpoint(run, x[:, sl], *state, use_reentrant=False)
