@@ -484,3 +484,44 @@ def test_reference_is_an_attribute_of_the_package():
     import deeprnn
 
     assert hasattr(deeprnn.reference, "lstm_forward") or len(dir(deeprnn.reference)) > 5
+
+
+def test_fit_refuses_non_finite_inputs_and_targets():
+    """deeprnn.fit on data with NaN / Inf trained to NaN weights and returned loss [nan]
+    without a word (issue 26 item 4); the data is now refused at the boundary."""
+    x, y = sine(32)
+    model = nn.Sequential(
+        deeprnn.LSTM(1, 4, return_state=False, return_sequences=False), nn.Linear(4, 1)
+    )
+    before = copy.deepcopy(model.state_dict())
+    bad_x = x.clone()
+    bad_x[3, 5, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"x must be finite, got nan at index \(3, 5, 0\)"):
+        deeprnn.fit(model, bad_x, y, epochs=1, verbose=False)
+    bad_y = y.clone()
+    bad_y[7] = float("inf")
+    with pytest.raises(ValueError, match=r"y must be finite, got inf at index \(7"):
+        deeprnn.fit(model, x, bad_y, epochs=1, verbose=False)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+
+
+def test_fit_stops_on_a_non_finite_loss_as_the_cli_does():
+    """A loss that turns NaN mid-training (here a loss function that does) stops fit with
+    NonFiniteLossError naming the step, and the weights stay finite."""
+    from deeprnn.training import NonFiniteLossError
+
+    x, y = sine(32)
+    model = nn.Sequential(
+        deeprnn.LSTM(1, 4, return_state=False, return_sequences=False), nn.Linear(4, 1)
+    )
+    calls = []
+
+    def poisoned(pred, target):
+        calls.append(1)
+        loss = torch.nn.functional.mse_loss(pred, target)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    with pytest.raises(NonFiniteLossError, match=r"global step 2"):
+        deeprnn.fit(model, x, y, epochs=3, batch_size=8, loss=poisoned, verbose=False)
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())

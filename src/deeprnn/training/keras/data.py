@@ -94,6 +94,15 @@ def _tensor(a: Any, name: str, float_dtype: torch.dtype) -> Tensor:
         ) from None
     if t.dim() == 0:
         raise ValueError(f"{name} must have a sample dimension, got a scalar {t.item()!r}")
+    if t.is_floating_point():
+        bad = ~torch.isfinite(t)
+        if bool(bad.any()):
+            where = tuple(bad.nonzero()[0].tolist())
+            raise ValueError(
+                f"{name} must be finite, got {t[where].item()} at index {where} "
+                f"({int(bad.sum())} non-finite values): training on them makes every weight NaN; "
+                "fill missing values, or mask those steps (mask= / lengths=) and set them to 0"
+            )
     return t.to(float_dtype) if t.is_floating_point() else t
 
 

@@ -39,6 +39,7 @@ from deeprnn._persist import read_checkpoint
 from deeprnn._run_folder import BEST, CSV, LOGS, RunFolder
 from deeprnn._warnings import CHATTY_LOGGERS, ignore_chatter
 from deeprnn.tasks.optim import build_optimizer
+from deeprnn.training.callbacks import NaNGuard
 from deeprnn.training.keras.data import check_int, inputs, is_number, train_val_loaders
 from deeprnn.training.keras.module import FitModule, History, _Recorder
 
@@ -150,7 +151,11 @@ def fit(
             or a ``{name: callable}`` dict; each gets a history key and a ``val_`` one.
         callbacks: Lightning callbacks: ``EarlyStopping(monitor="val_loss", patience=3)``,
             ``ModelCheckpoint(dirpath=...)``, ``LearningRateMonitor`` ...; Keras' metric names
-            (``loss``, ``val_loss``, ``val_accuracy``) are what they monitor.
+            (``loss``, ``val_loss``, ``val_accuracy``) are what they monitor. A NaN / Inf loss
+            or gradient stops training with :class:`~deeprnn.training.NonFiniteLossError`
+            naming the epoch and step, before the step spoils the weights (as ``deeprnn train``
+            does); pass your own ``NaNGuard(mode="skip")`` to drop such batches instead. Inputs
+            and targets with NaN / Inf are a ``ValueError`` naming the first one.
         lengths: (N,) valid steps per sample, passed as ``forward(x, lengths=...)`` per batch.
         mask: (N, T) True at real steps, passed as ``forward(x, mask=...)`` per batch.
         shuffle: reshuffle the training samples every epoch (tensor inputs).
@@ -265,6 +270,8 @@ def fit(
                 auto_insert_metric_name=False,
             )
             callbacks.append(best)
+        if not any(isinstance(cb, NaNGuard) for cb in callbacks):  # as the CLI: stop, and say
+            callbacks.append(NaNGuard(mode="stop"))
         options: dict[str, Any] = {
             "max_epochs": epochs,
             "callbacks": [_Recorder(history, keys), *callbacks],
