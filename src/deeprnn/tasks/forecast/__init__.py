@@ -16,12 +16,14 @@ module              what
 ``splits``          chronological train / val / test boundaries and the window starts
 ``reader``          ``source: reader``: a reader function's output, as a table or splits of series
 ``distributions``   the likelihood and quantile heads, CRPS, coverage, the naive baselines
+``baselines``       ``model.baseline: auto``: the candidates scored on validation, the choice
 ``metrics``         ``ForecastScorer``: the paper metrics beside the baselines, per horizon step
 ``predict``         predict time: CSV rows -> scaled inputs -> forecast rows
 =================== ===========================================================================
 """
 
+from deeprnn.tasks.forecast.baselines import resolve_baseline
 from deeprnn.tasks.forecast.data import ForecastData, ForecastDataConfig
-from deeprnn.tasks.forecast.model import Forecast, ForecastConfig, resolve_baseline
+from deeprnn.tasks.forecast.model import Forecast, ForecastConfig
 
 __all__ = ["Forecast", "ForecastConfig", "ForecastData", "ForecastDataConfig", "resolve_baseline"]

@@ -71,6 +71,7 @@ from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks._data import TaskData, split_indices
 from deeprnn.tasks.forecast import columns, reader
+from deeprnn.tasks.forecast.baselines import validation_scores
 from deeprnn.tasks.forecast.columns import MASK
 from deeprnn.tasks.forecast.predict import encode_history
 from deeprnn.tasks.forecast.splits import (
@@ -337,6 +338,16 @@ class ForecastData(TaskData):
                 for start in range(0, len(arr) - w - h + 1, cfg.stride):
                     self.splits[split].append(self._window(scaled, start))
                     self.window_starts[split].append((f"{split}/{i}", start))
+
+    def prepare(self) -> ForecastData:
+        """:meth:`TaskData.prepare`, then the artifact ``baseline_val`` (unless given): the
+        validation scores of the baselines ``model.baseline: auto`` chooses from."""
+        super().prepare()
+        art = self.artifacts
+        if "baseline_val" not in art:
+            k, w, m = len(art["targets"]), art["input_window"], int(art.get("seasonality", 1))
+            art["baseline_val"] = validation_scores(self.splits["val"], w, k, m)
+        return self
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
         """The artifact ``scaler`` (unless given), fitted on the train rows (NaN: a masked

@@ -45,6 +45,7 @@ from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.models import InputConfig, RNNConfig, SegmentRNN, build_rnn
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.forecast import distributions as D
+from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
 from deeprnn.tasks.forecast.columns import known_features, masked_targets
 from deeprnn.tasks.forecast.distributions import check_levels
 from deeprnn.tasks.forecast.metrics import ForecastScorer
@@ -61,9 +62,9 @@ class ForecastConfig:
     num_layers: 1}``). ``head_dropout``: dropout before the output layer. ``revin`` /
     ``revin_affine``: RevIN of the targets, with learned affine parameters; ``None`` (the
     default): on, except for the negative binomial (counts on their own scale).
-    ``baseline``: the forecast the network corrects; ``auto`` (the default) is ``snaive`` when
-    ``1 < data.seasonality <= data.input_window`` in direct mode without the negative binomial,
-    else ``none`` — measured in benchmarks/default_recipe.py (recipe E).
+    ``baseline``: the forecast the network corrects; ``auto`` (the default), in direct mode
+    without the negative binomial, is whichever of ``none``, ``naive`` and ``snaive`` forecasts
+    the validation windows best (:mod:`deeprnn.tasks.forecast.baselines`), else ``none``.
 
     ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
     for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
@@ -132,17 +133,6 @@ class ForecastConfig:
             )
 
 
-def resolve_baseline(cfg: ForecastConfig, seasonality: int, input_window: int) -> str:
-    """``model.baseline`` with ``auto`` resolved: ``snaive`` for a direct, non-count model
-    whose season fits the window, else ``none``."""
-    if cfg.baseline != "auto":
-        return cfg.baseline
-    fits = 1 < seasonality <= input_window
-    if fits and cfg.mode == "direct" and cfg.likelihood != "negative_binomial":
-        return "snaive"
-    return "none"
-
-
 def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
     """Targets (N, H, K) with NaN at a masked target's gaps -> (targets with 0 there, the
     observed flags), or ``(y, None)`` when every value is there."""
@@ -176,7 +166,13 @@ class Forecast(TaskModule):
         self.horizon = int(art["horizon"])
         cfg = self.config
         m = int(art.get("seasonality", 1))
-        self.baseline = resolve_baseline(cfg, m, int(art["input_window"]))
+        scores, chosen = art.get("baseline_val"), art.get("baseline_chosen")
+        self.baseline = resolve_baseline(cfg, m, int(art["input_window"]), scores, chosen)
+        revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
+        if cfg.baseline == "auto" and scores is not None and chosen is None:  # chosen now
+            self.artifacts["baseline_chosen"] = self.baseline
+            if cfg.mode == "direct" and cfg.likelihood != "negative_binomial":
+                note_choice(self.baseline, scores, revin, m)
         if cfg.baseline == "snaive" and not 1 < m <= int(art["input_window"]):
             raise ValueError(
                 f"model.baseline='snaive' needs 1 < data.seasonality <= data.input_window, got "
@@ -196,7 +192,6 @@ class Forecast(TaskModule):
         self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
         size = 1 + len(art["covariates"]) if ci else self.n_features
-        revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
         self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if revin else None
         self.projection = None
         if cfg.input.projection:
@@ -454,8 +449,12 @@ class Forecast(TaskModule):
     def extra_metrics(self, dm=None) -> dict:
         """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
         values, each the mean over the test windows and targets (of the last test run, in this
-        process)."""
-        return self.scorer.per_step()
+        process), and the baseline ``auto`` chose with its candidates' validation scores."""
+        out = self.scorer.per_step()
+        if "baseline_chosen" in self.artifacts:
+            out["baseline_chosen"] = self.artifacts["baseline_chosen"]
+            out["baseline_val_mse_scaled"] = self.artifacts.get("baseline_val")
+        return out
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, quantiles=None, seed: int = 0, **options) -> list[dict]:
