@@ -38,6 +38,28 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
     assert not all(torch.equal(a[k], after_one[k]) for k in a)  # training did move on
+    # the resumed run's curves hold every epoch, as the uninterrupted run's do (issue 26 item
+    # 5: the CSV log was rewritten from the resumed epoch, the first epoch's rows lost)
+    import csv
+
+    def log(run_dir):
+        with (run_dir / "logs" / "csv" / "metrics.csv").open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def column(rows, key):
+        return [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
+
+    full_rows, resumed_rows = log(full.run_dir), log(resumed.run_dir)
+    for key in ("val_loss", "train_loss_epoch"):
+        assert [e for e, _ in column(resumed_rows, key)] == [0, 1, 2], key
+        values = [v for _, v in column(resumed_rows, key)]
+        assert values == pytest.approx([v for _, v in column(full_rows, key)], rel=1e-5), key
+    steps = [int(r["step"]) for r in resumed_rows if r.get("train_loss_step")]
+    assert (
+        steps
+        == sorted(set(steps))
+        == [int(r["step"]) for r in full_rows if r.get("train_loss_step")]
+    )
 
 
 class _Poison(pl.Callback):

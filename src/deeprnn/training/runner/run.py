@@ -214,11 +214,13 @@ def fit_run(
     validation): no test metrics, no ``metrics.json``; ``FitResult.metrics`` is empty."""
 
     artifacts = None
+    folder = RunFolder(run.out_dir)
+    logged_before: list[dict] = []
     if resume is not None:  # a bad --resume fails before anything is written
         ckpt = read_checkpoint(resume)
         artifacts = (ckpt.get("hyper_parameters") or {}).get("artifacts")
+        logged_before = _rows_before(folder.csv_log, int(ckpt.get("global_step", 0)))
     seed_run(run)
-    folder = RunFolder(run.out_dir)
     run_dir = folder.path
     dm = build_datamodule(run, artifacts).prepare()  # bad data or model configs fail here,
     model = build_model(run, dm.artifacts)  # before the run folder is made
@@ -227,6 +229,8 @@ def fit_run(
         write_config(run, folder.config)
         remove_stale_temp_files(folder.checkpoints)  # a save cut short by a kill
     trainer = build_trainer(run, run_dir, extra_callbacks)
+    if logged_before:
+        _carry_csv_log(trainer, logged_before)
     stop = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
     try:
         trainer.fit(model, datamodule=dm, ckpt_path=resume, weights_only=True)
@@ -259,6 +263,29 @@ def fit_run(
         if run.export:
             export_dir = export_folder(model, folder.model_dir, run=run)
     return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped))
+
+
+def _rows_before(csv_log: Path, global_step: int) -> list[dict]:
+    """The rows of a run's CSV log written before the checkpoint a resume starts from (their
+    ``step`` below its global step); the rows after it belong to steps the resume runs again."""
+    import csv
+
+    if not csv_log.is_file():
+        return []
+    with csv_log.open(newline="", encoding="utf-8") as f:
+        rows = [{k: v for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+    return [r for r in rows if "step" in r and int(float(r["step"])) < global_step]
+
+
+def _carry_csv_log(trainer: pl.Trainer, rows: list[dict]) -> None:
+    """Keep the curves of the epochs before a resume: Lightning's CSV writer deletes the old
+    ``metrics.csv`` when it starts, so its rows go back in front of what the resumed run logs."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, CSVLogger) and trainer.is_global_zero:
+            writer = logger.experiment  # created now: the old file is gone, its rows are here
+            writer.metrics[:0] = rows
 
 
 def evaluate_model(model, dm, trainer: pl.Trainer | None = None) -> dict:
