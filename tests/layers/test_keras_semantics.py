@@ -133,9 +133,7 @@ def test_explicit_lengths_win_and_ops_drop_the_mask():
     layer = deeprnn.LSTM(4, 6, return_state=False)
     e = emb(IDS)
     full = torch.full((4,), 5)
-    torch.testing.assert_close(
-        layer(e, lengths=full), layer(deeprnn.strip_mask(e)), rtol=0, atol=0
-    )
+    torch.testing.assert_close(layer(e, lengths=full), layer(deeprnn.strip_mask(e)), rtol=0, atol=0)
     assert deeprnn.get_mask(e[:, 1:]) is None  # the time axis changed: the mask cannot hold
     assert deeprnn.get_mask(e.flip(1)) is None
     last = deeprnn.LSTM(4, 6, return_state=False, return_sequences=False)(e)

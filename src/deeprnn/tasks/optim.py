@@ -26,7 +26,7 @@ from deeprnn.layers.regularizers import KINDS, L1L2, Regularizer
 
 @dataclass
 class SchedulerConfig:
-    """A learning-rate schedule. ``name``: ``none``, ``step`` (``step_size``, ``gamma``),
+    r"""A learning-rate schedule. ``name``: ``none``, ``step`` (``step_size``, ``gamma``),
     ``exponential`` (``gamma``), ``cosine`` (over ``trainer.max_epochs``, down to ``min_lr``),
     ``plateau`` (``factor``, ``patience`` on ``trainer.monitor``) or ``onecycle`` (per step,
     peak ``optim.lr``). ``warmup_steps`` multiplies any of them but ``onecycle`` (which warms up
