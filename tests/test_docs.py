@@ -85,3 +85,22 @@ def test_no_aligned_row_starts_with_a_bracket():
     sources = [*ROOT.joinpath("docs").rglob("*.md"), *ROOT.joinpath("src").rglob("*.py")]
     bad = [str(p.relative_to(ROOT)) for p in sources if pattern.search(p.read_text("utf-8"))]
     assert not bad, f"aligned rows starting with '[' (write '{{}}[') in {bad}"
+
+
+def test_design_layout_drawing_matches_the_tree():
+    """docs/design.md's project layout names every package of src/deeprnn, and every package
+    it names exists (so the drawing cannot drift from the tree)."""
+    import re
+
+    page = (ROOT / "docs" / "design.md").read_text("utf-8")
+    block = page[
+        page.index("```\nsrc/deeprnn/") : page.index("\ntests/", page.index("src/deeprnn/"))
+    ]
+    drawn = set(re.findall(r"^  ([a-z0-9_]+)/", block, flags=re.M))
+    src = ROOT / "src" / "deeprnn"
+    packages = {p.parent.name for p in src.glob("*/__init__.py")}
+    assert drawn == packages, (
+        f"drawn but absent: {drawn - packages}; absent from the drawing: {packages - drawn}"
+    )
+    for sub in ("forecast",):  # the task package
+        assert f"{sub}/" in block and (src / "tasks" / sub / "__init__.py").is_file()

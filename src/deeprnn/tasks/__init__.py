@@ -1,5 +1,7 @@
 """Task models: one LightningModule per task family, each built from a typed config, and each
-with its data module beside it (``NAME.py`` the model, ``NAME_data.py`` the data).
+with its data module beside it (``NAME.py`` the model, ``NAME_data.py`` the data; the forecast
+task, larger, is the package ``forecast/``). The networks they assemble are in
+:mod:`deeprnn.models`.
 
 =========== ======================= ===============================================================
 name        model                   what
