@@ -192,34 +192,19 @@ def test_beam_search_width_one_never_scores_below_greedy(name, monkeypatch):
 EOS_SECOND = {GO: {A: 1.0}, A: {A: 0.5, EOS: 0.45, B: 0.05}}
 
 
+def _beam_one(table):
+    kwargs = dict(batch_size=1, go_id=GO, eos_id=EOS, pad_id=PAD, max_len=6)
+    return beam_search(chain(table), None, None, beam_width=1, **kwargs)
+
+
 def test_beam_width_one_keeps_an_eos_that_greedy_passes_by():
     greedy = _search(chain(EOS_SECOND), 1, max_len=6)
     assert greedy.tokens[0].tolist() == [A] * 6
-    beam = beam_search(
-        chain(EOS_SECOND),
-        None,
-        None,
-        beam_width=1,
-        batch_size=1,
-        go_id=GO,
-        eos_id=EOS,
-        pad_id=PAD,
-        max_len=6,
-    )
+    beam = _beam_one(EOS_SECOND)
     assert beam.tokens[0].tolist() == [A, EOS]
     torch.testing.assert_close(beam.log_probs, torch.tensor([math.log(0.45)]))
     assert beam.scores.item() > greedy.scores.item()
-    trap = beam_search(
-        chain(GREEDY_TRAP),
-        None,
-        None,
-        beam_width=1,
-        batch_size=1,
-        go_id=GO,
-        eos_id=EOS,
-        pad_id=PAD,
-        max_len=6,
-    )
+    trap = _beam_one(GREEDY_TRAP)
     assert trap.tokens[0].tolist() == [A] * 6  # no <eos> in the top two: the greedy path
 
 

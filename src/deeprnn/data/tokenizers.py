@@ -27,6 +27,11 @@ def _hf():
     return tokenizers
 
 
+def _parts(hf):
+    """The ``tokenizers`` submodules a trainer is assembled from."""
+    return hf.decoders, hf.normalizers, hf.pre_tokenizers, hf.trainers
+
+
 __all__ = [
     "NUM_TOKEN",
     "URL_TOKEN",
@@ -367,12 +372,7 @@ def train_bpe(
     """
     specials = _trainer_args(vocab_size, min_frequency, special_tokens)
     hf = _hf()
-    decoders, normalizers, pre_tokenizers, trainers = (
-        hf.decoders,
-        hf.normalizers,
-        hf.pre_tokenizers,
-        hf.trainers,
-    )
+    decoders, normalizers, pre_tokenizers, trainers = _parts(hf)
     tok = hf.Tokenizer(hf.models.BPE(unk_token="[UNK]"))
     if check_bool("lowercase", lowercase):  # no normalizer otherwise: decoding is exact
         tok.normalizer = normalizers.Lowercase()
@@ -413,12 +413,7 @@ def train_wordpiece(
     """
     specials = _trainer_args(vocab_size, min_frequency, special_tokens)
     hf = _hf()
-    decoders, normalizers, pre_tokenizers, trainers = (
-        hf.decoders,
-        hf.normalizers,
-        hf.pre_tokenizers,
-        hf.trainers,
-    )
+    decoders, normalizers, pre_tokenizers, trainers = _parts(hf)
     tok = hf.Tokenizer(hf.models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
     tok.normalizer = normalizers.BertNormalizer(lowercase=check_bool("lowercase", lowercase))
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
