@@ -47,9 +47,14 @@ def test_mkdocs_build_strict(tmp_path):
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stderr}\n{proc.stdout}"
     index = tmp_path / "index.html"
     assert index.is_file()
-    # the equations reach the pages as arithmatex spans for MathJax
+    # the equations reach the pages as arithmatex spans for MathJax, served by the site itself
     cells = (tmp_path / "concepts" / "cells" / "index.html").read_text(encoding="utf-8")
     assert 'class="arithmatex"' in cells
+    assert (tmp_path / "javascripts" / "mathjax" / "tex-svg.js").stat().st_size > 1_000_000
+    for page in tmp_path.rglob("*.html"):  # no page loads a script from the network
+        html = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<script[^>]+src="(https?:[^"]+)"', html)
+        assert not remote, f"{page.relative_to(tmp_path)} loads {remote}"
 
 
 def test_readme_is_small_and_shows_the_two_commands():

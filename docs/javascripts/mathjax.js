@@ -1,4 +1,4 @@
-// MathJax 3 configuration for pymdownx.arithmatex (generic mode): the \( \) and \[ \] spans it
+// MathJax 3 configuration (the local tex-svg bundle) for pymdownx.arithmatex (generic mode): the \( \) and \[ \] spans it
 // writes are the only ones typeset. Re-typesets after Material's instant navigation.
 window.MathJax = {
   tex: {
@@ -7,6 +7,7 @@ window.MathJax = {
     processEscapes: true,
     processEnvironments: true,
   },
+  svg: { fontCache: "global" },
   options: {
     ignoreHtmlClass: ".*|",
     processHtmlClass: "arithmatex",
