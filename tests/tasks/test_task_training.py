@@ -168,6 +168,51 @@ def test_transfer_from_a_language_model_freeze_then_unfreeze(tmp_path):
     assert not torch.equal(snaps.weights[2], start)
 
 
+def _unfreezing(tmp_path, name, max_epochs):
+    cfg = _numeric(tmp_path, name, max_epochs=max_epochs, early_stopping_patience=None)
+    cfg["finetune"] = {"freeze": ["encoder.rnn"], "unfreeze_at_epoch": 1}
+    return run_config_from_dict(cfg)
+
+
+def test_resume_after_the_unfreeze_epoch_gives_the_same_weights(tmp_path):
+    # issue 26 item 11: a run resumed from a checkpoint written after finetune.unfreeze_at_epoch
+    # was rebuilt frozen with one parameter group, and the checkpoint's optimizer state (two
+    # groups) could not load; now the groups and the unfrozen layers come back as they were
+    full = fit(_unfreezing(tmp_path, "full", 4))
+    first = _unfreezing(tmp_path, "split", 2)
+    part = fit(first)
+    ckpt = part.run_dir / "checkpoints" / "last.ckpt"
+    saved = read_checkpoint(ckpt)
+    assert saved["epoch"] == 1
+    assert len(saved["optimizer_states"][0]["param_groups"]) == 2  # unfrozen at epoch 1
+    after_two = saved["state_dict"]
+    first.trainer.max_epochs = 4
+    resumed = fit(first, resume=ckpt)
+    a = read_checkpoint(full.run_dir / "checkpoints" / "last.ckpt")
+    b = read_checkpoint(resumed.run_dir / "checkpoints" / "last.ckpt")
+    assert a["epoch"] == b["epoch"] == 3
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, msg=k)
+    rnn = "encoder.rnn.blocks.0.cell.weight_hh"
+    assert not torch.equal(b["state_dict"][rnn], after_two[rnn])  # the unfrozen layer trained on
+    assert [len(g["params"]) for g in b["optimizer_states"][0]["param_groups"]] == [2, 3]
+
+
+def test_freeze_without_unfreeze_keeps_the_layers_fixed(tmp_path):
+    cfg = _numeric(tmp_path, "frozen", max_epochs=2)
+    cfg["finetune"] = {"freeze": ["encoder.rnn"]}
+    run = run_config_from_dict(cfg)
+    from deeprnn.training import build_datamodule, build_model
+
+    start = build_model(run, build_datamodule(run).prepare().artifacts).state_dict()
+    done = read_checkpoint(fit(run).run_dir / "checkpoints" / "last.ckpt")["state_dict"]
+    assert torch.equal(
+        done["encoder.rnn.blocks.0.cell.weight_hh"], start["encoder.rnn.blocks.0.cell.weight_hh"]
+    )
+    assert not torch.equal(done["head.1.weight"], start["head.1.weight"])
+
+
 def test_bad_finetune_and_data_paths(tmp_path):
     cfg = tiny_config("classify", tmp_path / "data", tmp_path / "x")
     cfg["finetune"] = {"freeze": ["nothing_matches"]}

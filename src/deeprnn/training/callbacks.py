@@ -13,6 +13,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import BaseFinetuning
 
 log = logging.getLogger("deeprnn.training")
 
@@ -205,27 +206,42 @@ class RNGState(pl.Callback):
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class Unfreeze(pl.Callback):
-    """Make the parameters whose names start with one of ``prefixes`` trainable again at the
-    start of ``epoch`` (the second half of freeze-then-fine-tune transfer learning).
+class Unfreeze(BaseFinetuning):
+    """Freeze the parameters whose names start with one of ``prefixes`` and make them trainable
+    again from ``epoch`` on (freeze-then-fine-tune transfer learning), with Lightning's
+    :class:`~lightning.pytorch.callbacks.BaseFinetuning`.
 
-    The optimizer was built over the trainable parameters only, so the unfrozen ones are added
-    to it as a new parameter group with the first group's learning rate.
+    The optimizer is built over the trainable parameters only, so at ``epoch`` the unfrozen
+    ones join it as a new parameter group with the first group's settings (its learning rate
+    included). The groups are saved in every checkpoint: a run resumed after ``epoch`` gets its
+    second group back before the optimizer state loads, and the layers trainable again, so it
+    goes on exactly as an uninterrupted run would.
     """
 
     def __init__(self, prefixes: list[str], epoch: int):
+        super().__init__()
         self.prefixes = list(prefixes)
         self.epoch = epoch
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if trainer.current_epoch != self.epoch:
+    def _matching(self, pl_module) -> list[torch.nn.Parameter]:
+        return [
+            p
+            for name, p in pl_module.named_parameters()
+            if any(name.startswith(pre) for pre in self.prefixes)
+        ]
+
+    def freeze_before_training(self, pl_module) -> None:
+        for p in self._matching(pl_module):
+            p.requires_grad_(False)
+
+    def finetune_function(self, pl_module, epoch: int, optimizer) -> None:
+        if epoch < self.epoch:  # a resumed run starts later: unfreeze at every epoch after
             return
-        params = []
-        for name, p in pl_module.named_parameters():
-            if not p.requires_grad and any(name.startswith(pre) for pre in self.prefixes):
-                p.requires_grad_(True)
-                params.append(p)
-        if params and trainer.optimizers:
-            opt = trainer.optimizers[0]
-            group = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
-            opt.add_param_group({**group, "params": params})
+        params = self._matching(pl_module)
+        for p in params:
+            p.requires_grad_(True)
+        present = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        new = [p for p in params if id(p) not in present]  # none when resumed after epoch
+        if new:
+            group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+            optimizer.add_param_group({**group, "params": new})
