@@ -14,8 +14,28 @@ class CLIError(ValueError):
 TASK_HELP = "the task (classify, tag, forecast, lm, or any registered), when not in the config"
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written, except that a paragraph of unindented prose longer
+    than the terminal is wrapped to it (examples, indented, are kept as they are)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for para in text.split("\n\n"):
+            lines = para.splitlines()
+            prose = lines and not any(line.startswith(" ") for line in lines)
+            if prose and any(len(indent + line) > width for line in lines):
+                joined = " ".join(line.strip() for line in lines)
+                out.append(textwrap.fill(joined, width, initial_indent=indent,
+                                         subsequent_indent=indent))  # fmt: skip
+            else:
+                out.append("\n".join(indent + line for line in lines))
+        return "\n\n".join(out)
+
+
 def formatter(prog):
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+    return _Formatter(prog, max_help_position=32)
 
 
 def quiet() -> None:
