@@ -28,8 +28,12 @@ var wide = codes.filter(function (c) { return c.scrollWidth > c.clientWidth + 1;
 var maths = document.querySelectorAll('.arithmatex').length;
 var done = document.querySelectorAll('.arithmatex mjx-container').length;
 var errors = document.querySelectorAll('mjx-merror, [data-mjx-error]').length;
+var prompts = codes.filter(function (c) { return c.textContent.indexOf('>>> ') >= 0; });
+var copied = prompts.filter(function (c) {  // what Material's copy button takes
+  c.setAttribute('data-md-copying', ''); var t = c.innerText; c.removeAttribute('data-md-copying');
+  return t.indexOf('>>>') >= 0; }).length;
 var d = document.createElement('div'); d.id = 'probe';
-d.textContent = [codes.length, wide, maths, done, errors].join(',');
+d.textContent = [codes.length, wide, maths, done, errors, prompts.length, copied].join(',');
 document.body.appendChild(d); }, 1000); });</script>"""
 PAGES = ["index", "getting-started", "cli", "concepts/cells", "concepts/bptt",
          "concepts/residual-normalisation", "api/layers", "guides/training", "tasks/forecast"]  # fmt: skip
@@ -64,18 +68,24 @@ def _open(site: Path, page: str, tmp_path: Path) -> tuple[list[int], str]:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_reads_in_a_browser(site, page, tmp_path):
-    (codes, wide, maths, typeset, errors), dom = _open(site, page, tmp_path)
+    (codes, wide, maths, typeset, errors, prompts, copied), dom = _open(site, page, tmp_path)
     assert wide == 0, f"{page}: {wide} of {codes} code blocks scroll sideways at 1400 px"
     assert typeset == maths, f"{page}: {maths - typeset} of {maths} equations not typeset"
     assert errors == 0, f"{page}: {errors} equations with TeX errors"
+    assert copied == 0, f"{page}: the copy button copies the >>> prompts of {copied} blocks"
     text = re.sub(r"<[^>]+>", " ", dom)
     for bad in ("Traceback (most recent call last)", "Error:", "NameError"):
         assert bad not in text, f"{page}: {bad!r} on the page"
 
 
 def test_equations_pages_have_equations(site, tmp_path):
-    (_, _, maths, typeset, _), _ = _open(site, "concepts/cells", tmp_path)
+    (_, _, maths, typeset, *_), _ = _open(site, "concepts/cells", tmp_path)
     assert maths >= 5 and typeset == maths
+
+
+def test_the_api_page_has_examples_whose_copy_leaves_the_prompts(site, tmp_path):
+    (*_, prompts, copied), _ = _open(site, "api/layers", tmp_path)
+    assert prompts >= 3 and copied == 0
 
 
 def test_screenshots_of_home_api_and_concept_pages(site, tmp_path):
