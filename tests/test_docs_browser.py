@@ -68,7 +68,7 @@ def _open(site: Path, page: str, tmp_path: Path) -> tuple[list[int], str]:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_reads_in_a_browser(site, page, tmp_path):
-    (codes, wide, maths, typeset, errors, prompts, copied), dom = _open(site, page, tmp_path)
+    (codes, wide, maths, typeset, errors, _prompts, copied), dom = _open(site, page, tmp_path)
     assert wide == 0, f"{page}: {wide} of {codes} code blocks scroll sideways at 1400 px"
     assert typeset == maths, f"{page}: {maths - typeset} of {maths} equations not typeset"
     assert errors == 0, f"{page}: {errors} equations with TeX errors"
