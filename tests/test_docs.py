@@ -51,6 +51,13 @@ def test_mkdocs_build_strict(tmp_path):
     cells = (tmp_path / "concepts" / "cells" / "index.html").read_text(encoding="utf-8")
     assert 'class="arithmatex"' in cells
     assert (tmp_path / "javascripts" / "mathjax" / "tex-svg.js").stat().st_size > 1_000_000
+    from deeprnn import __version__
+
+    assert f"deeprnn {__version__}" in index.read_text(encoding="utf-8")  # the header's version
+    changelog = (tmp_path / "changelog" / "index.html").read_text(encoding="utf-8")
+    assert "Unreleased" in changelog and "Keep a Changelog" in changelog  # CHANGELOG.md shown
+    install = (tmp_path / "install" / "index.html").read_text(encoding="utf-8")
+    assert "python -m build" in install and "deeprnn[keras]" in install
     for page in tmp_path.rglob("*.html"):  # no page loads a script from the network
         html = page.read_text(encoding="utf-8")
         remote = re.findall(r'<script[^>]+src="(https?:[^"]+)"', html)
