@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -207,6 +208,39 @@ def require(module: str, purpose: str):
             f"{purpose} needs the {dist} package, which the base install leaves out: "
             f"pip install 'deeprnn[{extra}]'"
         ) from e
+
+
+def _first_existing(path: Path) -> Path | None:
+    """``path`` or the nearest of its parents that exists (``None`` when none does)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return p
+    return None
+
+
+def check_out_folder(name: str, path) -> Path:
+    """``path`` names a folder to write into: a folder, or nothing yet below a folder. A file
+    there (or above it) is an error naming ``name``, raised before any work is done."""
+    path = Path(path)
+    found = _first_existing(path)
+    if found is not None and not found.is_dir():
+        where = "which is a file" if found == path else f"inside {found}, which is a file"
+        raise ValueError(f"{name} must name a folder, got {str(path)!r}, {where}")
+    return path
+
+
+def check_out_file(name: str, path) -> Path:
+    """``path`` names a file to write: a file, or nothing yet below a folder. A folder there
+    (or a file above it) is an error naming ``name``, raised before any work is done."""
+    path = Path(path)
+    found = _first_existing(path)
+    if found == path and path.is_dir():
+        raise ValueError(f"{name} must name a file, got {str(path)!r}, which is a folder")
+    if found is not None and found != path and not found.is_dir():
+        raise ValueError(
+            f"{name} must name a file in a folder, got {str(path)!r}: {found} is a file"
+        )
+    return path
 
 
 def physical_memory() -> int | None:

@@ -187,3 +187,19 @@ def _copy_model(tmp: Path, trained: Path, drop: str | None = None, edit=None) ->
 def _shrink_hidden(d: Path) -> None:
     cfg = d / "config.json"
     cfg.write_text(cfg.read_text().replace('"hidden_size": 16', '"hidden_size": 8'))
+
+
+def _copy_run(tmp: Path, trained: Path, append_to_config: str = "") -> str:
+    """A copy of the trained run folder, ``append_to_config`` added to its config.yaml."""
+    import shutil
+
+    dst = tmp / "run_copy"
+    shutil.copytree(trained / "run", dst)
+    with (dst / "config.yaml").open("a", encoding="utf-8") as f:
+        f.write(append_to_config)
+    return str(dst)
+
+
+def empty_splits() -> dict:
+    """A ``data.reader`` whose splits hold no example (``_catalogue:empty_splits``)."""
+    return {"train": [], "val": []}

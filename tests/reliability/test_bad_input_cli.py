@@ -5,13 +5,9 @@ on stderr and leave no partial output file. The shared runner and helpers are in
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
-from pathlib import Path
 
 import pytest
-import yaml
 from _catalogue import (
     _copy_model,
     _raw_model,
@@ -20,24 +16,12 @@ from _catalogue import (
     assert_cli_exits_2_with_one_line,
     cli_cases,
 )
-from _tiny import tiny_config
 
 from deeprnn.cli import main as cli_main
 from deeprnn.export import export_folder
 
 # the call tables of the other families (test_bad_input_FAMILY.py), counted with this one
-FAMILIES = ("layers", "readers", "configs", "records", "checkpoints")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A tiny trained classify run (config.yaml, checkpoints/, model/)."""
-    tmp = tmp_path_factory.mktemp("cli")
-    cfg = tiny_config("classify", tmp / "data", tmp / "run", max_epochs=1)
-    (tmp / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert cli_main(["train", "-c", str(tmp / "cfg.yaml")]) == 0
-    return tmp
+FAMILIES = ("layers", "readers", "configs", "records", "checkpoints", "fit")
 
 
 # (id, argv(tmp, trained), regex on the one stderr line); every run passes --output OUT
@@ -72,7 +56,7 @@ CLI_CASES = [
             "--trainer.batch_size",
             "many",
         ],
-        r"trainer\.batch_size must be an int, got 'many'",
+        r"trainer\.batch_size must be an int( or null)?, got 'many'",
     ),
     (
         "train inf clip norm",
@@ -361,4 +345,5 @@ def test_cli_reports_a_type_error_in_one_line(tmp_path, trained, capsys, monkeyp
 
 def test_the_catalogue_has_at_least_40_cases_beyond_the_layer_table():
     CASES = [c for f in FAMILIES for c in importlib.import_module(f"test_bad_input_{f}").CASES]
-    assert len(CASES) + len(CLI_CASES) >= 40
+    cli = CLI_CASES + importlib.import_module("test_bad_input_cli_files").CLI_CASES
+    assert len(CASES) + len(cli) >= 40

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from _catalogue import _w, assert_clear_error, cases
 
-from deeprnn.training import load_yaml, run_config_from_dict
+from deeprnn.training import fit, load_yaml, run_config_from_dict
 
 # (id, call(tmp), exception type, regex on the message)
 CASES = [
@@ -35,6 +35,19 @@ CASES = [
         lambda t: load_yaml(_w(t, "c.yaml", "- 1\n- 2\n")),
         ValueError,
         r"config file .*c\.yaml must hold a mapping at the top, got \[1, 2\]",
+    ),
+    (
+        "yaml python tag",
+        lambda t: load_yaml(_w(t, "c.yaml", 'x: !!python/object/apply:os.system ["echo hi"]\n')),
+        ValueError,
+        r"config file .*c\.yaml is not valid YAML: line 1, column 4: could not determine a "
+        r"constructor for the tag 'tag:yaml\.org,2002:python/object/apply:os\.system'",
+    ),
+    (
+        "config out_dir is a file",
+        lambda t: fit(run_config_from_dict({"out_dir": str(_w(t, "f", "x"))})),
+        ValueError,
+        r"out_dir must name a folder, got '.*/f', which is a file",
     ),
     (
         "yaml missing",

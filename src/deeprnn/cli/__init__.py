@@ -3,8 +3,8 @@
 ``deeprnn train -c config.yaml [--key value ...] | evaluate | predict | summary | export |
 plot | report | bench | demo``; ``deeprnn COMMAND --help`` shows each command's options and
 examples. Errors in configs and inputs (``ValueError`` / ``TypeError`` from the boundary checks,
-missing files) print one line and exit with status 2 (``DEEPRNN_DEBUG=1`` shows the
-traceback); a NaN/Inf loss stops training with status 1.
+missing files, a file where a folder is wanted) print one line and exit with status 2
+(``DEEPRNN_DEBUG=1`` shows the traceback); a NaN/Inf loss stops training with status 1.
 """
 
 from __future__ import annotations
@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("DEEPRNN_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        print(f"deeprnn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        if os.environ.get("DEEPRNN_DEBUG"):  # a path the checks above missed: still one line
+            raise
+        message = f"{e.filename}: {e.strerror}" if e.filename else str(e)
         print(f"deeprnn {args.command}: error: {message}", file=sys.stderr)
         return 2
 

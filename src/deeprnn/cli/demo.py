@@ -151,6 +151,10 @@ def add_parser(sub) -> None:
 
 
 def _main(a, extra) -> int:
+    from deeprnn._validation import check_out_folder
+
+    if a.out is not None:
+        check_out_folder("--out", a.out)  # a file there fails before the data is made
     if a.task == "seq2seq":
         run_seq2seq(
             a.out or Path("runs/demo_seq2seq"),

@@ -19,8 +19,11 @@ examples:
 
 def cmd_evaluate(args, extra: list[str]) -> int:
     from deeprnn._persist import atomic_write_text
+    from deeprnn._validation import check_out_file
     from deeprnn.training import open_run
 
+    if args.out:
+        check_out_file("--out", args.out)  # before the model is evaluated
     metrics = open_run(args.model, args.ckpt).evaluate(parse_overrides(extra))
     text = json.dumps(metrics, indent=2)
     print(text)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from deeprnn.cli._common import CLIError, formatter
 
 EXPORT_EPILOG = """\
@@ -19,10 +17,11 @@ dynamic batch and time axes.
 def cmd_export(args, extra: list[str]) -> int:
     if extra:
         raise CLIError(f"unexpected arguments {extra}")
+    from deeprnn._validation import check_out_file, check_out_folder
     from deeprnn.training import open_run
 
+    out = (check_out_file if args.format == "onnx" else check_out_folder)("--out", args.out)
     saved = open_run(args.model, args.ckpt)
-    out = Path(args.out)
     if args.format == "onnx":
         from deeprnn.export.onnx import export_onnx
 

@@ -19,11 +19,13 @@ then, in Python:
 
 
 def cmd_import(args, extra: list[str]) -> int:
+    from deeprnn._validation import check_out_folder
     from deeprnn.cli._common import CLIError
     from deeprnn.interop import keras_import
 
     if extra:
         raise CLIError(f"unexpected arguments {extra}")
+    check_out_folder("--out", args.out)
     model = keras_import(args.model, config=args.config)
     out = model.save_pretrained(args.out)
     n = sum(p.numel() for p in model.parameters())

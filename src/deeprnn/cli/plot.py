@@ -46,6 +46,7 @@ def _wanted(args) -> tuple[set[str], bool]:
 
 
 def cmd_plot(args, extra: list[str]) -> int:
+    from deeprnn._validation import check_out_file, check_out_folder
     from deeprnn.report import load_run_data, load_run_model, predict_split
     from deeprnn.viz import plot_architecture, plot_confusion, plot_curves, plot_gradient_flow
 
@@ -59,6 +60,10 @@ def cmd_plot(args, extra: list[str]) -> int:
         kinds = {"gradient-flow"}
     if args.out and len(kinds) != 1:
         raise CLIError("--out names one file: use it with a single --kind (or use --out-dir)")
+    if args.out:
+        check_out_file("--out", args.out)
+    if args.out_dir:
+        check_out_folder("--out-dir", args.out_dir)
     folder = Path(args.out_dir) if args.out_dir else run
     if folder is None:
         folder = Path(".")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from pathlib import Path
 
-from deeprnn._validation import RecordError, check_record_fields
+from deeprnn._validation import RecordError, check_out_file, check_record_fields
 from deeprnn.cli._common import CLIError, formatter
 
 EPILOG = """\
@@ -96,9 +97,33 @@ def _flat(row: dict) -> dict:
     return out
 
 
+def _finite(value):
+    """``value`` with every NaN / Inf float made ``None`` (JSON ``null``), and how many were."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, 1
+    if isinstance(value, dict):
+        pairs = [(k, *_finite(v)) for k, v in value.items()]
+        return {k: v for k, v, _ in pairs}, sum(n for *_, n in pairs)
+    if isinstance(value, list | tuple):
+        pairs = [_finite(v) for v in value]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    return value, 0
+
+
 def write_records(rows: list[dict], path: str | None, fmt: str | None) -> None:
+    """``rows`` as JSON lines or CSV. A NaN / Inf prediction is written as JSON ``null`` (an
+    empty CSV cell), so that the output parses anywhere; a note on stderr counts them."""
     suffix = Path(path).suffix.lower() if path and path != "-" else ""
     fmt = fmt or ("csv" if suffix == ".csv" else "jsonl")
+    pairs = [_finite(r) for r in rows]
+    rows, bad = [r for r, _ in pairs], sum(n for _, n in pairs)
+    if bad:
+        print(
+            f"deeprnn predict: note: {bad} prediction value(s) are NaN or Inf (written as "
+            f"{'empty cells' if fmt == 'csv' else 'null'}); the model's weights or the input "
+            "may hold NaN / Inf",
+            file=sys.stderr,
+        )
     buf = io.StringIO()
     if fmt == "csv":
         flat = [_flat(r) for r in rows]
@@ -108,7 +133,7 @@ def write_records(rows: list[dict], path: str | None, fmt: str | None) -> None:
         writer.writerows(flat)
     else:
         for r in rows:
-            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+            buf.write(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n")
     if path in (None, "-"):
         sys.stdout.write(buf.getvalue())
     else:
@@ -124,6 +149,8 @@ def cmd_predict(args, extra: list[str]) -> int:
         raise CLIError(f"unexpected arguments {extra}")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be a positive int, got {args.batch_size}")
+    if args.output not in (None, "-"):
+        check_out_file("--output", args.output)  # before the model runs
     model = open_run(args.model).model
     records = read_records(args.input, args.input_format)
     if not records:

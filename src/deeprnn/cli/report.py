@@ -20,11 +20,14 @@ examples:
 
 
 def cmd_report(args, extra: list[str]) -> int:
+    from deeprnn._validation import check_out_file
     from deeprnn.cli._common import CLIError
     from deeprnn.report import write_report
 
     if extra:
         raise CLIError(f"unexpected arguments {extra}")
+    if args.out:
+        check_out_file("--out", args.out)
     path = write_report(args.run, args.out, predictions=args.predictions, title=args.title)
     print(f"wrote {path}")
     return 0

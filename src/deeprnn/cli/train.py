@@ -26,12 +26,14 @@ launched with torchrun or a cluster (SLURM) environment as Lightning documents.
 
 
 def cmd_train(args, extra: list[str]) -> int:
+    from deeprnn._validation import check_out_folder
     from deeprnn.training import RunFolder, dump_yaml, fit, is_rank_zero, to_dict
 
     run = load_run(args.config, parse_overrides(extra), task=args.task)
     if args.print_config:
         print(dump_yaml(to_dict(run)), end="")
         return 0
+    check_out_folder("out_dir", run.out_dir)  # a file there fails before the data is read
     if getattr(run.data, "folds", None) is not None and getattr(run.data, "fold", None) is None:
         return _train_folds(run, args)
     result = fit(run, resume=args.resume)

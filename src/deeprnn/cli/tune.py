@@ -31,6 +31,7 @@ examples:
 
 
 def cmd_tune(args, extra: list[str]) -> int:
+    from deeprnn._validation import check_out_folder
     from deeprnn.training import apply_overrides, load_yaml
     from deeprnn.training.search import TuneConfig, tune
 
@@ -38,6 +39,8 @@ def cmd_tune(args, extra: list[str]) -> int:
     if args.task is not None:
         base["task"] = args.task
     base = apply_overrides(base, parse_overrides(extra))
+    if base.get("out_dir") is not None:  # a file there fails before any trial
+        check_out_folder("out_dir", base["out_dir"])
     space = load_yaml(args.space) if args.space else None
     options = TuneConfig(
         trials=args.trials,

@@ -94,9 +94,12 @@ def read_csv(path: str | Path, name: str = "data.path"):
     if not path.is_file():
         raise ValueError(f"{name}: file not found: {path}")
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
         raise ValueError(f"{name}: cannot read {path} as CSV: {e}") from e
+    if frame.empty:
+        raise ValueError(f"{name}: {path} is empty: the file holds a header but no rows")
+    return frame
 
 
 def require_columns(frame, columns: Sequence[str], where: str) -> None:

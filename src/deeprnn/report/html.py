@@ -96,9 +96,9 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
         if cfg_path.is_file():
             text = cfg_path.read_text(encoding="utf-8")
             sec.append(_pre(text))
-            import yaml
+            from deeprnn._schema import load_yaml  # safe loading; bad YAML names the file
 
-            task = str((yaml.safe_load(text) or {}).get("task", "?"))
+            task = str(load_yaml(cfg_path).get("task", "?"))
         else:
             sec.append(_note("no config.yaml in the run folder"))
 

@@ -131,7 +131,10 @@ def call_reader(reader: str | None, args: dict, name: str = "data.reader") -> di
     unknown = set(out) - set(SPLITS)
     if unknown:
         raise ValueError(f"{name}: {reader} returned unknown splits {sorted(unknown)}")
-    return {k: list(v) for k, v in out.items() if v is not None}
+    splits = {k: list(v) for k, v in out.items() if v is not None}
+    if not splits.get("train"):
+        raise ValueError(f"{name}: {reader} returned an empty 'train' split (no examples)")
+    return splits
 
 
 def _fractions(cfg) -> list[float]:
@@ -291,7 +294,11 @@ class TaskData(pl.LightningDataModule):
             self.load()
             for name in ("train", "val"):
                 if not self.splits.get(name):
-                    raise ValueError(f"the {name} split is empty; check the data config and files")
+                    source = self.split_sources.get(name)
+                    of = f" ({source})" if source else ""
+                    raise ValueError(
+                        f"the {name} split is empty{of}; check the data config and files"
+                    )
             self._loaded = True
         return self
 

@@ -79,9 +79,12 @@ def _read(path: str, name: str) -> str:
     if not p.is_file():
         raise ValueError(f"{name}: file not found: {p}")
     try:
-        return p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"{name}: {p} is not UTF-8 text ({e})") from e
+    if not text.strip():
+        raise ValueError(f"{name}: {p} is empty (no text)")
+    return text
 
 
 class StreamChunks(IterableDataset):

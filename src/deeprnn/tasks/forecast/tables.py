@@ -57,6 +57,8 @@ def read_table(
         raise DataFormatError(path, None, f"malformed CSV ({sep!r}-separated): {e}") from None
     except pd.errors.EmptyDataError:
         raise DataFormatError(path, None, "empty file: no header and no rows") from None
+    if frame.empty:
+        raise DataFormatError(path, None, f"{where} is empty: the file holds a header but no rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 

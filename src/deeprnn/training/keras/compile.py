@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -69,7 +70,18 @@ def _class_ids(pred: Tensor, y: Tensor, name: str) -> Tensor:
         )
     if y.is_floating_point():
         y = y.round()
-    return y.reshape(-1).long()
+    ids = y.reshape(-1).long()
+    classes = pred.shape[-1]
+    bad = (ids >= classes) | ((ids < 0) & (ids != IGNORE_INDEX))
+    if bool(bad.any()):  # torch would say "Target 5 is out of bounds" (a device assert on CUDA)
+        first = int(bad.nonzero()[0, 0])
+        where = tuple(int(i) for i in torch.unravel_index(torch.tensor(first), y.shape))
+        raise ValueError(
+            f"loss {name!r} needs class ids in [0, {classes - 1}] for the {classes} classes the "
+            f"model predicts (or {IGNORE_INDEX} for padding), got {int(ids[first])} at index "
+            f"{where} of a batch's y ({int(bad.sum())} out of range in that batch)"
+        )
+    return ids
 
 
 def mse(pred: Tensor, y: Tensor) -> Tensor:

@@ -30,7 +30,7 @@ from deeprnn._run_folder import (
     is_export,
     run_of_checkpoint,
 )
-from deeprnn._schema import apply_overrides, to_dict
+from deeprnn._schema import apply_overrides, load_yaml, to_dict
 from deeprnn.training.runner.config import RunConfig, run_config_from_dict
 from deeprnn.training.runner.run import build_datamodule, evaluate_model
 
@@ -68,10 +68,10 @@ class SavedRun:
         return evaluate_model(self.model, self.datamodule(overrides))
 
 
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def _read_yaml(path: Path) -> dict:
+    """A run's saved config, read with safe loading: a Python tag (``!!python/object``) is an
+    error naming the file, never run; so is bad YAML or text that is not UTF-8."""
+    return load_yaml(path)
 
 
 def open_run(path: str | Path, ckpt: str | Path | None = None) -> SavedRun:

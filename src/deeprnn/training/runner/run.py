@@ -213,8 +213,10 @@ def fit_run(
     ``test=False`` never touches the test split (a hyper-parameter search's trials select on
     validation): no test metrics, no ``metrics.json``; ``FitResult.metrics`` is empty."""
 
+    from deeprnn._validation import check_out_folder
+
     artifacts = None
-    folder = RunFolder(run.out_dir)
+    folder = RunFolder(check_out_folder("out_dir", run.out_dir))  # a file there fails first
     logged_before: list[dict] = []
     if resume is not None:  # a bad --resume fails before anything is written
         ckpt = read_checkpoint(resume)
