@@ -31,8 +31,8 @@ def test_path_plus_test_path_tests_on_the_test_file(tmp_path):
     assert "nil" not in _text(dm, "val")  # val carved from the base
     n = len(BASE)
     assert _text(dm, "val") == BASE[round(n * 0.9) :]
-    assert dm.sources["test"].endswith("test.txt")
-    assert dm.sources["val"].startswith(str(tmp_path / "base.txt"))
+    assert dm.split_sources["test"].endswith("test.txt")
+    assert dm.split_sources["val"].startswith(str(tmp_path / "base.txt"))
 
 
 def test_train_path_plus_test_path_carves_validation_from_train(tmp_path):

@@ -66,7 +66,7 @@ def test_bad_values_name_the_key_and_value(data, match):
 
 
 def test_trainer_validation():
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"batch_size must be >= 1 or null \(auto\), got 0"):
         from_dict(TrainerConfig, {"batch_size": 0}, "trainer")
     with pytest.raises(ValueError, match="gradient_clip_norm must be positive"):
         from_dict(TrainerConfig, {"gradient_clip_norm": 0.0}, "trainer")

@@ -28,6 +28,9 @@ figure { margin: 12px 0; } figcaption { font-size: 12px; color: #666; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .note { color: #8a5a00; font-style: italic; }
 .better { color: #1a7f37; } .worse { color: #b3261e; }
+.warnings { background: #fff4e5; border: 1px solid #f0b429; border-left: 6px solid #d97706;
+            border-radius: 6px; margin: 16px 0; padding: 8px 20px; }
+.warnings h2 { border: 0; margin: 6px 0; color: #8a4b00; } .warnings li { margin: 3px 0; }
 """
 
 BASELINES = {"naive_": "naive", "snaive_": "seasonal naive"}
@@ -120,6 +123,56 @@ def metrics_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
             row.append(_ratio(value, base, name))
         rows.append(row)
     return header, rows
+
+
+def provenance_rows(data: Any) -> list[list[Any]]:
+    """The rows ``split | computed on | examples`` of ``metrics.json["data"]`` (what each
+    split was: its source, its size and unit, a fallback, a limit)."""
+    rows: list[list[Any]] = []
+    if not isinstance(data, dict):
+        return rows
+    for split, entry in data.items():
+        if not isinstance(entry, dict):
+            continue
+        source = str(entry.get("source", "?"))
+        notes = [str(entry[k]) for k in ("limited_to",) if entry.get(k)]
+        skipped = entry.get("skipped")
+        if isinstance(skipped, dict) and skipped:
+            notes.append("skipped: " + ", ".join(f"{n} {why}" for why, n in skipped.items()))
+        if notes:
+            source += " (" + "; ".join(notes) + ")"
+        n = entry.get("examples")
+        size = f"{n:,} {entry.get('unit', 'examples')}" if isinstance(n, int) else ""
+        rows.append([split, source, size])
+    return rows
+
+
+def warnings_box(warnings: Any) -> str:
+    """The box of a run's health warnings (``metrics.json["warnings"]``); empty without."""
+    if not isinstance(warnings, list) or not warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings)
+    n = len(warnings)
+    return (
+        f'<div class="warnings" role="alert"><h2>{n} warning{"s" if n > 1 else ""} about '
+        f"this run</h2><ul>{items}</ul></div>"
+    )
+
+
+def training_line(training: Any) -> str:
+    """One sentence of ``metrics.json["training"]``: batch size, epochs, steps, best epoch."""
+    if not isinstance(training, dict) or not training:
+        return ""
+    t = training
+    auto = " (auto)" if t.get("batch_size_auto") else ""
+    text = (
+        f"trained {t.get('epochs')} of {t.get('max_epochs')} epochs (stopped by "
+        f"{t.get('stopped_by')}), {t.get('optimizer_steps')} optimizer steps "
+        f"({t.get('steps_per_epoch')} per epoch), batch_size {t.get('batch_size')}{auto}; the "
+        f"best {t.get('monitor')} on the validation split at epoch {t.get('best_epoch')} "
+        "(counted from 1)"
+    )
+    return f"<p>{html.escape(text)}</p>"
 
 
 def _ratio(value: float, base: float | None, name: str) -> str:

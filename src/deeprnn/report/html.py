@@ -1,12 +1,14 @@
 """``deeprnn report RUN_DIR``: one self-contained HTML page for a run folder.
 
 The page holds the resolved config (``config.yaml``), the model (architecture diagram, layer
-list and the Keras-style summary table of the export folder ``model/``), the test metrics of
-``metrics.json`` with any baselines beside them, the loss / metric curves, every other ``*.png``
-in the run folder, a confusion matrix (classify, tag) or a forecast plot, and sample
-predictions (``metrics.json["samples"]`` when present, else the model run on a few validation
-examples). Images are embedded as base64 PNG data URIs and the CSS is inline: the file opens
-anywhere, offline, and can be mailed or attached as it is.
+list and the Keras-style summary table of the export folder ``model/``), the run's health
+warnings in a box at the top (``metrics.json["warnings"]``), the test metrics of
+``metrics.json`` with any baselines beside them and what each split was (``"data"``: the
+file or carve-out, its size, any fallback) and how training went (``"training"``), the loss /
+metric curves, every other ``*.png`` in the run folder, a confusion matrix (classify, tag) or a
+forecast plot, and sample predictions (``metrics.json["samples"]`` when present, else the
+model run on a few validation examples). Images are embedded as base64 PNG data URIs and the
+CSS is inline: the file opens anywhere, offline, and can be mailed or attached as it is.
 
 A section that cannot be made (no CSV log, no export folder, the data files moved) says why in
 the page instead of failing the report.
@@ -29,6 +31,9 @@ from deeprnn.report._parts import (  # noqa: F401 - metrics_rows, png_data_uri a
     _table,
     metrics_rows,
     png_data_uri,
+    provenance_rows,
+    training_line,
+    warnings_box,
 )
 
 
@@ -113,6 +118,13 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
                 sec.append(_table(header, rows, numeric=set(range(1, len(header)))))
             else:
                 sec.append(_note("metrics.json has no numeric metrics"))
+            data = provenance_rows(metrics.get("data"))
+            if data:
+                sec.append("<p>what each split was (the metrics above are the test split's)</p>")
+                sec.append(_table(["split", "computed on", "examples"], data, numeric={2}))
+            else:
+                sec.append(_note("metrics.json does not say what the splits were"))
+            sec.append(training_line(metrics.get("training")))
         else:
             sec.append(_note("no metrics.json in the run folder (training did not finish?)"))
 
@@ -183,11 +195,12 @@ def build_report(run_dir: str | Path, *, predictions: bool = True, title: str | 
             sec.append(_note("no other *.png in the run folder"))
 
     heading = title or f"deeprnn run: {run.resolve().name}"
-    return _page(heading, f"task {task}", run, out)
+    return _page(heading, f"task {task}", run, out, warnings_box(metrics.get("warnings")))
 
 
-def _page(heading: str, kind: str, folder: Path, out: dict[str, list[str]]) -> str:
-    """The HTML page: header, a nav bar linking every section, the sections."""
+def _page(heading: str, kind: str, folder: Path, out: dict[str, list[str]], alert: str = "") -> str:
+    """The HTML page: header, a nav bar linking every section, ``alert`` (the run's warnings
+    box), the sections."""
     from deeprnn._version import __version__
 
     nav = "".join(f'<a href="#{_anchor(k)}">{html.escape(k)}</a>' for k in out)
@@ -203,7 +216,7 @@ def _page(heading: str, kind: str, folder: Path, out: dict[str, list[str]]) -> s
         f"<header><h1>{html.escape(heading)}</h1>"
         f"<p>{html.escape(kind)} · {html.escape(str(folder.resolve()))} · "
         f"deeprnn {__version__}</p></header>"
-        f"<nav>{nav}</nav><main>{body}</main></body></html>\n"
+        f"<nav>{nav}</nav><main>{alert}{body}</main></body></html>\n"
     )
 
 

@@ -151,29 +151,85 @@ def _fractions(cfg) -> list[float]:
     return [train, cfg.val_fraction, cfg.test_fraction]
 
 
-def labelled_splits_from_csv(cfg, seed: int, x_column: str, y_column: str) -> dict[str, list]:
-    """``(x, y)`` pairs per split from ``cfg.path`` (cut by fractions) or per-split files."""
+def cut_by_fractions(
+    items: list,
+    cfg,
+    seed: int,
+    where: str,
+    own: Sequence[str] = (),
+    sources: dict | None = None,
+    unit: str = "rows",
+) -> dict[str, list]:
+    """The splits cut from one base of ``items`` (the rows of ``where``): train, and val / test
+    unless named in ``own`` (they have files of their own), by ``cfg.val_fraction`` /
+    ``cfg.test_fraction`` after a shuffle with ``seed``. ``sources`` (when given) gets where
+    each cut split came from."""
+    fraction = dict(zip(SPLITS, _fractions(cfg)))
+    carved = [s for s in ("val", "test") if s not in own]
+    names = ["train", *carved]
+    train = 1.0
+    for s in carved:
+        train -= fraction[s]  # 1 - val - test, as the fractions are cut everywhere
+    fr = [train] + [fraction[s] for s in carved]
+    parts = split_indices(len(items), fr, seed)
+    out = {s: [items[i] for i in p] for s, p in zip(names, parts)}
+    if sources is not None:
+        for name, part, f in zip(names, parts, fr):
+            sources[name] = carve_source(where, len(part), len(items), f, seed, unit)
+    return out
+
+
+def carve_source(
+    where: str, n: int, total: int, fraction: float, seed: int, unit: str = "rows"
+) -> str:
+    """How a split cut by a fraction is described: ``"x.csv: 160 of its 200 rows (a 0.8
+    fraction, shuffled with seed 0)"``."""
+    return (
+        f"{where}: {n} of its {total} {unit} (a {fraction:.4g} fraction, shuffled with seed {seed})"
+    )
+
+
+def reader_source(reader: str | None, args: dict | None, split: str) -> str:
+    """How a split a ``data.reader`` returned is described (its arguments shortened)."""
+    shown = ", ".join(f"{k}={v!r}" for k, v in (args or {}).items())
+    if len(shown) > 160:
+        shown = shown[:157] + "..."
+    return f"the {split!r} split of data.reader {reader}({shown})"
+
+
+def labelled_splits_from_csv(
+    cfg, seed: int, x_column: str, y_column: str, sources: dict | None = None
+) -> dict[str, list]:
+    """``(x, y)`` pairs per split from per-split files, or ``cfg.path`` cut by fractions (a
+    ``val_path`` / ``test_path`` given with it is that split; the rest is cut from ``path``).
+    ``sources`` (when given) gets where each split came from."""
     files = {s: getattr(cfg, f"{s}_path") for s in SPLITS}
     if cfg.path is None and files["train"] is None:
         raise ValueError("data.source='csv' needs data.path or data.train_path")
+    sources = {} if sources is None else sources
+
+    def read(path, key: str) -> list:
+        frame = read_csv(path, key)
+        require_columns(frame, [x_column, y_column], f"{key} {path}")
+        return list(zip(frame[x_column].astype(str), frame[y_column]))
+
     out: dict[str, list] = {}
+    own = [s for s in ("val", "test") if files[s] is not None]
+    for split in ("train", *own) if files["train"] is not None else own:
+        out[split] = read(files[split], f"data.{split}_path")
+        sources[split] = str(files[split])
     if files["train"] is not None:
-        for split, path in files.items():
-            if path is None:
-                continue
-            frame = read_csv(path, f"data.{split}_path")
-            require_columns(frame, [x_column, y_column], f"data.{split}_path {path}")
-            out[split] = list(zip(frame[x_column].astype(str), frame[y_column]))
         if "val" not in out:  # carve the validation split out of train
             items = out["train"]
             tr, va = split_indices(len(items), [1 - cfg.val_fraction, cfg.val_fraction], seed)
             out["train"], out["val"] = [items[i] for i in tr], [items[i] for i in va]
+            where = files["train"]
+            sources["train"] = carve_source(where, len(tr), len(items), 1 - cfg.val_fraction, seed)
+            sources["val"] = carve_source(where, len(va), len(items), cfg.val_fraction, seed)
         return out
-    frame = read_csv(cfg.path, "data.path")
-    require_columns(frame, [x_column, y_column], f"data.path {cfg.path}")
-    items = list(zip(frame[x_column].astype(str), frame[y_column]))
-    parts = split_indices(len(items), _fractions(cfg), seed)
-    return {s: [items[i] for i in p] for s, p in zip(SPLITS, parts)}
+    items = read(cfg.path, "data.path")
+    out.update(cut_by_fractions(items, cfg, seed, str(cfg.path), own, sources))
+    return out
 
 
 def pad_ids(seqs: Sequence[Sequence[int]], value: int = 0) -> tuple[Tensor, Tensor]:
@@ -252,19 +308,43 @@ class EpochShuffle(Sampler[int]):
         return iter(order[self.rank :: self.world])
 
 
+AUTO_BATCH_SIZE = 32  # trainer.batch_size: null on a large training split
+MIN_AUTO_BATCH_SIZE = 8  # ... and never below this on a small one
+MIN_EPOCH_STEPS = 16  # the optimizer steps per epoch the auto batch size aims for
+MIN_VAL_EXAMPLES = 30  # fewer validation examples cannot choose a checkpoint reliably
+NO_TEST = "the val split (no test split given)"
+
+
+def auto_batch_size(rows: int, world: int = 1) -> int:
+    """``trainer.batch_size: null``: 32, or smaller so that an epoch of ``rows`` training rows
+    (examples; a language model's stream: its ``bptt`` chunks) over ``world`` processes has at
+    least 16 optimizer steps, never below 8. The one place the automatic batch size is chosen.
+
+    >>> auto_batch_size(10_000), auto_batch_size(300), auto_batch_size(100)
+    (32, 18, 8)
+    """
+    per_step = MIN_EPOCH_STEPS * max(1, int(world))
+    return max(MIN_AUTO_BATCH_SIZE, min(AUTO_BATCH_SIZE, int(rows) // per_step))
+
+
 class TaskData(pl.LightningDataModule):
     """Base of the task data modules.
 
     Subclasses implement :meth:`load` (read the raw splits, fit artifacts on the training split
     unless given) and :meth:`collate`. ``artifacts`` holds what a model needs to be rebuilt and
     to predict on new raw inputs (vocabularies, labels, input size, scaler).
+
+    Provenance: :meth:`load` records in ``split_sources`` where each split came from (a file,
+    which rows or characters of one, a reader, synthetic data); :meth:`provenance` adds the
+    number of examples of each split and the fallback a split took (no test split: the val
+    split is tested). ``batch_size=None`` is :func:`auto_batch_size` of the training split.
     """
 
     def __init__(
         self,
         config,
         *,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         seed: int = 0,
         num_workers: int = 0,
         shuffle: bool = True,
@@ -273,11 +353,13 @@ class TaskData(pl.LightningDataModule):
         super().__init__()
         self.config = config
         self.batch_size = batch_size
+        self.batch_size_auto = batch_size is None
         self.seed = seed
         self.num_workers = num_workers
         self.shuffle = shuffle
         self.artifacts: dict[str, Any] = dict(artifacts or {})
         self.splits: dict[str, list] = {}
+        self.split_sources: dict[str, str] = {}  # split -> where it came from (load fills it)
         self._loaded = False
 
     # -- to implement ----------------------------------------------------------------------------
@@ -300,7 +382,70 @@ class TaskData(pl.LightningDataModule):
                         f"the {name} split is empty{of}; check the data config and files"
                     )
             self._loaded = True
+            if self.batch_size_auto:
+                self.resolve_batch_size()
         return self
+
+    # -- what the splits are ---------------------------------------------------------------------
+    def batch_rows(self) -> int:
+        """How many rows the training split fills batches with (its examples)."""
+        return len(self.splits.get("train") or [])
+
+    def resolve_batch_size(self, world: int = 1) -> int:
+        """``batch_size`` (per process): the one given, else :func:`auto_batch_size` of the
+        training split over ``world`` processes."""
+        if self.batch_size_auto:
+            self.batch_size = auto_batch_size(self.batch_rows(), world)
+        return self.batch_size
+
+    def split_size(self, split: str) -> tuple[int, str]:
+        """``(count, unit)`` of a split: its examples (windows, sentences, tokens ...)."""
+        return len(self.splits.get(split) or []), "examples"
+
+    def test_split(self) -> str:
+        """The split the test metrics are computed on: ``test``, or ``val`` without one."""
+        return "test" if self.splits.get("test") else "val"
+
+    def _default_source(self, split: str) -> str:
+        source = getattr(self.config, "source", None)
+        return f"the {split!r} split of data.source {source!r}" if source else f"the {split} split"
+
+    def provenance(self) -> dict[str, dict[str, Any]]:
+        """What each split is: ``{split: {"source", "examples", "unit"[, "fallback"]}}``; the
+        test entry of data without a test split is the val split, with ``"fallback": "val"``.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for split in SPLITS:
+            if split == "test" and self.test_split() != "test":
+                n, unit = self.split_size("val")
+                out[split] = {"source": NO_TEST, "examples": n, "unit": unit, "fallback": "val"}
+                continue
+            n, unit = self.split_size(split)
+            source = self.split_sources.get(split) or self._default_source(split)
+            out[split] = {"source": source, "examples": n, "unit": unit}
+        return out
+
+    def fallback_warnings(self) -> list[str]:
+        """One line for every split that is another one (tested on validation)."""
+        if self.test_split() == "test":
+            return []
+        n, unit = self.split_size("val")
+        return [
+            f"test metrics are computed on the validation split ({n} {unit}): the data has no "
+            "test split, so they are validation scores (the split that chose the checkpoint), "
+            "not held-out test scores"
+        ]
+
+    def health_warnings(self) -> list[str]:
+        """What makes the data's numbers doubtful: a validation split too small to choose a
+        checkpoint (fewer than 30 examples); subclasses add their own (a missing class)."""
+        n, unit = self.split_size("val")
+        if 0 < n < MIN_VAL_EXAMPLES and unit != "tokens":
+            return [
+                f"the validation split has only {n} {unit} (fewer than {MIN_VAL_EXAMPLES}): too "
+                "few to choose the best checkpoint or stop early reliably; give it more"
+            ]
+        return []
 
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
@@ -338,7 +483,7 @@ class TaskData(pl.LightningDataModule):
         return self._loader("val", train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test" if self.splits.get("test") else "val", train=False)
+        return self._loader(self.test_split(), train=False)
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()

@@ -45,14 +45,17 @@ from torch import Tensor
 
 from deeprnn.data.vocab import read_vocab
 from deeprnn.tasks._data import (
+    SPLITS,
     TaskData,
     Vocab,
     call_reader,
     carve,
+    carve_source,
     labelled_splits_from_csv,
     limit_splits,
     pad_floats,
     pad_ids,
+    reader_source,
     shuffled,
     split_indices,
     stratified,
@@ -141,25 +144,33 @@ class ClassifyData(TaskData):
                 "runs them all"
             )
         own_test = True  # the data has a test split of its own (not cut by test_fraction)
+        self.split_sources = sources = {}
         if cfg.source == "synthetic":
             items = _synthetic(cfg, self.seed)
-            tr, va, te = split_indices(
-                len(items),
-                [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction],
-                self.seed,
-            )
-            raw = {"train": [items[i] for i in tr], "val": [items[i] for i in va]}
-            raw["test"] = [items[i] for i in te]
+            fr = [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction]
+            parts = split_indices(len(items), fr, self.seed)
+            raw = {s: [items[i] for i in p] for s, p in zip(SPLITS, parts)}
+            what = f"synthetic sequences (data.num_examples={cfg.num_examples}, seed {self.seed})"
+            for s, part, f in zip(SPLITS, parts, fr):
+                sources[s] = carve_source(what, len(part), len(items), f, self.seed, "sequences")
             own_test = False
         elif cfg.source == "csv":
-            raw = labelled_splits_from_csv(cfg, self.seed, cfg.text_column, cfg.label_column)
-            own_test = cfg.train_path is not None and cfg.test_path is not None
+            raw = labelled_splits_from_csv(
+                cfg, self.seed, cfg.text_column, cfg.label_column, sources
+            )
+            own_test = cfg.test_path is not None
         elif cfg.source == "folder":
             raw, own_test = _folder_splits(cfg, self.seed)
+            sources.update(_folder_sources(cfg, self.seed, own_test))
         else:
             raw = call_reader(cfg.reader, cfg.reader_args, "data.reader")
+            sources.update({s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw})
         if kfold:
+            pool = " + ".join(s for s in SPLITS if raw.get(s) and (s != "test" or not own_test))
             raw = _fold_splits(raw, cfg.folds, cfg.fold, self.seed, keep_test=own_test)
+            of = f"{cfg.folds} folds of {pool} (stratified by class, seed {self.seed})"
+            sources["train"] = f"the other {cfg.folds - 1} of {of}"
+            sources["val"] = f"fold {cfg.fold} of {of}"
         self.fold_info = None
         if kfold:
             self.fold_info = {
@@ -170,6 +181,22 @@ class ClassifyData(TaskData):
             }
         self._fit_artifacts(raw)
         self.splits = {name: [self.encode(x, y) for x, y in items] for name, items in raw.items()}
+
+    def health_warnings(self) -> list[str]:
+        """:meth:`TaskData.health_warnings`, and a class the validation split has no example of
+        (its accuracy and the checkpoint it chooses never see that class)."""
+        out = super().health_warnings()
+        labels = self.artifacts.get("labels") or []
+        present = {y for _, y in self.splits.get("val") or []}
+        missing = [name for i, name in enumerate(labels) if i not in present]
+        if missing and self.splits.get("val"):
+            shown = ", ".join(repr(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+            out.append(
+                f"the validation split ({len(self.splits['val'])} examples) has no example of "
+                f"{len(missing)} of the {len(labels)} classes ({shown}): the checkpoint it "
+                "chooses never saw them judged"
+            )
+        return out
 
     def _fit_artifacts(self, raw: dict) -> None:
         cfg, art = self.config, self.artifacts
@@ -261,6 +288,23 @@ def _folder_splits(cfg: ClassifyDataConfig, seed: int) -> tuple[dict[str, list],
     held = (cfg.test_fraction, cfg.val_fraction)
     train, test, val = stratified(items["train"], _label_of, held, seed)
     return {"train": train, "val": val, "test": test}, False
+
+
+def _folder_sources(cfg: ClassifyDataConfig, seed: int, own_test: bool) -> dict[str, str]:
+    """Where the splits of ``source: folder`` came from (see :func:`_folder_splits`)."""
+    val = f"a stratified {cfg.val_fraction:.4g} of every class (seed {seed})"
+    if own_test:
+        return {
+            "train": f"{cfg.path} train/, less {val} held out for validation",
+            "val": f"{cfg.path} train/: {val}",
+            "test": f"{cfg.path} test/",
+        }
+    test = f"a stratified {cfg.test_fraction:.4g} of every class (seed {seed})"
+    return {
+        "train": f"{cfg.path}, less {test} for test and {val} for validation",
+        "val": f"{cfg.path}: {val}",
+        "test": f"{cfg.path}: {test}",
+    }
 
 
 def stratified_folds(items: list, k: int, seed: int, key=_label_of) -> list[list]:

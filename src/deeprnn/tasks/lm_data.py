@@ -19,6 +19,7 @@ from deeprnn.tasks._data import (
     carve,
     limit_splits,
     pad_ids,
+    reader_source,
     split_indices,
     tokenize,
     vocab_from_itos,
@@ -131,7 +132,7 @@ class LMData(TaskData):
         """``data.path`` or ``data.train_path`` is the base text; ``val_path`` / ``test_path``
         give those splits their own files, and a split without a file of its own is carved from
         the base by ``val_fraction`` / ``test_fraction`` (in order for one document, shuffled
-        documents otherwise). ``self.sources`` records where each split came from."""
+        documents otherwise). ``self.split_sources`` records where each split came from."""
         cfg = self.config
         if cfg.path and cfg.train_path:
             raise ValueError(
@@ -155,30 +156,33 @@ class LMData(TaskData):
         fr = [1 - sum(fraction[s] for s in carved)] + [fraction[s] for s in carved]
         names = ["train", *carved]
         raw: dict[str, list[str]] = {}
-        self.sources = {}
+        self.split_sources = {}
         if len(docs) == 1:  # one document: cut the text in order
             n, start, cumulative = len(text), 0, 0.0
             for name, f in zip(names, fr):
                 cumulative += f
                 end = n if name == names[-1] else round(n * cumulative)
                 raw[name] = [text[start:end]]
-                self.sources[name] = f"{base} characters [{start}, {end})"
+                self.split_sources[name] = f"{base} characters [{start}, {end})"
                 start = end
         else:
             parts = split_indices(len(docs), fr, self.seed)
-            for name, part in zip(names, parts):
+            for name, part, f in zip(names, parts, fr):
                 raw[name] = [docs[i] for i in part]
-                self.sources[name] = f"{base}: {len(part)} of its {len(docs)} documents (shuffled)"
+                self.split_sources[name] = (
+                    f"{base}: {len(part)} of its {len(docs)} documents (a {f:.4g} fraction, "
+                    f"shuffled with seed {self.seed})"
+                )
         for split, path in own.items():
             raw[split] = split_documents(_read(path, f"data.{split}_path"), cfg.documents)
-            self.sources[split] = str(path)
+            self.split_sources[split] = str(path)
         return raw
 
     def load(self) -> None:
         cfg = self.config
         if cfg.source == "reader":
             raw = call_reader(cfg.reader, cfg.reader_args)
-            self.sources = {split: f"data.reader {cfg.reader}" for split in raw}
+            self.split_sources = {s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw}
         else:
             raw = self._read_text_splits()
         art = self.artifacts
@@ -233,6 +237,18 @@ class LMData(TaskData):
         x, lengths = pad_ids([d[:-1] for d in items])
         y, _ = pad_ids([d[1:] for d in items], value=IGNORE)
         return {"x": x, "y": y, "lengths": lengths}
+
+    def split_size(self, split: str) -> tuple[int, str]:
+        """A stream's tokens, or the documents batched one per row."""
+        docs = self.splits.get(split) or []
+        if self.mode == "stream":
+            return sum(len(d) for d in docs), "tokens"
+        return len(docs), "documents"
+
+    def batch_rows(self) -> int:
+        """The stream's ``bptt`` chunks (one batch row each), or the training documents."""
+        n, _ = self.split_size("train")
+        return n // self.config.bptt if self.mode == "stream" else n
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         if split == "test" and not self.splits.get("test"):

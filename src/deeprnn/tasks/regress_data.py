@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from deeprnn.tasks._data import TaskData, call_reader, pad_floats
+from deeprnn.tasks._data import TaskData, call_reader, pad_floats, reader_source
 
 
 @dataclass
@@ -50,12 +50,17 @@ class RegressData(TaskData):
     def load(self) -> None:
         cfg = self.config
         if cfg.source == "synthetic":
-            raw = {
-                split: synthetic_pairs(cfg.synthetic, n, cfg.sequence_length, self.seed * 10 + i)
-                for i, (split, n) in enumerate(zip(("train", "val", "test"), cfg.sizes))
-            }
+            raw, self.split_sources = {}, {}
+            for i, (split, n) in enumerate(zip(("train", "val", "test"), cfg.sizes)):
+                seed = self.seed * 10 + i
+                raw[split] = synthetic_pairs(cfg.synthetic, n, cfg.sequence_length, seed)
+                self.split_sources[split] = (
+                    f"synthetic {cfg.synthetic!r} problem (data.sequence_length="
+                    f"{cfg.sequence_length}): {n} sequences drawn with seed {seed}"
+                )
         else:
             raw = call_reader(cfg.reader, cfg.reader_args)
+            self.split_sources = {s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw}
         self.splits = {
             s: [self.encode(x, y, f"{s}[{i}]") for i, (x, y) in enumerate(items)]
             for s, items in raw.items()

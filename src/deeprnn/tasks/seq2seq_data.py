@@ -24,7 +24,13 @@ import torch
 
 from deeprnn.data.tokenizers import CharTokenizer
 from deeprnn.data.vocab import Vocab
-from deeprnn.tasks._data import TaskData, call_reader, labelled_splits_from_csv, pad_ids
+from deeprnn.tasks._data import (
+    TaskData,
+    call_reader,
+    labelled_splits_from_csv,
+    pad_ids,
+    reader_source,
+)
 
 
 @dataclass
@@ -126,7 +132,12 @@ def auto_level(cfg: Seq2SeqDataConfig) -> str:
     return "word"
 
 
-def _read_pairs(cfg: Seq2SeqDataConfig, seed: int) -> dict[str, list[tuple[str, str]]]:
+def _read_pairs(
+    cfg: Seq2SeqDataConfig, seed: int, sources: dict | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """The raw ``(source, target)`` pairs of every split; ``sources`` (when given) gets where
+    each split came from."""
+    sources = {} if sources is None else sources
     if cfg.source == "synthetic":
         from deeprnn.seq2seq.synthetic import SyntheticTask
 
@@ -137,6 +148,10 @@ def _read_pairs(cfg: Seq2SeqDataConfig, seed: int) -> dict[str, list[tuple[str, 
         for i, (split, n) in enumerate(zip(("train", "val", "test"), cfg.synthetic_sizes)):
             src, tgt = task.sample(n, generator=torch.Generator().manual_seed(seed * 7 + i))
             out[split] = [(task.decode(s), task.decode(t)) for s, t in zip(src, tgt)]
+            sources[split] = (
+                f"synthetic {cfg.synthetic!r} task (lengths {cfg.synthetic_min_len} to "
+                f"{cfg.synthetic_max_len}): {n} pairs drawn with seed {seed * 7 + i}"
+            )
         return out
     if cfg.source == "parallel":
         from deeprnn.data import read_parallel
@@ -150,12 +165,14 @@ def _read_pairs(cfg: Seq2SeqDataConfig, seed: int) -> dict[str, list[tuple[str, 
         for split, stem in cfg.splits.items():
             pd = read_parallel(folder / f"{stem}.{cfg.src_lang}", folder / f"{stem}.{cfg.tgt_lang}")
             out[split] = list(zip(pd.source, pd.target))
+            sources[split] = f"{folder / stem}.{cfg.src_lang} + .{cfg.tgt_lang}"
         return out
     if cfg.source == "csv":
-        raw = labelled_splits_from_csv(cfg, seed, cfg.src_column, cfg.tgt_column)
+        raw = labelled_splits_from_csv(cfg, seed, cfg.src_column, cfg.tgt_column, sources)
         return {s: [(str(a), str(b)) for a, b in items] for s, items in raw.items()}
 
     raw = call_reader(cfg.reader, cfg.reader_args)
+    sources.update({s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw})
     out = {}
     for split, items in raw.items():
         pairs = []
@@ -176,7 +193,8 @@ class Seq2SeqData(TaskData):
 
     def load(self) -> None:
         cfg, art = self.config, self.artifacts
-        raw = _read_pairs(cfg, self.seed)
+        self.split_sources = {}
+        raw = _read_pairs(cfg, self.seed, self.split_sources)
         art.setdefault("level", auto_level(cfg))
         art.setdefault("lower", cfg.lower)
         level, lower = art["level"], art["lower"]
@@ -245,4 +263,17 @@ class Seq2SeqData(TaskData):
 
     def split_name(self, stage: str) -> str:
         """The split a stage's loader reads (``test`` falls back to ``val``)."""
-        return "test" if stage == "test" and self.splits.get("test") else stage
+        return self.test_split() if stage == "test" else stage
+
+    def split_size(self, split: str) -> tuple[int, str]:
+        return len(self.splits.get(split) or []), "pairs"
+
+    def provenance(self) -> dict:
+        """:meth:`TaskData.provenance`, with the pairs each split dropped (``skipped``)."""
+        out = super().provenance()
+        for why, n in self.skipped.items():
+            split, _, reason = why.partition(": ") if ": " in why else ("train", "", why)
+            entry = out.get(split)
+            if entry is not None and "fallback" not in entry:
+                entry.setdefault("skipped", {})[reason] = n
+        return out

@@ -22,8 +22,9 @@ from deeprnn.tasks._data import (
     TaskData,
     Vocab,
     call_reader,
+    cut_by_fractions,
     pad_ids,
-    split_indices,
+    reader_source,
     vocab_from_itos,
 )
 
@@ -68,8 +69,11 @@ class TagData(TaskData):
 
     def load(self) -> None:
         cfg = self.config
+        self.split_sources = sources = {}
+        own = [s for s in ("val", "test") if getattr(cfg, f"{s}_path")]
         if cfg.source == "reader":
             raw = call_reader(cfg.reader, cfg.reader_args)
+            sources.update({s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw})
         elif cfg.train_path:
             raw = {}
             for split in ("train", "val", "test"):
@@ -78,11 +82,16 @@ class TagData(TaskData):
                     raw[split] = read_conll(
                         path, cfg.token_column, cfg.tag_column, cfg.scheme, f"data.{split}_path"
                     )
-        elif cfg.path:
+                    sources[split] = str(path)
+        elif cfg.path:  # val_path / test_path are those splits; the rest is cut from path
             items = read_conll(cfg.path, cfg.token_column, cfg.tag_column, cfg.scheme)
-            fr = [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction]
-            parts = split_indices(len(items), fr, self.seed)
-            raw = {s: [items[i] for i in p] for s, p in zip(("train", "val", "test"), parts)}
+            raw = cut_by_fractions(items, cfg, self.seed, cfg.path, own, sources, "sentences")
+            for split in own:
+                path = getattr(cfg, f"{split}_path")
+                raw[split] = read_conll(
+                    path, cfg.token_column, cfg.tag_column, cfg.scheme, f"data.{split}_path"
+                )
+                sources[split] = str(path)
         else:
             raise ValueError("data.source='conll' needs data.train_path or data.path")
         art = self.artifacts
@@ -98,6 +107,9 @@ class TagData(TaskData):
         if "labels" not in art:
             art["labels"] = sorted({t for _, tags in train for t in tags})
         self.splits = {s: [self.encode(t, g) for t, g in items] for s, items in raw.items()}
+
+    def split_size(self, split: str) -> tuple[int, str]:
+        return len(self.splits.get(split) or []), "sentences"
 
     def _norm(self, word: str) -> str:
         if self.artifacts.get("normalize_digits"):

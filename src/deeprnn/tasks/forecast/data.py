@@ -69,7 +69,7 @@ from deeprnn._validation import check_choice, check_positive_int
 from deeprnn.data.seasonality import season_length
 from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
-from deeprnn.tasks._data import TaskData, split_indices
+from deeprnn.tasks._data import TaskData, carve_source, split_indices
 from deeprnn.tasks.forecast import columns, reader
 from deeprnn.tasks.forecast.baselines import validation_scores
 from deeprnn.tasks.forecast.columns import MASK
@@ -218,6 +218,36 @@ def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def _row_sources(where: str, cfg: ForecastDataConfig, bounds: dict, times: dict) -> dict:
+    """Where each split's forecasts lie: its rows (and times) in every series (``bounds``:
+    series -> the split boundaries of :func:`split_bounds`)."""
+    if cfg.rows is not None:
+        where += f" (data.rows {cfg.rows})"
+    if cfg.dates is not None:
+        where += f" (data.dates {cfg.dates})"
+    out = {}
+    for i, split in enumerate(("train", "val", "test")):
+        spans = {sid: ((0, *b)[i], b[i]) for sid, b in bounds.items()}
+        if len(spans) == 1:
+            ((sid, (lo, hi)),) = spans.items()
+            stamps = times.get(sid)
+            when = f" ({stamps[lo]} to {stamps[hi - 1]})" if stamps is not None and hi > lo else ""
+            out[split] = f"{where}: windows forecasting rows [{lo}, {hi}){when}"
+        elif len(set(spans.values())) == 1:
+            lo, hi = next(iter(spans.values()))
+            out[split] = (
+                f"{where}: windows forecasting rows [{lo}, {hi}) of each of its {len(spans)} series"
+            )
+        else:
+            shown = ", ".join(f"{sid} [{lo}, {hi})" for sid, (lo, hi) in list(spans.items())[:3])
+            more = " ..." if len(spans) > 3 else ""
+            out[split] = (
+                f"{where}: windows forecasting the {split} rows of each of its {len(spans)} series "
+                f"({shown}{more})"
+            )
+    return out
+
+
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
     """(n, steps, 1) float32 noisy sines (:func:`deeprnn.data.generate_time_series`)."""
     from deeprnn.data import generate_time_series
@@ -255,6 +285,11 @@ class ForecastData(TaskData):
             fr = [1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction]
             parts = split_indices(len(series), fr, self.seed)
             raw = {s: [series[i] for i in p] for s, p in zip(("train", "val", "test"), parts)}
+            what = f"synthetic sines (data.num_series={cfg.num_series}, seed {self.seed})"
+            self.split_sources = {
+                s: carve_source(what, len(p), len(series), f, self.seed, "series, one window each")
+                for s, p, f in zip(("train", "val", "test"), parts, fr)
+            }
             self._fit_scaler(np.concatenate(raw["train"]) if raw["train"] else series[0])
             self.splits = {
                 s: [self._window(self.scaler.transform(a), 0) for a in items]
@@ -289,6 +324,8 @@ class ForecastData(TaskData):
                 art.get("freq"),
             )
         bounds = {sid: split_bounds(len(t), cfg, times.get(sid), sid) for sid, t in tables.items()}
+        where = str(cfg.path) if frame is None else f"the DataFrame of data.reader {cfg.reader}"
+        self.split_sources = _row_sources(where, cfg, bounds, times)
         columns.fit_categorical(art, [t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
         art.setdefault("covariates", columns.feature_names(art))
         frames = {sid: columns.features(art, t, times.get(sid)) for sid, t in tables.items()}
@@ -330,6 +367,11 @@ class ForecastData(TaskData):
                 f"train series have {lengths} steps"
             )
         self._fit_scaler(np.concatenate(parts["train"]))
+        self.split_sources = {
+            s: f"the {s!r} series of data.reader {cfg.reader} ({len(v)} series, "
+            f"{sum(len(a) for a in v)} steps)"
+            for s, v in parts.items()
+        }
         self.splits = {"train": [], "val": [], "test": []}
         self.window_starts = {"train": [], "val": [], "test": []}  # (series, first row)
         for split, series in parts.items():
@@ -338,6 +380,9 @@ class ForecastData(TaskData):
                 for start in range(0, len(arr) - w - h + 1, cfg.stride):
                     self.splits[split].append(self._window(scaled, start))
                     self.window_starts[split].append((f"{split}/{i}", start))
+
+    def split_size(self, split: str) -> tuple[int, str]:
+        return len(self.splits.get(split) or []), "windows"
 
     def prepare(self) -> ForecastData:
         """:meth:`TaskData.prepare`, then the artifact ``baseline_val`` (unless given): the

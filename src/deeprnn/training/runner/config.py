@@ -33,12 +33,17 @@ class TrainerConfig:
     The defaults are a recipe chosen on validation across six datasets nobody tuned them on
     (``benchmarks/default_recipe.py``): up to 30 epochs, early stopping on ``monitor`` after
     5 epochs without improvement (the best checkpoint is restored for test), gradient norms
-    clipped at 1.0; with ``optim.scheduler: plateau``, ``model.revin: true`` for forecasting."""
+    clipped at 1.0; with ``optim.scheduler: plateau``, ``model.revin: true`` for forecasting.
+
+    ``batch_size`` (per process): ``null`` is auto: 32, or smaller so that an epoch has at least
+    16 optimizer steps when the training split is small, never below 8
+    (:func:`deeprnn.tasks._data.auto_batch_size`); the value trained with is written to the run
+    folder's ``config.yaml`` and ``metrics.json["training"]``. A value given is always kept."""
 
     max_epochs: int = 30
     max_steps: int = -1
     max_time: float | None = None  # seconds
-    batch_size: int = 32
+    batch_size: int | None = None  # auto (see above)
     shuffle: bool = True
     accelerator: str = "auto"
     devices: int | str = 1
@@ -66,8 +71,12 @@ class TrainerConfig:
     def validate(self, where: str) -> None:
         if self.max_epochs < 1 and self.max_steps < 1:
             raise ValueError(f"{where}.max_epochs must be >= 1, got {self.max_epochs!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"{where}.batch_size must be >= 1, got {self.batch_size!r}")
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool) or self.batch_size < 1
+        ):
+            raise ValueError(
+                f"{where}.batch_size must be >= 1 or null (auto), got {self.batch_size!r}"
+            )
         for name in ("gradient_clip_norm", "gradient_clip_value", "max_time"):
             if getattr(self, name) is not None:
                 check_finite(where, name, getattr(self, name), positive=True)

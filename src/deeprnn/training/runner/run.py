@@ -15,7 +15,6 @@ test checks the weights agree).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -41,6 +40,7 @@ from deeprnn.training.callbacks import (
     Unfreeze,
 )
 from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_files
+from deeprnn.training.runner import health
 from deeprnn.training.runner.config import RunConfig
 
 log = logging.getLogger("deeprnn.training")
@@ -99,8 +99,8 @@ def build_model(run: RunConfig, artifacts: dict):
 
 def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: bool = True):
     """A ``lightning.Trainer`` with best/last checkpoints (written atomically), early stopping,
-    the NaN guard, a checkpoint on Ctrl-C, exact resume of random states, progress bar and CSV +
-    TensorBoard logs."""
+    the NaN guard, a checkpoint on Ctrl-C, exact resume of random states, the run's health
+    record, progress bar and CSV + TensorBoard logs."""
     from lightning.pytorch.callbacks import (
         EarlyStopping,
         LearningRateMonitor,
@@ -129,6 +129,7 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         GracefulInterrupt(
             folder.interrupted_checkpoint, resume_hint=f"deeprnn train -c {folder.config}"
         ),
+        health.RunHealth(t.monitor, t.mode),
     ]
     if t.early_stopping_patience is not None:
         callbacks.append(
@@ -142,8 +143,13 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
     if logger:
         loggers.append(CSVLogger(run_dir, name=LOGS, version=CSV))
         if t.tensorboard:
-            with contextlib.suppress(ModuleNotFoundError):  # no tensorboard: CSV only
+            try:
                 loggers.append(TensorBoardLogger(run_dir, name=LOGS, version=TENSORBOARD))
+            except ModuleNotFoundError:  # the base install: the CSV log only, said in one line
+                log.warning(
+                    "TensorBoard log skipped: tensorboard is not installed (pip install "
+                    "'deeprnn[tensorboard]'; trainer.tensorboard: false skips it quietly)"
+                )
         if run.optim.scheduler.name != "none" or run.optim.scheduler.warmup_steps:
             callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     callbacks.extend(extra_callbacks)
@@ -184,7 +190,8 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
 class FitResult:
     """What :func:`fit_run` returns: the run folder, the trained model (the best weights) and
     its data module, the test metrics, the export folder and the best checkpoint (``None`` when
-    not written), and the global steps a ``trainer.nonfinite: skip`` run dropped."""
+    not written), the global steps a ``trainer.nonfinite: skip`` run dropped, and the run's
+    health warnings (also in ``metrics["warnings"]``)."""
 
     run_dir: Path
     model: Any
@@ -193,6 +200,7 @@ class FitResult:
     export_dir: Path | None
     best_checkpoint: Path | None
     skipped_steps: list[int] = dataclasses.field(default_factory=list)  # trainer.nonfinite: skip
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def seed_run(run: RunConfig) -> None:
@@ -210,6 +218,13 @@ def fit_run(
     """Train ``run`` (optionally resuming from a ``.ckpt``), test the best weights, write
     ``metrics.json`` and the export folder. Returns a :class:`FitResult`.
 
+    ``metrics.json`` holds the test metrics and what they were computed on: ``data`` (each
+    split's source, size and any fallback: :meth:`TaskData.provenance`), ``training`` (the
+    batch size, epochs, optimizer steps, best epoch, what stopped it) and ``warnings`` (the
+    run's health checks, :mod:`~deeprnn.training.runner.health`; also in the log).
+    ``trainer.batch_size: null`` is resolved from the training split
+    (:func:`~deeprnn.tasks._data.auto_batch_size`) and written so into ``config.yaml``.
+
     ``test=False`` never touches the test split (a hyper-parameter search's trials select on
     validation): no test metrics, no ``metrics.json``; ``FitResult.metrics`` is empty."""
 
@@ -226,11 +241,13 @@ def fit_run(
     run_dir = folder.path
     dm = build_datamodule(run, artifacts).prepare()  # bad data or model configs fail here,
     model = build_model(run, dm.artifacts)  # before the run folder is made
+    trainer = build_trainer(run, run_dir, extra_callbacks)
+    auto_batch = run.trainer.batch_size is None
+    run = _resolve_batch_size(run, dm, trainer.world_size)
     if is_rank_zero():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run, folder.config)
         remove_stale_temp_files(folder.checkpoints)  # a save cut short by a kill
-    trainer = build_trainer(run, run_dir, extra_callbacks)
     if logged_before:
         _carry_csv_log(trainer, logged_before)
     stop = next(cb for cb in trainer.callbacks if isinstance(cb, GracefulInterrupt))
@@ -245,26 +262,47 @@ def fit_run(
     guard = next(cb for cb in trainer.callbacks if isinstance(cb, NaNGuard))
     if guard.message:  # raised inside a hook that Lightning swallowed
         raise NonFiniteLossError(guard.message)
-    if guard.skipped:
-        log.warning(
-            "trainer.nonfinite: skip dropped %d batch(es) with a NaN/Inf loss or gradient, at "
-            "global steps %s",
-            len(guard.skipped),
-            guard.skipped,
-        )
+    record = next(cb for cb in trainer.callbacks if isinstance(cb, health.RunHealth))
+    training = health.training_summary(trainer, record, dm.batch_size, auto_batch)
+    notes = dm.health_warnings() + health.training_warnings(
+        training, train=dm.split_size("train"), max_time=run.trainer.max_time, skipped=guard.skipped
+    )
     ckpt_cb = trainer.checkpoint_callback
     best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else None
     if best is not None and best.is_file():
         state = read_checkpoint(best)["state_dict"]
         model.load_state_dict(state)
     metrics = evaluate_model(model, dm, trainer) if test else {}
+    notes += health.metric_warnings(metrics)
+    health.report(notes)  # (the test fallback was said by evaluate_model)
+    if test:
+        notes = metrics.pop("warnings") + notes
+        metrics.update(training=training, warnings=notes)
     export_dir = None
     if trainer.is_global_zero:
         if test:
             atomic_write_text(folder.metrics, json.dumps(metrics, indent=2) + "\n")
         if run.export:
             export_dir = export_folder(model, folder.model_dir, run=run)
-    return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped))
+    return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped), notes)
+
+
+def _resolve_batch_size(run: RunConfig, dm, world: int) -> RunConfig:
+    """``run`` with ``trainer.batch_size`` resolved: the one given, or the data module's
+    :func:`~deeprnn.tasks._data.auto_batch_size` over ``world`` processes (logged); the run
+    config written to the run folder says the value trained with."""
+    auto = run.trainer.batch_size is None
+    size = dm.resolve_batch_size(world)
+    if auto:
+        n, unit = dm.batch_rows(), dm.split_size("train")[1]
+        log.info(
+            "trainer.batch_size: %d (auto: 32, or smaller so that an epoch of the %d training "
+            "rows (%s) has at least 16 optimizer steps, never below 8)",
+            size,
+            n,
+            unit,
+        )
+    return dataclasses.replace(run, trainer=dataclasses.replace(run.trainer, batch_size=size))
 
 
 def _rows_before(csv_log: Path, global_step: int) -> list[dict]:
@@ -306,7 +344,26 @@ def evaluate_model(model, dm, trainer: pl.Trainer | None = None) -> dict:
     extra = getattr(model, "extra_metrics", None)
     if extra is not None:
         metrics.update(extra(dm))
+    metrics["data"] = data_provenance(dm, trainer)
+    metrics["warnings"] = dm.fallback_warnings()
+    health.report(metrics["warnings"])
     return metrics
+
+
+def data_provenance(dm, trainer: pl.Trainer | None = None) -> dict:
+    """``metrics.json["data"]``: what each split was (:meth:`TaskData.provenance`), with the
+    ``trainer.limit_*_batches`` that computed a split's numbers on part of it."""
+    out = dm.provenance()
+    if trainer is None:
+        return out
+    for split, limit in (
+        ("train", trainer.limit_train_batches),
+        ("val", trainer.limit_val_batches),
+        ("test", trainer.limit_test_batches),
+    ):
+        if limit is not None and limit != 1.0 and split in out:
+            out[split]["limited_to"] = f"trainer.limit_{split}_batches={limit} (part of the split)"
+    return out
 
 
 def trained_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
