@@ -51,7 +51,10 @@ def test_train_writes_the_run_folder(trained):
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["trainer"]["max_epochs"] == 3 and resolved["optim"]["lr"] == 0.02
     assert resolved["optim"]["scheduler"]["name"] == "plateau"  # defaults are filled in
-    assert "test_acc" in json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
+    lines = proc.stdout.splitlines()  # one line per epoch (stdout is a pipe), then the metrics
+    assert [line.split(" - ")[0] for line in lines[:3]] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    printed = "\n".join(lines[3:])
+    assert "test_acc" in json.loads(printed[: printed.rindex("}") + 1])
 
 
 def test_evaluate_predict_export_summary_plot(trained):

@@ -42,6 +42,7 @@ from deeprnn.tasks.optim import build_optimizer
 from deeprnn.training.callbacks import NaNGuard
 from deeprnn.training.keras.data import check_int, inputs, is_number, train_val_loaders
 from deeprnn.training.keras.module import FitModule, History, _Recorder
+from deeprnn.training.progress import EpochLines, EpochProgressBar, stdout_is_terminal
 
 # ----------------------------------------------------------------------- the Trainer
 
@@ -86,6 +87,16 @@ def _trainer(root: Path, verbose: Any, accelerator: str, **kwargs: Any) -> pl.Tr
     }
     options.update(kwargs)
     return pl.Trainer(**options)
+
+
+def _display(verbose: Any) -> tuple[bool, bool]:
+    """``(progress bar, one line per epoch)`` for Keras' ``verbose``: 0 nothing, 1 a progress
+    bar (a line per epoch when stdout is not a terminal), 2 a line per epoch."""
+    level = int(verbose) if isinstance(verbose, bool) else verbose
+    if level not in (0, 1, 2) or not isinstance(level, int):
+        raise ValueError(f"verbose must be 0, 1, 2 or a bool, got {verbose!r}")
+    bar = level == 1 and stdout_is_terminal()
+    return bar, level == 2 or (level == 1 and not bar)
 
 
 def _device_of(model: nn.Module) -> torch.device | None:
@@ -168,7 +179,10 @@ def fit(
         seed: seed Python, NumPy and torch (shuffling, dropout) and make torch deterministic
             for this fit; two fits of the same initial weights give identical weights. The
             initial weights are the model's: seed before building it to fix those too.
-        verbose: show Lightning's progress bar (with the epoch's metrics).
+        verbose: ``1`` / ``True``: a progress bar with the epoch's metrics, its epochs counted
+            from 1 as Keras counts them (``Epoch 3/20``), or when stdout is not a terminal one
+            line per epoch; ``2``: one line per epoch, as Keras' ``verbose=2``
+            (``epoch 3/20 - 0.4s - loss 0.512 - val_loss 0.498``); ``0`` / ``False``: nothing.
         accelerator: ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"gpu"`` ...; the model
             is moved back to its device afterwards.
         default_root_dir: keep Lightning's files here (a CSV log in ``logs/csv/`` that
@@ -190,6 +204,7 @@ def fit(
     """
     check_int("epochs", epochs)
     check_int("batch_size", batch_size)
+    bar, lines = _display(verbose)
     if not is_number(validation_split) or not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     if validation_split and validation_data is not None:
@@ -217,7 +232,7 @@ def fit(
                 "folder fit removes; give it dirpath=... or pass default_root_dir"
             )
 
-    wrapped = FitModule(model, loss, metrics, None, progress_bar=bool(verbose))  # names checked
+    wrapped = FitModule(model, loss, metrics, None, progress_bar=bar)  # names checked
     train, val = train_val_loaders(
         model,
         x,
@@ -272,9 +287,11 @@ def fit(
             callbacks.append(best)
         if not any(isinstance(cb, NaNGuard) for cb in callbacks):  # as the CLI: stop, and say
             callbacks.append(NaNGuard(mode="stop"))
+        shown = [EpochProgressBar()] if bar else []
+        shown += [EpochLines()] if lines else []
         options: dict[str, Any] = {
             "max_epochs": epochs,
-            "callbacks": [_Recorder(history, keys), *callbacks],
+            "callbacks": [_Recorder(history, keys), *shown, *callbacks],
             "enable_checkpointing": any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
             "deterministic": True if seed is not None else None,
         }
@@ -287,7 +304,7 @@ def fit(
             options["gradient_clip_val"] = clip
             options["gradient_clip_algorithm"] = "value" if gradient_clip_value else "norm"
         options.update(trainer_kwargs or {})
-        trainer = _trainer(root, verbose, accelerator, **options)
+        trainer = _trainer(root, bar, accelerator, **options)
         trainer.fit(wrapped, train_dataloaders=train, val_dataloaders=val)
         if best is not None and best.best_model_path:
             wrapped.load_state_dict(read_checkpoint(best.best_model_path)["state_dict"])

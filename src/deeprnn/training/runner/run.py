@@ -40,6 +40,7 @@ from deeprnn.training.callbacks import (
     Unfreeze,
 )
 from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_files
+from deeprnn.training.progress import EpochLines, EpochProgressBar, stdout_is_terminal
 from deeprnn.training.runner import health
 from deeprnn.training.runner.config import RunConfig
 
@@ -100,13 +101,10 @@ def build_model(run: RunConfig, artifacts: dict):
 def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: bool = True):
     """A ``lightning.Trainer`` with best/last checkpoints (written atomically), early stopping,
     the NaN guard, a checkpoint on Ctrl-C, exact resume of random states, the run's health
-    record, progress bar and CSV + TensorBoard logs."""
-    from lightning.pytorch.callbacks import (
-        EarlyStopping,
-        LearningRateMonitor,
-        ModelCheckpoint,
-        TQDMProgressBar,
-    )
+    record, a progress bar (epochs from 1) on a terminal or else one line per epoch
+    (``trainer.progress_bar: false``, or stdout a file or a pipe), and CSV + TensorBoard
+    logs."""
+    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     t = run.trainer
@@ -137,8 +135,8 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         )
     if run.finetune.freeze and run.finetune.unfreeze_at_epoch is not None:
         callbacks.append(Unfreeze(run.finetune.freeze, run.finetune.unfreeze_at_epoch))
-    if t.progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, t.log_every_n_steps)))
+    bar = t.progress_bar and stdout_is_terminal()  # a bar redrawn in a log file is noise
+    callbacks.append(EpochProgressBar(max(1, t.log_every_n_steps)) if bar else EpochLines())
     loggers: list = []
     if logger:
         loggers.append(CSVLogger(run_dir, name=LOGS, version=CSV))
@@ -178,7 +176,7 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         plugins=[AtomicCheckpointIO()],
         logger=loggers or False,
         log_every_n_steps=t.log_every_n_steps,
-        enable_progress_bar=t.progress_bar,
+        enable_progress_bar=bar,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # the data modules shard one global order themselves
