@@ -12,7 +12,7 @@ them. This rewrites, before griffe parses the sections:
 * RST simple tables (``=== ===`` rules) -> Markdown tables.
 
 It also reads docstrings that a class builds at import time from string constants
-(``__doc__ = "..." + _COMMON_DOC + "..."``, as ``deeprnn.layers.LSTM`` does), which
+(``__doc__ = "..." + _ARGS_DOC + "..."``, as ``deeprnn.layers.LSTM`` does), which
 static analysis would otherwise leave empty.
 
 Used from mkdocs.yml (``plugins.mkdocstrings.handlers.python.options.extensions``).

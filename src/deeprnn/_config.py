@@ -43,16 +43,29 @@ class ConfigMixin:
     """``get_config``/``from_config`` and ``save_pretrained``/``from_pretrained``."""
 
     def get_config(self) -> dict[str, Any]:  # pragma: no cover - every subclass overrides
+        """The constructor arguments as a JSON-able dict: ``type(m).from_config(m.get_config())``
+        builds the same module (with fresh weights)."""
         raise NotImplementedError
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
+        """A new module from :meth:`get_config`'s dict (Keras' ``from_config``)."""
         if not isinstance(config, dict):
             raise TypeError(f"config must be a dict, got {type(config).__name__}")
         return cls(**config)
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
+        """Write ``config.json`` (the class and :meth:`get_config`) and ``model.safetensors``
+        (the weights) into ``directory``, atomically; returns the directory.
+        :meth:`from_pretrained` (or ``deeprnn.load_pretrained``) reads it back.
+
+        >>> import deeprnn, tempfile
+        >>> lstm = deeprnn.LSTM(3, 4)
+        >>> folder = lstm.save_pretrained(tempfile.mkdtemp())
+        >>> again = deeprnn.LSTM.from_pretrained(folder)
+        >>> bool((again.blocks[0].cell.weight_hh == lstm.blocks[0].cell.weight_hh).all())
+        True
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         save_weights(self, directory / WEIGHTS_NAME)

@@ -27,8 +27,9 @@ from deeprnn.layers.regularizers import (
     regularization_loss,
 )
 from deeprnn.layers.revin import RevIN
-from deeprnn.layers.rnn import GRU, LSTM, MinimalGRU, SimpleRNN, from_torch, to_torch
+from deeprnn.layers.rnn import GRU, LSTM, MinimalGRU, SimpleRNN
 from deeprnn.layers.stacked import DeepRNN, LayerSpec
+from deeprnn.layers.torch_convert import from_torch, to_torch
 
 __all__ = [
     "GRU",
