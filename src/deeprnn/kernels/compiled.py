@@ -97,10 +97,16 @@ def _cpu_tag() -> str:
     return hashlib.sha1(flags.encode()).hexdigest()[:8]
 
 
+def compiler() -> str | None:
+    """The C++ compiler the build uses (``$CXX``, else ``c++``, as torch's cpp_extension picks
+    it) when it is on PATH, else None: then the kernels cannot be built here."""
+    return shutil.which(os.environ.get("CXX", "c++"))
+
+
 def _build():
     from torch.utils import cpp_extension
 
-    if shutil.which(os.environ.get("CXX", "c++")) is None:
+    if compiler() is None:
         raise RuntimeError("no C++ compiler (c++ / $CXX) on PATH")
     return cpp_extension.load(
         name=f"deeprnn_scan_{_cpu_tag()}",
