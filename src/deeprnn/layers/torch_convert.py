@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeprnn.layers.rnn import GRU, LSTM, SimpleRNN
+from deeprnn._config import registered_classes
 
 # Conversion to and from ``torch.nn.RNN / LSTM / GRU``.
 #
@@ -14,7 +14,9 @@ from deeprnn.layers.rnn import GRU, LSTM, SimpleRNN
 # SimpleRNN keep one, so ``from_torch`` sums them and ``to_torch`` puts the sum in ``b_ih`` and
 # zeros in ``b_hh`` — the same function either way. GRUs keep both vectors (reset-after).
 
-_TORCH_TO_DEEPRNN = {nn.LSTM: LSTM, nn.GRU: GRU, nn.RNN: SimpleRNN}
+# by registered name: deeprnn.layers.rnn's LSTM calls to_torch here, so this module does not
+# import it back (the classes are registered when deeprnn.layers is imported, before this)
+_TORCH_TO_DEEPRNN = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "SimpleRNN"}
 
 
 def _torch_params(module: nn.RNNBase, layer: int, suffix: str) -> dict[str, torch.Tensor]:
@@ -35,7 +37,8 @@ def from_torch(module: nn.Module, **options):
     ``options`` are passed to the deeprnn constructor (e.g. ``return_state=False``);
     ``batch_first``, sizes, layers, bias, dropout and bidirectionality come from ``module``.
     """
-    cls = _TORCH_TO_DEEPRNN.get(type(module))
+    name = _TORCH_TO_DEEPRNN.get(type(module))
+    cls = registered_classes()[name] if name else None
     if cls is None:
         raise TypeError(f"module must be a torch.nn.LSTM, GRU or RNN, got {type(module).__name__}")
     if getattr(module, "proj_size", 0):
@@ -72,7 +75,7 @@ def from_torch(module: nn.Module, **options):
 def to_torch(layer) -> nn.RNNBase:
     """The ``torch.nn`` module equal to a deeprnn ``LSTM``, ``GRU`` or ``SimpleRNN``."""
     cfg = layer.get_config()
-    inverse = {v: k for k, v in _TORCH_TO_DEEPRNN.items()}
+    inverse = {registered_classes()[v]: k for k, v in _TORCH_TO_DEEPRNN.items()}
     torch_cls = inverse.get(type(layer))
     problems = []
     if torch_cls is None:
