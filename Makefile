@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
+# the torch CI installs and tests; pyproject.toml's floor (torch>=2.13) is this version, the
+# oldest one a CI job runs: raise both together
 TORCH  ?= torch==2.13.0
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint format bench docs install clean
+.PHONY: demo test base-install lint format bench docs install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,11 @@ WORKERS ?= auto
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile
+
+# a fresh virtual environment with `pip install .` alone (no extras): the documented commands
+# run, and the ones that need an extra name it (about 3 minutes; CI runs it after make test)
+base-install: $(STAMP)
+	TORCH="$(TORCH)" $(PY) .ci/base_install.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

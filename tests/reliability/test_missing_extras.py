@@ -50,3 +50,27 @@ def test_to_keras_without_keras_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "keras", None)
     with pytest.raises(MissingExtraError, match=r"deeprnn\[keras\]"):
         deeprnn.interop.to_keras(deeprnn.LSTM(3, 4))
+
+
+def test_training_without_tensorboard_says_so_in_one_line(tmp_path, monkeypatch, caplog):
+    """The base install has no tensorboard: the run keeps its CSV log and says in one line that
+    the TensorBoard log was skipped and which extra installs it (it was skipped silently)."""
+    import logging
+
+    import lightning.fabric.loggers.tensorboard as tb
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from deeprnn.training import run_config_from_dict
+    from deeprnn.training.runner import build_trainer
+
+    monkeypatch.setattr(tb, "_TENSORBOARD_AVAILABLE", False)  # what Lightning checks
+    monkeypatch.setattr(tb, "_TENSORBOARDX_AVAILABLE", False)
+    run = run_config_from_dict({"trainer": {"tensorboard": True, "progress_bar": False}})
+    with caplog.at_level(logging.WARNING, logger="deeprnn.training"):
+        trainer = build_trainer(run, tmp_path)
+    said = [r.getMessage() for r in caplog.records if "TensorBoard" in r.getMessage()]
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert said[0].startswith("TensorBoard log skipped: tensorboard is not installed")
+    assert "pip install 'deeprnn[tensorboard]'" in said[0]
+    assert [type(lg) for lg in trainer.loggers] == [CSVLogger]
+    assert not any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers)
