@@ -111,3 +111,25 @@ def reference_forward_backward(module, x, mask, states0, d_out, d_finals, rec_ma
         d_h = d_x
     grads["x"] = d_h
     return out, finals, grads
+
+
+def run_against_reference(module, x, mask, dtype):
+    """Run ``module`` forward and backward from random initial states with random output and
+    final-state gradients, and the NumPy reference with the same inputs: returns
+    ``(states0, out, finals, r_out, r_finals, r_grads)`` (``x.grad``, the initial states' and
+    the parameters' grads are set)."""
+    import torch
+
+    states0 = [
+        type(s)(*(torch.randn_like(t).requires_grad_(True) for t in s))
+        for s in module.initial_state(len(x), dtype=dtype)
+    ]
+    out, finals = module(x, mask=mask, initial_state=states0)
+    d_out = torch.randn_like(out)
+    d_fin = [type(s)(*(torch.randn_like(t) for t in s)) for s in finals]
+    loss = (out * d_out).sum() + sum(
+        (a * b).sum() for s, ds in zip(finals, d_fin) for a, b in zip(s, ds)
+    )
+    loss.backward()
+    r_out, r_fin, r_grads = reference_forward_backward(module, x, mask, states0, d_out, d_fin)
+    return states0, out, finals, r_out, r_fin, r_grads

@@ -9,7 +9,7 @@ from torch.func import functional_call
 
 import deeprnn
 import deeprnn.kernels
-from _refstack import reference_forward_backward
+from _refstack import run_against_reference
 from _registry import LAYER_IDS, LAYERS
 from deeprnn.kernels.dispatch import choose, explain, fused_reason
 
@@ -59,18 +59,7 @@ def _assert_agrees_with_reference(layer, mask, dtype, tol):
     NumPy float64 forward and BPTT), in eval mode (the reference has no dropout)."""
     layer.eval()
     x = torch.randn(4, 6, layer.input_size, dtype=dtype, requires_grad=True)
-    states0 = [
-        type(s)(*(torch.randn_like(t).requires_grad_(True) for t in s))
-        for s in layer.initial_state(len(x), dtype=dtype)
-    ]
-    out, finals = layer(x, mask=mask, initial_state=states0)
-    d_out = torch.randn_like(out)
-    d_fin = [type(s)(*(torch.randn_like(t) for t in s)) for s in finals]
-    loss = (out * d_out).sum() + sum(
-        (a * b).sum() for s, ds in zip(finals, d_fin) for a, b in zip(s, ds)
-    )
-    loss.backward()
-    r_out, r_fin, r_grads = reference_forward_backward(layer, x, mask, states0, d_out, d_fin)
+    states0, out, finals, r_out, r_fin, r_grads = run_against_reference(layer, x, mask, dtype)
     pairs = [("out", out, r_out), ("x grad", x.grad, r_grads["x"])]
     pairs += [(f"final {k}", a, b) for k, s in enumerate(finals) for a, b in zip(s, r_fin[k])]
     for k, cell in enumerate(layer._cells()):

@@ -8,7 +8,7 @@ import torch
 from torch.func import functional_call
 
 import deeprnn
-from _refstack import reference_forward_backward
+from _refstack import run_against_reference
 from _registry import LAYER_IDS, LAYERS
 
 N, T = 3, 5
@@ -106,18 +106,9 @@ def test_agrees_with_numpy_reference(case, masked):
     layer = case.make().double().eval()
     x = torch.randn(N, T, layer.input_size, dtype=torch.float64, requires_grad=True)
     mask = _mask(_lengths(), T, "post") if masked else None
-    states0 = [
-        type(s)(*(torch.randn_like(t).requires_grad_(True) for t in s))
-        for s in layer.initial_state(N, dtype=torch.float64)
-    ]
-    out, finals = layer(x, mask=mask, initial_state=states0)
-    d_out = torch.randn_like(out)
-    d_fin = [type(s)(*(torch.randn_like(t) for t in s)) for s in finals]
-    loss = (out * d_out).sum() + sum(
-        (a * b).sum() for s, ds in zip(finals, d_fin) for a, b in zip(s, ds)
+    states0, out, finals, r_out, r_fin, r_grads = run_against_reference(
+        layer, x, mask, torch.float64
     )
-    loss.backward()
-    r_out, r_fin, r_grads = reference_forward_backward(layer, x, mask, states0, d_out, d_fin)
     np.testing.assert_allclose(out.detach().numpy(), r_out, rtol=1e-8, atol=1e-10)
     for s, rs in zip(finals, r_fin):
         for a, b in zip(s, rs):
