@@ -8,6 +8,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+from deeprnn._headline import BASELINES, LOWER_IS_BETTER
+
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
        color: #222; background: #f6f7f9; }
@@ -32,22 +34,6 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
             border-radius: 6px; margin: 16px 0; padding: 8px 20px; }
 .warnings h2 { border: 0; margin: 6px 0; color: #8a4b00; } .warnings li { margin: 3px 0; }
 """
-
-BASELINES = {"naive_": "naive", "snaive_": "seasonal naive"}
-#: metrics where lower is better (the "x better" column divides baseline by model)
-LOWER_IS_BETTER = (
-    "loss",
-    "mae",
-    "mse",
-    "rmse",
-    "mase",
-    "ppl",
-    "bpc",
-    "bpw",
-    "nll",
-    "smape",
-    "mape",
-)
 
 
 def png_data_uri(path: str | Path) -> str:

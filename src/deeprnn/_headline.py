@@ -1,0 +1,120 @@
+"""How ``metrics.json`` names a model's numbers and its baselines', and the one-line headline
+that compares them.
+
+A metric is ``{stage}_{name}`` (``test_mse``, ``val_acc``); a baseline's number on the same
+split is ``{stage}_{prefix}{name}`` with a prefix from :data:`BASELINES` (``test_snaive_mse``,
+``test_majority_acc``). The console summary, ``metrics.json`` and the report all read these
+names, so a baseline added to a task shows up everywhere by adding its prefix here.
+"""
+
+from __future__ import annotations
+
+#: baseline prefix -> the label a person reads. Order is the column order in tables.
+BASELINES: dict[str, str] = {
+    "naive_": "naive",
+    "snaive_": "seasonal naive",
+}
+
+#: metric names (the last ``_`` part) where lower is better
+LOWER_IS_BETTER = (
+    "loss",
+    "mae",
+    "mse",
+    "rmse",
+    "mase",
+    "ppl",
+    "bpc",
+    "bpw",
+    "nll",
+    "smape",
+    "mape",
+    "crps",
+    "wer",
+    "cer",
+)
+#: metric names (the last ``_`` part) where higher is better
+HIGHER_IS_BETTER = ("acc", "accuracy", "f1", "bleu", "auc", "auroc", "precision", "recall", "r2")
+
+#: each task's headline metric, first one present wins
+HEADLINE_METRICS = ("mse", "acc", "f1", "ppl", "bleu", "mae", "loss")
+
+
+def direction(name: str) -> str | None:
+    """``"min"`` / ``"max"`` for a metric name (``test_mse`` or ``mse``), ``None`` if unknown."""
+    last = name.split("_")[-1]
+    if last in LOWER_IS_BETTER:
+        return "min"
+    if last in HIGHER_IS_BETTER:
+        return "max"
+    return None
+
+
+def is_baseline_key(key: str) -> bool:
+    """Whether ``key`` (``test_snaive_mse``) is a baseline's number rather than the model's."""
+    _, _, name = key.partition("_")
+    return any(name.startswith(p) for p in BASELINES)
+
+
+def numbers(metrics: dict) -> dict[str, float]:
+    """The plain numbers of ``metrics`` (no dicts, lists or booleans)."""
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def baselines_of(metrics: dict, key: str) -> dict[str, float]:
+    """``{label: value}`` of every baseline reported beside the model's ``key``."""
+    nums = numbers(metrics)
+    stage, _, name = key.partition("_")
+    return {
+        label: nums[f"{stage}_{p}{name}"]
+        for p, label in BASELINES.items()
+        if f"{stage}_{p}{name}" in nums
+    }
+
+
+def compare(value: float, base: float, name: str) -> float | None:
+    """How many times better the model is than the baseline (>1 better, <1 worse), or ``None``
+    where the metric's direction is unknown or a value is zero."""
+    d = direction(name)
+    if d is None or not value or not base:
+        return None
+    return base / value if d == "min" else value / base
+
+
+def headline_key(metrics: dict, stage: str = "test") -> str | None:
+    """The model's headline metric on ``stage`` (``test_mse``), ``None`` if it has none."""
+    nums = numbers(metrics)
+    for name in HEADLINE_METRICS:
+        key = f"{stage}_{name}"
+        if key in nums:
+            return key
+    return None
+
+
+def headline(metrics: dict, stage: str = "test") -> str | None:
+    """One sentence: the model's headline metric and how it compares with each baseline.
+
+    >>> headline({"test_mse": 0.5, "test_naive_mse": 1.0, "test_snaive_mse": 0.4})
+    'test mse 0.5: 2.00x better than naive (1), 1.25x worse than seasonal naive (0.4)'
+    """
+    key = headline_key(metrics, stage)
+    if key is None:
+        return None
+    value = numbers(metrics)[key]
+    text = f"{key.replace('_', ' ')} {value:.4g}"
+    parts = []
+    for label, base in baselines_of(metrics, key).items():
+        r = compare(value, base, key)
+        if r is None:
+            continue
+        word = "better" if r >= 1 else "worse"
+        r = r if r >= 1 else 1 / r
+        parts.append(f"{r:.2f}x {word} than {label} ({base:.4g})")
+    if parts:
+        text += ": " + ", ".join(parts)
+    else:
+        text += " (no baseline on this split)"
+    return text
