@@ -38,15 +38,38 @@ HIGHER_IS_BETTER = ("acc", "accuracy", "f1", "bleu", "auc", "auroc", "precision"
 #: each task's headline metric, first one present wins
 HEADLINE_METRICS = ("mse", "acc", "f1", "ppl", "bleu", "mae", "loss")
 
+#: trailing parts that say which scale a metric is on, not what it measures: ``test_mse_scaled``
+#: is an MSE (lower is better) on the scaled targets, ``test_mse`` the same on the original scale
+UNIT_SUFFIXES = ("scaled",)
+
+
+def _measure(name: str) -> str:
+    """The part of ``test_mse_scaled`` / ``mse`` that names what is measured (``mse``)."""
+    parts = name.split("_")
+    while len(parts) > 1 and parts[-1] in UNIT_SUFFIXES:
+        parts.pop()
+    return parts[-1]
+
 
 def direction(name: str) -> str | None:
-    """``"min"`` / ``"max"`` for a metric name (``test_mse`` or ``mse``), ``None`` if unknown."""
-    last = name.split("_")[-1]
+    """``"min"`` / ``"max"`` for a metric name (``test_mse``, ``mse`` or ``test_mse_scaled``),
+    ``None`` if unknown.
+
+    >>> direction("test_mse_scaled"), direction("val_acc"), direction("test_chrf")
+    ('min', 'max', None)
+    """
+    last = _measure(name)
     if last in LOWER_IS_BETTER:
         return "min"
     if last in HIGHER_IS_BETTER:
         return "max"
     return None
+
+
+def scale_of(key: str) -> str:
+    """``"scaled"`` for a metric on the scaled targets (``test_mse_scaled``), else
+    ``"original"`` (the data's own units, or a metric without a scale such as accuracy)."""
+    return "scaled" if key.split("_")[-1] in UNIT_SUFFIXES else "original"
 
 
 def is_baseline_key(key: str) -> bool:
@@ -82,6 +105,28 @@ def compare(value: float, base: float, name: str) -> float | None:
     if d is None or not value or not base:
         return None
     return base / value if d == "min" else value / base
+
+
+def comparisons(metrics: dict, stage: str = "test") -> list[tuple[str, float, dict]]:
+    """Every model metric on ``stage`` that has at least one baseline beside it, the headline
+    metric first: ``[(key, value, {label: (baseline value, ratio or None)}), ...]`` where the
+    ratio is :func:`compare`'s (>1: the model is better).
+
+    >>> comparisons({"test_mae": 2.0, "test_naive_mae": 4.0, "test_acc": 0.9})
+    [('test_mae', 2.0, {'naive': (4.0, 2.0)})]
+    """
+    nums = numbers(metrics)
+    first = headline_key(metrics, stage)
+    rows = []
+    for key, value in nums.items():
+        if not key.startswith(f"{stage}_") or is_baseline_key(key):
+            continue
+        bases = baselines_of(metrics, key)
+        if bases:
+            cmp = {label: (b, compare(value, b, key)) for label, b in bases.items()}
+            rows.append((key, value, cmp))
+    rows.sort(key=lambda r: r[0] != first)  # stable: the rest keep metrics.json's order
+    return rows
 
 
 def headline_key(metrics: dict, stage: str = "test") -> str | None:
