@@ -98,6 +98,17 @@ def build_model(run: RunConfig, artifacts: dict):
     return model
 
 
+class ValidateAtMaxSteps(pl.Callback):
+    """``trainer.max_steps`` reached before the end of an epoch: validate then, so the run ends
+    with a validation score (early stopping and the best checkpoint monitor it; without this
+    Lightning stops mid-epoch unvalidated and early stopping fails on the missing metric)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        last = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if 0 < trainer.max_steps <= trainer.global_step and not last:
+            trainer.should_stop = True  # Lightning validates before it stops
+
+
 def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: bool = True):
     """A ``lightning.Trainer`` with best/last checkpoints (written atomically), early stopping,
     the NaN guard, a checkpoint on Ctrl-C, exact resume of random states, the run's health
@@ -128,6 +139,7 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
             folder.interrupted_checkpoint, resume_hint=f"deeprnn train -c {folder.config}"
         ),
         health.RunHealth(t.monitor, t.mode),
+        ValidateAtMaxSteps(),
     ]
     if t.early_stopping_patience is not None:
         callbacks.append(
