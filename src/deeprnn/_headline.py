@@ -13,6 +13,16 @@ from __future__ import annotations
 BASELINES: dict[str, str] = {
     "naive_": "naive",
     "snaive_": "seasonal naive",
+    "ets_": "AutoETS",
+    "arima_": "AutoARIMA",
+    "majority_": "majority class",
+    "tfidf_": "TF-IDF + logistic regression",
+    "minirocket_": "MiniRocket + ridge",
+    "mft_": "most frequent tag",
+    "unigram_": "unigram",
+    "trigram_": "Kneser-Ney trigram",
+    "copy_": "copy of the source",
+    "mean_": "training mean",
 }
 
 #: metric names (the last ``_`` part) where lower is better
