@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS = ("onnx", "onnxruntime", "onnxscript", "keras", "h5py", "pyarrow", "tensorboard",
-          "tensorboardX", "psycopg", "triton")  # fmt: skip
+          "tensorboardX", "psycopg", "triton", "aeon", "statsforecast")  # fmt: skip
 
 
 def run(argv: list, cwd: Path, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -192,6 +192,8 @@ EXTRAS = {
     "onnxscript": ("onnx", "onnxscript"),
     "onnxruntime": ("onnx", "onnxruntime"),
     "tensorboard": ("tensorboard", "tensorboard"),
+    "aeon": ("baselines", "aeon"),
+    "statsforecast": ("baselines", "statsforecast"),
 }
 
 
