@@ -26,8 +26,12 @@ from deeprnn.cells import (
     GRUCell,
     LayerNormGRUCell,
     LayerNormLSTMCell,
+    LRUCell,
+    LRUState,
     LSTMCell,
+    MinGRUCell,
     MinimalGRUCell,
+    MinLSTMCell,
     RecurrentCell,
     SimpleRNNCell,
 )
@@ -35,6 +39,7 @@ from deeprnn.determinism import set_deterministic
 from deeprnn.gradients import GradientProbe, clip_gradients
 from deeprnn.layers import (
     GRU,
+    LRU,
     LSTM,
     Bidirectional,
     DeepRNN,
@@ -42,7 +47,9 @@ from deeprnn.layers import (
     LayerSpec,
     MaskedBatchNorm1d,
     Masking,
+    MinGRU,
     MinimalGRU,
+    MinLSTM,
     Recurrent,
     SimpleRNN,
     apply_constraints,
@@ -71,6 +78,7 @@ from deeprnn.summary import summary
 
 __all__ = [
     "GRU",
+    "LRU",
     "LSTM",
     "AdditiveAttention",
     "Attention",
@@ -85,6 +93,8 @@ __all__ = [
     "GradientProbe",
     "History",
     "Hypotheses",
+    "LRUCell",
+    "LRUState",
     "LSTMCell",
     "LSTMState",
     "LayerNormGRUCell",
@@ -93,6 +103,10 @@ __all__ = [
     "LuongAttention",
     "MaskedBatchNorm1d",
     "Masking",
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "MinimalGRU",
     "MinimalGRUCell",
     "RNNState",

@@ -49,6 +49,8 @@ KERNELS = {
     "autograd": "the Python scan loop, autograd on the cell's pointwise step",
     "fused_op": "the custom op deeprnn::fused_scan, its loop picked at run time",
     "loop": "the readable loop over cell.step",
+    "compiled_scan": "the compiled C++ linear scan, gates fused, hand-written backward",
+    "parallel_scan": "the associative linear scan in torch, log2(T) parallel rounds",
 }
 
 
@@ -135,6 +137,13 @@ def choose(layer, x: Tensor, mask: Tensor | None = None, state=None) -> Choice:
     Raises ``ValueError`` when ``layer.impl`` forces an implementation that cannot run it."""
     if layer.impl == "loop":
         return _record(layer, Choice("loop", "loop", "impl='loop'"))
+    if getattr(layer.cell, "scan_kind", ""):
+        return _record(layer, _choose_linear(layer, x, mask))
+    if layer.impl == "parallel":
+        raise ValueError(
+            f"impl='parallel' runs the linear recurrences (mingru, minlstm, lru), not "
+            f"{type(layer.cell).__name__}; use impl='auto'"
+        )
     torch_why = torch_reason(layer, x, mask)
     fused_why = fused_reason(layer, mask)
     for impl, why in (("torch", torch_why), ("fused", fused_why)):
@@ -149,6 +158,36 @@ def choose(layer, x: Tensor, mask: Tensor | None = None, state=None) -> Choice:
         return _record(layer, Choice("fused", kernel, f"{why}; {detail}"))
     why = f"torch's op cannot: {torch_why}; the fused kernel cannot: {fused_why}"
     return _record(layer, Choice("loop", "loop", why))
+
+
+def _choose_linear(layer, x: Tensor, mask: Tensor | None) -> Choice:
+    """minGRU / minLSTM / LRU: the compiled scan, else the parallel scan in torch; the loop for
+    what the scans do not draw (zoneout, a gradient probe, carried outputs under a mask)."""
+    from deeprnn.kernels import parallel
+
+    name = type(layer.cell).__name__
+    if layer.impl == "torch":
+        raise ValueError(f"impl='torch' cannot run this layer: torch has no {name} op")
+    loop_why = None
+    if layer.zoneout:
+        loop_why = "zoneout"
+    elif mask is not None and layer.masked_output == "carry":
+        loop_why = "masked_output='carry' with a mask"
+    elif layer._probe is not None:
+        loop_why = "gradient probe"
+    if loop_why is not None:
+        if layer.impl != "auto":
+            raise ValueError(
+                f"impl='{layer.impl}' cannot run this layer: {loop_why}; use impl='auto'"
+            )
+        return Choice("loop", "loop", f"the scans cannot: {loop_why}")
+    if layer.impl == "parallel":
+        return Choice("parallel", "parallel_scan", "impl='parallel'")
+    why = "impl='fused'" if layer.impl == "fused" else f"{name} is a linear recurrence"
+    compiled_why = parallel.unsupported_reason(layer.cell, x)
+    if compiled_why is None:
+        return Choice("fused", "compiled_scan", f"{why}; compiled scan on CPU")
+    return Choice("parallel", "parallel_scan", f"{why}; no compiled scan: {compiled_why}")
 
 
 def _what(layer) -> str:

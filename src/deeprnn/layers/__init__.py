@@ -12,6 +12,7 @@ from deeprnn.layers.masking import (
     strip_mask,
 )
 from deeprnn.layers.norm import MaskedBatchNorm1d
+from deeprnn.layers.parallel import LRU, MinGRU, MinLSTM
 from deeprnn.layers.recurrent import Recurrent
 from deeprnn.layers.regularizers import (
     L1,
@@ -36,6 +37,7 @@ __all__ = [
     "L1",
     "L1L2",
     "L2",
+    "LRU",
     "LSTM",
     "MERGE_MODES",
     "Bidirectional",
@@ -47,6 +49,8 @@ __all__ = [
     "MaskedSequence",
     "Masking",
     "MaxNorm",
+    "MinGRU",
+    "MinLSTM",
     "MinMaxNorm",
     "MinimalGRU",
     "NonNeg",

@@ -26,7 +26,7 @@ from deeprnn.layers.regularizers import (
     serialize,
 )
 
-IMPLS = ("auto", "torch", "fused", "loop")
+IMPLS = ("auto", "torch", "fused", "parallel", "loop")
 MASKED_OUTPUTS = ("zero", "carry")
 WEIGHT_KINDS = ("kernel", "recurrent", "bias")
 #: the Keras-style options every recurrent layer takes, with their defaults (today's behaviour)
@@ -77,7 +77,10 @@ class Recurrent(SequenceLayer):
             ``"torch"`` (torch's fused cuDNN / oneDNN op: plain LSTM, reset-after GRU,
             tanh/relu SimpleRNN, no recurrent dropout in training, no zoneout), else
             ``"fused"`` (deeprnn's kernel with hand-written BPTT, :mod:`deeprnn.kernels`), else
-            ``"loop"``, the readable Python loop every kernel is tested against. The choice is
+            ``"loop"``, the readable Python loop every kernel is tested against. The linear
+            recurrences (:class:`~deeprnn.cells.MinGRUCell`, ``MinLSTMCell``, ``LRUCell``)
+            have no torch op: ``"fused"`` is their compiled CPU scan, ``"parallel"`` the
+            associative scan in torch (:mod:`deeprnn.kernels.parallel`). The choice is
             made per call by :func:`deeprnn.kernels.choose`; ``deeprnn.kernels.explain(model,
             x)`` runs a model once and says what each recurrent layer ran and why.
         checkpoint_steps: activation checkpointing over time: keep the states every this many
@@ -151,6 +154,11 @@ class Recurrent(SequenceLayer):
         self.layout = (1,)
         self.go_backwards = check_bool("go_backwards", go_backwards)
         self.recurrent_dropout = check_probability("recurrent_dropout", recurrent_dropout)
+        if self.recurrent_dropout and getattr(cell, "scan_kind", ""):
+            raise ValueError(
+                f"recurrent_dropout must be 0 for {type(cell).__name__} (it has no recurrent "
+                f"matrix to drop into), got {recurrent_dropout}; use input_dropout or zoneout"
+            )
         self.zoneout = check_probability("zoneout", zoneout)
         self.masked_output = check_choice("masked_output", masked_output, MASKED_OUTPUTS)
         self.impl = check_choice("impl", impl, IMPLS)
@@ -326,6 +334,10 @@ class Recurrent(SequenceLayer):
 
             out, finals = torch_scan([self], x, mask, [state])
             return out, finals[0]
+        if choice.kernel in ("compiled_scan", "parallel_scan"):
+            from deeprnn.kernels.parallel import parallel_scan
+
+            return parallel_scan(self, x, mask, state, choice.kernel)
         if choice.impl == "fused":
             from deeprnn.kernels.fused import fused_scan
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -45,6 +46,7 @@ class LayerSpec:
     zoneout: float | None = None
     input_dropout: float | None = None
     output_dropout: float | None = None
+    cell_options: dict | None = None
 
     @classmethod
     def coerce(cls, spec, index: int) -> LayerSpec:
@@ -96,7 +98,12 @@ class DeepRNN(SequenceLayer):
             ``reset_after``, ``layer_norm``, ``bias``, ``recurrent_dropout``, ``zoneout``,
             ``input_dropout``, ``output_dropout``);
             omitted fields take the stack-wide value. Or use ``hidden_size`` + ``num_layers``.
-        cell: ``"lstm"``, ``"gru"``, ``"rnn"`` or ``"minimal_gru"``.
+        cell: ``"lstm"``, ``"gru"``, ``"rnn"``, ``"minimal_gru"``, or a linear recurrence that
+            trains in parallel over time: ``"mingru"``, ``"minlstm"``, ``"lru"`` (see
+            :mod:`deeprnn.cells.parallel`; the papers' deep stack is ``residual=True,
+            norm="layer"``).
+        cell_options: extra keyword arguments of the cell class, e.g. ``{"candidate":
+            "identity"}`` (minGRU / minLSTM) or ``{"r_min": 0.5, "r_max": 0.99}`` (LRU).
         bidirectional, merge_mode: per-layer defaults; ``merge_mode`` one of ``concat``,
             ``sum``, ``mul``, ``ave`` or ``None`` (last layer only: returns a tuple).
         activation: SimpleRNN nonlinearity. reset_after: GRU variant. layer_norm: use the
@@ -159,6 +166,7 @@ class DeepRNN(SequenceLayer):
         stateful: bool = False,
         input_dropout: float = 0.0,
         output_dropout: float = 0.0,
+        cell_options: dict | None = None,
         **keras_options: Any,
     ):
         super().__init__(
@@ -187,6 +195,7 @@ class DeepRNN(SequenceLayer):
             zoneout=zoneout,
             input_dropout=input_dropout,
             output_dropout=output_dropout,
+            cell_options=cell_options,
         )
         if layers is None:
             if hidden_size is None:
@@ -245,6 +254,20 @@ class DeepRNN(SequenceLayer):
         check_probability(f"{where}.zoneout", r.zoneout)
         check_probability(f"{where}.input_dropout", r.input_dropout)
         check_probability(f"{where}.output_dropout", r.output_dropout)
+        if r.cell_options is not None:
+            if not isinstance(r.cell_options, dict):
+                raise ValueError(
+                    f"{where}.cell_options must be a dict or None, got {r.cell_options!r}"
+                )
+            params = inspect.signature(CELLS[r.cell][0]).parameters
+            fixed = ("input_size", "hidden_size", "bias", "init")
+            for key in r.cell_options:
+                if key not in params or key in fixed:
+                    known = [k for k in params if k not in fixed]
+                    raise ValueError(
+                        f"{where}.cell_options has {key!r}, not an option of cell {r.cell!r}; "
+                        f"its options: {known}"
+                    )
         if r.layer_norm and CELLS[r.cell][1] is None:
             raise ValueError(
                 f"{where}: layer_norm is available for 'lstm' and 'gru', got cell {r.cell!r}"
@@ -263,6 +286,7 @@ class DeepRNN(SequenceLayer):
             kwargs["activation"] = spec.activation
         if spec.cell == "gru" and not spec.layer_norm:
             kwargs["reset_after"] = spec.reset_after
+        kwargs.update(spec.cell_options or {})
         return cls(input_size, spec.hidden_size, **kwargs)
 
     def _build(self) -> None:
