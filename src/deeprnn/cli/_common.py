@@ -78,3 +78,22 @@ def load_run(config: str | None, overrides: list[tuple[str, object]], task: str 
         data["task"] = task
     data = apply_overrides(data, overrides)
     return run_config_from_dict(data, where=str(config) if config else "config")
+
+
+def say_headline(metrics: dict, stream=None) -> None:
+    """Print the model's headline metric against its baselines on the test split
+    (:func:`deeprnn._headline.headline`), naming the split it was computed on."""
+    import sys
+
+    from deeprnn._headline import headline
+
+    line = headline(metrics)
+    if line is None:
+        return
+    data = metrics.get("data") if isinstance(metrics.get("data"), dict) else {}
+    test = data.get("test") or {}
+    where = ""
+    if test.get("examples") is not None:
+        of = " (the validation split)" if test.get("fallback") == "val" else ""
+        where = f" [on the test split{of}: {test['examples']} {test.get('unit', 'examples')}]"
+    print(f"{line}{where}", file=stream or sys.stdout)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from deeprnn.cli._common import formatter, parse_overrides
+from deeprnn.cli._common import formatter, parse_overrides, say_headline
 
 EVALUATE_EPILOG = """\
 MODEL is a run folder (its best checkpoint), a .ckpt file or an export folder. The data
@@ -27,6 +28,7 @@ def cmd_evaluate(args, extra: list[str]) -> int:
     metrics = open_run(args.model, args.ckpt).evaluate(parse_overrides(extra))
     text = json.dumps(metrics, indent=2)
     print(text)
+    say_headline(metrics, sys.stderr)  # stdout stays the JSON
     if args.out:
         atomic_write_text(args.out, text + "\n")
         print(f"wrote {args.out}")

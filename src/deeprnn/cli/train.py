@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from deeprnn.cli._common import TASK_HELP, CLIError, formatter, load_run, parse_overrides
+from deeprnn.cli._common import (
+    TASK_HELP,
+    CLIError,
+    formatter,
+    load_run,
+    parse_overrides,
+    say_headline,
+)
 
 TRAIN_EPILOG = """\
 Every key of the config can be overridden on the command line as --section.key VALUE
@@ -40,6 +47,7 @@ def cmd_train(args, extra: list[str]) -> int:
     if is_rank_zero():
         shown = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
         print(json.dumps(shown, indent=2))
+        say_headline(result.metrics)
         print(f"wrote {RunFolder(result.run_dir).metrics}")
         if result.best_checkpoint is not None:
             print(f"wrote {result.best_checkpoint}")

@@ -180,6 +180,7 @@ class ClassifyData(TaskData):
                 "test_is_fold": "test" not in raw,
             }
         self._fit_artifacts(raw)
+        self.raw_splits = raw  # the examples as read: the baselines fit and score on them
         self.splits = {name: [self.encode(x, y) for x, y in items] for name, items in raw.items()}
 
     def health_warnings(self) -> list[str]:

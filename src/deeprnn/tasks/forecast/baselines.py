@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import torch
 
 from deeprnn.tasks.forecast.distributions import masked_mean, seasonal_naive
@@ -90,3 +91,110 @@ def note_choice(choice: str, scores: dict, revin: bool, seasonality: int) -> Non
         choice,
         ", ".join(f"{name} {value:.4g}" for name, value in shown.items()),
     )
+
+
+# -- classical baselines: AutoETS / AutoARIMA (statsforecast) -------------------------------------
+#: ``baselines: true`` fits them only when the val + test windows and their histories are few
+CLASSICAL_MAX_FITS = 120
+CLASSICAL_MAX_HISTORY = 2000
+CLASSICAL = {"ets": "AutoETS", "arima": "AutoARIMA"}
+
+
+def histories(dm, split: str) -> list:
+    """Each window of ``split``'s history: the scaled target (a 1-D float64 array) from the
+    first row of its series that the data module's windows cover, without a gap, to the
+    window's forecast origin (its input window's end) — the whole past a classical model is
+    refitted on, per window. Data without window positions (``source: sines``, one window per
+    series): the window's input alone."""
+    w = int(dm.artifacts["input_window"])
+    starts = getattr(dm, "window_starts", None)
+    if not starts or not starts.get(split):
+        return [x[:w, 0].double().numpy() for x, _ in dm.splits[split]]
+    series: dict = {}  # sid -> {row: value}
+    for s in ("train", "val", "test"):
+        for (sid, start), (x, _) in zip(starts.get(s) or [], dm.splits.get(s) or []):
+            rows = series.setdefault(sid, {})
+            for i, v in enumerate(x[:, 0].tolist()):
+                rows.setdefault(start + i, v)
+    out = []
+    for sid, start in starts[split]:
+        rows, end = series[sid], start + w
+        first = start
+        while first - 1 in rows:
+            first -= 1
+        out.append(np.array([rows[r] for r in range(first, end)], dtype=np.float64))
+    return out
+
+
+def classical(dm, names: list[str], explicit: bool) -> dict:
+    """``{stage}_{ets|arima}_{metric}``: statsforecast's AutoETS / AutoARIMA with season
+    ``data.seasonality``, refitted on every val / test window's history (:func:`histories`) on
+    the original scale, scored like the model (:class:`~deeprnn.tasks.forecast.metrics.
+    ForecastScorer`: the scaled and original-scale metrics, over the observed steps). Only for
+    one target (covariates are not used); beyond :data:`CLASSICAL_MAX_FITS` windows or
+    :data:`CLASSICAL_MAX_HISTORY` steps of history only when named in the ``baselines`` key."""
+    from deeprnn._validation import MissingExtraError, require
+    from deeprnn.tasks.baselines import skipped, stages
+
+    names = [n for n in names if n in CLASSICAL]
+    if not names:
+        return {}
+    art = dm.artifacts
+    if len(art["targets"]) != 1:
+        for n in names:
+            skipped(n, f"univariate series only, and the data has {len(art['targets'])} targets")
+        return {}
+    splits = dict.fromkeys(stages(dm).values())
+    past = {s: histories(dm, s) for s in splits}
+    fits = sum(len(p) for p in past.values())
+    longest = max((len(h) for p in past.values() for h in p), default=0)
+    if not explicit and (fits > CLASSICAL_MAX_FITS or longest > CLASSICAL_MAX_HISTORY):
+        for n in names:
+            skipped(
+                n,
+                f"{fits} val/test windows to refit on (cap {CLASSICAL_MAX_FITS}), histories "
+                f"up to {longest} steps (cap {CLASSICAL_MAX_HISTORY}); name it in the "
+                "baselines key to run it",
+            )
+        return {}
+    try:
+        require("statsforecast", "the ets / arima baselines")
+    except MissingExtraError as e:
+        for n in names:
+            skipped(n, str(e))
+        return {}
+    return _score_classical(dm, names, past)
+
+
+def _score_classical(dm, names: list[str], past: dict) -> dict:
+    from statsforecast.models import AutoARIMA, AutoETS
+
+    from deeprnn.tasks.baselines import stages
+    from deeprnn.tasks.forecast.metrics import ForecastScorer
+
+    art = dm.artifacts
+    w, h, m = int(art["input_window"]), int(art["horizon"]), int(art.get("seasonality", 1))
+    models = {"ets": AutoETS, "arima": AutoARIMA}
+    out: dict = {}
+    for name in names:
+        scorer = ForecastScorer(dm.scaler, 1, h, m)
+        for stage, split in stages(dm).items():
+            windows = dm.splits[split]
+            preds = []
+            for series in past[split]:
+                original = dm.scaler.inverse(torch.from_numpy(series)[:, None], 1)[:, 0]
+                f = models[name](season_length=m).forecast(y=original.numpy(), h=h)["mean"]
+                preds.append(torch.as_tensor(np.asarray(f, dtype=np.float64))[:, None])
+            pred = dm.scaler.transform(torch.stack(preds), 1).float()  # (N, H, 1) scaled
+            x = torch.stack([x for x, _ in windows])
+            y = torch.stack([t for _, t in windows])
+            observed = torch.isfinite(y)
+            masked = None if bool(observed.all()) else observed
+            y = torch.where(observed, y, torch.zeros_like(y))
+            scorer.score(stage, x[:, :w], pred, y, masked)
+            for metric, value in scorer.metrics[f"{stage}_model"].items():
+                out[f"{stage}_{name}_{metric}"] = float(value.compute())
+        log.info(
+            "baseline %s: %s refitted on each val / test window's history", name, CLASSICAL[name]
+        )
+    return out

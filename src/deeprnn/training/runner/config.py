@@ -110,6 +110,14 @@ class RunConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     export: bool = True
+    # the baselines scored beside the model (deeprnn.tasks.baselines): true (every one of the
+    # task's, the costly ones within a size cap), false (none), or a list of names
+    baselines: bool | list[str] = True
+
+    def validate(self, where: str) -> None:
+        from deeprnn.tasks.baselines import check_selection
+
+        check_selection(self.baselines, f"{where}.baselines")
 
 
 def run_config_from_dict(data: dict, where: str = "config") -> RunConfig:

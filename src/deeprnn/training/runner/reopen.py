@@ -65,7 +65,9 @@ class SavedRun:
 
     def evaluate(self, overrides: Sequence[tuple[str, Any]] = ()) -> dict:
         """The model's test metrics on the run's data (see :func:`evaluate_model`)."""
-        return evaluate_model(self.model, self.datamodule(overrides))
+        run = self.run_config(overrides)
+        dm = build_datamodule(run, self.model.artifacts).prepare()
+        return evaluate_model(self.model, dm, baselines=run.baselines)
 
 
 def _read_yaml(path: Path) -> dict:

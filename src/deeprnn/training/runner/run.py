@@ -282,7 +282,7 @@ def fit_run(
     if best is not None and best.is_file():
         state = read_checkpoint(best)["state_dict"]
         model.load_state_dict(state)
-    metrics = evaluate_model(model, dm, trainer) if test else {}
+    metrics = evaluate_model(model, dm, trainer, run.baselines) if test else {}
     notes += health.metric_warnings(metrics)
     health.report(notes)  # (the test fallback was said by evaluate_model)
     if test:
@@ -338,8 +338,10 @@ def _carry_csv_log(trainer: pl.Trainer, rows: list[dict]) -> None:
             writer.metrics[:0] = rows
 
 
-def evaluate_model(model, dm, trainer: pl.Trainer | None = None) -> dict:
-    """Test metrics of ``model`` on the data module's test split, plus task extras (baselines)."""
+def evaluate_model(model, dm, trainer: pl.Trainer | None = None, baselines=True) -> dict:
+    """Test metrics of ``model`` on the data module's test split, plus task extras, and the
+    task's baselines on the val and test splits (:mod:`deeprnn.tasks.baselines`; ``baselines``
+    is the run config's key: true, false or a list of names)."""
     if trainer is None:
         trainer = pl.Trainer(
             accelerator="auto",
@@ -354,6 +356,9 @@ def evaluate_model(model, dm, trainer: pl.Trainer | None = None) -> dict:
     extra = getattr(model, "extra_metrics", None)
     if extra is not None:
         metrics.update(extra(dm))
+    from deeprnn.tasks.baselines import compute
+
+    metrics.update(compute(getattr(model, "task_name", ""), dm, baselines))
     metrics["data"] = data_provenance(dm, trainer)
     metrics["warnings"] = dm.fallback_warnings()
     health.report(metrics["warnings"])
