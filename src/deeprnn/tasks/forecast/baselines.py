@@ -110,9 +110,13 @@ def histories(dm, split: str) -> list:
     starts = getattr(dm, "window_starts", None)
     if not starts or not starts.get(split):
         return [x[:w, 0].double().numpy() for x, _ in dm.splits[split]]
+    wanted = {sid for sid, _ in starts[split]}
     series: dict = {}  # sid -> {row: value}
     for s in ("train", "val", "test"):
-        for (sid, start), (x, _) in zip(starts.get(s) or [], dm.splits.get(s) or []):
+        for i, (sid, start) in enumerate(starts.get(s) or []):
+            if sid not in wanted:
+                continue
+            x, _ = dm.splits[s][i]
             rows = series.setdefault(sid, {})
             for i, v in enumerate(x[:, 0].tolist()):
                 rows.setdefault(start + i, v)
@@ -145,17 +149,15 @@ def classical(dm, names: list[str], explicit: bool) -> dict:
             skipped(n, f"univariate series only, and the data has {len(art['targets'])} targets")
         return {}
     splits = dict.fromkeys(stages(dm).values())
-    past = {s: histories(dm, s) for s in splits}
-    fits = sum(len(p) for p in past.values())
+    fits = sum(len(dm.splits[s]) for s in splits)
+    past = {s: histories(dm, s) for s in splits} if explicit or fits <= CLASSICAL_MAX_FITS else {}
     longest = max((len(h) for p in past.values() for h in p), default=0)
     if not explicit and (fits > CLASSICAL_MAX_FITS or longest > CLASSICAL_MAX_HISTORY):
+        why = f"{fits} val/test windows to refit on (cap {CLASSICAL_MAX_FITS})"
+        if longest > CLASSICAL_MAX_HISTORY:
+            why = f"histories up to {longest} steps (cap {CLASSICAL_MAX_HISTORY})"
         for n in names:
-            skipped(
-                n,
-                f"{fits} val/test windows to refit on (cap {CLASSICAL_MAX_FITS}), histories "
-                f"up to {longest} steps (cap {CLASSICAL_MAX_HISTORY}); name it in the "
-                "baselines key to run it",
-            )
+            skipped(n, f"{why}; name it in the baselines key to run it")
         return {}
     try:
         require("statsforecast", "the ets / arima baselines")
@@ -198,3 +200,49 @@ def _score_classical(dm, names: list[str], past: dict) -> dict:
             "baseline %s: %s refitted on each val / test window's history", name, CLASSICAL[name]
         )
     return out
+
+
+# -- never worse than the chosen baseline on validation ----------------------------------------
+def guard(model, dm) -> str | None:
+    """After training (the best checkpoint restored): a direct point forecaster with
+    ``model.baseline: auto`` whose scaled validation MSE is above the score of the baseline
+    ``auto`` chose (the best of none / naive / seasonal naive on the same windows,
+    :func:`validation_scores`) forecasts that baseline alone from now on: the artifact
+    ``baseline_only`` is set and the network's correction is dropped, so on validation the
+    model is never worse than the best of those baselines. Returns the line that says so (and
+    logs it), or ``None`` when the network is kept."""
+    cfg, art = model.config, model.artifacts
+    if cfg.baseline != "auto" or cfg.mode != "direct" or cfg.likelihood != "none":
+        return None
+    scores = art.get("baseline_val")
+    if not scores or art.get("baseline_only") or not dm.splits.get("val"):
+        return None
+    revin = cfg.revin if cfg.revin is not None else True
+    key = {"none": "mean" if revin else "zero"}.get(model.baseline, model.baseline)
+    base = scores[key]
+    total, count = 0.0, 0.0
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for x, y in dm.val_dataloader():
+            x, y = x.to(model.device), y.to(model.device)
+            history, future = model._split(x)
+            pred = model(history, future).double()
+            observed = torch.isfinite(y)
+            err = torch.where(observed, (pred - y.double()) ** 2, torch.zeros_like(pred))
+            total += float(err.sum())
+            count += float(observed.sum())
+    model.train(was_training)
+    network = total / max(count, 1.0)
+    if network <= base:
+        return None
+    model.artifacts["baseline_only"] = True
+    model.baseline_only = True
+    line = (
+        f"model.baseline auto: the network's validation mse_scaled {network:.4g} is above the "
+        f"{model.baseline} baseline's {base:.4g}, so the model forecasts {model.baseline} alone "
+        "(artifact baseline_only: the correction is dropped); train longer or set "
+        "model.baseline to keep the network"
+    )
+    log.warning(line)
+    return line

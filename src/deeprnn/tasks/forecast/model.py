@@ -168,6 +168,8 @@ class Forecast(TaskModule):
         m = int(art.get("seasonality", 1))
         scores, chosen = art.get("baseline_val"), art.get("baseline_chosen")
         self.baseline = resolve_baseline(cfg, m, int(art["input_window"]), scores, chosen)
+        # set after training when the network did worse than that baseline on validation
+        self.baseline_only = bool(art.get("baseline_only", False))
         revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
         if cfg.baseline == "auto" and scores is not None and chosen is None:  # chosen now
             self.artifacts["baseline_chosen"] = self.baseline
@@ -333,6 +335,8 @@ class Forecast(TaskModule):
             point = dist.point()
             return self._to_scaled(point) if dist.space == "original" else point
         pred, targets, stats = self._direct_raw(history, lengths, future)
+        if self.baseline_only:  # the baseline alone (baselines.guard)
+            pred = torch.zeros_like(pred)
         if self.baseline != "none":  # corrected where the network works (RevIN'd)
             pred = pred + self._baseline(targets, lengths)
         return self._denormalise(pred, stats)
@@ -446,6 +450,13 @@ class Forecast(TaskModule):
     def on_test_epoch_start(self) -> None:
         self.scorer.reset_per_step()
 
+    def guard_baseline(self, dm) -> str | None:
+        """:func:`deeprnn.tasks.forecast.baselines.guard`: the baseline alone when the network
+        did worse than it on validation (``model.baseline: auto``)."""
+        from deeprnn.tasks.forecast.baselines import guard
+
+        return guard(self, dm)
+
     def extra_metrics(self, dm=None) -> dict:
         """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
         values, each the mean over the test windows and targets (of the last test run, in this
@@ -454,6 +465,7 @@ class Forecast(TaskModule):
         if "baseline_chosen" in self.artifacts:
             out["baseline_chosen"] = self.artifacts["baseline_chosen"]
             out["baseline_val_mse_scaled"] = self.artifacts.get("baseline_val")
+            out["baseline_only"] = bool(self.artifacts.get("baseline_only", False))
         return out
 
     # -- inference -------------------------------------------------------------------------------

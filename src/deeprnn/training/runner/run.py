@@ -282,6 +282,7 @@ def fit_run(
     if best is not None and best.is_file():
         state = read_checkpoint(best)["state_dict"]
         model.load_state_dict(state)
+    notes += _guard_baseline(model, dm, best if trainer.is_global_zero else None)
     metrics = evaluate_model(model, dm, trainer, run.baselines) if test else {}
     notes += health.metric_warnings(metrics)
     health.report(notes)  # (the test fallback was said by evaluate_model)
@@ -336,6 +337,28 @@ def _carry_csv_log(trainer: pl.Trainer, rows: list[dict]) -> None:
         if isinstance(logger, CSVLogger) and trainer.is_global_zero:
             writer = logger.experiment  # created now: the old file is gone, its rows are here
             writer.metrics[:0] = rows
+
+
+def _guard_baseline(model, dm, best: Path | None) -> list[str]:
+    """A task's check of the restored model against its chosen baseline on validation (the
+    forecaster's ``model.baseline: auto``, :func:`deeprnn.tasks.forecast.baselines.guard`): its
+    line, and the artifacts it changed written into the best checkpoint too, so a reopened run
+    forecasts as the tested one."""
+    check = getattr(model, "guard_baseline", None)
+    line = check(dm) if check is not None else None
+    if line is None:
+        return []
+    if best is not None and best.is_file():
+        import io
+
+        from deeprnn._persist import atomic_write_bytes
+
+        ckpt = read_checkpoint(best)
+        ckpt.setdefault("hyper_parameters", {})["artifacts"] = dict(model.artifacts)
+        buffer = io.BytesIO()
+        torch.save(ckpt, buffer)
+        atomic_write_bytes(best, buffer.getvalue())
+    return [line]
 
 
 def evaluate_model(model, dm, trainer: pl.Trainer | None = None, baselines=True) -> dict:
