@@ -64,24 +64,27 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from deeprnn._validation import check_choice, check_positive_int
 from deeprnn.data.seasonality import season_length
 from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
-from deeprnn.tasks._data import TaskData, carve_source, split_indices
-from deeprnn.tasks.forecast import columns, reader
+from deeprnn.tasks._data import EpochShuffle, TaskData, carve_source, split_indices
+from deeprnn.tasks.forecast import columnar, columns, reader
 from deeprnn.tasks.forecast.baselines import validation_scores
 from deeprnn.tasks.forecast.columns import MASK
 from deeprnn.tasks.forecast.predict import encode_history
 from deeprnn.tasks.forecast.splits import (
     iso_date,
     row_range,
+    row_sources,
     split_bounds,
     split_kind,
-    window_starts,
+    window_rows,
 )
 from deeprnn.tasks.forecast.tables import TIME_FEATURES
+from deeprnn.tasks.forecast.windows import SAMPLING, Panel, Windows, WindowSample, WindowStarts
 
 log = logging.getLogger("deeprnn.tasks.forecast")
 
@@ -118,13 +121,23 @@ class ForecastDataConfig:
     time_features: list[str] = field(default_factory=list)
     known_covariates: list[str | int] = field(default_factory=list)
     static_covariates: list[str | int] = field(default_factory=list)
+    windows_per_epoch: int | None = None
+    window_sampling: Literal["length", "series"] = "length"
 
     @property
     def has_time(self) -> bool:
         return bool(self.time_column or self.time_columns)
 
     def validate(self, where: str) -> None:
-        for name in ("input_window", "horizon", "stride", "seasonality", "num_series"):
+        check_choice(f"{where}.window_sampling", self.window_sampling, SAMPLING)
+        for name in (
+            "input_window",
+            "horizon",
+            "stride",
+            "seasonality",
+            "num_series",
+            "windows_per_epoch",
+        ):
             if getattr(self, name) is not None:
                 check_positive_int(f"{where}.{name}", getattr(self, name))
         self._column_names_as_text()
@@ -218,34 +231,36 @@ def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def _row_sources(where: str, cfg: ForecastDataConfig, bounds: dict, times: dict) -> dict:
-    """Where each split's forecasts lie: its rows (and times) in every series (``bounds``:
-    series -> the split boundaries of :func:`split_bounds`)."""
-    if cfg.rows is not None:
-        where += f" (data.rows {cfg.rows})"
-    if cfg.dates is not None:
-        where += f" (data.dates {cfg.dates})"
-    out = {}
-    for i, split in enumerate(("train", "val", "test")):
-        spans = {sid: ((0, *b)[i], b[i]) for sid, b in bounds.items()}
-        if len(spans) == 1:
-            ((sid, (lo, hi)),) = spans.items()
-            stamps = times.get(sid)
-            when = f" ({stamps[lo]} to {stamps[hi - 1]})" if stamps is not None and hi > lo else ""
-            out[split] = f"{where}: windows forecasting rows [{lo}, {hi}){when}"
-        elif len(set(spans.values())) == 1:
-            lo, hi = next(iter(spans.values()))
-            out[split] = (
-                f"{where}: windows forecasting rows [{lo}, {hi}) of each of its {len(spans)} series"
-            )
-        else:
-            shown = ", ".join(f"{sid} [{lo}, {hi})" for sid, (lo, hi) in list(spans.items())[:3])
-            more = " ..." if len(spans) > 3 else ""
-            out[split] = (
-                f"{where}: windows forecasting the {split} rows of each of its {len(spans)} series "
-                f"({shown}{more})"
-            )
-    return out
+def _check_train(starts: dict, lengths: dict, cfg) -> None:
+    """No training window at all is an error naming the series lengths and the split."""
+    if not any(len(s["train"]) for s in starts.values()):
+        w, h = cfg.input_window, cfg.horizon
+        how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
+        shown = dict(list(lengths.items())[:20])
+        more = f" ... ({len(lengths)} series)" if len(lengths) > 20 else ""
+        raise ValueError(
+            f"no training window fits: input_window + horizon = {w + h} steps, "
+            f"series lengths {shown}{more} with split {how}"
+        )
+
+
+def _baseline_scores(windows, w: int, k: int, m: int, chunk: int = 8192) -> dict:
+    """:func:`~deeprnn.tasks.forecast.baselines.validation_scores` of ``windows`` a chunk at a
+    time (a panel's val split does not fit stacked in float64): each chunk's scores weighted by
+    its observed target values, the mean over all of them; one chunk when there are few."""
+    if len(windows) <= chunk:
+        return validation_scores(windows, w, k, m)
+    total: dict = {}
+    seen = 0
+    for a in range(0, len(windows), chunk):
+        part = windows.batch(np.arange(a, min(a + chunk, len(windows))))
+        n = int(torch.isfinite(part[1]).sum())
+        if not n:
+            continue
+        for name, v in validation_scores(list(zip(*part)), w, k, m).items():
+            total[name] = total.get(name, 0.0) + v * n
+        seen += n
+    return {name: v / seen for name, v in total.items()}
 
 
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
@@ -291,10 +306,14 @@ class ForecastData(TaskData):
                 for s, p, f in zip(("train", "val", "test"), parts, fr)
             }
             self._fit_scaler(np.concatenate(raw["train"]) if raw["train"] else series[0])
-            self.splits = {
-                s: [self._window(self.scaler.transform(a), 0) for a in items]
-                for s, items in raw.items()
-            }
+            self.splits = {}
+            for s, items in raw.items():  # one window per series
+                panel = Panel.concat(
+                    [self.scaler.transform(a).astype(np.float32) for a in items],
+                    [f"{s}/{i}" for i in range(len(items))],
+                )
+                n = len(items)
+                self.splits[s] = Windows(panel, panel.offsets[:-1], np.arange(n), w, h, 1)
             return
         for key, value in (
             ("raw_covariates", list(cfg.covariates) + list(cfg.static_covariates)),
@@ -313,7 +332,9 @@ class ForecastData(TaskData):
                 self._load_series_splits(reader.split_arrays(out, cfg))
                 return
             frame = out["frame"]
-        tables, times = columns.read_frames(cfg, art, frame)
+        fast = columnar.read_panel(cfg, art) if frame is None else None
+        if fast is None:
+            tables, times = columns.read_frames(cfg, art, frame)
         if "seasonality" not in art:  # from the frequency of the time column (M4 / GluonTS)
             art["seasonality"] = season_length(art.get("freq"))
             log.warning(
@@ -323,36 +344,82 @@ class ForecastData(TaskData):
                 art["seasonality"],
                 art.get("freq"),
             )
+        if fast is not None:
+            self._load_columnar(fast)
+            return
         bounds = {sid: split_bounds(len(t), cfg, times.get(sid), sid) for sid, t in tables.items()}
         where = str(cfg.path) if frame is None else f"the DataFrame of data.reader {cfg.reader}"
-        self.split_sources = _row_sources(where, cfg, bounds, times)
+        self.split_sources = row_sources(where, cfg, bounds, times)
         columns.fit_categorical(art, [t.iloc[: bounds[sid][0]] for sid, t in tables.items()])
         art.setdefault("covariates", columns.feature_names(art))
         frames = {sid: columns.features(art, t, times.get(sid)) for sid, t in tables.items()}
-        starts = {
-            sid: list(window_starts(len(arr), bounds[sid], w, h, cfg))
-            for sid, arr in frames.items()
-        }
-        if not any(split == "train" for s in starts.values() for split, _ in s):
-            lengths = {sid: len(a) for sid, a in frames.items()}
-            how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
-            raise ValueError(
-                f"no training window fits: input_window + horizon = {w + h} steps, "
-                f"series lengths {lengths} with split {how}"
-            )
+        starts = {sid: window_rows(len(arr), bounds[sid], w, h, cfg) for sid, arr in frames.items()}
+        _check_train(starts, {sid: len(a) for sid, a in frames.items()}, cfg)
         observed = {sid: columns.observed_targets(art, t) for sid, t in tables.items()}
+        del tables
         train_rows = [
             _with_gaps(arr, observed[sid])[: bounds[sid][0]] for sid, arr in frames.items()
         ]
         self._fit_scaler(np.concatenate(train_rows))
-        self.splits = {"train": [], "val": [], "test": []}
-        self.window_starts = {"train": [], "val": [], "test": []}  # (series, first row)
-        for sid, arr in frames.items():
-            scaled = self.scaler.transform(arr)
-            truth = _with_gaps(scaled, observed[sid])  # y: NaN at the masked gaps
-            for split, start in starts[sid]:
-                self.splits[split].append(self._window(scaled, start, truth))
-                self.window_starts[split].append((sid, start))
+        del train_rows
+        self._set_panel(frames, observed, starts)
+
+    def _set_panel(self, frames: dict, observed: dict, starts: dict) -> None:
+        """The splits as :class:`~deeprnn.tasks.forecast.windows.Windows` of one scaled float32
+        panel of the series ``frames`` (each (T, F), dropped as it is copied in); ``starts``:
+        series -> split -> first rows of its windows."""
+        art = self.artifacts
+        k = len(art["targets"])
+        ids = list(frames)
+        masked = any(o is not None for o in observed.values())
+        parts, truth = [], [] if masked else None
+        for sid in ids:
+            scaled = self.scaler.transform(frames.pop(sid)).astype(np.float32)
+            parts.append(scaled)
+            if masked:
+                truth.append(_with_gaps(scaled[:, :k], observed[sid]))
+        self.panel = Panel.concat(parts, ids, truth)
+        del parts, truth
+        self._set_windows(starts)
+
+    def _load_columnar(self, p) -> None:
+        """The splits of a :class:`~deeprnn.tasks.forecast.columnar.ColumnarPanel`: the same
+        bounds, scaler and windows as the general path, scaled in place."""
+        cfg, art = self.config, self.artifacts
+        w, h = art["input_window"], art["horizon"]
+        spans = {sid: (int(p.offsets[i]), int(p.offsets[i + 1])) for i, sid in enumerate(p.ids)}
+        times = {} if p.times is None else {sid: p.times[a:b] for sid, (a, b) in spans.items()}
+        bounds = {
+            sid: split_bounds(b - a, cfg, times.get(sid), sid) for sid, (a, b) in spans.items()
+        }
+        self.split_sources = row_sources(str(cfg.path), cfg, bounds, times)
+        columns.fit_categorical(art, [])
+        art.setdefault("covariates", columns.feature_names(art))
+        starts = {sid: window_rows(b - a, bounds[sid], w, h, cfg) for sid, (a, b) in spans.items()}
+        _check_train(starts, {sid: b - a for sid, (a, b) in spans.items()}, cfg)
+        train = [p.values[a : a + bounds[sid][0]] for sid, (a, _) in spans.items()]
+        self._fit_scaler(np.concatenate(train))
+        del train
+        step = 1 << 20
+        for a in range(0, len(p.values), step):  # in place: no float64 copy of the panel
+            p.values[a : a + step] = self.scaler.transform(p.values[a : a + step])
+        self.panel = Panel(p.values, p.offsets, p.ids)
+        self._set_windows(starts)
+
+    def _set_windows(self, starts: dict) -> None:
+        """``splits`` and ``window_starts`` of ``self.panel`` from ``starts``: series ->
+        split -> first rows of its windows within the series."""
+        art = self.artifacts
+        w, h, k = art["input_window"], art["horizon"], len(art["targets"])
+        ids = self.panel.ids
+        self.splits, self.window_starts = {}, {}
+        for split in ("train", "val", "test"):
+            rows = [self.panel.offsets[i] + starts[sid][split] for i, sid in enumerate(ids)]
+            series = [np.full(len(starts[sid][split]), i) for i, sid in enumerate(ids)]
+            self.splits[split] = Windows(
+                self.panel, np.concatenate(rows), np.concatenate(series), w, h, k
+            )
+            self.window_starts[split] = WindowStarts(self.splits[split])
 
     def _load_series_splits(self, parts: dict[str, list[np.ndarray]]) -> None:
         """The windows of a reader's splits of (T, F) arrays: every window of a split's series
@@ -372,14 +439,20 @@ class ForecastData(TaskData):
             f"{sum(len(a) for a in v)} steps)"
             for s, v in parts.items()
         }
-        self.splits = {"train": [], "val": [], "test": []}
-        self.window_starts = {"train": [], "val": [], "test": []}  # (series, first row)
+        k, stride = len(art["targets"]), cfg.stride
+        self.splits, self.window_starts = {}, {}
         for split, series in parts.items():
-            for i, arr in enumerate(series):
-                scaled = self.scaler.transform(arr)
-                for start in range(0, len(arr) - w - h + 1, cfg.stride):
-                    self.splits[split].append(self._window(scaled, start))
-                    self.window_starts[split].append((f"{split}/{i}", start))
+            panel = Panel.concat(
+                [self.scaler.transform(a).astype(np.float32) for a in series],
+                [f"{split}/{i}" for i in range(len(series))],
+            )
+            rows = [np.arange(0, len(a) - w - h + 1, stride) for a in series]
+            which = [np.full(len(r), i) for i, r in enumerate(rows)]
+            rows = [panel.offsets[i] + r for i, r in enumerate(rows)]
+            self.splits[split] = Windows(
+                panel, np.concatenate(rows or [[]]), np.concatenate(which or [[]]), w, h, k
+            )
+            self.window_starts[split] = WindowStarts(self.splits[split])
 
     def split_size(self, split: str) -> tuple[int, str]:
         return len(self.splits.get(split) or []), "windows"
@@ -391,7 +464,7 @@ class ForecastData(TaskData):
         art = self.artifacts
         if "baseline_val" not in art:
             k, w, m = len(art["targets"]), art["input_window"], int(art.get("seasonality", 1))
-            art["baseline_val"] = validation_scores(self.splits["val"], w, k, m)
+            art["baseline_val"] = _baseline_scores(self.splits["val"], w, k, m)
         return self
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
@@ -404,21 +477,44 @@ class ForecastData(TaskData):
             art["scaler"] = scaler.fit(train_values, skip_nan=True).state_dict()
         self.scaler = Scaler.from_state_dict(art["scaler"])
 
-    def _window(self, scaled: np.ndarray, start: int, truth: np.ndarray | None = None):
-        """``(x (W + H, F), y (H, K))`` of the scaled series ``scaled`` (T, F); ``truth``
-        (T, F), the targets with NaN at masked gaps, gives ``y`` (``x`` holds the filled
-        values)."""
-        w, h = self.artifacts["input_window"], self.artifacts["horizon"]
-        k = len(self.artifacts["targets"])
-        seg = scaled[start : start + w + h]
-        x = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32))
-        if truth is None:
-            return x, x[w:, :k].clone()
-        y = truth[start + w : start + w + h, :k]
-        return x, torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
-
-    def collate(self, items: list):
+    def collate(self, items):
+        """A batch ``(x (B, W + H, F), y (B, H, K))``: a DataLoader's batch comes stacked
+        already (:meth:`Windows.batch <deeprnn.tasks.forecast.windows.Windows.batch>`); a list
+        of windows is stacked here."""
+        if isinstance(items, tuple):
+            return items
         return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+    def batch_rows(self) -> int:
+        """Windows per epoch: ``data.windows_per_epoch`` or every training window."""
+        return self.config.windows_per_epoch or super().batch_rows()
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        """The windows as they are (no list of them): an epoch samples
+        ``data.windows_per_epoch`` training windows (:class:`WindowSample`) or shuffles them
+        all (:class:`~deeprnn.tasks._data.EpochShuffle`, padded under DDP)."""
+        items = self.splits.get(split)
+        if not items:
+            raise ValueError(f"the data has no {split!r} split")
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        cfg = self.config
+        if train and cfg.windows_per_epoch:
+            sampler = WindowSample(
+                items.series, cfg.windows_per_epoch, self.seed, cfg.window_sampling, rank, world
+            )
+        else:
+            sampler = EpochShuffle(
+                len(items), self.seed, train and self.shuffle, rank, world, pad=train and world > 1
+            )
+        return DataLoader(
+            items,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     # -- predict time ----------------------------------------------------------------------------
     def encode_history(self, records: list) -> Iterator[tuple[str, Tensor, Tensor, list | None]]:

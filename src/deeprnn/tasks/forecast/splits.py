@@ -126,3 +126,47 @@ def window_starts(n: int, bounds: tuple[int, int, int], w: int, h: int, cfg):
             yield "val", start
         elif b2 <= t0 and t1 <= b3 and (cfg.reach_back or start >= b2):
             yield "test", start
+
+
+def window_rows(n: int, bounds: tuple[int, int, int], w: int, h: int, cfg) -> dict:
+    """:func:`window_starts` as arrays: ``{split: starts (int64)}``, the same windows in the same
+    order, without a Python object per window."""
+    import numpy as np
+
+    b1, b2, b3 = bounds
+    start = np.arange(0, max(0, n - w - h + 1), cfg.stride, dtype=np.int64)
+    t0, t1 = start + w, start + w + h  # the forecast covers [t0, t1)
+    train = t1 <= b1
+    val = ~train & (b1 <= t0) & (t1 <= b2) & (cfg.reach_back | (start >= b1))
+    test = ~train & ~val & (b2 <= t0) & (t1 <= b3) & (cfg.reach_back | (start >= b2))
+    return {"train": start[train], "val": start[val], "test": start[test]}
+
+
+def row_sources(where: str, cfg: Any, bounds: dict, times: dict) -> dict:
+    """Where each split's forecasts lie: its rows (and times) in every series (``bounds``:
+    series -> the split boundaries of :func:`split_bounds`)."""
+    if cfg.rows is not None:
+        where += f" (data.rows {cfg.rows})"
+    if cfg.dates is not None:
+        where += f" (data.dates {cfg.dates})"
+    out = {}
+    for i, split in enumerate(("train", "val", "test")):
+        spans = {sid: ((0, *b)[i], b[i]) for sid, b in bounds.items()}
+        if len(spans) == 1:
+            ((sid, (lo, hi)),) = spans.items()
+            stamps = times.get(sid)
+            when = f" ({stamps[lo]} to {stamps[hi - 1]})" if stamps is not None and hi > lo else ""
+            out[split] = f"{where}: windows forecasting rows [{lo}, {hi}){when}"
+        elif len(set(spans.values())) == 1:
+            lo, hi = next(iter(spans.values()))
+            out[split] = (
+                f"{where}: windows forecasting rows [{lo}, {hi}) of each of its {len(spans)} series"
+            )
+        else:
+            shown = ", ".join(f"{sid} [{lo}, {hi})" for sid, (lo, hi) in list(spans.items())[:3])
+            more = " ..." if len(spans) > 3 else ""
+            out[split] = (
+                f"{where}: windows forecasting the {split} rows of each of its {len(spans)} series "
+                f"({shown}{more})"
+            )
+    return out
