@@ -3,10 +3,12 @@ rendered in headless Chromium; ``deeprnn plot`` on the same runs."""
 
 import base64
 import io
+import itertools
 import json
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -84,7 +86,8 @@ def test_report_is_self_contained_and_shows_the_metrics(runs):
         assert tag not in ("link", "script", "iframe"), tag
     assert "http://" not in html_text and "https://" not in html_text
     assert "Forecast: " in text and "Total params" in text  # architecture + summary table
-    assert "task: forecast" in text  # the config
+    assert "(None, 24, 16)" in text  # the summary probe is one input window long, not 20 steps
+    assert "what you set" in text and "data.input_window" in text  # the config
 
 
 def check_png_bytes(data: bytes) -> None:
@@ -236,4 +239,167 @@ def test_metrics_rows_put_baselines_beside_the_model():
     mae = rows[0]
     assert mae[1:4] == [2.0, 4.0, 1.0]
     assert "2.00x better" in mae[4] and "2.00x worse" in mae[5]
-    assert rows[1][2:] == ["", "", "", ""]  # accuracy: no baseline, no ratio
+    assert rows[1][2:] == ["—", "—", "—", "—"]  # accuracy: no baseline, no ratio
+    _, rows = metrics_rows({"test_mse_scaled": 0.5, "test_naive_mse_scaled": 1.0})
+    assert "2.00x better" in rows[0][3]  # a scaled error is still lower-is-better
+    _, rows = metrics_rows({"test_acc": 0.9, "test_naive_acc": 0.6})
+    assert "1.50x better" in rows[0][3]  # higher-is-better metrics get a ratio too
+
+
+# -- what a newcomer reads first (issue 28) -----------------------------------------------------
+
+ERROR_TEXT = re.compile(r"Traceback|\b[A-Z]\w*(Error|Exception)\b")
+
+
+def sections(html_text: str) -> dict[str, str]:
+    """``{heading: visible text}`` of every ``<section>`` of a report, in page order."""
+    out = {}
+    for body in re.findall(r"<section[^>]*>(.*?)</section>", html_text, flags=re.S):
+        head = re.search(r"<h2>(.*?)</h2>", body)
+        rest = body.replace(head.group(0), "", 1) if head else body
+        text = re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]*"', "", rest))
+        has_img = "<img " in rest
+        out[head.group(1) if head else "?"] = " ".join(text.split()) + (" [img]" if has_img else "")
+    return out
+
+
+def check_reads_well(path: Path, run: Path) -> dict[str, str]:
+    """The checks every report passes: it leads with the Summary, no section is empty, no error
+    text, no absolute path of this machine; returns the sections."""
+    html_text = path.read_text(encoding="utf-8")
+    secs = sections(html_text)
+    assert next(iter(secs)) == "Summary", list(secs)
+    for name, text in secs.items():
+        assert text.strip(), f"section {name!r} is empty"
+    visible = " ".join(parse(path).text)
+    assert not ERROR_TEXT.search(visible), ERROR_TEXT.search(visible).group(0)
+    assert str(run.resolve().parent) not in visible  # paths shown relative or shortened
+    return secs
+
+
+def test_forecast_report_leads_with_a_headline_against_its_baselines(runs, tmp_path):
+    from deeprnn._headline import headline
+
+    run = runs["forecast"]
+    out = write_report(run, tmp_path / "f.html")
+    secs = check_reads_well(out, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    lead = headline(metrics)
+    assert "than naive" in lead and "than seasonal naive" in lead
+    assert secs["Summary"].startswith(lead)
+    summary = secs["Summary"]
+    for key in ("test_mse", "test_mse_scaled", "test_snaive_mae_scaled", "test_naive_mase"):
+        assert f"{metrics[key]:.6g}" in summary, key  # raw and scaled, model and baselines
+    html_text = out.read_text(encoding="utf-8")
+    assert "<td></td>" not in html_text  # no blank cells: scaled metrics get their ratios too
+    assert summary.count("x better") + summary.count("x worse") >= 2 * 6
+    assert "Plots" not in secs  # nothing else in the run folder: no empty Plots section
+    # forecasts: one figure per target, named, from windows spread over the split it says
+    pred = secs["Predictions"]
+    caption = re.search(
+        r"value: 3 windows spread over the test split \(44 windows\): (.*?) the model on", pred
+    )
+    assert caption, pred[:600]
+    windows = re.findall(r"series (\w+), rows (\d+)", caption.group(1))
+    assert len(set(windows)) == 3
+    for (s1, r1), (s2, r2) in itertools.combinations(windows, 2):
+        assert s1 != s2 or abs(int(r1) - int(r2)) > 1, windows  # not neighbours a step apart
+    assert "examples of the test split" in pred and "last" in pred
+    # the config: what was set, beside the defaults, paths relative to the run folder
+    config = secs["Config"]
+    assert re.search(r"data\.input_window 24 50", config)
+    assert "../forecast_data/series.csv" in config and "the other" in config
+
+
+def test_classifier_report_leads_with_a_headline_against_its_baselines(runs, tmp_path, monkeypatch):
+    from deeprnn import _headline
+
+    run = tmp_path / "classify"
+    shutil.copytree(runs["classify"], run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    if not _headline.baselines_of(metrics, "test_acc"):  # the task's own baselines, else one
+        monkeypatch.setitem(_headline.BASELINES, "majority_", "majority class")
+        metrics["test_majority_acc"] = 0.5
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    label, base = next(iter(_headline.baselines_of(metrics, "test_acc").items()))
+    out = write_report(run, tmp_path / "c.html")
+    secs = check_reads_well(out, run)
+    assert secs["Summary"].startswith(f"test acc {metrics['test_acc']:.4g}:")
+    assert f"than {label} ({base:.4g})" in secs["Summary"]
+    assert "Plots" not in secs
+    assert "confusion matrix on the test split" in secs["Predictions"]
+    assert re.search(r"output shapes for one example of (\d+) steps", secs["Model"])
+
+
+def test_curves_mark_the_kept_epoch_one_panel_per_quantity(runs, tmp_path, monkeypatch):
+    from deeprnn.viz import curves
+
+    figures = []
+    real_save = curves.save
+    monkeypatch.setattr(
+        curves, "save", lambda fig, out: (figures.append(fig), real_save(fig, out))[1]
+    )
+    run = runs["forecast"]
+    best = json.loads((run / "metrics.json").read_text())["training"]["best_epoch"]
+    out = write_report(run, tmp_path / "f.html", predictions=False)
+    assert (
+        f"marks epoch {best}, the one kept (best val_loss)" in sections(out.read_text())["Curves"]
+    )
+    panels = [ax for ax in figures[0].axes if ax.get_visible() and ax.axison]
+    titles = [ax.get_title() for ax in panels]
+    assert titles == ["loss", "mae", "mase", "mse"], titles  # not mse_scaled (= loss) nor rmse
+    for ax in panels:
+        kept = [ln for ln in ax.get_lines() if ln.get_label() == f"kept: epoch {best}"]
+        assert len(kept) == 1 and list(kept[0].get_xdata()) == [best, best], ax.get_title()
+    with pytest.raises(ValueError, match="best_epoch must be an int >= 1"):
+        curves.plot_curves(run, tmp_path / "c.png", best_epoch=0)
+
+
+def test_architecture_in_call_order_not_declaration_order():
+    import torch
+
+    from deeprnn.models import FCN
+    from deeprnn.viz import architecture_text, describe
+
+    fcn = FCN(3, (8, 8, 8), (5, 3, 3))  # declares its convs, then its norms
+    x, mask = torch.randn(2, 30, 3), torch.ones(2, 30, dtype=torch.bool)
+    declared = [b.kind for b in describe(fcn)]
+    called = [b.kind for b in describe(fcn, (x, mask))]
+    assert sorted(declared) == sorted(called)
+    assert called[:4] == ["Conv1D", "BatchNorm", "Conv1D", "BatchNorm"], called
+    assert "Conv1D" in architecture_text(fcn, lambda: fcn(x, mask)).splitlines()[2]
+    with pytest.raises(TypeError, match="example must be a tuple"):
+        describe(fcn, example=x)
+
+
+def test_a_part_that_cannot_be_drawn_says_why_in_one_plain_line(runs, tmp_path, monkeypatch):
+    import deeprnn.summary  # noqa: F401 - the module, in sys.modules
+    from deeprnn.report import _model_view
+
+    def broken(*args, **kwargs):
+        raise ValueError("x must have a multiple of segment_length=24 steps")
+
+    monkeypatch.setattr(sys.modules["deeprnn.summary"], "summary", broken)
+    out = write_report(runs["forecast"], tmp_path / "f.html", predictions=False)
+    model = sections(out.read_text())["Model"]
+    assert "the summary table not shown: x must have a multiple of segment_length=24" in model
+    assert "ValueError" not in out.read_text()
+    assert _model_view.probe_steps(load_forecast_model(runs["forecast"]), None)[0] == 24
+
+
+def load_forecast_model(run):
+    from deeprnn.report.predictions import load_run_model
+
+    return load_run_model(run)
+
+
+def test_segment_encoder_report_has_its_summary(tmp_path):
+    from deeprnn.training import fit, run_config_from_dict
+
+    quiet()
+    cfg = tiny_config("forecast", tmp_path / "data", tmp_path / "seg", max_epochs=1)
+    cfg["model"].update({"encoder": "segment", "segment_length": 12})
+    fit(run_config_from_dict(cfg))
+    out = write_report(tmp_path / "seg", tmp_path / "seg.html")
+    secs = check_reads_well(out, tmp_path / "seg")
+    assert "Total params" in secs["Model"] and "not shown" not in secs["Model"]

@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from deeprnn._headline import BASELINES, LOWER_IS_BETTER
+from deeprnn._headline import BASELINES, compare, comparisons, headline, scale_of
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
@@ -33,6 +33,11 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .warnings { background: #fff4e5; border: 1px solid #f0b429; border-left: 6px solid #d97706;
             border-radius: 6px; margin: 16px 0; padding: 8px 20px; }
 .warnings h2 { border: 0; margin: 6px 0; color: #8a4b00; } .warnings li { margin: 3px 0; }
+.headline { font-size: 16px; margin: 12px 0 6px; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 24px; }
+.pair > div { min-width: 0; overflow-x: auto; } h3 { font-size: 15px; margin: 10px 0 4px; }
+details summary { cursor: pointer; color: #24425f; margin: 6px 0; }
+td { overflow-wrap: anywhere; }
 """
 
 
@@ -104,7 +109,7 @@ def metrics_rows(metrics: dict) -> tuple[list[str], list[list[Any]]]:
         if any(name.startswith(p) for p in BASELINES):
             continue
         bases = [numbers.get(f"{stage}_{p}{name}") for p in base_cols]
-        row: list[Any] = [key, value] + ["" if b is None else b for b in bases]
+        row: list[Any] = [key, value] + ["—" if b is None else b for b in bases]
         for base in bases:
             row.append(_ratio(value, base, name))
         rows.append(row)
@@ -162,10 +167,43 @@ def training_line(training: Any) -> str:
 
 
 def _ratio(value: float, base: float | None, name: str) -> str:
-    """``"3.97x better"`` / ``"1.50x worse"`` for an error metric beside a baseline."""
-    if base is None or not value or not base or name.split("_")[-1] not in LOWER_IS_BETTER:
-        return ""
-    r = base / value
+    """``"3.97x better"`` / ``"1.50x worse"`` for the model's ``value`` beside a baseline's
+    (either direction: :func:`deeprnn._headline.compare`); ``"—"`` without a baseline or a
+    known direction."""
+    r = None if base is None else compare(value, base, name)
+    if r is None:
+        return "—"
     if r >= 1:
         return _Raw(f'<span class="better">{r:.2f}x better</span>')
     return _Raw(f'<span class="worse">{1 / r:.2f}x worse</span>')
+
+
+def summary_parts(metrics: dict, test_source: str | None) -> list[str]:
+    """The report's lead: the headline sentence (:func:`deeprnn._headline.headline`), what the
+    test split was, and a small table of the model against each baseline on test (every metric
+    with a baseline, on the original scale and the scaled one)."""
+    out = []
+    line = headline(metrics)
+    if line is None:
+        return [_note("metrics.json has no test metric to lead with")]
+    out.append(f'<p class="headline"><strong>{html.escape(line)}</strong></p>')
+    if test_source:
+        out.append(f"<p>test split: {html.escape(test_source)}</p>")
+    rows = comparisons(metrics)
+    if not rows:
+        out.append(_note("metrics.json holds no baseline for this task's test metrics"))
+        return out
+    labels = [lab for lab in BASELINES.values() if any(lab in r[2] for r in rows)]
+    body = []
+    for key, value, bases in rows:
+        cells: list[Any] = [key.removeprefix("test_"), scale_of(key), value]
+        for lab in labels:
+            if lab not in bases:
+                cells.append("—")
+                continue
+            base = bases[lab][0]
+            cells.append(_Raw(f"{_fmt(base)} ({_ratio(value, base, key)})"))
+        body.append(cells)
+    header = ["metric (test)", "scale", "model", *labels]
+    out.append(_table(header, body, numeric={2}))
+    return out

@@ -23,6 +23,12 @@ class Predictions:
         forecast: ``(history (N, W), truth (N, H), pred (N, H))`` of the first target in the
             original scale (forecast runs), for :func:`~deeprnn.viz.plot_forecast`.
         interval: ``(q0.1, q0.9)`` (N, H) of the same target, for a probabilistic model.
+        forecasts: ``{target: (history, truth, pred)}`` for every target (forecast runs).
+        intervals: ``{target: (q0.1, q0.9)}`` for every target of a probabilistic model.
+        windows: where each of the N forecast windows comes from (``series a, rows
+            192-218``); they are spread over the split (first, middle, last), never
+            neighbours one step apart.
+        total: how many examples (windows) the split has.
     """
 
     split: str
@@ -32,6 +38,10 @@ class Predictions:
     samples: list[dict[str, Any]] = field(default_factory=list)
     forecast: tuple | None = None
     interval: tuple | None = None  # (lower, upper) (N, H) of a probabilistic forecast
+    forecasts: dict[str, tuple] = field(default_factory=dict)
+    intervals: dict[str, tuple] = field(default_factory=dict)
+    windows: list[str] = field(default_factory=list)
+    total: int = 0
 
 
 def load_run_model(run_dir: str | Path):
@@ -54,10 +64,54 @@ def _batches(items: list, size: int = 256):
         yield items[i : i + size]
 
 
-def _text(ids, vocab: list[str] | None) -> str:
+def _text(ids, vocab: list[str] | None, limit: int = 160) -> str:
+    """Token ids as words (cut at ``limit`` characters), or a numeric (T, F) sequence as its
+    length, width and range: something a person can read in a table cell."""
     if vocab is None:
-        return f"{len(ids)} steps"
-    return " ".join(vocab[int(i)] for i in ids)
+        a = torch.as_tensor(ids, dtype=torch.float64)
+        a = a[:, None] if a.dim() == 1 else a
+        f = a.shape[-1] if a.dim() > 1 else 1
+        finite = a[torch.isfinite(a)]
+        span = (
+            f", values {float(finite.min()):.3g} to {float(finite.max()):.3g}"
+            if len(finite)
+            else ""
+        )
+        return f"{len(a)} steps × {f} feature{'s' if f != 1 else ''}{span}"
+    text = " ".join(vocab[int(i)] for i in ids)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def brief(values, digits: int = 3) -> str:
+    """A few numbers as text: all of them up to 4, else the first two, the last and the mean.
+
+    >>> brief([1.0, 2.0]), brief(range(24))
+    ('1, 2', '0, 1 … 23 (24 values, mean 11.5)')
+    """
+    v = [float(x) for x in values]
+    f = f"{{:.{digits}g}}"
+    if len(v) <= 4:
+        return ", ".join(f.format(x) for x in v)
+    mean = sum(v) / len(v)
+    return (
+        f"{f.format(v[0])}, {f.format(v[1])} … {f.format(v[-1])} "
+        f"({len(v)} values, mean {f.format(mean)})"
+    )
+
+
+def spread(total: int, n: int) -> list[int]:
+    """``n`` indices spread evenly over ``range(total)`` (first and last included), distinct.
+
+    >>> spread(44, 3), spread(2, 3), spread(5, 4)
+    ([0, 22, 43], [0, 1], [0, 1, 3, 4])
+    """
+    if total <= 0 or n <= 0:
+        return []
+    if n >= total:
+        return list(range(total))
+    if n == 1:
+        return [0]
+    return sorted({round(i * (total - 1) / (n - 1)) for i in range(n)})
 
 
 @torch.no_grad()
@@ -72,12 +126,13 @@ def predict_split(
         return None
     other = "val" if split == "test" else "test"
     name = split if dm.splits.get(split) else other
-    items = list(dm.splits.get(name) or [])[:limit]
+    every = list(dm.splits.get(name) or [])
+    items = every[:limit]
     if not items:
         return None
     model = model.eval()
     art = model.artifacts
-    out = Predictions(name, labels=list(art.get("labels", [])))
+    out = Predictions(name, labels=list(art.get("labels", [])), total=len(every))
     if isinstance(model, Classify):
         vocab = art.get("vocab")
         for chunk in _batches(items):
@@ -113,25 +168,53 @@ def predict_split(
                         }
                     )
     else:
-        k = len(art["targets"])
-        w = int(art["input_window"])
-        x, y = dm.collate(items[: max(n_samples, 3)])  # (N, W + H, F), (N, H, K) scaled
-        pred = model(x[:, :w], x[:, w:, k:])  # (N, H, K)
-        history = model.scaler.inverse(x[:, :w, :k], k)[..., 0]
-        truth = model.scaler.inverse(y, k)[..., 0]
-        forecast = model.scaler.inverse(pred, k)[..., 0]
-        out.forecast = (history.numpy(), truth.numpy(), forecast.numpy())
-        if model.config.likelihood != "none":  # the 80% interval, shaded in the plot
-            dist = model.distribution(x[:, :w])
-            q = dist.quantiles((0.1, 0.9))
-            q = model.scaler.inverse(q, k) if dist.space == "scaled" else q
-            out.interval = (q[0, ..., 0].numpy(), q[1, ..., 0].numpy())
-        for i in range(min(n_samples, len(truth))):
+        _forecasts(model, dm, name, every, out, n_samples)
+    return out
+
+
+def _forecasts(model, dm, split: str, items: list, out: Predictions, n_samples: int) -> None:
+    """Forecasts of windows spread over the split, in the original scale, for every target."""
+    art = model.artifacts
+    targets = list(art["targets"])
+    k, w = len(targets), int(art["input_window"])
+    idx = spread(len(items), max(n_samples, 3))
+    starts = (getattr(dm, "window_starts", None) or {}).get(split) or []
+    h = int(art["horizon"])
+    out.total = len(items)
+    for i in idx:
+        if i < len(starts):
+            sid, row = starts[i]
+            out.windows.append(f"series {sid}, rows {row}–{row + w + h - 1}")
+        else:
+            out.windows.append(f"window {i + 1} of {len(items)}")
+    x, y = dm.collate([items[i] for i in idx])  # (N, W + H, F), (N, H, K) scaled
+    pred = model(x[:, :w], x[:, w:, k:])  # (N, H, K)
+    history = model.scaler.inverse(x[:, :w, :k], k)  # (N, W, K)
+    truth = model.scaler.inverse(y, k)
+    forecast = model.scaler.inverse(pred, k)
+    q = None
+    if model.config.likelihood != "none":  # the 80% interval, shaded in the plot
+        dist = model.distribution(x[:, :w])
+        q = dist.quantiles((0.1, 0.9))
+        q = model.scaler.inverse(q, k) if dist.space == "scaled" else q
+    for j, target in enumerate(targets):
+        out.forecasts[target] = tuple(a[..., j].numpy() for a in (history, truth, forecast))
+        if q is not None:
+            out.intervals[target] = (q[0, ..., j].numpy(), q[1, ..., j].numpy())
+    out.forecast = out.forecasts[targets[0]]
+    out.interval = out.intervals.get(targets[0])
+    for i in range(min(n_samples, len(idx))):
+        for j, target in enumerate(targets[:3]):
+            err = (forecast[i, :, j] - truth[i, :, j]).abs()
+            err = err[torch.isfinite(err)]
             out.samples.append(
                 {
-                    "input": f"last of {w}: " + ", ".join(f"{v:.3g}" for v in history[i, -3:]),
-                    "truth": ", ".join(f"{v:.3g}" for v in truth[i]),
-                    "prediction": ", ".join(f"{v:.3g}" for v in forecast[i]),
+                    "window": out.windows[i],
+                    "target": target,
+                    f"input ({w} steps)": f"{float(history[i, :, j].min()):.3g} to "
+                    f"{float(history[i, :, j].max()):.3g}, last {float(history[i, -1, j]):.3g}",
+                    "truth": brief(truth[i, :, j]),
+                    "forecast": brief(forecast[i, :, j]),
+                    "mean abs error": f"{float(err.mean()):.3g}" if len(err) else "",
                 }
             )
-    return out

@@ -246,14 +246,26 @@ def _walk(module: nn.Module, name: str, column: str | None, out: list[Block]) ->
         _walk(child, f"{name}.{child_name}" if name else child_name, column, out)
 
 
-def describe(model: nn.Module) -> list[Block]:
-    """The layers of ``model`` as :class:`Block` s, in data-flow order."""
+def describe(model: nn.Module, example=None) -> list[Block]:
+    """The layers of ``model`` as :class:`Block` s, in data-flow order.
+
+    Without ``example`` that is the order the modules are registered in. With ``example`` the
+    model is run once and the blocks are put in the order their modules are first called: a
+    model that declares its convolutions before its norms (``convs``, ``norms``) but calls them
+    conv, norm, conv, norm is drawn as called. ``example`` is a tuple of positional inputs, a
+    dict of keyword inputs, or a function of no argument that runs the model (for a wrapper
+    around it); a block never called keeps its place after the block declared before it.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     out: list[Block] = []
     _walk(model, "", None, out)
     if not out:
         raise ValueError(f"{type(model).__name__} has no layers to describe")
+    if example is not None:
+        from deeprnn.viz._call_order import in_call_order
+
+        out = in_call_order(model, out, example)
     return out
 
 
@@ -262,13 +274,13 @@ def _title(model: nn.Module) -> str:
     return f"{type(model).__name__}: {n:,} parameters"
 
 
-def architecture_text(model: nn.Module) -> str:
+def architecture_text(model: nn.Module, example=None) -> str:
     """One line per layer: module path, kind (cell type, direction), sizes, options.
 
     Inside a sequence-to-sequence model the lines are grouped under ``[encoder]`` and
-    ``[decoder]``.
+    ``[decoder]``. ``example``: see :func:`describe` (the lines in the order the layers run).
     """
-    blocks = describe(model)
+    blocks = describe(model, example)
     width = max(len(b.name) for b in blocks)
     lines = [_title(model), "-" * len(_title(model))]
     column = None
@@ -410,16 +422,20 @@ def _column_height(blocks: list[Block]) -> float:
     return sum(_height(b) for b in blocks) + _GAP * max(len(blocks) - 1, 0)
 
 
-def plot_architecture(model: nn.Module, path: str | Path, title: str | None = None) -> Path:
+def plot_architecture(
+    model: nn.Module, path: str | Path, title: str | None = None, *, example=None
+) -> Path:
     """Draw the layers of ``model`` (see :func:`describe`) to a PNG at ``path``.
 
     Boxes show each layer's cell type and input → hidden → output sizes; bidirectional layers
     get a forward and a backward box; residual/highway connections are green bypass arrows;
     norm and dropout between layers are thin boxes. A sequence-to-sequence model is drawn as an
     encoder and a decoder column, the encoder's outputs feeding the decoder's attention.
+    ``example``: inputs to run the model on once, so the boxes follow the order the layers are
+    called in (see :func:`describe`); without it, the order they are declared in.
     """
     plt = pyplot()
-    blocks = describe(model)
+    blocks = describe(model, example)
     columns: dict[str | None, list[Block]] = {}
     for b in blocks:
         key = "encoder" if b.column is None and any(x.column for x in blocks) else b.column

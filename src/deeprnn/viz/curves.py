@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from deeprnn._headline import BASELINES
 from deeprnn._run_folder import RunFolder
 from deeprnn.viz._mpl import pyplot as _pyplot
 from deeprnn.viz._mpl import save, to_numpy
@@ -77,17 +78,52 @@ def history_metrics(history) -> dict[str, list[tuple[float, float]]]:
     return out
 
 
+def curve_panels(data: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """The metric names worth a panel of their own: ``loss`` first, then each validation metric
+    that is not a copy of another in other units. A metric whose validation curve is the loss's
+    (a forecaster's ``mse_scaled``), ``rmse`` beside ``mse`` and ``X_scaled`` beside ``X`` are
+    left out; baselines' curves (``val_naive_mae``) go inside their metric's panel.
+
+    >>> curve_panels({"val_loss": [(0, 1.0)], "val_mse_scaled": [(0, 1.0)], "val_mse": [(0, 4.0)],
+    ...               "val_rmse": [(0, 2.0)], "val_naive_mse": [(0, 9.0)], "train_loss": []})
+    ['loss', 'mse']
+    """
+    names = {k.split("_", 1)[1] for k in data if k.startswith("val_")}
+    if not names:
+        names = {k.split("_", 1)[1] for k in data if k.startswith("train_")}
+    names = {n for n in names if not n.startswith(tuple(BASELINES))}
+    loss = [v for _, v in data.get("val_loss", data.get("train_loss", []))]
+    keep = []
+    for n in sorted(names, key=lambda n: (n != "loss", n)):
+        vals = [v for _, v in data.get(f"val_{n}", data.get(f"train_{n}", []))]
+        if n != "loss" and loss and len(vals) == len(loss) and np.allclose(vals, loss):
+            continue  # the loss under another name
+        if n.endswith("_scaled") and n.removesuffix("_scaled") in names:
+            continue  # the same quantity, shown in the data's own units
+        if n.startswith("rmse") and "mse" + n[4:] in names:
+            continue  # the square root of a panel already there
+        keep.append(n)
+    return keep
+
+
 def plot_curves(
-    run: str | os.PathLike | Any, out: str | Path, metrics: list[str] | None = None
+    run: str | os.PathLike | Any,
+    out: str | Path,
+    metrics: list[str] | None = None,
+    *,
+    best_epoch: int | None = None,
 ) -> Path:
-    """One panel per metric name (loss first), train and validation curves side by side;
-    forecasting baselines (``val_naive_mae`` ...) are dotted lines in their metric's panel.
+    """One panel per metric name (loss first), train and validation curves together;
+    baselines (``val_naive_mae`` ...) are dotted lines in their metric's panel.
 
     ``run`` is a run folder (or its ``metrics.csv``), or the :class:`~deeprnn.History` that
     ``deeprnn.fit`` returns (anything with a ``.history`` dict of per-epoch lists, as Keras'
     ``History``), or such a dict: ``{"loss": [...], "val_loss": [...]}``. ``metrics`` picks the
-    names (``["loss", "acc"]``); default: every metric logged for validation (for a history
-    without validation, every training metric). Test metrics (one point) are left out.
+    names (``["loss", "acc"]``); default: :func:`curve_panels` (the loss and each validation
+    metric that is not the same curve in other units; for a history without validation, the
+    training metrics). Test metrics (one point) are left out. ``best_epoch`` (counted from 1,
+    as ``metrics.json["training"]["best_epoch"]``) draws a vertical line in every panel at the
+    epoch whose weights were kept.
     """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -97,40 +133,42 @@ def plot_curves(
     for key in [k for k in data if not k.startswith(_STAGES) and f"val_{k}" in data]:
         data.setdefault(f"train_{key}", data[key])  # a CSV of deeprnn.fit: Keras' names
     where = "the history" if from_history else metrics_csv(run)
-    names = metrics or sorted(
-        {k.split("_", 1)[1] for k in data if k.startswith("val_")}
-        or ({k.split("_", 1)[1] for k in data if k.startswith("train_")} if from_history else ()),
-        key=lambda n: (n != "loss", n),
-    )
-    baselines = ("naive_", "snaive_")  # forecasting baselines: drawn inside the metric's panel
+    if best_epoch is not None and (
+        isinstance(best_epoch, bool) or not isinstance(best_epoch, int) or best_epoch < 1
+    ):
+        raise ValueError(f"best_epoch must be an int >= 1 (counted from 1), got {best_epoch!r}")
+    names = curve_panels(data) if metrics is None else list(metrics)
     names = [
         n
         for n in names
-        if (f"train_{n}" in data or f"val_{n}" in data) and not n.startswith(baselines)
+        if (f"train_{n}" in data or f"val_{n}" in data) and not n.startswith(tuple(BASELINES))
     ]
     if not names:
         raise ValueError(f"no train/val metrics to plot in {where}; logged: {sorted(data)}")
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    colors = ("tab:green", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink")
     for ax, name in zip(axes.flat, names):
         for stage, style in (("train", "-"), ("val", "--")):
             points = data.get(f"{stage}_{name}")
             if points:
                 xs, ys = zip(*points)
                 ax.plot(np.array(xs) + 1, ys, style, marker="o", ms=3, label=stage)
-        for prefix, color in zip(baselines, ("tab:green", "tab:purple")):
+        for (prefix, label), color in zip(BASELINES.items(), colors * 4):
             points = data.get(f"val_{prefix}{name}")
             if points:
                 xs, ys = zip(*points)
-                ax.plot(np.array(xs) + 1, ys, ":", color=color, label=f"val {prefix[:-1]}")
-        ax.set(xlabel="epoch", title=name)
+                ax.plot(np.array(xs) + 1, ys, ":", color=color, label=f"val {label}")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="0.35", ls="-.", lw=1, label=f"kept: epoch {best_epoch}")
+        ax.set(xlabel="epoch (from 1)", title=name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if name in ("loss", "mse", "ppl") and all(
             v > 0 for s in ("train", "val") for _, v in data.get(f"{s}_{name}", [])
         ):
             ax.set_yscale("log")
-        ax.legend()
+        ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
@@ -148,12 +186,14 @@ def plot_forecast(
     interval_label: str = "80% interval",
     n: int = 3,
     title: str | None = None,
+    labels: list[str] | None = None,
 ) -> Path:
     """Forecast vs truth for the first ``n`` series: history (N, W), truth and pred (N, H)
     (arrays or tensors), an optional baseline (N, H) dashed, and an optional prediction
     ``interval`` ``(lower, upper)`` (each (N, H)) shaded around the forecast. The forecast
     horizon is shaded and marked: a dotted line where the forecast starts and an ``H steps``
-    label over the shading."""
+    label over the shading. ``labels``: a title for each panel (which window it is).
+    ``title`` names the figure (say the target and the split the windows come from)."""
     plt = _pyplot()
     history, truth, pred = (to_numpy(a) for a in (history, truth, pred))
     if history.ndim != 2 or truth.ndim != 2 or truth.shape != pred.shape:
@@ -194,6 +234,8 @@ def plot_forecast(
             color="tab:orange",
         )
         ax.set(xlabel="t")
+        if labels is not None and i < len(labels):
+            ax.set_title(labels[i], fontsize=9)
     axes[0][0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
