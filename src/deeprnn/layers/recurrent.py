@@ -19,6 +19,8 @@ from deeprnn.cells import RecurrentCell
 from deeprnn.layers._sequence import SequenceLayer, last_step_index
 from deeprnn.layers.regularizers import (
     KINDS,
+    Constraint,
+    Regularizer,
     check_initializer,
     get_constraint,
     get_regularizer,
@@ -93,16 +95,27 @@ class Recurrent(SequenceLayer):
         output_dropout: dropout on the outputs :math:`y_t` (not on the state), a fresh mask at
             every step (TF1 ``DropoutWrapper(output_keep_prob=1 - p)``); the last-step summary
             is the dropped output of that step. Training only.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer,
-            kernel_constraint, recurrent_constraint, bias_constraint, kernel_initializer,
-            recurrent_initializer, bias_initializer: Keras' per-weight options on
-            ``weight_ih`` / ``weight_hh`` / the biases, see :mod:`deeprnn.layers.regularizers`;
-            read the penalties with :meth:`regularization_loss`.
+        kernel_regularizer: penalty on ``weight_ih`` (``"l1"``, ``"l2"``, ``0.01``, an
+            :class:`~deeprnn.layers.L1L2` ...), see :mod:`deeprnn.layers.regularizers`; read
+            the penalties with :meth:`regularization_loss`.
+        recurrent_regularizer: penalty on ``weight_hh``.
+        bias_regularizer: penalty on the biases.
+        activity_regularizer: penalty on the layer's output of the last call.
+        kernel_constraint: projection of ``weight_ih`` after each optimizer step
+            (``"non_neg"``, ``"max_norm"``, a :class:`~deeprnn.layers.MaxNorm` ...).
+        recurrent_constraint: the same for ``weight_hh``.
+        bias_constraint: the same for the biases.
+        kernel_initializer: Keras initializer name for ``weight_ih`` (``None``: the cell's).
+        recurrent_initializer: for ``weight_hh``.
+        bias_initializer: for the biases.
         learn_initial_state: a trainable initial state :math:`s_0` (``initial_h`` and, for an
             LSTM, ``initial_c``, each (H,), starting at zero), used when no ``initial_state``
             is passed.
-        batch_first, return_sequences, return_state, stateful: see
-            :mod:`deeprnn.layers._sequence`.
+        batch_first: input (N, T, I) when True (as in Keras), else (T, N, I).
+        return_sequences: return the outputs of every step, or (N, H) at each row's last real
+            step when False.
+        return_state: also return the final :class:`~deeprnn.States`.
+        stateful: carry the final states into the next call (``reset_states()`` clears them).
 
     >>> from deeprnn.cells import LSTMCell
     >>> layer = Recurrent(LSTMCell(8, 16), return_state=False)
@@ -127,13 +140,13 @@ class Recurrent(SequenceLayer):
         input_dropout: float = 0.0,
         input_dropout_same_mask: bool = True,
         output_dropout: float = 0.0,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
+        kernel_regularizer: Regularizer | str | float | None = None,
+        recurrent_regularizer: Regularizer | str | float | None = None,
+        bias_regularizer: Regularizer | str | float | None = None,
+        activity_regularizer: Regularizer | str | float | None = None,
+        kernel_constraint: Constraint | str | None = None,
+        recurrent_constraint: Constraint | str | None = None,
+        bias_constraint: Constraint | str | None = None,
         kernel_initializer: str | None = None,
         recurrent_initializer: str | None = None,
         bias_initializer: str | None = None,

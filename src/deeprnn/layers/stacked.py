@@ -23,6 +23,7 @@ from deeprnn.layers._sequence import SequenceLayer, last_step_index
 from deeprnn.layers.bidirectional import Bidirectional, check_merge_mode
 from deeprnn.layers.norm import MaskedBatchNorm1d
 from deeprnn.layers.recurrent import IMPLS, KERAS_OPTIONS, MASKED_OUTPUTS, Recurrent
+from deeprnn.layers.regularizers import Constraint, Regularizer
 
 #: Keras options set once for the whole stack (input / output dropout are per layer)
 STACK_OPTIONS = tuple(k for k in KERAS_OPTIONS if k not in ("input_dropout", "output_dropout"))
@@ -92,38 +93,64 @@ class DeepRNN(SequenceLayer):
     masked batch norm (statistics over real steps only) or a layer norm.
 
     Args:
-        input_size: I.
+        input_size: I, features of each step.
         layers: one entry per layer — an int (hidden size), a dict or a :class:`LayerSpec`
             (``cell``, ``hidden_size``, ``bidirectional``, ``merge_mode``, ``activation``,
             ``reset_after``, ``layer_norm``, ``bias``, ``recurrent_dropout``, ``zoneout``,
-            ``input_dropout``, ``output_dropout``);
-            omitted fields take the stack-wide value. Or use ``hidden_size`` + ``num_layers``.
+            ``input_dropout``, ``output_dropout``, ``cell_options``); omitted fields take the
+            stack-wide value below. ``None``: ``num_layers`` layers of ``hidden_size``.
         cell: ``"lstm"``, ``"gru"``, ``"rnn"``, ``"minimal_gru"``, or a linear recurrence that
             trains in parallel over time: ``"mingru"``, ``"minlstm"``, ``"lru"`` (see
             :mod:`deeprnn.cells.parallel`; the papers' deep stack is ``residual=True,
             norm="layer"``).
-        cell_options: extra keyword arguments of the cell class, e.g. ``{"candidate":
-            "identity"}`` (minGRU / minLSTM) or ``{"r_min": 0.5, "r_max": 0.99}`` (LRU).
-        bidirectional, merge_mode: per-layer defaults; ``merge_mode`` one of ``concat``,
-            ``sum``, ``mul``, ``ave`` or ``None`` (last layer only: returns a tuple).
-        activation: SimpleRNN nonlinearity. reset_after: GRU variant. layer_norm: use the
-            layer-normalised LSTM/GRU cells. bias: gate biases.
+        hidden_size: H of every layer (with ``num_layers``), or the default of ``layers``.
+        num_layers: how many layers of ``hidden_size`` (when ``layers`` is not given).
+        bidirectional: a backward copy of every layer (the per-layer default).
+        merge_mode: how the two directions' outputs are merged: ``"concat"``, ``"sum"``,
+            ``"mul"``, ``"ave"`` or ``None`` (last layer only: returns a tuple).
+        activation: SimpleRNN nonlinearity (``"tanh"``, ``"relu"`` ...).
+        reset_after: GRU variant (True: Keras 2 / cuDNN, reset applied after the matmul).
+        layer_norm: use the layer-normalised LSTM / GRU cells.
+        bias: gate biases.
         dropout: between layers (not after the last), as in torch: a one-layer stack drops
             nothing. For Keras' ``dropout`` (on each layer's inputs) use ``input_dropout``.
-        recurrent_dropout, zoneout, input_dropout, output_dropout: inside each layer, see
-            :class:`Recurrent`.
-        input_dropout_same_mask, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-            activity_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
-            kernel_initializer, recurrent_initializer, bias_initializer, learn_initial_state:
-            Keras' per-layer options, applied to every layer (and direction) of the stack; see
-            :class:`Recurrent` and :mod:`deeprnn.layers.regularizers`. The activity regularizer
-            sees each layer's output: sequences between layers, the returned output last.
-        residual, highway: skip connections around layers 2..L.
+        recurrent_dropout: variational dropout on the recurrent input, see :class:`Recurrent`.
+        zoneout: zoneout probability on the state, see :class:`Recurrent`.
+        residual: add each layer's input to its output around layers 2..L.
+        highway: gate each layer's output against its input around layers 2..L.
         norm: ``"batch"`` (masked), ``"layer"`` or ``None``, between layers.
         go_backwards: every unidirectional layer scans from the end.
-        masked_output, init, impl, checkpoint_steps, batch_first, return_sequences,
-            return_state, stateful:
-            see :class:`Recurrent` and :mod:`deeprnn.layers._sequence`.
+        masked_output: ``"zero"`` or ``"carry"``, see :class:`Recurrent`.
+        init: ``"keras"`` (Glorot / orthogonal / zero biases, forget bias 1) or ``"torch"``.
+        impl: ``"auto"``, ``"torch"``, ``"fused"``, ``"parallel"`` or ``"loop"``, see
+            :class:`Recurrent`.
+        checkpoint_steps: activation checkpointing over chunks of this many steps.
+        batch_first: input (N, T, I) when True (as in Keras), else (T, N, I).
+        return_sequences: return the outputs of every step, or (N, F) at each row's last real
+            step when False.
+        return_state: also return the final :class:`~deeprnn.States`.
+        stateful: carry the final states into the next call (``reset_states()`` clears them).
+        input_dropout: dropout on each layer's inputs (Keras ``dropout``).
+        output_dropout: dropout on each layer's outputs, a fresh mask per step.
+        cell_options: extra keyword arguments of the cell class, e.g. ``{"candidate":
+            "identity"}`` (minGRU / minLSTM) or ``{"r_min": 0.5, "r_max": 0.99}`` (LRU).
+        input_dropout_same_mask: one ``input_dropout`` mask per sequence (Keras) or a fresh one
+            per step (TF1 ``DropoutWrapper``).
+        kernel_regularizer: penalty on every layer's input weights (``"l1"``, ``"l2"``,
+            ``0.01``, an :class:`~deeprnn.layers.L1L2` ...), see
+            :mod:`deeprnn.layers.regularizers`.
+        recurrent_regularizer: penalty on the recurrent weights.
+        bias_regularizer: penalty on the biases.
+        activity_regularizer: penalty on each layer's output (sequences between layers, the
+            returned output last).
+        kernel_constraint: projection of the input weights after each optimizer step
+            (``"non_neg"``, ``"max_norm"``, a :class:`~deeprnn.layers.MaxNorm` ...).
+        recurrent_constraint: the same for the recurrent weights.
+        bias_constraint: the same for the biases.
+        kernel_initializer: Keras initializer name for the input weights (``None``: ``init``).
+        recurrent_initializer: for the recurrent weights.
+        bias_initializer: for the biases.
+        learn_initial_state: a trainable initial state instead of zeros.
 
     Returns the last layer's outputs (N, T, F) — or (N, F) at each row's last real step — and,
     with ``return_state``, :class:`~deeprnn.States` for every layer and direction.
@@ -167,20 +194,28 @@ class DeepRNN(SequenceLayer):
         input_dropout: float = 0.0,
         output_dropout: float = 0.0,
         cell_options: dict | None = None,
-        **keras_options: Any,
+        input_dropout_same_mask: bool = True,
+        kernel_regularizer: Regularizer | str | float | None = None,
+        recurrent_regularizer: Regularizer | str | float | None = None,
+        bias_regularizer: Regularizer | str | float | None = None,
+        activity_regularizer: Regularizer | str | float | None = None,
+        kernel_constraint: Constraint | str | None = None,
+        recurrent_constraint: Constraint | str | None = None,
+        bias_constraint: Constraint | str | None = None,
+        kernel_initializer: str | None = None,
+        recurrent_initializer: str | None = None,
+        bias_initializer: str | None = None,
+        learn_initial_state: bool = False,
     ):
+        given = locals()
+        keras_options = {k: given[k] for k in STACK_OPTIONS}
         super().__init__(
             batch_first=batch_first,
             return_sequences=return_sequences,
             return_state=return_state,
             stateful=stateful,
         )
-        for key in keras_options:
-            if key not in STACK_OPTIONS:
-                raise TypeError(
-                    f"DeepRNN got an unexpected keyword argument {key!r}{close_key_hint(key, STACK_OPTIONS)}"
-                )
-        self.keras_options = {k: keras_options.get(k, KERAS_OPTIONS[k]) for k in STACK_OPTIONS}
+        self.keras_options = keras_options
         self.input_size = check_positive_int("input_size", input_size)
         defaults = LayerSpec(
             hidden_size=hidden_size,
