@@ -26,10 +26,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from _readme import write_block
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
+BASELINES = ROOT / "benchmarks" / "results" / "baselines.json"  # benchmarks/baselines.py
 RUNS = ROOT / "runs" / "accuracy"
 
 
@@ -46,6 +48,10 @@ class Example:
     needs: str = ""  # an example whose trained model this one starts from (run first if absent)
     overrides: tuple[str, ...] = ()  # extra `deeprnn train` arguments
     not_run: str = ""  # why the table has no figure yet (shown instead of "not run yet")
+    # the example whose baselines (benchmarks/results/baselines.json) this row shares: the same
+    # data split, its data sections differing only in how text is encoded (the baselines read
+    # the raw text)
+    baselines_of: str = ""
 
 
 EXAMPLES = [
@@ -57,12 +63,20 @@ EXAMPLES = [
         "seeds ~83% val (SimpleRNN)",
         0,
         scale=100,
+        baselines_of="imdb_lstm",
     ),
     Example(
         "imdb_lstm", "aclImdb", "test_acc", "test acc %", "86.5% LSTM (Dai & Le 2015)", 0, scale=100
     ),
     Example(
-        "imdb_gru", "aclImdb", "test_acc", "test acc %", "~81% Keras BiLSTM example", 0, scale=100
+        "imdb_gru",
+        "aclImdb",
+        "test_acc",
+        "test acc %",
+        "~81% Keras BiLSTM example",
+        0,
+        scale=100,
+        baselines_of="imdb_lstm",
     ),
     Example(
         "imdb_bilstm",
@@ -72,8 +86,18 @@ EXAMPLES = [
         "86.5% LSTM (Dai & Le 2015)",
         89.0,
         scale=100,
+        baselines_of="imdb_lstm",
     ),
-    Example("imdb_clstm", "aclImdb", "test_acc", "test acc %", "beside imdb_lstm", 0, scale=100),
+    Example(
+        "imdb_clstm",
+        "aclImdb",
+        "test_acc",
+        "test acc %",
+        "beside imdb_lstm",
+        0,
+        scale=100,
+        baselines_of="imdb_lstm",
+    ),
     Example(
         "imdb_lm_pretrain",
         "aclImdb train reviews (text)",
@@ -92,6 +116,7 @@ EXAMPLES = [
         0,
         scale=100,
         needs="imdb_lm_pretrain",
+        baselines_of="imdb_lstm",
         overrides=(
             "--finetune.init_from",
             "runs/accuracy/imdb_lm_pretrain/model",
@@ -451,17 +476,57 @@ def collect(ex: Example) -> dict:
     return {"metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}}
 
 
+def baseline_metrics(name: str, records: dict) -> dict:
+    """The baselines' test metrics of an example: the mean over its folds for a k-fold one
+    (``data.folds`` of its config; nothing until every fold is recorded)."""
+    if name in records:
+        return records[name]["metrics"]
+    folds = [r["metrics"] for k, r in records.items() if k.startswith(f"{name}/fold_")]
+    config = ROOT / "examples" / f"{name}.yaml"
+    k = (yaml.safe_load(config.read_text()).get("data") or {}).get("folds") if folds else None
+    if not folds or len(folds) != k:
+        return {}
+    keys = set.intersection(*(set(m) for m in folds))
+    return {key: sum(m[key] for m in folds) / len(folds) for key in keys}
+
+
+def baseline_cell(ex: Example, records: dict) -> str:
+    """``label value`` of every baseline with the row's metric on the same split (each
+    baseline's metrics put in the model's place, then :func:`derived`), or ``—``."""
+    from deeprnn._headline import BASELINES
+
+    metrics = baseline_metrics(ex.baselines_of or ex.name, records)
+    shown = []
+    for prefix, label in BASELINES.items():
+        if prefix in ("naive_", "snaive_"):  # the forecast rows' metric is relative to them
+            continue
+        mine = {k.replace(f"_{prefix}", "_", 1): v for k, v in metrics.items()
+                if k.startswith(f"test_{prefix}")}  # fmt: skip
+        if not mine:
+            continue
+        others = {k: v for k, v in metrics.items() if "_naive_" in k or "_snaive_" in k}
+        value = derived({**others, **mine}).get(ex.metric)
+        if value is not None:
+            shown.append(f"{label} {value * ex.scale:.4g}")
+    return ", ".join(shown) or "—"
+
+
 def table(results: dict) -> str:
+    records = json.loads(BASELINES.read_text()) if BASELINES.is_file() else {}
     rows = [
-        "| example | data | metric | ours | published anchor | target | met | train time |",
-        "|---|---|---|---:|---|---|:---:|---:|",
+        "| example | data | metric | ours | baselines (same split) | published anchor | target "
+        "| met | train time |",
+        "|---|---|---|---:|---|---|---|:---:|---:|",
     ]
     for ex in EXAMPLES:
         r = results.get(ex.name)
         if r is None or "metrics" not in r or ex.metric not in r["metrics"]:
             why = ex.not_run or "not run yet"
             why = why if r is None else "; ".join(r.get("error", ["no metric"]))
-            rows.append(f"| {ex.name} | {ex.data} | {ex.label} | — | {ex.anchor} | | | {why} |")
+            base = baseline_cell(ex, records)
+            rows.append(
+                f"| {ex.name} | {ex.data} | {ex.label} | — | {base} | {ex.anchor} | | | {why} |"
+            )
             continue
         value = r["metrics"][ex.metric] * ex.scale
         if ex.target:
@@ -472,8 +537,8 @@ def table(results: dict) -> str:
             target, mark = "report", ""
         minutes = r.get("seconds", 0) / 60
         rows.append(
-            f"| {ex.name} | {ex.data} | {ex.label} | {value:.4g} | {ex.anchor} | {target} | "
-            f"{mark} | {minutes:.1f} min |"
+            f"| {ex.name} | {ex.data} | {ex.label} | {value:.4g} | {baseline_cell(ex, records)} "
+            f"| {ex.anchor} | {target} | {mark} | {minutes:.1f} min |"
         )
     notes = [f"* **{e.name}**: {NOTES[e.name]}" for e in EXAMPLES if e.name in NOTES]
     return "\n".join(rows) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
@@ -523,7 +588,12 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results)
     print(text)
     if a.readme:
-        reproduce = "Reproduce: `python benchmarks/accuracy.py NAME ... --readme`."
+        reproduce = (
+            "Reproduce: `python benchmarks/accuracy.py NAME ... --readme`; the baselines column "
+            "(no network trained, fitted on the same training split and scored on the same test "
+            "split as the run): `python benchmarks/baselines.py NAME --record` (a k-fold row: "
+            "`--data.fold I` for every fold, the column is their mean), then `--readme` again."
+        )
         write_block("accuracy", f"Hardware: {hw}. {reproduce}\n\n{text}")
     return 0
 
