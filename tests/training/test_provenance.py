@@ -35,7 +35,8 @@ def test_metrics_json_says_what_each_split_was(tmp_path):
     data = written["data"]
     csv = cfg["data"]["path"]
     assert data["train"] == {
-        "source": f"{csv}: 160 of its 200 rows (a 0.8 fraction, shuffled with seed 0)",
+        "source": f"{csv}: 160 of its 200 rows (a 0.8 fraction, shuffled with seed 0: "
+        "positions [0, 160) of that order)",
         "examples": 160,
         "unit": "examples",
     }
@@ -179,6 +180,9 @@ def test_every_data_module_says_where_each_split_came_from(name, tmp_path):
             assert entry["examples"] == dm.split_size("val")[0]
         else:
             assert entry["examples"] == dm.split_size(split)[0] > 0, split
+    # val and test cut by equal fractions are told apart (the part of the seeded order each is)
+    own = [e["source"] for e in prov.values() if not e.get("fallback")]
+    assert len(set(own)) == len(own), own
     if name == "classify k-fold":
         assert prov["val"]["source"].startswith("fold 1 of 5 folds of train + val + test")
         assert prov["test"]["fallback"] == "val"  # the fold is the test split: said

@@ -174,18 +174,30 @@ def cut_by_fractions(
     parts = split_indices(len(items), fr, seed)
     out = {s: [items[i] for i in p] for s, p in zip(names, parts)}
     if sources is not None:
+        start = 0
         for name, part, f in zip(names, parts, fr):
-            sources[name] = carve_source(where, len(part), len(items), f, seed, unit)
+            sources[name] = carve_source(where, len(part), len(items), f, seed, unit, start)
+            start += len(part)
     return out
 
 
 def carve_source(
-    where: str, n: int, total: int, fraction: float, seed: int, unit: str = "rows"
+    where: str,
+    n: int,
+    total: int,
+    fraction: float,
+    seed: int,
+    unit: str = "rows",
+    start: int | None = None,
 ) -> str:
     """How a split cut by a fraction is described: ``"x.csv: 160 of its 200 rows (a 0.8
-    fraction, shuffled with seed 0)"``."""
+    fraction, shuffled with seed 0: positions [0, 160) of that order)"``. The positions (the
+    split's part of the seeded order, when ``start`` is given) tell two splits of the same size
+    apart: validation and test cut by equal fractions are never described alike."""
+    part = "" if start is None else f": positions [{start}, {start + n}) of that order"
     return (
-        f"{where}: {n} of its {total} {unit} (a {fraction:.4g} fraction, shuffled with seed {seed})"
+        f"{where}: {n} of its {total} {unit} (a {fraction:.4g} fraction, shuffled with seed "
+        f"{seed}{part})"
     )
 
 
@@ -224,8 +236,9 @@ def labelled_splits_from_csv(
             tr, va = split_indices(len(items), [1 - cfg.val_fraction, cfg.val_fraction], seed)
             out["train"], out["val"] = [items[i] for i in tr], [items[i] for i in va]
             where = files["train"]
-            sources["train"] = carve_source(where, len(tr), len(items), 1 - cfg.val_fraction, seed)
-            sources["val"] = carve_source(where, len(va), len(items), cfg.val_fraction, seed)
+            n = len(items)
+            sources["train"] = carve_source(where, len(tr), n, 1 - cfg.val_fraction, seed, start=0)
+            sources["val"] = carve_source(where, len(va), n, cfg.val_fraction, seed, start=len(tr))
         return out
     items = read(cfg.path, "data.path")
     out.update(cut_by_fractions(items, cfg, seed, str(cfg.path), own, sources))

@@ -151,8 +151,12 @@ class ClassifyData(TaskData):
             parts = split_indices(len(items), fr, self.seed)
             raw = {s: [items[i] for i in p] for s, p in zip(SPLITS, parts)}
             what = f"synthetic sequences (data.num_examples={cfg.num_examples}, seed {self.seed})"
+            start = 0
             for s, part, f in zip(SPLITS, parts, fr):
-                sources[s] = carve_source(what, len(part), len(items), f, self.seed, "sequences")
+                sources[s] = carve_source(
+                    what, len(part), len(items), f, self.seed, "sequences", start
+                )
+                start += len(part)
             own_test = False
         elif cfg.source == "csv":
             raw = labelled_splits_from_csv(

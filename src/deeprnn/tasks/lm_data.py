@@ -17,6 +17,7 @@ from deeprnn.tasks._data import (
     Vocab,
     call_reader,
     carve,
+    carve_source,
     limit_splits,
     pad_ids,
     reader_source,
@@ -167,12 +168,13 @@ class LMData(TaskData):
                 start = end
         else:
             parts = split_indices(len(docs), fr, self.seed)
+            start = 0
             for name, part, f in zip(names, parts, fr):
                 raw[name] = [docs[i] for i in part]
-                self.split_sources[name] = (
-                    f"{base}: {len(part)} of its {len(docs)} documents (a {f:.4g} fraction, "
-                    f"shuffled with seed {self.seed})"
+                self.split_sources[name] = carve_source(
+                    base, len(part), len(docs), f, self.seed, "documents", start
                 )
+                start += len(part)
         for split, path in own.items():
             raw[split] = split_documents(_read(path, f"data.{split}_path"), cfg.documents)
             self.split_sources[split] = str(path)
