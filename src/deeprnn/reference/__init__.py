@@ -27,6 +27,7 @@ from deeprnn.reference._common import KINDS, Cache, check_kind
 from deeprnn.reference._gru import gru_backward, gru_forward
 from deeprnn.reference._lstm import lstm_backward, lstm_forward
 from deeprnn.reference._minimal_gru import minimal_gru_backward, minimal_gru_forward
+from deeprnn.reference._parallel import linear_backward, linear_forward
 from deeprnn.reference._rnn import ACTIVATIONS, rnn_backward, rnn_forward
 
 _BACKWARD = {
@@ -35,10 +36,24 @@ _BACKWARD = {
     "gru": gru_backward,
     "gru_v1": gru_backward,
     "minimal_gru": minimal_gru_backward,
+    "mingru": linear_backward,
+    "minlstm": linear_backward,
+    "lru": linear_backward,
 }
+LINEAR = ("mingru", "minlstm", "lru")
 
 
-def forward(kind, x, state0, params, mask=None, reverse=False, rec_mask=None, activation="tanh"):
+def forward(
+    kind,
+    x,
+    state0,
+    params,
+    mask=None,
+    reverse=False,
+    rec_mask=None,
+    activation="tanh",
+    candidate="g",
+):
     """Run one recurrent layer of ``kind`` over ``x``; returns ``(out, final, cache)``.
 
     Args:
@@ -51,11 +66,16 @@ def forward(kind, x, state0, params, mask=None, reverse=False, rec_mask=None, ac
         reverse: process ``t = T-1 .. 0``.
         rec_mask: (N, H) recurrent-dropout mask on ``h_{t-1}`` where it enters ``W_hh``.
         activation: SimpleRNN nonlinearity; must stay ``"tanh"`` for the other kinds.
+        candidate: minGRU / minLSTM candidate activation, ``"g"`` or ``"identity"``.
 
     Returns:
         ``out`` (N, T, H), ``final`` (a tuple like ``state0``) and a cache for ``backward``.
     """
     check_kind(kind)
+    if kind in LINEAR:
+        if rec_mask is not None:
+            raise ValueError(f"rec_mask must be None for kind {kind!r}: it has no recurrent matrix")
+        return linear_forward(kind, x, state0, params, mask, reverse, candidate)
     if kind == "rnn":
         return rnn_forward(x, state0, params, mask, reverse, rec_mask, activation)
     if activation != "tanh":
@@ -95,6 +115,8 @@ __all__ = [
     "forward",
     "gru_backward",
     "gru_forward",
+    "linear_backward",
+    "linear_forward",
     "lstm_backward",
     "lstm_forward",
     "minimal_gru_backward",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("rnn", "lstm", "gru", "gru_v1", "minimal_gru")
+KINDS = ("rnn", "lstm", "gru", "gru_v1", "minimal_gru", "mingru", "minlstm", "lru")
 
 Array = np.ndarray
 State = tuple[Array, ...]
