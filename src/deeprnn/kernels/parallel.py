@@ -152,29 +152,38 @@ class _MinScan(torch.autograd.Function):
 
 
 class _LRUScan(torch.autograd.Function):
+    """The LRU's scan and its readout ``y = hs W_out^T + D x`` in one Function: ``(y, hs)``."""
+
     @staticmethod
-    def forward(ctx, xp, h0, lam_re, lam_im, gamma, mask, reverse):
-        hs = load().lru_scan_forward(xp, h0, mask, lam_re, lam_im, gamma, reverse)
+    def forward(ctx, xp, h0, lam_re, lam_im, gamma, w_out, mask, reverse):
+        hs = load().lru_scan_forward(xp, h0, mask, lam_re, lam_im, gamma, reverse)  # (N, T, 2H)
         calls["forward"] += 1
-        ctx.save_for_backward(xp, hs, h0, lam_re, lam_im, gamma, mask)
+        y = torch.matmul(hs, w_out.t()).add_(xp[..., 2 * w_out.shape[0] :])  # (N, T, H)
+        ctx.save_for_backward(xp, hs, h0, lam_re, lam_im, gamma, w_out, mask)
         ctx.reverse = reverse
-        return hs
+        return y, hs
 
     @staticmethod
-    def backward(ctx, d_hs):
-        xp, hs, h0, lr, li, gamma, mask = ctx.saved_tensors
+    def backward(ctx, d_y, d_hs):
+        xp, hs, h0, lr, li, gamma, w_out, mask = ctx.saved_tensors
         calls["backward"] += 1
-        grads = load().lru_scan_backward(d_hs, xp, hs, h0, mask, lr, li, gamma, ctx.reverse)
-        return (*grads, None, None)
+        d_y = d_y.contiguous()
+        d_s = torch.matmul(d_y, w_out).add_(d_hs)  # (N, T, 2H)
+        d_w = d_y.flatten(0, 1).t().mm(hs.flatten(0, 1))  # (H, 2H)
+        grads = load().lru_scan_backward(d_s, d_y, xp, hs, h0, mask, lr, li, gamma, ctx.reverse)
+        return (*grads, d_w, None, None)
 
 
-def _compiled_states(cell, xp: Tensor, mask: Tensor | None, h0: Tensor, reverse: bool) -> Tensor:
+def _compiled_states(cell, xp: Tensor, mask: Tensor | None, h0: Tensor, reverse: bool):
+    """``(hs, out)``: the compiled scan's states, and the LRU's outputs (None: the states)."""
     xp, h0 = xp.contiguous(), h0.contiguous()
     mask = None if mask is None else mask.contiguous()
     if cell.scan_kind == "lru":
         lr, li = cell.lam()
-        return _LRUScan.apply(xp, h0, lr, li, torch.exp(cell.gamma_log), mask, reverse)
-    return _MinScan.apply(xp, h0, mask, cell.scan_kind, reverse, cell.candidate == "g")
+        gamma = torch.exp(cell.gamma_log)
+        y, hs = _LRUScan.apply(xp, h0, lr, li, gamma, cell.weight_out, mask, reverse)
+        return hs, y
+    return _MinScan.apply(xp, h0, mask, cell.scan_kind, reverse, cell.candidate == "g"), None
 
 
 # -- the layer's call --------------------------------------------------------------------------
@@ -186,9 +195,12 @@ def parallel_scan(layer, x: Tensor, mask: Tensor | None, state, kernel: str):
     xp = cell.project_input(x)  # (N, T, G*H): one GEMM for every step's gates
     lru = cell.scan_kind == "lru"
     h0 = torch.cat([state.re, state.im], dim=-1) if lru else state.h  # (N, S)
-    run = _compiled_states if kernel == "compiled_scan" else _torch_states
-    hs = run(cell, xp, mask, h0, layer.go_backwards)  # (N, T, S)
-    out = cell.readout(hs, xp)  # (N, T, H)
+    if kernel == "compiled_scan":
+        hs, out = _compiled_states(cell, xp, mask, h0, layer.go_backwards)  # (N, T, S)
+    else:
+        hs, out = _torch_states(cell, xp, mask, h0, layer.go_backwards), None
+    if out is None:
+        out = cell.readout(hs, xp)  # (N, T, H)
     if mask is not None:
         out = out * mask[..., None]
     last = hs[:, 0] if layer.go_backwards else hs[:, -1]  # masked steps carry the state

@@ -26,12 +26,18 @@ DEEPRNN_INLINE T cand(T c, bool use_g) {
   const T pos = c >= T(0) ? T(1) : T(0);
   return s + pos * (c + T(0.5) - s);
 }
+// g(c) and g'(c) from one exp
 template <typename T>
-DEEPRNN_INLINE T cand_grad(T c, bool use_g) {
-  if (!use_g) return T(1);
+DEEPRNN_INLINE void cand_both(T c, bool use_g, T& value, T& grad) {
+  if (!use_g) {
+    value = c;
+    grad = T(1);
+    return;
+  }
   const T s = sigm<T>(c);
   const T pos = c >= T(0) ? T(1) : T(0);
-  return s * (T(1) - s) + pos * (T(1) - s * (T(1) - s));
+  value = s + pos * (c + T(0.5) - s);
+  grad = s * (T(1) - s) + pos * (T(1) - s * (T(1) - s));
 }
 
 template <typename F>
@@ -49,11 +55,11 @@ void min_forward(const T* xp, const T* h0, const uint8_t* mask, T* hs, int64_t N
   constexpr int64_t gates = KIND == kMinGRU ? 2 : 3;
   over_row_blocks(N, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
-      const T* prev = h0 + n * H;
+      const T* __restrict__ prev = h0 + n * H;
       for (int64_t k = 0; k < Ts; ++k) {
         const int64_t t = reverse ? Ts - 1 - k : k;
-        const T* x = xp + (n * Ts + t) * gates * H;
-        T* h = hs + (n * Ts + t) * H;
+        const T* __restrict__ x = xp + (n * Ts + t) * gates * H;
+        T* __restrict__ h = hs + (n * Ts + t) * H;
         if (mask && !mask[n * Ts + t]) {
           std::copy(prev, prev + H, h);
         } else if constexpr (KIND == kMinGRU) {
@@ -84,14 +90,14 @@ void min_backward(const T* d_hs, const T* xp, const T* hs, const T* h0, const ui
     std::vector<T> carry(H);
     for (int64_t n = n0; n < n1; ++n) {
       std::fill(carry.begin(), carry.end(), T(0));
-      T* cr = carry.data();
+      T* __restrict__ cr = carry.data();
       for (int64_t k = Ts - 1; k >= 0; --k) {
         const int64_t t = reverse ? Ts - 1 - k : k;
         const int64_t tp = reverse ? t + 1 : t - 1;  // the previous step in scan order
-        const T* prev = k == 0 ? h0 + n * H : hs + (n * Ts + tp) * H;
-        const T* x = xp + (n * Ts + t) * gates * H;
-        const T* dh = d_hs + (n * Ts + t) * H;
-        T* dx = d_xp + (n * Ts + t) * gates * H;
+        const T* __restrict__ prev = k == 0 ? h0 + n * H : hs + (n * Ts + tp) * H;
+        const T* __restrict__ x = xp + (n * Ts + t) * gates * H;
+        const T* __restrict__ dh = d_hs + (n * Ts + t) * H;
+        T* __restrict__ dx = d_xp + (n * Ts + t) * gates * H;
         if (mask && !mask[n * Ts + t]) {
           for (int64_t j = 0; j < H; ++j) cr[j] += dh[j];
           std::fill(dx, dx + gates * H, T(0));
@@ -99,10 +105,10 @@ void min_backward(const T* d_hs, const T* xp, const T* hs, const T* h0, const ui
           for (int64_t j = 0; j < H; ++j) {
             const T g = dh[j] + cr[j];
             const T z = sigm<T>(x[j]);
-            const T cx = x[H + j];
-            const T c = cand<T>(cx, G);
+            T c, cg;
+            cand_both<T>(x[H + j], G, c, cg);
             dx[j] = g * (c - prev[j]) * z * (T(1) - z);
-            dx[H + j] = g * z * cand_grad<T>(cx, G);
+            dx[H + j] = g * z * cg;
             cr[j] = g * (T(1) - z);
           }
         } else {
@@ -110,13 +116,13 @@ void min_backward(const T* d_hs, const T* xp, const T* hs, const T* h0, const ui
             const T g = dh[j] + cr[j];
             const T f = sigm<T>(x[j]), i = sigm<T>(x[H + j]);
             const T s = f + i;
-            const T cx = x[2 * H + j];
-            const T c = cand<T>(cx, G);
+            T c, cg;
+            cand_both<T>(x[2 * H + j], G, c, cg);
             const T d_fn = g * prev[j], d_in = g * c;  // d/d(f'), d/d(i')
             const T r = (d_fn - d_in) / (s * s);
             dx[j] = i * r * f * (T(1) - f);
             dx[H + j] = -f * r * i * (T(1) - i);
-            dx[2 * H + j] = g * i / s * cand_grad<T>(cx, G);
+            dx[2 * H + j] = g * i / s * cg;
             cr[j] = g * f / s;
           }
         }
@@ -132,11 +138,11 @@ void lru_forward(const T* xp, const T* h0, const uint8_t* mask, const T* lr, con
                  const T* gam, T* hs, int64_t N, int64_t Ts, int64_t H, bool reverse) {
   over_row_blocks(N, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
-      const T* prev = h0 + n * 2 * H;
+      const T* __restrict__ prev = h0 + n * 2 * H;
       for (int64_t k = 0; k < Ts; ++k) {
         const int64_t t = reverse ? Ts - 1 - k : k;
-        const T* u = xp + (n * Ts + t) * 3 * H;
-        T* s = hs + (n * Ts + t) * 2 * H;
+        const T* __restrict__ u = xp + (n * Ts + t) * 3 * H;
+        T* __restrict__ s = hs + (n * Ts + t) * 2 * H;
         if (mask && !mask[n * Ts + t]) {
           std::copy(prev, prev + 2 * H, s);
         } else {
@@ -153,27 +159,32 @@ void lru_forward(const T* xp, const T* h0, const uint8_t* mask, const T* lr, con
 }
 
 // d_par (N, 3H): per-row sums of d lambda_re, d lambda_im, d gamma (summed over rows by the caller)
+// d_y (N, T, H) or null: the output's gradient, which is the D columns' (y = ... + D x)
 template <typename T>
-void lru_backward(const T* d_hs, const T* xp, const T* hs, const T* h0, const uint8_t* mask,
-                  const T* lr, const T* li, const T* gam, T* d_xp, T* d_h0, T* d_par, int64_t N,
-                  int64_t Ts, int64_t H, bool reverse) {
+void lru_backward(const T* d_hs, const T* d_y, const T* xp, const T* hs, const T* h0,
+                  const uint8_t* mask, const T* lr, const T* li, const T* gam, T* d_xp, T* d_h0,
+                  T* d_par, int64_t N, int64_t Ts, int64_t H, bool reverse) {
   over_row_blocks(N, [&](int64_t n0, int64_t n1) {
     std::vector<T> carry(2 * H);
     for (int64_t n = n0; n < n1; ++n) {
       std::fill(carry.begin(), carry.end(), T(0));
-      T* cr = carry.data();
-      T* dlr = d_par + n * 3 * H;
-      T* dli = dlr + H;
-      T* dga = dlr + 2 * H;
+      T* __restrict__ cr = carry.data();
+      T* __restrict__ dlr = d_par + n * 3 * H;
+      T* __restrict__ dli = dlr + H;
+      T* __restrict__ dga = dlr + 2 * H;
       std::fill(dlr, dlr + 3 * H, T(0));
       for (int64_t k = Ts - 1; k >= 0; --k) {
         const int64_t t = reverse ? Ts - 1 - k : k;
         const int64_t tp = reverse ? t + 1 : t - 1;
-        const T* prev = k == 0 ? h0 + n * 2 * H : hs + (n * Ts + tp) * 2 * H;
-        const T* u = xp + (n * Ts + t) * 3 * H;
-        const T* ds = d_hs + (n * Ts + t) * 2 * H;
-        T* dx = d_xp + (n * Ts + t) * 3 * H;
-        std::fill(dx + 2 * H, dx + 3 * H, T(0));  // D x: differentiated outside
+        const T* __restrict__ prev = k == 0 ? h0 + n * 2 * H : hs + (n * Ts + tp) * 2 * H;
+        const T* __restrict__ u = xp + (n * Ts + t) * 3 * H;
+        const T* __restrict__ ds = d_hs + (n * Ts + t) * 2 * H;
+        T* __restrict__ dx = d_xp + (n * Ts + t) * 3 * H;
+        if (d_y) {
+          std::copy(d_y + (n * Ts + t) * H, d_y + (n * Ts + t + 1) * H, dx + 2 * H);
+        } else {
+          std::fill(dx + 2 * H, dx + 3 * H, T(0));
+        }
         if (mask && !mask[n * Ts + t]) {
           for (int64_t j = 0; j < 2 * H; ++j) cr[j] += ds[j];
           std::fill(dx, dx + 2 * H, T(0));
@@ -296,21 +307,24 @@ Tensor lru_scan_forward(const Tensor& xp, const Tensor& h0, const c10::optional<
   return hs;
 }
 
-// (d_xp (N, T, 3H; the D columns zero), d_h0 (N, 2H), d_lam_re, d_lam_im, d_gamma (H,))
-std::vector<Tensor> lru_scan_backward(const Tensor& d_hs, const Tensor& xp, const Tensor& hs,
+// (d_xp (N, T, 3H; the D columns d_y, or zero), d_h0 (N, 2H), d_lam_re, d_lam_im, d_gamma (H,))
+std::vector<Tensor> lru_scan_backward(const Tensor& d_hs, const c10::optional<Tensor>& d_y,
+                                      const Tensor& xp, const Tensor& hs,
                                       const Tensor& h0, const c10::optional<Tensor>& mask,
                                       const Tensor& lam_re, const Tensor& lam_im,
                                       const Tensor& gamma, bool reverse) {
   check_inputs(xp, h0, mask, 3, 2);
   const int64_t N = xp.size(0), Ts = xp.size(1), H = xp.size(2) / 3;
   const Tensor d = d_hs.contiguous();
+  const auto dy = deeprnn_scan::contig(d_y);
   const Tensor lr = lam_re.contiguous(), li = lam_im.contiguous(), ga = gamma.contiguous();
   Tensor d_xp = at::empty_like(xp);
   Tensor d_h0 = at::empty_like(h0);
   Tensor d_par = at::empty({N, 3 * H}, xp.options());
   const uint8_t* m = bptr(mask);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "lru_scan_backward", [&] {
-    lru_backward<scalar_t>(d.data_ptr<scalar_t>(), xp.data_ptr<scalar_t>(),
+    lru_backward<scalar_t>(d.data_ptr<scalar_t>(), deeprnn_scan::ptr<scalar_t>(dy),
+                           xp.data_ptr<scalar_t>(),
                            hs.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(), m,
                            lr.data_ptr<scalar_t>(), li.data_ptr<scalar_t>(),
                            ga.data_ptr<scalar_t>(), d_xp.data_ptr<scalar_t>(),
