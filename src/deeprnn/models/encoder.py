@@ -21,7 +21,7 @@ class RNNConfig:
     """The recurrent body (:class:`deeprnn.DeepRNN`). ``layers`` (a list of per-layer dicts:
     ``cell``, ``hidden_size``, ``bidirectional``, ...) overrides ``hidden_size``/``num_layers``."""
 
-    cell: Literal["lstm", "gru", "rnn", "minimal_gru"] = "lstm"
+    cell: Literal["lstm", "gru", "rnn", "minimal_gru", "mingru", "minlstm", "lru"] = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
     bidirectional: bool = False
@@ -34,7 +34,7 @@ class RNNConfig:
     norm: Literal["batch", "layer"] | None = None
     layer_norm: bool = False
     activation: str = "tanh"
-    impl: Literal["auto", "torch", "fused", "loop"] = "auto"
+    impl: Literal["auto", "torch", "fused", "parallel", "loop"] = "auto"
     checkpoint_steps: int | None = None
 
 
