@@ -8,8 +8,8 @@ import torch
 
 from deeprnn.tasks.forecast import columnar
 from deeprnn.tasks.forecast.baselines import validation_scores
-from deeprnn.tasks.forecast.data import ForecastData, ForecastDataConfig, _baseline_scores
-from deeprnn.tasks.forecast.windows import WindowSample
+from deeprnn.tasks.forecast.data import ForecastData, ForecastDataConfig
+from deeprnn.tasks.forecast.windows import WindowSample, baseline_scores
 
 W, H = 12, 3
 
@@ -135,7 +135,7 @@ def test_val_baselines_scored_in_chunks_match_the_whole(files):
     dm = ForecastData(_config(folder / "panel.csv"), batch_size=8).prepare()
     val = dm.splits["val"]
     whole = validation_scores(list(val), W, 1, 24)
-    chunked = _baseline_scores(val, W, 1, 24, chunk=7)
+    chunked = baseline_scores(val, W, 1, 24, chunk=7)
     assert whole.keys() == chunked.keys()
     for name in whole:
         assert chunked[name] == pytest.approx(whole[name], rel=1e-12)

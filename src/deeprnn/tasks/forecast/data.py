@@ -49,6 +49,12 @@ are known when forecasting: a planned promotion, a holiday flag, a weather forec
 calendar features, and ``static_covariates`` (columns constant within each series — a store's
 size, a sensor's type; numeric or categorical — fed at every step as DeepAR does).
 
+Panels (issue 29): the series are kept as one scaled float32 block and every split's windows as
+row indices into it (:mod:`deeprnn.tasks.forecast.windows`); a numeric panel with a fixed-step
+time column is read by columns from CSV or Parquet (:mod:`deeprnn.tasks.forecast.columnar`).
+``windows_per_epoch`` draws that many training windows each epoch (``window_sampling``:
+``length``, every window as likely, or ``series``, each series as likely).
+
 ``rows: N`` or ``rows: [start, stop]`` uses only those rows of the file (before the series are
 grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
 ``start <= time < stop``.
@@ -72,7 +78,6 @@ from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks._data import EpochShuffle, TaskData, carve_source, split_indices
 from deeprnn.tasks.forecast import columnar, columns, reader
-from deeprnn.tasks.forecast.baselines import validation_scores
 from deeprnn.tasks.forecast.columns import MASK
 from deeprnn.tasks.forecast.predict import encode_history
 from deeprnn.tasks.forecast.splits import (
@@ -84,7 +89,15 @@ from deeprnn.tasks.forecast.splits import (
     window_rows,
 )
 from deeprnn.tasks.forecast.tables import TIME_FEATURES
-from deeprnn.tasks.forecast.windows import SAMPLING, Panel, Windows, WindowSample, WindowStarts
+from deeprnn.tasks.forecast.windows import (
+    SAMPLING,
+    Panel,
+    Windows,
+    WindowSample,
+    WindowStarts,
+    baseline_scores,
+    check_train,
+)
 
 log = logging.getLogger("deeprnn.tasks.forecast")
 
@@ -231,38 +244,6 @@ def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def _check_train(starts: dict, lengths: dict, cfg) -> None:
-    """No training window at all is an error naming the series lengths and the split."""
-    if not any(len(s["train"]) for s in starts.values()):
-        w, h = cfg.input_window, cfg.horizon
-        how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
-        shown = dict(list(lengths.items())[:20])
-        more = f" ... ({len(lengths)} series)" if len(lengths) > 20 else ""
-        raise ValueError(
-            f"no training window fits: input_window + horizon = {w + h} steps, "
-            f"series lengths {shown}{more} with split {how}"
-        )
-
-
-def _baseline_scores(windows, w: int, k: int, m: int, chunk: int = 8192) -> dict:
-    """:func:`~deeprnn.tasks.forecast.baselines.validation_scores` of ``windows`` a chunk at a
-    time (a panel's val split does not fit stacked in float64): each chunk's scores weighted by
-    its observed target values, the mean over all of them; one chunk when there are few."""
-    if len(windows) <= chunk:
-        return validation_scores(windows, w, k, m)
-    total: dict = {}
-    seen = 0
-    for a in range(0, len(windows), chunk):
-        part = windows.batch(np.arange(a, min(a + chunk, len(windows))))
-        n = int(torch.isfinite(part[1]).sum())
-        if not n:
-            continue
-        for name, v in validation_scores(list(zip(*part)), w, k, m).items():
-            total[name] = total.get(name, 0.0) + v * n
-        seen += n
-    return {name: v / seen for name, v in total.items()}
-
-
 def generate_sines(n: int, steps: int, seed: int) -> np.ndarray:
     """(n, steps, 1) float32 noisy sines (:func:`deeprnn.data.generate_time_series`)."""
     from deeprnn.data import generate_time_series
@@ -354,7 +335,7 @@ class ForecastData(TaskData):
         art.setdefault("covariates", columns.feature_names(art))
         frames = {sid: columns.features(art, t, times.get(sid)) for sid, t in tables.items()}
         starts = {sid: window_rows(len(arr), bounds[sid], w, h, cfg) for sid, arr in frames.items()}
-        _check_train(starts, {sid: len(a) for sid, a in frames.items()}, cfg)
+        check_train(starts, {sid: len(a) for sid, a in frames.items()}, cfg)
         observed = {sid: columns.observed_targets(art, t) for sid, t in tables.items()}
         del tables
         train_rows = [
@@ -396,7 +377,7 @@ class ForecastData(TaskData):
         columns.fit_categorical(art, [])
         art.setdefault("covariates", columns.feature_names(art))
         starts = {sid: window_rows(b - a, bounds[sid], w, h, cfg) for sid, (a, b) in spans.items()}
-        _check_train(starts, {sid: b - a for sid, (a, b) in spans.items()}, cfg)
+        check_train(starts, {sid: b - a for sid, (a, b) in spans.items()}, cfg)
         train = [p.values[a : a + bounds[sid][0]] for sid, (a, _) in spans.items()]
         self._fit_scaler(np.concatenate(train))
         del train
@@ -464,7 +445,7 @@ class ForecastData(TaskData):
         art = self.artifacts
         if "baseline_val" not in art:
             k, w, m = len(art["targets"]), art["input_window"], int(art.get("seasonality", 1))
-            art["baseline_val"] = _baseline_scores(self.splits["val"], w, k, m)
+            art["baseline_val"] = baseline_scores(self.splits["val"], w, k, m)
         return self
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:

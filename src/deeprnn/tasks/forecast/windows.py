@@ -20,6 +20,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
+from deeprnn.tasks.forecast.baselines import validation_scores
+
 
 class Panel:
     """Series side by side: ``values`` (N, F) float32 scaled, ``truth`` (N, K) float32 or None
@@ -190,3 +192,35 @@ class WindowSample(Sampler[int]):
 
     def __iter__(self):
         return iter(self.draw()[self.rank :: self.world].tolist())
+
+
+def check_train(starts: dict, lengths: dict, cfg) -> None:
+    """No training window at all is an error naming the series lengths and the split."""
+    if not any(len(s["train"]) for s in starts.values()):
+        w, h = cfg.input_window, cfg.horizon
+        how = cfg.split or f"val/test fractions {cfg.val_fraction}/{cfg.test_fraction}"
+        shown = dict(list(lengths.items())[:20])
+        more = f" ... ({len(lengths)} series)" if len(lengths) > 20 else ""
+        raise ValueError(
+            f"no training window fits: input_window + horizon = {w + h} steps, "
+            f"series lengths {shown}{more} with split {how}"
+        )
+
+
+def baseline_scores(windows, w: int, k: int, m: int, chunk: int = 8192) -> dict:
+    """:func:`~deeprnn.tasks.forecast.baselines.validation_scores` of ``windows`` a chunk at a
+    time (a panel's val split does not fit stacked in float64): each chunk's scores weighted by
+    its observed target values, the mean over all of them; one chunk when there are few."""
+    if len(windows) <= chunk:
+        return validation_scores(windows, w, k, m)
+    total: dict = {}
+    seen = 0
+    for a in range(0, len(windows), chunk):
+        part = windows.batch(np.arange(a, min(a + chunk, len(windows))))
+        n = int(torch.isfinite(part[1]).sum())
+        if not n:
+            continue
+        for name, v in validation_scores(list(zip(*part)), w, k, m).items():
+            total[name] = total.get(name, 0.0) + v * n
+        seen += n
+    return {name: v / seen for name, v in total.items()}
