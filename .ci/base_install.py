@@ -93,6 +93,13 @@ def check(work: Path) -> None:
     expect(len(said) == 1, "train says once that the TensorBoard log was skipped", proc)
     expect("skipped" in said[0] and "deeprnn[tensorboard]" in said[0], "... naming the extra", proc)
     expect((scratch / "runs/x/logs/csv/metrics.csv").is_file(), "the CSV log is written")
+    said = [ln for ln in proc.stderr.splitlines() if "minirocket" in ln]
+    expect(
+        len(said) == 1 and "deeprnn[baselines]" in said[0],
+        "train says once that the MiniRocket baseline needs deeprnn[baselines]",
+        proc,
+    )
+    expect("than majority class" in proc.stdout, "train prints the headline line", proc)
 
     proc = run([deeprnn, "evaluate", "runs/x"], scratch, env)
     expect(proc.returncode == 0 and "test_loss" in proc.stdout, "deeprnn evaluate", proc)

@@ -195,7 +195,7 @@ def _tfidf(dm, raw: dict, ys: dict, n_classes: int) -> dict:
             best = (acc, c, clf)
     _, c, clf = best
     log.info("baseline tfidf: logistic regression C=%g (the best validation accuracy)", c)
-    out: dict = {"tfidf_C": c}
+    out: dict = {}
     for stage, split in stages(dm).items():
         scores = _accuracy_f1(ys[split], clf.predict(feats[split]), n_classes)
         out.update({f"{stage}_tfidf_{k}": v for k, v in scores.items()})
