@@ -39,9 +39,10 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def short_path(path: str, run: Path) -> str:
+def short_path(path: str, run: Path | None) -> str:
     """An absolute path as a person reads it here: ``.`` for the run folder, relative to it
-    when close (``../data/series.csv``), else ``…/`` and its last two parts.
+    when close (``../data/series.csv``), else ``…/`` and its last two parts (always so
+    without a ``run``).
 
     >>> short_path("/home/me/runs/a", Path("/home/me/runs/a"))
     '. (this run folder)'
@@ -52,7 +53,7 @@ def short_path(path: str, run: Path) -> str:
     """
     p = Path(path)
     try:
-        rel = os.path.relpath(p, run)
+        rel = None if run is None else os.path.relpath(p, run)
     except ValueError:  # another drive (Windows)
         rel = None
     if rel == ".":
@@ -63,7 +64,7 @@ def short_path(path: str, run: Path) -> str:
     return "…/" + "/".join(parts)
 
 
-def shorten_paths(text: str, run: Path) -> str:
+def shorten_paths(text: str, run: Path | None) -> str:
     """Every absolute path in ``text`` through :func:`short_path`."""
     return _ABS_PATH.sub(lambda m: short_path(m.group(0), run), text)
 

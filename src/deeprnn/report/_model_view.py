@@ -47,6 +47,7 @@ def _runner(model, inputs: dict):
 def model_section(sec: list[str], model, dm, tmp: Path) -> None:
     """Append the diagram, the layer list and the summary table of ``model`` to ``sec``; a part
     that cannot be made says why in one plain line."""
+    from deeprnn.report._config_view import shorten_paths
     from deeprnn.report._parts import _figure, _note, _pre
     from deeprnn.summary import summary
     from deeprnn.viz.architecture import architecture_text, plot_architecture
@@ -57,7 +58,7 @@ def model_section(sec: list[str], model, dm, tmp: Path) -> None:
         except Exception as e:  # the page says why; the error goes to the log
             log.info("report: %s not shown", what, exc_info=True)
             first = str(e).strip().splitlines()[0] if str(e).strip() else "it could not be made"
-            sec.append(_note(f"{what} not shown: {first}"))
+            sec.append(_note(f"{what} not shown: {shorten_paths(first, None)}"))
             return None
 
     steps, where = probe_steps(model, dm)

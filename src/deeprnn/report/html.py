@@ -67,9 +67,10 @@ def _samples_table(samples: Any) -> str:
 
 
 def _why(e: BaseException) -> str:
-    """An exception as one plain line: its message's first line, without the class name."""
+    """An exception as one plain line: its message's first line, without the class name, its
+    absolute paths shortened."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return text or "it could not be made from this run folder"
+    return shorten_paths(text, None) or "it could not be made from this run folder"
 
 
 def _guard(sections: list[str], what: str, fn) -> Any:
@@ -206,18 +207,29 @@ def _predictions(sec, metrics: dict, model, dm, predictions: bool, tmp: Path) ->
         return
     where = f"the {test.split} split" + (" (no test split)" if test.split != "test" else "")
     if test.labels and test.y_true:
-        path = plot_confusion(test.y_true, test.y_pred, test.labels, tmp / "confusion.png")
-        sec.append(_figure(path, f"confusion matrix on {where} ({len(test.y_true):,} predictions)"))
+        caption = f"confusion matrix on {where} ({len(test.y_true):,} predictions)"
+
+        def confusion():
+            path = plot_confusion(test.y_true, test.y_pred, test.labels, tmp / "confusion.png")
+            sec.append(_figure(path, caption))
+
+        _guard(sec, "the confusion matrix", confusion)
+    pick = spread(len(test.windows), 3)  # 3 of the windows, spread over the split
+    labels = [test.windows[j] for j in pick]
     for i, (target, arrays) in enumerate(test.forecasts.items()):
-        pick = spread(len(test.windows), 3)
-        hist, truth, pred = (a[pick] for a in arrays)
-        interval = test.intervals.get(target)
-        interval = None if interval is None else tuple(a[pick] for a in interval)
-        labels = [test.windows[j] for j in pick]
-        path = plot_forecast(hist, truth, pred, tmp / f"forecast_{i}.png", interval=interval,
-                             n=3, title=f"{target}: forecasts on {where}", labels=labels)  # fmt: skip
-        sec.append(_figure(path, f"{target}: {len(pick)} windows spread over {where} "
-                                 f"({test.total:,} windows): " + "; ".join(labels)))  # fmt: skip
+
+        def forecast(i=i, target=target, arrays=arrays):
+            hist, truth, pred = (a[pick] for a in arrays)
+            q = test.intervals.get(target)
+            q = None if q is None else tuple(a[pick] for a in q)
+            title = f"{target}: forecasts on {where}"
+            path = plot_forecast(hist, truth, pred, tmp / f"forecast_{i}.png", interval=q,
+                                 n=3, title=title, labels=labels)  # fmt: skip
+            caption = (f"{target}: {len(pick)} windows spread over {where} ({test.total:,} "
+                       "windows): " + "; ".join(labels))  # fmt: skip
+            sec.append(_figure(path, caption))
+
+        _guard(sec, f"the forecasts of {target}", forecast)
     if test.samples and not samples:
         sec.append(f"<p>the model on {len(test.samples)} examples of {html.escape(where)}</p>")
         sec.append(_samples_table(test.samples))
