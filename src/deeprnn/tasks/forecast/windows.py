@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import Sampler
 
 from deeprnn.tasks.forecast.baselines import validation_scores
+from deeprnn.tasks.forecast.distributions import seasonal_naive
 
 
 class Panel:
@@ -208,19 +209,30 @@ def check_train(starts: dict, lengths: dict, cfg) -> None:
 
 
 def baseline_scores(windows, w: int, k: int, m: int, chunk: int = 8192) -> dict:
-    """:func:`~deeprnn.tasks.forecast.baselines.validation_scores` of ``windows`` a chunk at a
-    time (a panel's val split does not fit stacked in float64): each chunk's scores weighted by
-    its observed target values, the mean over all of them; one chunk when there are few."""
+    """:func:`~deeprnn.tasks.forecast.baselines.validation_scores` of ``windows``: itself when
+    there are at most ``chunk`` of them; else the same forecasts scored a stacked chunk at a time
+    (a panel's val split does not fit stacked in float64, nor as a list of windows): the squared
+    errors summed over every chunk's observed steps, over their number (a test checks the two
+    agree)."""
     if len(windows) <= chunk:
         return validation_scores(windows, w, k, m)
-    total: dict = {}
-    seen = 0
+    sums: dict = {}
+    seen = 0.0
     for a in range(0, len(windows), chunk):
-        part = windows.batch(np.arange(a, min(a + chunk, len(windows))))
-        n = int(torch.isfinite(part[1]).sum())
-        if not n:
-            continue
-        for name, v in validation_scores(list(zip(*part)), w, k, m).items():
-            total[name] = total.get(name, 0.0) + v * n
-        seen += n
-    return {name: v / seen for name, v in total.items()}
+        x, y = windows.batch(np.arange(a, min(a + chunk, len(windows))))
+        past = x[:, :w, :k].double()  # (N, W, K)
+        y = y.double()  # (N, H, K)
+        observed = torch.isfinite(y)
+        y = torch.where(observed, y, torch.zeros_like(y))
+        h = y.shape[1]
+        forecasts = {
+            "naive": seasonal_naive(past, 1, h),
+            "mean": past.mean(1, keepdim=True).expand(-1, h, -1),
+            "zero": torch.zeros_like(y),
+        }
+        if 1 < m <= w:
+            forecasts["snaive"] = seasonal_naive(past, m, h)
+        for name, f in forecasts.items():
+            sums[name] = sums.get(name, 0.0) + float((((f - y) ** 2) * observed).sum())
+        seen += float(observed.sum())
+    return {name: sums[name] / max(seen, 1.0) for name in sorted(sums)}
