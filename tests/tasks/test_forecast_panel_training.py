@@ -1,10 +1,18 @@
-"""Training on panels: ``trainer.max_steps`` shorter than an epoch (issue 29)."""
+"""Training on panels (issue 29): ``trainer.max_steps`` shorter than an epoch, and
+``data.windows_per_epoch`` across 2 CPU processes (gloo)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import torch
+import yaml
 from _tiny import tiny_config
 
-from deeprnn.training import fit_run, run_config_from_dict
+from deeprnn.training import fit_run, read_checkpoint, run_config_from_dict
 
 
 def test_max_steps_shorter_than_an_epoch_validates_and_ends_cleanly(tmp_path):
@@ -19,3 +27,45 @@ def test_max_steps_shorter_than_an_epoch_validates_and_ends_cleanly(tmp_path):
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["test_mse"] == result.metrics["test_mse"]
     assert (tmp_path / "run" / "checkpoints" / "best.ckpt").exists()
+
+
+def _train_cli(cfg: dict, tmp_path, name: str, *extra: str) -> dict:
+    """``deeprnn train`` in a subprocess (DDP launches its processes from a command line)."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    exe = Path(sys.executable).parent / "deeprnn"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [str(exe), "train", "-c", str(path), *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return read_checkpoint(Path(cfg["out_dir"]) / "checkpoints" / "last.ckpt")["state_dict"]
+
+
+def test_two_gloo_processes_draw_halves_of_the_one_process_windows(tmp_path):
+    """``data.windows_per_epoch`` under DDP: rank r takes every second window of the one global
+    draw, so 2 processes with batch 8 step as 1 process with batch 16 (same weights, the same
+    number of steps on each rank), and the test metrics are reduced over both ranks' windows."""
+    cfg = tiny_config("forecast", tmp_path / "data", tmp_path / "one", max_epochs=2)
+    cfg["data"]["windows_per_epoch"] = 64
+    cfg["trainer"].update(batch_size=16, accelerator="cpu", early_stopping_patience=None)
+    cfg["export"] = False
+    one = dict(cfg, out_dir=str(tmp_path / "one"))
+    two = dict(cfg, out_dir=str(tmp_path / "two"))
+    two["trainer"] = dict(cfg["trainer"], batch_size=8)
+    a = _train_cli(one, tmp_path, "one")
+    b = _train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
+    m1 = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    m2 = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert m1["training"]["optimizer_steps"] == m2["training"]["optimizer_steps"] == 2 * 4
+    assert m2["data"] == m1["data"]  # the same windows, said the same way
+    for key in ("test_mse", "test_mae", "test_mase"):
+        assert m2[key] == pytest.approx(m1[key], rel=1e-3), key
