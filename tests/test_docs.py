@@ -5,6 +5,7 @@ needs first — small, with the two commands, and with no broken relative link."
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -63,6 +64,17 @@ def test_mkdocs_build_strict(tmp_path):
         html = page.read_text(encoding="utf-8")
         remote = re.findall(r'<script[^>]+src="(https?:[^"]+)"', html)
         assert not remote, f"{page.relative_to(tmp_path)} loads {remote}"
+        fetched = [  # stylesheets, fonts, preconnects: not the canonical address
+            tag for tag in re.findall(r"<link[^>]+>", html)
+            if re.search(r'href="(https?:)?//', tag) and 'rel="canonical"' not in tag
+        ]  # fmt: skip
+        assert not fetched, f"{page.relative_to(tmp_path)} loads {fetched}"  # system fonts
+    # search: the API pages of the public classes outrank the NumPy reference (Material
+    # multiplies a page's score by its front-matter boost; the browser test runs the search)
+    docs = json.loads((tmp_path / "search" / "search_index.json").read_text("utf-8"))["docs"]
+    boost = {d["location"].split("#")[0]: d.get("boost", 1.0) for d in docs}
+    assert boost["api/layers/"] > boost["api/deeprnn/"] >= 1.0 > boost["api/reference/"]
+    assert any(d["location"] == "api/layers/#deeprnn.layers.LSTM" for d in docs)
 
 
 def test_readme_is_small_and_shows_the_two_commands():
