@@ -326,13 +326,16 @@ class AttentionFigures(pl.Callback):
 
 def write_attention_figures(task: Seq2SeqTask, dm: Seq2SeqData, folder, examples: int = 4):
     """Heatmaps of the greedy decoding's attention for the first ``examples`` test sources:
-    ``folder/attention_{i}.png``. Returns the paths."""
+    ``folder/attention_{i}.png``. Returns the paths. A source decoded to nothing (``<eos>``
+    first, as an untrained model may) has no attention to show: no figure."""
     from deeprnn.viz.attention import plot_attention
 
     split = dm.split_name("test")
     rows = task.translate(dm.sources[split][:examples], beam_width=1, return_attention=True)
     paths = []
     for i, (r, ref) in enumerate(zip(rows, dm.references[split])):
+        if not r["tgt_tokens"]:
+            continue
         title = f"{r['source'][:60]}\n-> {r['translation'][:60]}\n(ref: {ref[:60]})"
         path = RunFolder(folder).attention_figure(i)
         paths.append(plot_attention(r["attention"], r["src_tokens"], r["tgt_tokens"], path, title))
