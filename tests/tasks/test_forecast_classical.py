@@ -105,6 +105,7 @@ def test_auto_is_never_worse_than_naive_or_seasonal_naive_on_validation(tmp_path
     assert _val_mse(model, dm) > min(scores["naive"], scores["snaive"])
     line = guard(model, dm)
     assert line is not None and "forecasts" in line and model.artifacts["baseline_only"]
+    assert "\n" not in line and "model.baseline" in line
     best = min(scores["naive"], scores["snaive"])
     assert _val_mse(model, dm) <= best * (1 + 1e-5)
     # the flag travels with the artifacts: a model rebuilt from them forecasts the same

@@ -95,8 +95,8 @@ def note_choice(choice: str, scores: dict, revin: bool, seasonality: int) -> Non
 
 # -- classical baselines: AutoETS / AutoARIMA (statsforecast) -------------------------------------
 #: ``baselines: true`` fits them only when the val + test windows and their histories are few
-CLASSICAL_MAX_FITS = 120
-CLASSICAL_MAX_HISTORY = 2000
+CLASSICAL_MAX_FITS = 30
+CLASSICAL_MAX_HISTORY = 600
 CLASSICAL = {"ets": "AutoETS", "arima": "AutoARIMA"}
 
 
@@ -209,8 +209,8 @@ def guard(model, dm) -> str | None:
     ``auto`` chose (the best of none / naive / seasonal naive on the same windows,
     :func:`validation_scores`) forecasts that baseline alone from now on: the artifact
     ``baseline_only`` is set and the network's correction is dropped, so on validation the
-    model is never worse than the best of those baselines. Returns the line that says so (and
-    logs it), or ``None`` when the network is kept."""
+    model is never worse than the best of those baselines. Returns the line that says so (the
+    runner reports it with the run's other warnings), or ``None`` when the network is kept."""
     cfg, art = model.config, model.artifacts
     if cfg.baseline != "auto" or cfg.mode != "direct" or cfg.likelihood != "none":
         return None
@@ -238,11 +238,9 @@ def guard(model, dm) -> str | None:
         return None
     model.artifacts["baseline_only"] = True
     model.baseline_only = True
-    line = (
-        f"model.baseline auto: the network's validation mse_scaled {network:.4g} is above the "
-        f"{model.baseline} baseline's {base:.4g}, so the model forecasts {model.baseline} alone "
-        "(artifact baseline_only: the correction is dropped); train longer or set "
-        "model.baseline to keep the network"
+    return (
+        f"the network's validation mse_scaled {network:.4g} is above the {model.baseline} "
+        f"baseline's {base:.4g} (the one model.baseline: auto chose), so the model forecasts "
+        f"{model.baseline} alone (artifact baseline_only: the network's correction is dropped); "
+        "train longer or set model.baseline to keep the network"
     )
-    log.warning(line)
-    return line
