@@ -31,7 +31,7 @@ def naive_metrics(dm) -> dict:
     scored as a run scores them (:class:`~deeprnn.tasks.forecast.metrics.ForecastScorer`)."""
     import torch
 
-    from deeprnn.tasks.baselines import stages
+    from deeprnn.tasks._baseline_util import stages
     from deeprnn.tasks.forecast.metrics import ForecastScorer
 
     art = dm.artifacts

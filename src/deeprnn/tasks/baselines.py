@@ -33,6 +33,7 @@ from collections import Counter
 import numpy as np
 
 from deeprnn._validation import MissingExtraError
+from deeprnn.tasks._baseline_util import skipped, stages
 
 log = logging.getLogger("deeprnn.baselines")
 
@@ -95,17 +96,6 @@ def compute(task: str, dm, selection=True) -> dict:
         "regress": _regress,
     }.get(task)
     return fn(dm, names, explicit) if fn is not None else {}
-
-
-def stages(dm) -> dict[str, str]:
-    """``{metric stage: split}``: ``val`` is the val split, ``test`` the split the model's test
-    metrics are computed on (``val`` where the data has no test split)."""
-    return {"val": "val", "test": dm.test_split()}
-
-
-def skipped(name: str, why: str) -> None:
-    """One line: the baseline ``name`` was not computed, and why."""
-    log.warning("baseline %s skipped: %s", name, why)
 
 
 # -- classify -------------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def classical(dm, names: list[str], explicit: bool) -> dict:
     one target (covariates are not used); beyond :data:`CLASSICAL_MAX_FITS` windows or
     :data:`CLASSICAL_MAX_HISTORY` steps of history only when named in the ``baselines`` key."""
     from deeprnn._validation import MissingExtraError, require
-    from deeprnn.tasks.baselines import skipped, stages
+    from deeprnn.tasks._baseline_util import skipped, stages
 
     names = [n for n in names if n in CLASSICAL]
     if not names:
@@ -171,7 +171,7 @@ def classical(dm, names: list[str], explicit: bool) -> dict:
 def _score_classical(dm, names: list[str], past: dict) -> dict:
     from statsforecast.models import AutoARIMA, AutoETS
 
-    from deeprnn.tasks.baselines import stages
+    from deeprnn.tasks._baseline_util import stages
     from deeprnn.tasks.forecast.metrics import ForecastScorer
 
     art = dm.artifacts
