@@ -37,7 +37,7 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 24px; }
 .pair > div { min-width: 0; overflow-x: auto; } h3 { font-size: 15px; margin: 10px 0 4px; }
 details summary { cursor: pointer; color: #24425f; margin: 6px 0; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: anywhere; } .scroll { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -82,7 +82,8 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] = frozens
             cls = ' class="num"' if i in numeric else ""
             cells.append(f"<td{cls}>{v if isinstance(v, _Raw) else _fmt(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'  # a wide table scrolls, the page does not
 
 
 class _Raw(str):
