@@ -88,8 +88,8 @@ class FinetuneConfig:
 
     ``init_from``: an export folder (``config.json`` + ``model.safetensors``); every weight whose
     name and shape match is copied, the rest keep their fresh initialisation. ``freeze``:
-    parameter-name prefixes to freeze (``["embedding", "rnn.blocks.0"]``); ``unfreeze_at_epoch``
-    makes them trainable again from that epoch on."""
+    parameter-name prefixes to freeze (``["encoder.input.embedding", "encoder.rnn.blocks.0"]``);
+    ``unfreeze_at_epoch`` makes them trainable again from that epoch on."""
 
     init_from: str | None = None
     freeze: list[str] = field(default_factory=list)
