@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from deeprnn import reference as ref
-from deeprnn.cells import GRUCell, LSTMCell, MinimalGRUCell, SimpleRNNCell
+from deeprnn.cells import GRUCell, LSTMCell, MinimalGRUCell, ParallelCell, SimpleRNNCell
 
 
 def ref_kind(cell) -> tuple[str, str]:
@@ -21,6 +21,8 @@ def ref_kind(cell) -> tuple[str, str]:
         return ("gru" if cell.reset_after else "gru_v1"), "tanh"
     if isinstance(cell, MinimalGRUCell):
         return "minimal_gru", "tanh"
+    if isinstance(cell, ParallelCell):
+        return cell.scan_kind, "tanh"
     raise TypeError(f"no reference for {type(cell).__name__}")
 
 
@@ -58,6 +60,7 @@ def reference_forward_backward(module, x, mask, states0, d_out, d_finals, rec_ma
             params = {n: _np(p) for n, p in rec.cell.named_parameters()}
             s0 = tuple(_np(t) for t in states0[k])
             rm = None if rec_masks is None else rec_masks[k]
+            extra = {"candidate": rec.cell.candidate} if hasattr(rec.cell, "candidate") else {}
             o, fin, cache = ref.forward(
                 kind,
                 h,
@@ -67,6 +70,7 @@ def reference_forward_backward(module, x, mask, states0, d_out, d_finals, rec_ma
                 reverse=rec.go_backwards,
                 rec_mask=rm,
                 activation=act,
+                **extra,
             )
             outs.append(o)
             finals.append(fin)
@@ -104,8 +108,8 @@ def reference_forward_backward(module, x, mask, states0, d_out, d_finals, rec_ma
             for name, val in g.items():
                 if name == "x":
                     continue
-                if name in ("h0", "c0"):
-                    grads[f"state{kk}.{name[0]}"] = val
+                if name in ("h0", "c0", "re0", "im0"):
+                    grads[f"state{kk}.{name[:-1]}"] = val
                 else:
                     grads[f"cell{kk}.{name}"] = val
         d_h = d_x

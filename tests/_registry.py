@@ -15,8 +15,11 @@ from deeprnn.cells import (
     GRUCell,
     LayerNormGRUCell,
     LayerNormLSTMCell,
+    LRUCell,
     LSTMCell,
+    MinGRUCell,
     MinimalGRUCell,
+    MinLSTMCell,
     SimpleRNNCell,
 )
 
@@ -46,6 +49,10 @@ CELLS = [
     CellCase("gru", GRUCell, {}, "gru"),
     CellCase("gru_v1", GRUCell, {"reset_after": False}, "gru_v1"),
     CellCase("minimal_gru", MinimalGRUCell, {}, "minimal_gru"),
+    CellCase("mingru", MinGRUCell, {}, "mingru"),
+    CellCase("mingru_identity", MinGRUCell, {"candidate": "identity"}, None),
+    CellCase("minlstm", MinLSTMCell, {}, "minlstm"),
+    CellCase("lru", LRUCell, {"r_min": 0.5}, "lru"),
     CellCase("ln_lstm", LayerNormLSTMCell, {}, None),
     CellCase("ln_gru", LayerNormGRUCell, {}, None),
 ]
@@ -101,6 +108,33 @@ LAYERS = [
                 dict(cell="rnn", hidden_size=3),
             ]
         ),
+    ),
+    # the linear recurrences (issue 30): compiled scan (auto), parallel scan, the paper's stack
+    LayerCase("mingru", lambda i, **o: deeprnn.MinGRU(i, H, **o)),
+    LayerCase("minlstm_bi_2", lambda i, **o: deeprnn.MinLSTM(i, H, 2, bidirectional=True, **o)),
+    LayerCase("lru_backwards", lambda i, **o: deeprnn.LRU(i, H, go_backwards=True, **o)),
+    LayerCase(
+        "lru_2_parallel",
+        lambda i, **o: deeprnn.LRU(i, H, 2, r_min=0.3, **{"impl": "parallel", **o}),
+    ),
+    LayerCase(
+        "mingru_identity_parallel",
+        lambda i, **o: deeprnn.MinGRU(i, H, candidate="identity", **{"impl": "parallel", **o}),
+    ),
+    LayerCase(
+        "mixed_linear_stack",
+        _deep([dict(cell="mingru", hidden_size=5), dict(cell="lru", hidden_size=4)]),
+    ),
+    LayerCase(
+        "minlstm_paper_stack",
+        lambda i, **o: deeprnn.MinLSTM(i, H, 3, residual=True, norm="layer", **o),
+        reference=False,
+    ),
+    LayerCase(
+        "mingru_zoneout",
+        lambda i, **o: deeprnn.MinGRU(i, H, zoneout=0.2, **o),
+        reference=False,
+        deterministic=False,
     ),
     LayerCase(
         "ln_lstm_2", lambda i, **o: deeprnn.LSTM(i, H, 2, layer_norm=True, **o), reference=False

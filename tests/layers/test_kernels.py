@@ -36,6 +36,8 @@ def _impls(layer) -> list[str]:
         out.append("fused")
     if all(deeprnn.kernels.unsupported_reason(r) is None for r in recs):
         out.append("torch")
+    if all(getattr(r.cell, "scan_kind", "") and not r.zoneout for r in recs):
+        out.append("parallel")  # the linear recurrences' associative scan in torch
     return out
 
 
@@ -68,7 +70,11 @@ def _assert_agrees_with_reference(layer, mask, dtype, tol):
             for n, p in cell.named_parameters()
         ]
         pairs += [
-            (f"state{k}.{f} grad", t.grad, r_grads[f"state{k}.{f}"])
+            (
+                f"state{k}.{f} grad",
+                torch.zeros_like(t) if t.grad is None else t.grad,
+                r_grads[f"state{k}.{f}"],
+            )
             for f, t in zip(states0[k]._fields, states0[k])
         ]
     for what, got, want in pairs:
