@@ -61,6 +61,9 @@ def test_every_window_is_the_slice_of_its_original_series(files):
             rows = frame[frame["sid"] == sid].iloc[start : start + W + H]
             np.testing.assert_allclose(original[j], rows[["y", "x"]], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(y, x[:, W:, :1])
+        past, future = windows.targets(np.arange(len(windows)))
+        torch.testing.assert_close(past, x[:, :W, :1], rtol=0, atol=0)
+        torch.testing.assert_close(future, y, rtol=0, atol=0)
         one_x, _ = windows[len(windows) - 1]  # an item is a fresh copy, as before
         torch.testing.assert_close(one_x, x[-1])
         one_x += 1
@@ -145,3 +148,17 @@ def test_windows_per_epoch_must_be_a_positive_int(files):
     _, folder = files
     with pytest.raises(ValueError, match=r"data\.windows_per_epoch"):
         _config(folder / "panel.csv", windows_per_epoch=0).validate("data")
+
+
+def test_chunked_baselines_skip_masked_gaps_as_the_whole_does(files):
+    frame, folder = files
+    gappy = frame.copy()
+    gappy.loc[gappy.index[::11], "y"] = np.nan
+    gappy.to_csv(folder / "gappy.csv", index=False)
+    dm = ForecastData(_config(folder / "gappy.csv", fill={"y": "mask"}), batch_size=8).prepare()
+    val = dm.splits["val"]
+    assert dm.panel.truth is not None and torch.isnan(val.targets(np.arange(len(val)))[1]).any()
+    whole = validation_scores(list(val), W, 1, 24)
+    chunked = baseline_scores(val, W, 1, 24, chunk=5)
+    for name in whole:
+        assert chunked[name] == pytest.approx(whole[name], rel=1e-12)

@@ -109,6 +109,14 @@ class Windows(Sequence):
         y = self.panel.truth[at[:, self.w :]]  # (B, H, K)
         return x, torch.from_numpy(np.ascontiguousarray(y[:, :, : self.k]))
 
+    def targets(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        """``(past (B, W, K), y (B, H, K))`` of the windows ``idx``: the targets alone (the
+        values :meth:`batch` holds there, without gathering the covariates)."""
+        at = self.rows[idx][:, None] + self._steps  # (B, W + H)
+        past = torch.from_numpy(self.panel.values[:, : self.k][at[:, : self.w]])
+        source = self.panel.values if self.panel.truth is None else self.panel.truth
+        return past, torch.from_numpy(source[:, : self.k][at[:, self.w :]])
+
     def lengths_by_series(self) -> np.ndarray:
         """Windows per series of the panel (S,)."""
         return np.bincount(self.series, minlength=len(self.panel.ids))
@@ -219,9 +227,9 @@ def baseline_scores(windows, w: int, k: int, m: int, chunk: int = 8192) -> dict:
     sums: dict = {}
     seen = 0.0
     for a in range(0, len(windows), chunk):
-        x, y = windows.batch(np.arange(a, min(a + chunk, len(windows))))
-        past = x[:, :w, :k].double()  # (N, W, K)
-        y = y.double()  # (N, H, K)
+        idx = np.arange(a, min(a + chunk, len(windows)))
+        past, y = windows.targets(idx)
+        past, y = past.double(), y.double()  # (N, W, K), (N, H, K)
         observed = torch.isfinite(y)
         y = torch.where(observed, y, torch.zeros_like(y))
         h = y.shape[1]
