@@ -328,7 +328,10 @@ def test_classifier_report_leads_with_a_headline_against_its_baselines(runs, tmp
     assert f"than {label} ({base:.4g})" in secs["Summary"]
     assert "Plots" not in secs
     assert "confusion matrix on the test split" in secs["Predictions"]
-    assert re.search(r"output shapes for one example of (\d+) steps", secs["Model"])
+    steps = re.search(r"output shapes for one example of (\d+) steps", secs["Model"])
+    assert steps, secs["Model"][:500]
+    n = int(steps.group(1))  # the reviews have 3 to 9 words: the data's length, not 20 steps
+    assert 3 <= n <= 9 and f"(None, {n}, 16)" in secs["Model"]
 
 
 def test_curves_mark_the_kept_epoch_one_panel_per_quantity(runs, tmp_path, monkeypatch):
