@@ -139,6 +139,12 @@ def comparisons(metrics: dict, stage: str = "test") -> list[tuple[str, float, di
     return rows
 
 
+def level(ratio: float) -> bool:
+    """Whether a :func:`compare` ratio would print as ``1.00x`` either way: model and baseline
+    level (a forecaster that fell back to its baseline scores the same)."""
+    return 0.995 <= ratio < 1.005
+
+
 def headline_key(metrics: dict, stage: str = "test") -> str | None:
     """The model's headline metric on ``stage`` (``test_mse``), ``None`` if it has none."""
     nums = numbers(metrics)
@@ -154,6 +160,8 @@ def headline(metrics: dict, stage: str = "test") -> str | None:
 
     >>> headline({"test_mse": 0.5, "test_naive_mse": 1.0, "test_snaive_mse": 0.4})
     'test mse 0.5: 2.00x better than naive (1), 1.25x worse than seasonal naive (0.4)'
+    >>> headline({"test_acc": 0.8, "test_majority_acc": 0.8001})
+    'test acc 0.8: level with majority class (0.8001)'
     """
     key = headline_key(metrics, stage)
     if key is None:
@@ -164,6 +172,9 @@ def headline(metrics: dict, stage: str = "test") -> str | None:
     for label, base in baselines_of(metrics, key).items():
         r = compare(value, base, key)
         if r is None:
+            continue
+        if level(r):
+            parts.append(f"level with {label} ({base:.4g})")
             continue
         word = "better" if r >= 1 else "worse"
         r = r if r >= 1 else 1 / r
