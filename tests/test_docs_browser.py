@@ -272,7 +272,7 @@ def test_a_run_report_reads_at_1400_px(tmp_path):
     assert probe["first"] == "Summary"
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert probe["headline"].strip() == headline(metrics)
-    assert "than seasonal naive" in probe["headline"]
+    assert "seasonal naive (" in probe["headline"]
     text = re.sub(r"<[^>]+>", " ", proc.stdout.replace(found.group(0), ""))
     for bad in ("Traceback", "Error", "Exception"):
         assert bad not in text, f"{bad!r} in the report"

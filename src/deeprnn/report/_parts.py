@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from deeprnn._headline import BASELINES, compare, comparisons, headline, scale_of
+from deeprnn._headline import BASELINES, compare, comparisons, headline, level, scale_of
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
@@ -174,6 +174,8 @@ def _ratio(value: float, base: float | None, name: str) -> str:
     r = None if base is None else compare(value, base, name)
     if r is None:
         return "—"
+    if level(r):
+        return "level"
     if r >= 1:
         return _Raw(f'<span class="better">{r:.2f}x better</span>')
     return _Raw(f'<span class="worse">{1 / r:.2f}x worse</span>')
