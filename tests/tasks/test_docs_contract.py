@@ -322,6 +322,7 @@ class Ctx:
     no_test: bool = False  # the data has no test split: metrics.json must say so
     partial_test: bool = False  # trainer.limit_test_batches: the run tested part of the split
     top: dict = dataclasses.field(default_factory=dict)  # seed, export, regularizers, finetune ...
+    other_test: tuple[Path, int] | None = None  # evaluate --data.test_path FILE: its examples
 
     def lines(self, *lines: str, extra: tuple[str, ...] = ()) -> None:
         path = self.dir / "predict.txt"
@@ -413,6 +414,13 @@ def _run(name: str, work: Path) -> Result:
     out = folder / "evaluate.json"
     assert main(["evaluate", str(run_dir), "--out", str(out)]) == 0, f"{name}: evaluate failed"
     evaluated = json.loads(out.read_text())
+    if ctx.other_test is not None:  # deeprnn evaluate RUN --data.test_path FILE tests on FILE
+        path, n = ctx.other_test
+        out = folder / "evaluate-other.json"
+        args = ["evaluate", str(run_dir), "--data.test_path", str(path), "--out", str(out)]
+        assert main(args) == 0, f"{name}: evaluate --data.test_path failed"
+        other = json.loads(out.read_text())["data"]["test"]
+        assert (other["source"], other["examples"]) == (str(path), n), other
     predictions = []
     if ctx.predict_args:
         out = folder / "predictions.jsonl"
@@ -509,6 +517,7 @@ def _(s: Ctx):
     s.optim = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True,
                "scheduler": {"name": "step", "step_size": 1, "gamma": 0.3}}  # fmt: skip
     s.trainer = {"gradient_clip_value": 0.5}
+    s.other_test = (files["val"], 45)
     s.lines("great", "bad film")
 
     @s.check
@@ -796,6 +805,7 @@ def _(s: Ctx):
     s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}}
     s.optim = {"lr": 0.01, "scheduler": {"name": "plateau", "factor": 0.3, "patience": 1}}
     s.trainer = {"val_check_interval": 0.5}
+    s.other_test = (files["val"], 33)
     s.lines("Bob Smith saw a dog")
 
     @s.check
@@ -880,6 +890,7 @@ def _(s: Ctx):
         files[sp] = s.dir / f"{sp}.txt"
         files[sp].write_text(text, encoding="utf-8")
     s.data = {**{f"{sp}_path": str(p) for sp, p in files.items()}, "bptt": 16}
+    s.other_test = (files["val"], len(texts["val"]))
     s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}}
     s.lines("The cat", extra=("--max-new-tokens", "4", "--seed", "0"))
 
@@ -1096,6 +1107,7 @@ def _(s: Ctx):
     s.model = {**S2S_SMALL, "attention": None}
     s.trainer = {"limit_val_batches": 1, "limit_test_batches": 2}
     s.partial_test = True
+    s.other_test = (files["val"], 33)
     s.lines("the big dog")
 
     @s.check
@@ -1756,11 +1768,16 @@ def _default_cases():
 @pytest.mark.parametrize("task,section,rows", list(_default_cases()))
 def test_documented_defaults(task, section, rows):
     """Each row's default column is the schema's default (a mapping such as ``rnn``'s: the
-    keys it shows)."""
+    keys it shows); the table's keys are the config class's fields, no more, no fewer."""
     schema = _schema(task, section)
-    wrong = []
+    wrong = [
+        f"{task} {section}.{k} is not documented" for k in schema.keys() - {r.key for r in rows}
+    ]
     for row in rows:
-        if row.default is NO_DEFAULT or row.key not in schema:
+        if row.key not in schema:
+            wrong.append(f"{task} {section}.{row.key} is documented but not a config key")
+            continue
+        if row.default is NO_DEFAULT:
             continue
         actual = schema[row.key]
         if isinstance(row.default, dict) and isinstance(actual, dict):
