@@ -131,12 +131,6 @@ LAYERS = [
         reference=False,
     ),
     LayerCase(
-        "mingru_zoneout",
-        lambda i, **o: deeprnn.MinGRU(i, H, zoneout=0.2, **o),
-        reference=False,
-        deterministic=False,
-    ),
-    LayerCase(
         "ln_lstm_2", lambda i, **o: deeprnn.LSTM(i, H, 2, layer_norm=True, **o), reference=False
     ),
     LayerCase(

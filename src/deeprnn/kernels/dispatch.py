@@ -84,6 +84,8 @@ def fused_reason(layer, mask: Tensor | None) -> str | None:
         return "masked_output='carry' with a mask"
     if layer._probe is not None:
         return "gradient probe"
+    if layer.zoneout and getattr(layer.cell, "scan_kind", ""):
+        return "zoneout on a linear recurrence (its scans draw no zoneout masks)"
     return None
 
 
@@ -168,13 +170,7 @@ def _choose_linear(layer, x: Tensor, mask: Tensor | None) -> Choice:
     name = type(layer.cell).__name__
     if layer.impl == "torch":
         raise ValueError(f"impl='torch' cannot run this layer: torch has no {name} op")
-    loop_why = None
-    if layer.zoneout:
-        loop_why = "zoneout"
-    elif mask is not None and layer.masked_output == "carry":
-        loop_why = "masked_output='carry' with a mask"
-    elif layer._probe is not None:
-        loop_why = "gradient probe"
+    loop_why = fused_reason(layer, mask)  # zoneout, carried outputs under a mask, a probe
     if loop_why is not None:
         if layer.impl != "auto":
             raise ValueError(
