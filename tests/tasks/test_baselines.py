@@ -214,3 +214,17 @@ def test_train_prints_the_headline_line(tmp_path, capsys):
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("test acc ")]
     assert len(lines) == 1
     assert "than majority class (" in lines[0] and "[on the test split: " in lines[0]
+
+
+def test_a_costly_baseline_beyond_its_cap_is_a_line_unless_named(tmp_path, monkeypatch, caplog):
+    import deeprnn.tasks.baselines as b
+
+    words = {"pos": "good film", "neg": "bad film"}
+    dm = classify_data(tmp_path, ["pos", "neg"] * 10, ["pos", "neg"] * 2, ["pos", "neg"], words)
+    monkeypatch.setattr(b, "TFIDF_MAX_CHARS", 10)
+    with caplog.at_level(logging.WARNING, logger="deeprnn.baselines"):
+        out = compute("classify", dm, True)
+    assert "test_majority_acc" in out and "test_tfidf_acc" not in out
+    said = [r.getMessage() for r in caplog.records if "tfidf" in r.getMessage()]
+    assert len(said) == 1 and "name it in the baselines key" in said[0]
+    assert "test_tfidf_acc" in compute("classify", dm, ["tfidf"])  # named: the cap is lifted
