@@ -58,34 +58,39 @@ def _simple(cfg) -> bool:
 def _read(path: Path, columns: list[str]):
     """The pyarrow Table of ``columns`` (None: the file does not have them as named)."""
     import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
 
-    if is_parquet(path):
-        import pyarrow.parquet as pq
-
-        names = pq.ParquetFile(path).schema_arrow.names
+    try:  # a file pyarrow cannot read (truncated, not UTF-8 ...): the general path says why
+        if is_parquet(path):
+            names = pq.ParquetFile(path).schema_arrow.names
+            if any(c not in names for c in columns):
+                return None
+            return pq.read_table(path, columns=columns)
+        if path.suffix.lower() not in (".csv", ".gz"):
+            return None
+        head = _head(path)
+        first = head.split(b"\n", 1)[0].decode("utf-8").strip("\r\ufeff")
+        names = first.split(",")  # the general path sniffs ; | and tabs: leave those to it
+        if names != [c.strip() for c in names] or any(s in first for s in ";\t|"):
+            return None
         if any(c not in names for c in columns):
             return None
-        return pq.read_table(path, columns=columns)
-    if path.suffix.lower() not in (".csv", ".gz"):
+        options = pcsv.ConvertOptions(include_columns=columns)
+        return pcsv.read_csv(path, convert_options=options)
+    except (OSError, EOFError, ValueError, pa.ArrowException):
         return None
-    import pyarrow.csv as pcsv
 
-    with open(path, "rb") as f:  # the general path sniffs ; | and tabs: leave those to it
-        head = f.read(4096)
+
+def _head(path: Path) -> bytes:
+    """The first 4 KiB of a CSV (decompressed when it ends in ``.gz``)."""
     if path.suffix.lower() == ".gz":
         import gzip
 
         with gzip.open(path, "rb") as f:
-            head = f.read(4096)
-    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r\ufeff")
-    if [c for c in first.split(",")] != [c.strip() for c in first.split(",")]:
-        return None
-    if any(c not in first.split(",") for c in columns) or any(s in first for s in ";\t|"):
-        return None
-    try:
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(include_columns=columns))
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError):
-        return None
+            return f.read(4096)
+    with open(path, "rb") as f:
+        return f.read(4096)
 
 
 def read_panel(cfg, art: dict) -> ColumnarPanel | None:
