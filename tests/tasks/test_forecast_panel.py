@@ -162,3 +162,12 @@ def test_chunked_baselines_skip_masked_gaps_as_the_whole_does(files):
     chunked = baseline_scores(val, W, 1, 24, chunk=5)
     for name in whole:
         assert chunked[name] == pytest.approx(whole[name], rel=1e-12)
+
+
+def test_a_truncated_parquet_file_is_named_by_the_general_path(files):
+    _, folder = files
+    bad = folder / "bad.parquet"
+    bad.write_bytes((folder / "panel.parquet").read_bytes()[:300])
+    assert columnar.read_panel(_config(bad), {}) is None
+    with pytest.raises(ValueError, match=r"bad\.parquet.*not a readable Parquet file"):
+        ForecastData(_config(bad), batch_size=8).prepare()
