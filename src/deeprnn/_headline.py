@@ -146,9 +146,17 @@ def level(ratio: float) -> bool:
 
 
 def headline_key(metrics: dict, stage: str = "test") -> str | None:
-    """The model's headline metric on ``stage`` (``test_mse``), ``None`` if it has none."""
+    """The model's headline metric on ``stage`` (``test_mse``), ``None`` if it has none: the
+    task's own (``metrics["headline_metric"]``, e.g. a tagger's entity F1) where the run names
+    it, else the first of :data:`HEADLINE_METRICS` present.
+
+    >>> headline_key({"test_acc": 0.99, "test_f1": 0.8, "headline_metric": "f1"})
+    'test_f1'
+    """
     nums = numbers(metrics)
-    for name in HEADLINE_METRICS:
+    own = metrics.get("headline_metric")
+    names = ((own,) if isinstance(own, str) else ()) + HEADLINE_METRICS
+    for name in names:
         key = f"{stage}_{name}"
         if key in nums:
             return key

@@ -200,6 +200,28 @@ def test_headline_says_whether_the_network_beat_them():
     assert "worse than TF-IDF + logistic regression (0.9)" in line
 
 
+def test_a_tagger_leads_with_entity_f1_not_token_accuracy(tmp_path, capsys):
+    """Token accuracy is high for a tagger that says "O" everywhere: the tag task names its own
+    headline metric (seqeval F1) in metrics.json, and the console line leads with it."""
+    import json
+
+    from _tiny import tiny_config
+
+    from deeprnn.cli import main
+    from deeprnn.training import dump_yaml
+
+    cfg = tiny_config("tag", tmp_path / "data", tmp_path / "run", max_epochs=1)
+    cfg["baselines"] = ["mft"]
+    cfg["export"] = False
+    (tmp_path / "c.yaml").write_text(dump_yaml(cfg))
+    assert main(["train", "-c", str(tmp_path / "c.yaml")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["headline_metric"] == "f1" and "test_acc" in metrics
+    out = capsys.readouterr().out.splitlines()
+    assert [ln for ln in out if ln.startswith("test f1 ")]
+    assert not [ln for ln in out if ln.startswith("test acc ")]
+
+
 def test_train_prints_the_headline_line(tmp_path, capsys):
     from _tiny import tiny_config
 

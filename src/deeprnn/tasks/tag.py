@@ -56,6 +56,9 @@ class Tag(TaskModule):
     """``forward(words, chars, lengths) -> emissions (N, T, C)``; ``decode`` gives tag ids."""
 
     config_class = TagConfig
+    #: the metric metrics.json's headline leads with: seqeval's entity-level F1 (CoNLL's score;
+    #: token accuracy is high for any tagger that says "O")
+    headline_metric = "f1"
 
     def __init__(self, config=None, artifacts=None, **kwargs):
         super().__init__(config, artifacts, **kwargs)

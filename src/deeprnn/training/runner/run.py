@@ -376,6 +376,8 @@ def evaluate_model(model, dm, trainer: pl.Trainer | None = None, baselines=True)
         )
     results = trainer.test(model, datamodule=dm, verbose=False)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    if isinstance(getattr(model, "headline_metric", None), str):
+        metrics["headline_metric"] = model.headline_metric
     extra = getattr(model, "extra_metrics", None)
     if extra is not None:
         metrics.update(extra(dm))
