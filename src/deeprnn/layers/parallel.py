@@ -51,6 +51,7 @@ class MinGRU(_Linear):
         + _CANDIDATE_DOC
         + _CALL_DOC
         + """
+    >>> import torch
     >>> gru = MinGRU(8, 16, num_layers=2, residual=True, norm="layer")
     >>> out, states = gru(torch.randn(4, 10, 8), lengths=torch.tensor([10, 9, 1, 0]))
     >>> out.shape, len(states)
