@@ -407,3 +407,7 @@ def test_segment_encoder_report_has_its_summary(tmp_path):
     out = write_report(tmp_path / "seg", tmp_path / "seg.html")
     secs = check_reads_well(out, tmp_path / "seg")
     assert "Total params" in secs["Model"] and "not shown" not in secs["Model"]
+    # deeprnn summary RUN probes with the model's own input_window too (was 20 steps: an error)
+    from deeprnn.cli import main
+
+    assert main(["summary", str(tmp_path / "seg")]) == 0

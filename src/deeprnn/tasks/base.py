@@ -117,8 +117,11 @@ class TaskModule(pl.LightningModule):
         raise NotImplementedError(f"{type(self).__name__} has no ONNX export")
 
     def example_input(self) -> dict[str, Tensor]:
-        """Inputs for ``deeprnn.summary`` (the ONNX example inputs by default)."""
-        return self.onnx_inputs(1, 20)
+        """Inputs for ``deeprnn.summary`` (the ONNX example inputs by default): as many steps as
+        the model reads (``artifacts["input_window"]`` of a forecaster, so a segment encoder
+        whose ``segment_length`` must divide the length gets a length it reads), else 20."""
+        steps = int((getattr(self, "artifacts", None) or {}).get("input_window", 20))
+        return self.onnx_inputs(1, steps)
 
     # -- the loop ----------------------------------------------------------------------------------
     def _log_metrics(self, stage: str, loss: Tensor, metrics: dict, batch_size: int) -> None:
