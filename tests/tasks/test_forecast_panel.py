@@ -171,3 +171,16 @@ def test_a_truncated_parquet_file_is_named_by_the_general_path(files):
     assert columnar.read_panel(_config(bad), {}) is None
     with pytest.raises(ValueError, match=r"bad\.parquet.*not a readable Parquet file"):
         ForecastData(_config(bad), batch_size=8).prepare()
+
+
+def test_a_quoted_csv_is_read_by_columns_to_the_same_windows(files):
+    import csv
+
+    frame, folder = files
+    frame.to_csv(folder / "quoted.csv", index=False, quoting=csv.QUOTE_NONNUMERIC)
+    assert (folder / "quoted.csv").read_text().startswith('"sid","time","y","x"')
+    assert columnar.read_panel(_config(folder / "quoted.csv"), {}) is not None
+    a = ForecastData(_config(folder / "panel.csv"), batch_size=8).prepare()
+    b = ForecastData(_config(folder / "quoted.csv"), batch_size=8).prepare()
+    assert a.window_starts["val"] == b.window_starts["val"]
+    np.testing.assert_array_equal(a.panel.values, b.panel.values)

@@ -15,6 +15,7 @@ Shape symbols: N rows of all series, F = K + C features, S series.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,10 @@ def _read(path: Path, columns: list[str]):
             return None
         head = _head(path)
         first = head.split(b"\n", 1)[0].decode("utf-8").strip("\r\ufeff")
-        names = first.split(",")  # the general path sniffs ; | and tabs: leave those to it
-        if names != [c.strip() for c in names] or any(s in first for s in ";\t|"):
+        if any(s in first for s in ";\t|"):  # the general path sniffs those: leave them to it
+            return None
+        names = next(csv.reader([first]))  # quoted names too
+        if names != [c.strip() for c in names]:
             return None
         if any(c not in names for c in columns):
             return None
