@@ -224,6 +224,15 @@ def baseline_scores(windows, w: int, k: int, m: int, chunk: int = 8192) -> dict:
     agree)."""
     if len(windows) <= chunk:
         return validation_scores(windows, w, k, m)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threads only wait on each other (8x on 2 cores)
+    try:
+        return _chunked_scores(windows, w, k, m, chunk)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _chunked_scores(windows, w: int, k: int, m: int, chunk: int) -> dict:
     sums: dict = {}
     seen = 0.0
     for a in range(0, len(windows), chunk):
