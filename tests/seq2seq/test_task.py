@@ -177,6 +177,11 @@ def test_long_training_pairs_are_dropped_and_counted(tmp_path):
         ("model", {"hiden_size": 3}, r"did you mean 'hidden_size'"),
         ("model", {"attention": "luong"}, r"attention must be one of"),
         ("model", {"beam_width": 0}, r"beam_width must be >= 1, got 0"),
+        (
+            "model",
+            {"cell": "lru"},
+            r"model\.cell: 'lru' cannot be a decoder cell: its state is complex",
+        ),
         ("model", {"teacher_forcing": 1.5}, r"teacher_forcing must be in \[0, 1\], got 1\.5"),
     ],
 )
@@ -186,6 +191,13 @@ def test_bad_configs_name_the_key(tmp_path, section, value, message):
     with pytest.raises(ValueError, match=message):
         run = run_config_from_dict(cfg)
         get_task("seq2seq").datamodule(run.data).prepare()
+
+
+def test_the_decoder_refuses_a_cell_it_cannot_step():
+    from deeprnn.seq2seq import AttentionDecoder
+
+    with pytest.raises(ValueError, match=r"cell 'lru' cannot be a decoder cell: .*'mingru'"):
+        AttentionDecoder(10, 8, 8, cell="lru")
 
 
 def test_share_embeddings_needs_one_vocabulary(tmp_path):

@@ -18,8 +18,14 @@ from torch import Tensor, nn
 from deeprnn._config import ConfigMixin, register
 from deeprnn._validation import check_bool, check_positive_int, check_probability
 from deeprnn.attention import make_attention
+from deeprnn.cells import CELLS
 from deeprnn.layers import DeepRNN
 from deeprnn.seq2seq._common import check_ratio, check_special_ids, check_token_ids
+
+#: cells the decoder cannot step, and why
+NO_DECODER_CELLS = {
+    "lru": "its state is complex (h, re, im) and the encoder's bridge gives (N, H) states",
+}
 
 
 class Memory(NamedTuple):
@@ -98,6 +104,11 @@ class AttentionDecoder(ConfigMixin, nn.Module):
         self.embedding_size = check_positive_int("embedding_size", embedding_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
+        if cell in NO_DECODER_CELLS:
+            raise ValueError(
+                f"cell {cell!r} cannot be a decoder cell: {NO_DECODER_CELLS[cell]}; choose one of "
+                f"{sorted(set(CELLS) - set(NO_DECODER_CELLS))}"
+            )
         if input_feeding is None:  # on with attention, off without (nothing to feed)
             input_feeding = attention is not None
         self.input_feeding = check_bool("input_feeding", input_feeding)

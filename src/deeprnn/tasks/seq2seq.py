@@ -78,6 +78,13 @@ class Seq2SeqConfig:
     val_decode: int | None = 1000
 
     def validate(self, where: str) -> None:
+        from deeprnn.seq2seq.decoder import NO_DECODER_CELLS
+
+        if self.cell in NO_DECODER_CELLS:
+            raise ValueError(
+                f"{where}.cell: {self.cell!r} cannot be a decoder cell: "
+                f"{NO_DECODER_CELLS[self.cell]} (model.encoder_cell may be {self.cell!r})"
+            )
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise ValueError(
                 f"{where}.teacher_forcing must be in [0, 1], got {self.teacher_forcing!r}"
