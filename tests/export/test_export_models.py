@@ -217,3 +217,15 @@ def test_onnx_matches_torch_on_a_padded_batch(tmp_path, task):
         (got,) = run_onnx(path, **inputs)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_export_of_an_lru_says_it_is_not_supported(tmp_path):
+    """torch's scan capture cannot trace the LRU's complex step: the export stops at once with a
+    line naming the layer, not a SymInt error from inside torch.export."""
+    pytest.importorskip("onnxscript")
+    from deeprnn.export.onnx import export_onnx
+
+    model = Forecast({"rnn": {"hidden_size": 6, "cell": "lru"}}, FORECAST_DATA).eval()
+    with pytest.raises(ValueError, match=r"ONNX export does not support the LRU .*rnn\.cell"):
+        export_onnx(model, tmp_path / "lru.onnx")
+    assert not (tmp_path / "lru.onnx").exists()

@@ -102,6 +102,7 @@ def export_onnx(
 
     for package in ("onnx", "onnxscript"):  # torch's dynamo exporter writes through them
         require(package, "ONNX export")
+    _check_exportable(model)
     path = Path(path)
     was_training = model.training
     model.eval()
@@ -149,6 +150,19 @@ def export_onnx(
         model.train(was_training)
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def _check_exportable(model) -> None:
+    """Refuse, in one line, a model with a layer the ONNX capture cannot trace."""
+    from deeprnn.cells.parallel import LRUCell
+
+    for name, module in model.named_modules():
+        if isinstance(module, LRUCell):
+            raise ValueError(
+                f"ONNX export does not support the LRU ({name}): torch's scan capture cannot "
+                "trace its complex-valued step; export a model with another rnn.cell (mingru, "
+                "minlstm, gru, lstm...), or keep the export folder's safetensors weights"
+            )
 
 
 def run_onnx(path: str | os.PathLike, **inputs) -> list:
