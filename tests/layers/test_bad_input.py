@@ -198,7 +198,8 @@ CONSTRUCTOR_CASES = [
         "cell name",
         lambda: deeprnn.DeepRNN(3, layers=[dict(cell="lstn", hidden_size=4)]),
         ValueError,
-        r"layers\[0\]\.cell must be one of \['rnn', 'lstm', 'gru', 'minimal_gru'\], got 'lstn' \(did you mean 'lstm'\?\)",
+        r"layers\[0\]\.cell must be one of \['rnn', 'lstm', 'gru', 'minimal_gru', 'mingru', "
+        r"'minlstm', 'lru'\], got 'lstn' \(did you mean 'lstm'\?\)",
     ),
     (
         "merge mode",
@@ -247,7 +248,13 @@ CONSTRUCTOR_CASES = [
         "impl",
         lambda: deeprnn.LSTM(3, 4, impl="cuda"),
         ValueError,
-        r"impl must be one of \['auto', 'torch', 'fused', 'loop'\], got 'cuda'",
+        r"impl must be one of \['auto', 'torch', 'fused', 'parallel', 'loop'\], got 'cuda'",
+    ),
+    (
+        "impl parallel on a classic cell",
+        lambda: deeprnn.LSTM(3, 4, impl="parallel"),
+        ValueError,
+        r"impl='parallel' runs the linear recurrences \(mingru, minlstm, lru\), not LSTMCell",
     ),
     (
         "init",

@@ -175,6 +175,11 @@ class Recurrent(SequenceLayer):
         self.zoneout = check_probability("zoneout", zoneout)
         self.masked_output = check_choice("masked_output", masked_output, MASKED_OUTPUTS)
         self.impl = check_choice("impl", impl, IMPLS)
+        if self.impl == "parallel" and not getattr(cell, "scan_kind", ""):
+            raise ValueError(
+                f"impl='parallel' runs the linear recurrences (mingru, minlstm, lru), not "
+                f"{type(cell).__name__}; use impl='auto', 'torch', 'fused' or 'loop'"
+            )
         if checkpoint_steps is not None:
             check_positive_int("checkpoint_steps", checkpoint_steps)
         self.checkpoint_steps = checkpoint_steps
