@@ -225,6 +225,7 @@ def main(argv=None) -> int:
     p.add_argument("--lengths", default="100,1000")
     p.add_argument("--no-grid", action="store_true", help="the scaling run only")
     p.add_argument("--no-scaling", action="store_true", help="the grid only")
+    p.add_argument("--scaling-shape", default="64,100", help="B,T of the scaling run")
     p.add_argument("--readme", action="store_true", help="write the table into docs/results.md")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     a = p.parse_args(argv)
@@ -239,7 +240,8 @@ def main(argv=None) -> int:
         print(f"compiled kernels not built: {compiled._state['error']}", file=sys.stderr)
     load0 = os.getloadavg()[0]
     results = [] if a.no_grid else grid(threads, batches, lengths, repeats)
-    scale = [] if a.no_scaling else scaling([1, 2, 4], 64, 100, repeats)
+    sb, st = (int(v) for v in a.scaling_shape.split(","))
+    scale = [] if a.no_scaling else scaling([1, 2, 4], sb, st, repeats)
     meta = dict(
         date=time.strftime("%Y-%m-%d"),
         machine=f"{platform.processor() or platform.machine()} {platform.system()}",
