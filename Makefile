@@ -43,6 +43,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py --readme
+	$(PY) benchmarks/threads.py --readme
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

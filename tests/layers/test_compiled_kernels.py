@@ -250,9 +250,15 @@ def two_threads():
     ],
     ids=["lstm", "gru", "ln_lstm", "ln_gru"],
 )
-def test_rows_split_over_threads_agree(two_threads, make, dtype):
-    """Batches past over_rows' grain (65536 / gate width rows) run each step's pass on several
-    threads: the same results, with masks."""
+@pytest.mark.parametrize("blocks", [None, "0"], ids=["row_blocks", "shared_path"])
+def test_rows_split_over_threads_agree(two_threads, monkeypatch, make, dtype, blocks):
+    """400 rows at 2 threads: two row blocks, each with its own time loop (the default), or
+    (DEEPRNN_ROW_BLOCKS=0) past over_rows' grain (65536 / gate width rows) each step's pass on
+    several threads: the same results as the readable loop, with masks."""
+    if blocks is None:
+        monkeypatch.delenv("DEEPRNN_ROW_BLOCKS", raising=False)
+    else:
+        monkeypatch.setenv("DEEPRNN_ROW_BLOCKS", blocks)
     mask = torch.rand(400, 3) > 0.2
     _compare(make, (400, 3, 3), mask, dtype)
 

@@ -20,8 +20,16 @@ The per-step GEMM calls MKL directly where torch links it (float32: the recurren
 once per scan with ``cblas_sgemm_pack``, so no step repacks it; else BLAS on raw pointers; else
 ``at::mm_out``; ``DEEPRNN_COMPILED_BLAS=0`` forces the last). Each scan runs with flush-to-zero
 and denormals-are-zero set on its threads (restored afterwards): saturated gates produce
-denormal floats, and arithmetic on them is many times slower. The elementwise pass of a step
-runs on the calling thread up to about 64 rows (65536 gate values) and on torch's threads above.
+denormal floats, and arithmetic on them is many times slower.
+
+Threads: the recurrence is independent per batch row, so with torch's threads > 1 and at least 8
+rows per thread the rows are split into one contiguous block per thread, and each thread runs
+the whole time loop over its block with single-threaded GEMMs: no barrier per step (forward,
+backward, inference; :func:`row_blocks` says how many blocks, ``DEEPRNN_ROW_BLOCKS`` overrides:
+``0`` the shared path, ``k`` k blocks). Else (the shared path) each step's GEMM runs on MKL's
+threads over all rows and its elementwise pass on the calling thread up to about 64 rows (65536
+gate values), on torch's threads above. Results do not depend on the thread count beyond the
+GEMMs' own rounding (tests/layers/test_thread_invariance.py: 1e-6).
 
 They are built just in time on first use with :func:`torch.utils.cpp_extension.load` (ninja and
 a C++ compiler; about a minute on 2 cores), cached on disk in the per-user torch extensions
@@ -180,6 +188,14 @@ def _reset_for_tests() -> None:
     """Forget the build attempt so that the next :func:`load` tries again."""
     with _lock:
         _state.update(module=None, tried=False, error=None)
+
+
+def row_blocks(n_rows: int) -> int:
+    """How many row blocks (threads, each running its own time loop) a compiled scan of
+    ``n_rows`` batch rows runs with now: the C++ side's one choice (``row_blocks`` in
+    ``csrc/common.h``), from torch's thread count and ``DEEPRNN_ROW_BLOCKS``; 1 when not built."""
+    mod = load()
+    return 1 if mod is None else int(mod.row_blocks(int(n_rows)))
 
 
 def forward(plan, inputs, h0: Tensor, c0: Tensor | None):

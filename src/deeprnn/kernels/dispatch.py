@@ -115,7 +115,7 @@ def fused_kernel(layer, x: Tensor, state=None, stochastic: bool | None = None) -
     else:
         infer_why = compiled.infer_unsupported_reason(cell, x, () if state is None else state)
     if infer_why is None:
-        return "compiled_infer", "no gradient to follow: the compiled inference loop"
+        return "compiled_infer", f"no gradient to follow: the compiled inference loop{_blocks(x)}"
     if cell.fused_kind is not None and compiled.tracing():  # never trace into the build
         return "fused_op", f"traced: deeprnn::fused_scan picks its loop at run time ({infer_why})"
     # the scans run in the recurrent weight's dtype under autocast
@@ -124,11 +124,18 @@ def fused_kernel(layer, x: Tensor, state=None, stochastic: bool | None = None) -
     if kernel == "autograd":
         return kernel, f"{type(cell).__name__} has no hand-written BPTT"
     if kernel == "compiled":
-        where = f"{cell.fused_kind} on CPU {str(like.dtype).removeprefix('torch.')}"
+        where = f"{cell.fused_kind} on CPU {str(like.dtype).removeprefix('torch.')}{_blocks(x)}"
         return kernel, f"compiled scan: {where} (no inference loop: {infer_why})"
     if kernel == "triton":
         return kernel, f"Triton pointwise kernels: {cell.fused_kind} on CUDA"
     return kernel, f"Python loop: {compiled.unsupported_reason(cell.fused_kind, like)}"
+
+
+def _blocks(x: Tensor) -> str:
+    """How the compiled loop threads over the batch of ``x`` (N, T, I): the C++ side chooses
+    (:func:`deeprnn.kernels.compiled.row_blocks`); said here so that explain() shows it."""
+    n = compiled.row_blocks(x.shape[0])
+    return f", {n} row blocks (one time loop per thread)" if n > 1 else ""
 
 
 def choose(layer, x: Tensor, mask: Tensor | None = None, state=None) -> Choice:

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -79,6 +80,8 @@ inline c10::optional<Tensor> contig(const c10::optional<Tensor>& t) {
 // MKL as linked into libtorch_cpu (LP64): the packed-GEMM API, BLAS and its per-thread count.
 // Weak, so that a libtorch without them still loads the extension (and we fall back).
 extern "C" {
+// the C API (the lower-case mkl_set_num_threads_local symbol is the Fortran one, by pointer)
+__attribute__((weak)) int MKL_Set_Num_Threads_Local(int n);
 __attribute__((weak)) size_t cblas_sgemm_pack_get_size(int id, int m, int n, int k);
 __attribute__((weak)) void cblas_sgemm_pack(int layout, int id, int trans, int m, int n, int k,
                                             float alpha, const float* src, int ld, float* dest);
@@ -175,12 +178,12 @@ class NoDenormals {
 
 // Runs body(n0, n1) over the rows [0, N) of one step: on the calling thread for batches up to
 // about 64 rows of an LSTM with H = 256 (a working set of 64K gate values), split over torch's
-// threads above. Measured on 2 cores: a parallel pass over fewer rows, or one row block per
-// thread running its own time loop, is slower than one thread's pass next to a threaded GEMM.
+// threads above. This is the shared path (one row block, see row_blocks): a threaded GEMM over
+// all rows, then this pass, a barrier every step.
 template <typename F>
 void over_rows(int64_t N, int64_t G, F&& body) {
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, G));
-  if (N <= grain || at::get_num_threads() == 1) {
+  if (N <= grain || at::get_num_threads() == 1 || at::in_parallel_region()) {
     body(int64_t(0), N);
     return;
   }
@@ -190,20 +193,102 @@ void over_rows(int64_t N, int64_t G, F&& body) {
   });
 }
 
+// MKL on one thread for the calling thread, for the scope (MKL_Set_Num_Threads_Local; restored
+// after). Inside an OpenMP region MKL already runs one thread by default; this makes it certain.
+class OneBlasThread {
+ public:
+#if AT_MKL_ENABLED()
+  OneBlasThread() : prev_(MKL_Set_Num_Threads_Local ? MKL_Set_Num_Threads_Local(1) : -1) {}
+  ~OneBlasThread() {
+    if (prev_ >= 0) MKL_Set_Num_Threads_Local(prev_);  // 0: back to the global setting
+  }
+
+ private:
+  int prev_;
+#endif
+};
+
+// -- Threading scheme: row blocks, each with its own time loop -----------------------------------
+// The recurrence is independent per batch row: row n's state at step t depends on row n's alone
+// (W_hh is shared, read-only). So the N rows split into P contiguous blocks and each block runs
+// the WHOLE time loop on its own thread: per step a single-threaded GEMM over its M = N / P rows
+// and its rows' elementwise pass. No barrier until the loop ends (oneDNN's RNN primitive scales
+// this way), where the shared path (P = 1) splits every step's small GEMM and pass across the
+// threads and synchronises twice a step. Each row's arithmetic is the same in both (its GEMM row
+// and its pass), so results do not depend on the thread count beyond the GEMM's own rounding.
+//
+// kMinRows: the fewest rows a block gets. A block's fixed costs per step (its GEMM streams all of
+// W_hh for M rows) grow with the blocks: CPU time per row of a one-thread train step (LSTM,
+// H = 256, T = 100, 1 layer) was 9.3 / 6.5 / 5.0 / 4.5 ms at 4 / 8 / 16 / 64 rows, so blocks
+// stop at 8 rows (a B = 16 batch still splits over 2 threads).
+constexpr int64_t kMinRows = 8;
+
+// THE choice of the scheme (every compiled scan asks here): P = min(threads, N / kMinRows)
+// blocks, 1 (the shared path) at one thread or inside another parallel region.
+// DEEPRNN_ROW_BLOCKS=0 forces the shared path, =k forces k blocks even at one thread (tests and
+// benchmarks: at one thread the blocks run one after the other, the same code as P threads).
+inline int64_t row_blocks(int64_t N) {
+  if (const char* env = std::getenv("DEEPRNN_ROW_BLOCKS")) {
+    const int64_t k = std::atoll(env);
+    if (k <= 0) return 1;
+    return std::clamp<int64_t>(k, 1, std::max<int64_t>(N, 1));
+  }
+  if (at::in_parallel_region()) return 1;
+  const int64_t threads = at::get_num_threads();
+  if (threads <= 1) return 1;
+  return std::clamp<int64_t>(N / kMinRows, 1, threads);
+}
+
+// The rows [n0, n1) one time loop runs. split: a block on its own thread (single-threaded BLAS,
+// the pass runs right here); else all N rows, threaded GEMM, the pass over_rows. each(G, body)
+// runs a step's pass body(r0, r1) over the rows (absolute row indices either way).
+struct Rows {
+  int64_t n0, n1;
+  bool split;
+  int64_t m() const { return n1 - n0; }
+  template <typename F>
+  void each(int64_t G, F&& body) const {
+    if (split) {
+      body(n0, n1);
+    } else {
+      over_rows(n1 - n0, G, [&](int64_t a, int64_t b) { body(n0 + a, n0 + b); });
+    }
+  }
+};
+
+// Runs loop(rows) once per row block (row_blocks): one block per thread through at::parallel_for,
+// or loop({0, N, false}) on the calling thread for the shared path.
+template <typename F>
+void over_row_blocks(int64_t N, F&& loop) {
+  const int64_t P = row_blocks(N);
+  if (P <= 1) {
+    loop(Rows{0, N, false});
+    return;
+  }
+  at::parallel_for(0, P, 1, [&](int64_t b0, int64_t b1) {
+    NoDenormals guard;
+    OneBlasThread one;
+    for (int64_t b = b0; b < b1; ++b) loop(Rows{N * b / P, N * (b + 1) / P, true});
+  });
+}
+
 // The inference scans' loop: steps in blocks of at most S (the block size that keeps the block's
 // projected inputs, S x N x G values, near 4 MB); project(steps, t_lo) fills the block buffer
-// for times [t_lo, t_lo + steps), then step(k, t, t_lo) runs each step k (time t) of the block.
+// for times [t_lo, t_lo + steps) (one GEMM over all rows, MKL threaded), then the row blocks
+// (over_row_blocks) run step(k, t, t_lo, rows) for each step k (time t) of the block.
 inline int64_t step_block(int64_t T, int64_t N, int64_t G) {
   return std::clamp<int64_t>((int64_t(1) << 20) / std::max<int64_t>(1, N * G), 1,
                              std::max<int64_t>(T, 1));
 }
 template <typename P, typename F>
-void over_step_blocks(int64_t T, int64_t S, bool backwards, P&& project, F&& step) {
+void over_step_blocks(int64_t T, int64_t N, int64_t S, bool backwards, P&& project, F&& step) {
   for (int64_t k0 = 0; k0 < T; k0 += S) {
     const int64_t steps = std::min(S, T - k0);
     const int64_t t_lo = backwards ? T - k0 - steps : k0;
     project(steps, t_lo);
-    for (int64_t k = k0; k < k0 + steps; ++k) step(k, backwards ? T - 1 - k : k, t_lo);
+    over_row_blocks(N, [&](const Rows& rows) {
+      for (int64_t k = k0; k < k0 + steps; ++k) step(k, backwards ? T - 1 - k : k, t_lo, rows);
+    });
   }
 }
 

@@ -202,25 +202,27 @@ std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
     T_* dccp = lstm ? dcc.data_ptr<T_>() : nullptr;
     const Gemm<T_> gemm(w_hh, false);  // gm = dhp_t W_hh, (N, G*H) x (G*H, H)
     NoDenormals guard;
-    for (int64_t k = T - 1; k >= 0; --k) {
-      const int64_t t = backwards ? T - 1 - k : k;
-      const T_* dout = d_out.data_ptr<T_>() + t * N * H;
-      const T_* a = acts.data_ptr<T_>() + k * N * A;
-      T_* dx = dxp.data_ptr<T_>() + t * N * G;
-      T_* dp = dhp.data_ptr<T_>() + t * N * G;
-      const uint8_t* mt = mk ? mk + t * N : nullptr;
-      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-      over_rows(N, G, [&](int64_t n0, int64_t n1) {
-        if (lstm) {
-          lstm_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, dccp, a, sc + k * N * H, dx, mt, kht,
-                            kct);
-        } else {
-          gru_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, a, sh + k * N * H, dx, dp, mt, kht);
-        }
-      });
-      gemm(N, dp, G, gmp);
-    }
+    over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
+      for (int64_t k = T - 1; k >= 0; --k) {
+        const int64_t t = backwards ? T - 1 - k : k;
+        const T_* dout = d_out.data_ptr<T_>() + t * N * H;
+        const T_* a = acts.data_ptr<T_>() + k * N * A;
+        T_* dx = dxp.data_ptr<T_>() + t * N * G;
+        T_* dp = dhp.data_ptr<T_>() + t * N * G;
+        const uint8_t* mt = mk ? mk + t * N : nullptr;
+        const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+        rows.each(G, [&](int64_t n0, int64_t n1) {
+          if (lstm) {
+            lstm_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, dccp, a, sc + k * N * H, dx, mt,
+                              kht, kct);
+          } else {
+            gru_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, a, sh + k * N * H, dx, dp, mt, kht);
+          }
+        });
+        gemm(rows.m(), dp + rows.n0 * G, G, gmp + rows.n0 * H);
+      }
+    });
   });
   Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;
   // weight gradient: one GEMM over all steps, both sides in time order

@@ -6,6 +6,8 @@
 // the eval lerp), the time-mask carry, zeroes out at masked steps and writes the next GEMM's input
 // hin = h_t * rec_mask. The backward walks the steps in reverse with one GEMM per step
 // (dh_in = dhp_t W_hh, (N, G*H) x (G*H, H)) and one fused pass; dW_hh is one GEMM over all steps.
+// Threads (common.h, over_row_blocks): each thread runs this whole loop over its own block of
+// batch rows with single-threaded GEMMs, no barrier per step; one block: the shared path.
 //
 // Kinds (gate order as torch; the saved activation layout is the one of deeprnn.kernels.
 // _pointwise, act_width(kind, H) columns):
@@ -238,26 +240,29 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
     T_* hpp = hp.data_ptr<T_>();
     const Gemm<T_> gemm(w_t, true);
     NoDenormals guard;
-    for (int64_t k = 0; k < T; ++k) {
-      const int64_t t = backwards ? T - 1 - k : k;
-      gemm(N, rm ? hin : sh + k * N * H, H, hpp);
-      const T_* x = xp.data_ptr<T_>() + t * N * G;
-      T_* a = need_acts ? acts.data_ptr<T_>() + k * N * A : nullptr;
-      T_* o = out.data_ptr<T_>() + t * N * H;
-      const uint8_t* mt = mk ? mk + t * N : nullptr;
-      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-      over_rows(N, G, [&](int64_t n0, int64_t n1) {
-        if (lstm) {
-          lstm_fwd_pass<T_>(s, n0, n1, x, hpp, b, sh + k * N * H, sc + k * N * H,
-                            sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm,
-                            hin);
-        } else {
-          gru_fwd_pass<T_>(s, n0, n1, x, hpp, b, sh + k * N * H, sh + (k + 1) * N * H, a, o, mt,
-                           kht, rm, hin);
-        }
-      });
-    }
+    over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
+      const int64_t n0 = rows.n0;
+      for (int64_t k = 0; k < T; ++k) {
+        const int64_t t = backwards ? T - 1 - k : k;
+        gemm(rows.m(), (rm ? hin : sh + k * N * H) + n0 * H, H, hpp + n0 * G);
+        const T_* x = xp.data_ptr<T_>() + t * N * G;
+        T_* a = need_acts ? acts.data_ptr<T_>() + k * N * A : nullptr;
+        T_* o = out.data_ptr<T_>() + t * N * H;
+        const uint8_t* mt = mk ? mk + t * N : nullptr;
+        const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+        rows.each(G, [&](int64_t r0, int64_t r1) {
+          if (lstm) {
+            lstm_fwd_pass<T_>(s, r0, r1, x, hpp, b, sh + k * N * H, sc + k * N * H,
+                              sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm,
+                              hin);
+          } else {
+            gru_fwd_pass<T_>(s, r0, r1, x, hpp, b, sh + k * N * H, sh + (k + 1) * N * H, a, o, mt,
+                             kht, rm, hin);
+          }
+        });
+      }
+    });
   });
   return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};
 }
@@ -310,13 +315,13 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
         for (int64_t j = 0; j < G; ++j) row[j] += bi[j];
       }
     };
-    over_step_blocks(T, S, backwards, project, [&](int64_t k, int64_t t, int64_t t_lo) {
+    const auto step = [&](int64_t k, int64_t t, int64_t t_lo, const Rows& rows) {
       const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
-      gemm(N, sh + prev, H, hpp);
+      gemm(rows.m(), sh + prev + rows.n0 * H, H, hpp + rows.n0 * G);
       const T_* xt = xb + (t - t_lo) * N * G;
       T_* o = out.data_ptr<T_>() + t * N * H;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
-      over_rows(N, G, [&](int64_t n0, int64_t n1) {
+      rows.each(G, [&](int64_t n0, int64_t n1) {
         if (lstm) {
           lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next,
                             nullptr, o, mt, nullptr, nullptr, nullptr, nullptr);
@@ -325,7 +330,8 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
                            nullptr, nullptr);
         }
       });
-    });
+    };
+    over_step_blocks(T, N, S, backwards, project, step);
   });
   return {out, hs[T % 2].clone(), lstm ? cs[T % 2].clone() : x.new_empty({0})};
 }
@@ -338,4 +344,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("scan_backward", &scan_backward, "time loop backward, BPTT (lstm, gru)");
   m.def("ln_scan_forward", &ln_scan_forward, "time loop forward (ln_lstm, ln_gru)");
   m.def("ln_scan_backward", &ln_scan_backward, "time loop backward, BPTT (ln_lstm, ln_gru)");
+  m.def("row_blocks", &deeprnn_scan::row_blocks,
+        "how many row blocks (threads, each its own time loop) a scan of N rows runs here now");
 }

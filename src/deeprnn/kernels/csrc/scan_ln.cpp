@@ -170,40 +170,42 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, 
     T_* hpp = hp.data_ptr<T_>();
     const Gemm<T_> gemm(w_t, true);
     NoDenormals guard;
-    for (int64_t k = 0; k < T; ++k) {
-      const int64_t t = backwards ? T - 1 - k : k;
-      gemm(N, rm ? hin : sh + k * N * H, H, hpp);
-      const T_* x = xp.data_ptr<T_>() + t * N * G;
-      T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
-      T_* o = out.data_ptr<T_>() + t * N * H;
-      const uint8_t* mt = mk ? mk + t * N : nullptr;
-      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-      const T_* hprev = sh + k * N * H;
-      T_* hnew = sh + (k + 1) * N * H;
-      const T_* cprev = lstm ? sc + k * N * H : nullptr;
-      T_* cnew = lstm ? sc + (k + 1) * N * H : nullptr;
-      with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
-        constexpr int Z = decltype(Zc)::value;
-        constexpr bool RM = decltype(RMc)::value;
-        over_rows(N, G, [&](int64_t n0, int64_t n1) {
-          for (int64_t n = n0; n < n1; ++n) {
-            const int64_t r = n * H;
-            if (lstm) {
-              ln_lstm_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], pwp[2], pwp[3],
-                                  cprev + r, hnew + r, cnew + r, a + n * A);
-            } else {
-              ln_gru_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
-                                 a + n * A);
+    over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
+      for (int64_t k = 0; k < T; ++k) {
+        const int64_t t = backwards ? T - 1 - k : k;
+        gemm(rows.m(), (rm ? hin : sh + k * N * H) + rows.n0 * H, H, hpp + rows.n0 * G);
+        const T_* x = xp.data_ptr<T_>() + t * N * G;
+        T_* a = acts.data_ptr<T_>() + (need_acts ? k * N * A : 0);
+        T_* o = out.data_ptr<T_>() + t * N * H;
+        const uint8_t* mt = mk ? mk + t * N : nullptr;
+        const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+        const T_* hprev = sh + k * N * H;
+        T_* hnew = sh + (k + 1) * N * H;
+        const T_* cprev = lstm ? sc + k * N * H : nullptr;
+        T_* cnew = lstm ? sc + (k + 1) * N * H : nullptr;
+        with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+          constexpr int Z = decltype(Zc)::value;
+          constexpr bool RM = decltype(RMc)::value;
+          rows.each(G, [&](int64_t n0, int64_t n1) {
+            for (int64_t n = n0; n < n1; ++n) {
+              const int64_t r = n * H;
+              if (lstm) {
+                ln_lstm_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], pwp[2], pwp[3],
+                                    cprev + r, hnew + r, cnew + r, a + n * A);
+              } else {
+                ln_gru_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
+                                   a + n * A);
+              }
+              finish_row<Z, RM, T_>(H, p, mt ? mt[n] != 0 : true, hprev + r, hnew + r,
+                                    lstm ? cprev + r : nullptr, lstm ? cnew + r : nullptr, o + r,
+                                    Z == 1 ? kht + r : nullptr, Z == 1 && lstm ? kct + r : nullptr,
+                                    RM ? rm + r : nullptr, RM ? hin + r : nullptr);
             }
-            finish_row<Z, RM, T_>(H, p, mt ? mt[n] != 0 : true, hprev + r, hnew + r,
-                                  lstm ? cprev + r : nullptr, lstm ? cnew + r : nullptr, o + r,
-                                  Z == 1 ? kht + r : nullptr, Z == 1 && lstm ? kct + r : nullptr,
-                                  RM ? rm + r : nullptr, RM ? hin + r : nullptr);
-          }
+          });
         });
-      });
-    }
+      }
+    });
   });
   return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};
 }
@@ -256,15 +258,15 @@ std::vector<Tensor> ln_scan_infer(const std::string& kind, const Tensor& x_, con
         for (int64_t r = r0; r < r1; ++r) layer_norm_row<T_>(G, xb + r * G, g_ih, b_ih);
       });
     };
-    over_step_blocks(T, S, backwards, project, [&](int64_t k, int64_t t, int64_t t_lo) {
+    const auto step = [&](int64_t k, int64_t t, int64_t t_lo, const Rows& rows) {
       const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
-      gemm(N, sh + prev, H, hpp);
+      gemm(rows.m(), sh + prev + rows.n0 * H, H, hpp + rows.n0 * G);
       const T_* xt = xb + (t - t_lo) * N * G;
       T_* o = out.data_ptr<T_>() + t * N * H;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
       with_flags(zmode, false, [&](auto Zc, auto) {
         constexpr int Z = decltype(Zc)::value;
-        over_rows(N, G, [&](int64_t n0, int64_t n1) {
+        rows.each(G, [&](int64_t n0, int64_t n1) {
           for (int64_t n = n0; n < n1; ++n) {
             const int64_t r = n * H;
             T_* cp = lstm ? sc + prev + r : nullptr;
@@ -282,7 +284,8 @@ std::vector<Tensor> ln_scan_infer(const std::string& kind, const Tensor& x_, con
           }
         });
       });
-    });
+    };
+    over_step_blocks(T, N, S, backwards, project, step);
   });
   return {out, hs[T % 2].clone(), lstm ? cs[T % 2].clone() : x.new_empty({0})};
 }

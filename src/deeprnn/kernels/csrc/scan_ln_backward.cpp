@@ -161,60 +161,62 @@ std::vector<Tensor> ln_scan_backward(
     T_* gmp = gm.data_ptr<T_>();
     const Gemm<T_> gemm(w_hh, false);
     NoDenormals guard;
-    for (int64_t k = T - 1; k >= 0; --k) {
-      const int64_t t = backwards ? T - 1 - k : k;
-      const T_* dout = d_out.data_ptr<T_>() + t * N * H;
-      const T_* a = acts.data_ptr<T_>() + k * N * A;
-      T_* dx = dxp.data_ptr<T_>() + t * N * G;
-      T_* dp = dhp.data_ptr<T_>() + k * N * G;
-      const uint8_t* mt = mk ? mk + t * N : nullptr;
-      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-      over_rows(N, G, [&](int64_t n0, int64_t n1) {
-        std::vector<T_> scratch(5 * H + Q);
-        T_* dh_e = scratch.data();
-        T_* zh = dh_e + H;
-        T_* zc = zh + H;
-        T_* tmp = zc + H;      // 2H
-        T_* dq = tmp + 2 * H;  // Q: dcn (ln_lstm) / dhn (ln_gru), the LN_c / LN_hh output grad
-        double* sums =
-            acc.data_ptr<double>() + std::min<int64_t>(at::get_thread_num(), n_acc - 1) * W;
-        for (int64_t n = n0; n < n1; ++n) {
-          const int64_t r = n * H;
-          T_* dh_ = dh_all + r;
-          const T_* gm_ = gmp + r;
-          if (mt && !mt[n]) {  // passed straight through this step
-            for (int64_t j = 0; j < H; ++j) dh_[j] += rm ? rm[r + j] * gm_[j] : gm_[j];
-            std::fill(dx + n * G, dx + (n + 1) * G, T_(0));
-            std::fill(dp + n * G, dp + (n + 1) * G, T_(0));
-            continue;
-          }
-          with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
-            constexpr int Z = decltype(Zc)::value;
-            constexpr bool RM = decltype(RMc)::value;
-            ln_bwd_prologue<Z, RM, T_>(H, p, dh_, dout + r, gm_, RM ? rm + r : nullptr,
-                                       lstm ? dc_all + r : nullptr, Z == 1 ? kht + r : nullptr,
-                                       Z == 1 && lstm ? kct + r : nullptr, dh_e, zh, zc);
-          });
-          if (lstm) {
-            ln_lstm_bwd_row<T_>(H, pwp[0], pwp[2], pwp[3], a + n * A, sc + k * N * H + r, dh_e,
-                                dc_all + r, dq, tmp, dx + n * G, dp + n * G);
-            add_ln_grads<T_>(G, dx + n * G, a + n * A + 4 * H, sums, sums + G);
-            add_ln_grads<T_>(H, dq, a + n * A + 8 * H, sums + 2 * G, sums + 2 * G + H);
-            for (int64_t j = 0; j < H; ++j) {
-              dc_all[r + j] += zc[j];
-              dh_[j] = zh[j];
+    over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
+      for (int64_t k = T - 1; k >= 0; --k) {
+        const int64_t t = backwards ? T - 1 - k : k;
+        const T_* dout = d_out.data_ptr<T_>() + t * N * H;
+        const T_* a = acts.data_ptr<T_>() + k * N * A;
+        T_* dx = dxp.data_ptr<T_>() + t * N * G;
+        T_* dp = dhp.data_ptr<T_>() + k * N * G;
+        const uint8_t* mt = mk ? mk + t * N : nullptr;
+        const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+        rows.each(G, [&](int64_t n0, int64_t n1) {
+          std::vector<T_> scratch(5 * H + Q);
+          T_* dh_e = scratch.data();
+          T_* zh = dh_e + H;
+          T_* zc = zh + H;
+          T_* tmp = zc + H;      // 2H
+          T_* dq = tmp + 2 * H;  // Q: dcn (ln_lstm) / dhn (ln_gru), the LN_c / LN_hh output grad
+          double* sums =
+              acc.data_ptr<double>() + std::min<int64_t>(at::get_thread_num(), n_acc - 1) * W;
+          for (int64_t n = n0; n < n1; ++n) {
+            const int64_t r = n * H;
+            T_* dh_ = dh_all + r;
+            const T_* gm_ = gmp + r;
+            if (mt && !mt[n]) {  // passed straight through this step
+              for (int64_t j = 0; j < H; ++j) dh_[j] += rm ? rm[r + j] * gm_[j] : gm_[j];
+              std::fill(dx + n * G, dx + (n + 1) * G, T_(0));
+              std::fill(dp + n * G, dp + (n + 1) * G, T_(0));
+              continue;
             }
-          } else {
-            ln_gru_bwd_row<T_>(H, pwp[0], a + n * A, sh + k * N * H + r, dh_e, dx + n * G, dq,
-                               dp + n * G);
-            add_ln_grads<T_>(G, dq, a + n * A + 4 * H, sums, sums + G);
-            for (int64_t j = 0; j < H; ++j) dh_[j] = zh[j] + dh_e[j];
+            with_flags(zmode, rm != nullptr, [&](auto Zc, auto RMc) {
+              constexpr int Z = decltype(Zc)::value;
+              constexpr bool RM = decltype(RMc)::value;
+              ln_bwd_prologue<Z, RM, T_>(H, p, dh_, dout + r, gm_, RM ? rm + r : nullptr,
+                                         lstm ? dc_all + r : nullptr, Z == 1 ? kht + r : nullptr,
+                                         Z == 1 && lstm ? kct + r : nullptr, dh_e, zh, zc);
+            });
+            if (lstm) {
+              ln_lstm_bwd_row<T_>(H, pwp[0], pwp[2], pwp[3], a + n * A, sc + k * N * H + r, dh_e,
+                                  dc_all + r, dq, tmp, dx + n * G, dp + n * G);
+              add_ln_grads<T_>(G, dx + n * G, a + n * A + 4 * H, sums, sums + G);
+              add_ln_grads<T_>(H, dq, a + n * A + 8 * H, sums + 2 * G, sums + 2 * G + H);
+              for (int64_t j = 0; j < H; ++j) {
+                dc_all[r + j] += zc[j];
+                dh_[j] = zh[j];
+              }
+            } else {
+              ln_gru_bwd_row<T_>(H, pwp[0], a + n * A, sh + k * N * H + r, dh_e, dx + n * G, dq,
+                                 dp + n * G);
+              add_ln_grads<T_>(G, dq, a + n * A + 4 * H, sums, sums + G);
+              for (int64_t j = 0; j < H; ++j) dh_[j] = zh[j] + dh_e[j];
+            }
           }
-        }
-      });
-      gemm(N, dp, G, gmp);
-    }
+        });
+        gemm(rows.m(), dp + rows.n0 * G, G, gmp + rows.n0 * H);
+      }
+    });
   });
   Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;
   Tensor hin = states_h.narrow(0, 0, T);
