@@ -48,9 +48,9 @@ def data(path, **over) -> ForecastData:
 
 # -- the irregular-steps message -----------------------------------------------------------------
 def test_irregular_steps_show_days_as_days(tmp_path):
-    """pandas 3 reads dates as datetime64[us]; their int64 read as nanoseconds made one day
-    ``0 days 00:01:26.4``."""
-    assert pd.to_datetime(pd.Series(["2021-01-01"])).dtype == "datetime64[us]"  # pandas 3
+    """pandas 3 reads dates as datetime64[us] (pandas 2 as [ns]); their int64 read as
+    nanoseconds made one day ``0 days 00:01:26.4``. The file (whatever unit this pandas reads)
+    and the same stamps in every unit say days."""
     with pytest.raises(ValueError) as e:
         data(daily(tmp_path / "d.csv"))
     msg = str(e.value)
