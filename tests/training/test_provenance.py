@@ -148,6 +148,15 @@ MODULES = {
             seasonality=12,
         )
     ),
+    "forecast csv dated": lambda p: ForecastData(
+        ForecastDataConfig(
+            source="csv",
+            path=str(_dated(p / "d.csv")),
+            time_column="time",
+            input_window=6,
+            horizon=2,
+        )
+    ),
     "forecast reader arrays": lambda p: ForecastData(
         ForecastDataConfig(
             source="reader",
@@ -159,6 +168,15 @@ MODULES = {
         )
     ),
 }
+
+
+def _dated(path):
+    """One hourly series with a time column."""
+    rows = ["time,value"] + [
+        f"2024-01-{1 + h // 24:02d} {h % 24:02d}:00:00,{(h * 7) % 11}" for h in range(120)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def _text(folder):
@@ -174,6 +192,7 @@ def test_every_data_module_says_where_each_split_came_from(name, tmp_path):
     assert list(prov) == list(SPLITS)
     for split, entry in prov.items():
         source = entry["source"]
+        assert "T00:00:00.0" not in source, source  # stamps as a person reads them
         assert source and not source.startswith(f"the {split!r} split of data.source"), source
         if entry.get("fallback"):
             assert split == "test" and source == NO_TEST and not dm.splits.get("test")
@@ -186,6 +205,10 @@ def test_every_data_module_says_where_each_split_came_from(name, tmp_path):
     if name == "classify k-fold":
         assert prov["val"]["source"].startswith("fold 1 of 5 folds of train + val + test")
         assert prov["test"]["fallback"] == "val"  # the fold is the test split: said
+    if name == "forecast csv dated":
+        assert (
+            "(2024-01-" in prov["test"]["source"] and ":00:00 to 2024-01-" in prov["test"]["source"]
+        )
     if name == "classify reader":
         assert prov["test"]["source"] == "the 'test' split of data.reader _tiny:reader_splits()"
         assert prov["test"]["examples"] == len(reader_splits()["test"])

@@ -126,8 +126,8 @@ def predict_split(
         return None
     other = "val" if split == "test" else "test"
     name = split if dm.splits.get(split) else other
-    every = list(dm.splits.get(name) or [])
-    items = every[:limit]
+    every = dm.splits.get(name) or []
+    items = list(every[:limit])  # only these: a panel's split builds a window per item
     if not items:
         return None
     model = model.eval()

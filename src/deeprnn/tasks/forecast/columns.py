@@ -260,7 +260,8 @@ def fit_categorical(art: dict, train_parts: list) -> None:
     for c, cats in art["categories"].items():
         shown = ", ".join(cats[:8]) + (", ..." if len(cats) > 8 else "")
         log.warning(
-            "data.covariates: column %r is not numeric: one-hot encoded into %d columns "
+            "data.covariates: column %r is categorical (not numeric, or named in "
+            "data.categorical): one-hot encoded into %d columns "
             "(%s), categories from the train rows; a value unseen there is all zeros",
             c,
             len(cats),

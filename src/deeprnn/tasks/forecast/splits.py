@@ -18,6 +18,23 @@ def iso_date(v):
     return v.isoformat() if isinstance(v, datetime.date) else v
 
 
+def stamp_text(v) -> str:
+    """A time stamp as a person reads it: ``2024-01-02 00:00:00``, not numpy's
+    ``2024-01-02T00:00:00.000000000``.
+
+    >>> import numpy as np
+    >>> stamp_text(np.datetime64("2024-01-02T00:00:00.000000000"))
+    '2024-01-02 00:00:00'
+    """
+    import pandas as pd
+
+    try:
+        t = pd.Timestamp(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return t.isoformat(sep=" ") if t.nanosecond == 0 else str(t)
+
+
 def split_kind(split: dict, where: str = "data.split") -> str:
     """``"rows"``, ``"fractions"`` or ``"dates"``: what the values of ``split`` are."""
     if not isinstance(split, dict) or not split:
@@ -155,7 +172,11 @@ def row_sources(where: str, cfg: Any, bounds: dict, times: dict) -> dict:
         if len(spans) == 1:
             ((sid, (lo, hi)),) = spans.items()
             stamps = times.get(sid)
-            when = f" ({stamps[lo]} to {stamps[hi - 1]})" if stamps is not None and hi > lo else ""
+            when = (
+                f" ({stamp_text(stamps[lo])} to {stamp_text(stamps[hi - 1])})"
+                if stamps is not None and hi > lo
+                else ""
+            )
             out[split] = f"{where}: windows forecasting rows [{lo}, {hi}){when}"
         elif len(set(spans.values())) == 1:
             lo, hi = next(iter(spans.values()))
