@@ -26,6 +26,21 @@ log = logging.getLogger("deeprnn.tasks.forecast")
 CANDIDATES = ("none", "naive", "snaive")
 
 
+def baseline_forecasts(past: torch.Tensor, h: int, m: int) -> dict[str, torch.Tensor]:
+    """The forecasts a baseline leaves when the network adds nothing, from ``past`` (N, W, K)
+    over ``h`` steps, each (N, h, K): ``naive``, ``snaive`` (when ``1 < m <= W``), ``mean``
+    (the window mean: ``none`` with RevIN) and ``zero`` (``none`` without RevIN)."""
+    n, w, k = past.shape
+    out = {
+        "naive": seasonal_naive(past, 1, h),
+        "mean": past.mean(1, keepdim=True).expand(-1, h, -1),
+        "zero": past.new_zeros(n, h, k),
+    }
+    if 1 < m <= w:
+        out["snaive"] = seasonal_naive(past, m, h)
+    return out
+
+
 def validation_scores(windows: list, input_window: int, n_targets: int, m: int) -> dict:
     """The scaled MSE on ``windows`` (``(x (W + H, F), y (H, K))`` pairs, NaN at masked gaps
     of ``y``) of the forecasts a baseline leaves when the network adds nothing: ``naive``,
@@ -36,14 +51,7 @@ def validation_scores(windows: list, input_window: int, n_targets: int, m: int) 
     y = torch.stack([t for _, t in windows]).double()  # (N, H, K)
     observed = torch.isfinite(y)
     y = torch.where(observed, y, torch.zeros_like(y))
-    h = y.shape[1]
-    forecasts = {
-        "naive": seasonal_naive(past, 1, h),
-        "mean": past.mean(1, keepdim=True).expand(-1, h, -1),
-        "zero": torch.zeros_like(y),
-    }
-    if 1 < m <= w:
-        forecasts["snaive"] = seasonal_naive(past, m, h)
+    forecasts = baseline_forecasts(past, y.shape[1], m)
     return {
         name: float(masked_mean((f - y) ** 2, observed)) for name, f in sorted(forecasts.items())
     }

@@ -20,8 +20,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
-from deeprnn.tasks.forecast.baselines import validation_scores
-from deeprnn.tasks.forecast.distributions import seasonal_naive
+from deeprnn.tasks.forecast.baselines import baseline_forecasts, validation_scores
 
 
 class Panel:
@@ -241,15 +240,7 @@ def _chunked_scores(windows, w: int, k: int, m: int, chunk: int) -> dict:
         past, y = past.double(), y.double()  # (N, W, K), (N, H, K)
         observed = torch.isfinite(y)
         y = torch.where(observed, y, torch.zeros_like(y))
-        h = y.shape[1]
-        forecasts = {
-            "naive": seasonal_naive(past, 1, h),
-            "mean": past.mean(1, keepdim=True).expand(-1, h, -1),
-            "zero": torch.zeros_like(y),
-        }
-        if 1 < m <= w:
-            forecasts["snaive"] = seasonal_naive(past, m, h)
-        for name, f in forecasts.items():
+        for name, f in baseline_forecasts(past, y.shape[1], m).items():
             sums[name] = sums.get(name, 0.0) + float((((f - y) ** 2) * observed).sum())
         seen += float(observed.sum())
     return {name: sums[name] / max(seen, 1.0) for name in sorted(sums)}
