@@ -28,3 +28,19 @@ def test_the_compiled_kernels_build_where_a_compiler_is():
         f"a C++ compiler is here ({compiled.compiler()}) but the compiled kernels did not "
         f"build, so test_compiled_kernels.py skipped its tests: {compiled._state['error']}"
     )
+
+
+@pytest.mark.skipif(
+    compiled.compiler() is None, reason="no C++ compiler (c++ / $CXX): nothing to build with"
+)
+def test_the_parallel_scan_kernels_build_where_a_compiler_is():
+    """The MinGRU / MinLSTM / LRU scans are a second extension: a failed build there would
+    turn their compiled-kernel tests into skips while the suite stays green."""
+    from deeprnn.kernels import parallel
+
+    if os.environ.get("DEEPRNN_COMPILED") == "0":
+        pytest.skip("DEEPRNN_COMPILED=0 turns the compiled kernels off")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", compiled.CompiledKernelWarning)
+        built = parallel.load() is not None
+    assert built, f"the compiled parallel scans did not build: {parallel._state['error']}"

@@ -111,41 +111,53 @@ def compiler() -> str | None:
     return shutil.which(os.environ.get("CXX", "c++"))
 
 
-def _build():
+def build_extension(stem: str, sources) -> object:
+    """Build (or load the cached build of) the extension ``stem`` from ``sources`` in
+    :data:`CSRC`, for this CPU (``-march=native``, named by :func:`_cpu_tag`)."""
     from torch.utils import cpp_extension
 
     if compiler() is None:
         raise RuntimeError("no C++ compiler (c++ / $CXX) on PATH")
     return cpp_extension.load(
-        name=f"deeprnn_scan_{_cpu_tag()}",
-        sources=[str(CSRC / s) for s in SOURCES],
+        name=f"{stem}_{_cpu_tag()}",
+        sources=[str(CSRC / s) for s in sources],
         extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
         extra_include_paths=[str(CSRC)],
         verbose=os.environ.get("DEEPRNN_COMPILED_VERBOSE") == "1",
     )
 
 
-def load():
-    """The built extension module, or None (disabled, or the build failed: warned once)."""
+def _build():
+    return build_extension("deeprnn_scan", SOURCES)
+
+
+def load_once(state: dict, lock, build, what: str, instead: str):
+    """``state["module"]``, building it with ``build()`` on the first call (one thread builds,
+    the others wait on ``lock``); None when ``DEEPRNN_COMPILED=0``, :func:`disabled`, or the
+    build failed (warned once: ``what`` could not be built, ``instead`` runs)."""
     if os.environ.get("DEEPRNN_COMPILED", "1") == "0" or _state["off"]:
         return None
-    if _state["tried"]:
-        return _state["module"]
-    with _lock:
-        if not _state["tried"]:
+    if state["tried"]:
+        return state["module"]
+    with lock:
+        if not state["tried"]:
             try:
-                _state["module"] = _build()
-            except Exception as exc:  # any build or load failure falls back to Python
-                _state["error"] = f"{type(exc).__name__}: {exc}"
+                state["module"] = build()
+            except Exception as exc:  # any build or load failure falls back
+                state["error"] = f"{type(exc).__name__}: {exc}"
                 warnings.warn(
-                    "deeprnn: the compiled CPU recurrence kernels could not be built "
-                    f"({_state['error'][:300]}); using the Python loop (slower). "
-                    "Set DEEPRNN_COMPILED=0 to silence this.",
+                    f"deeprnn: the compiled {what} could not be built ({state['error'][:300]}); "
+                    f"using {instead} (slower). Set DEEPRNN_COMPILED=0 to silence this.",
                     CompiledKernelWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
-            _state["tried"] = True
-    return _state["module"]
+            state["tried"] = True
+    return state["module"]
+
+
+def load():
+    """The built extension module, or None (disabled, or the build failed: warned once)."""
+    return load_once(_state, _lock, _build, "CPU recurrence kernels", "the Python loop")
 
 
 def available() -> bool:

@@ -31,9 +31,7 @@ LRU :math:`\bar s_{t-1} = \bar\lambda\,\bar s_t`, :math:`\bar\lambda \mathrel{+}
 
 from __future__ import annotations
 
-import os
 import threading
-import warnings
 
 import torch
 from torch import Tensor
@@ -80,41 +78,15 @@ def _torch_states(cell, xp: Tensor, mask: Tensor | None, h0: Tensor, reverse: bo
 
 # -- the compiled kernels ----------------------------------------------------------------------
 def _build():
-    from torch.utils import cpp_extension
-
-    if compiled.compiler() is None:
-        raise RuntimeError("no C++ compiler (c++ / $CXX) on PATH")
-    return cpp_extension.load(
-        name=f"deeprnn_parallel_scan_{compiled._cpu_tag()}",
-        sources=[str(compiled.CSRC / "parallel_scan.cpp")],
-        extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
-        extra_include_paths=[str(compiled.CSRC)],
-        verbose=os.environ.get("DEEPRNN_COMPILED_VERBOSE") == "1",
-    )
+    return compiled.build_extension("deeprnn_parallel_scan", ("parallel_scan.cpp",))
 
 
 def load():
     """The built extension, or None (``DEEPRNN_COMPILED=0``, ``compiled.disabled()``, or the
     build failed: warned once with :class:`~deeprnn.kernels.compiled.CompiledKernelWarning`)."""
-    if os.environ.get("DEEPRNN_COMPILED", "1") == "0" or compiled._state["off"]:
-        return None
-    if _state["tried"]:
-        return _state["module"]
-    with _lock:
-        if not _state["tried"]:
-            try:
-                _state["module"] = _build()
-            except Exception as exc:  # any build or load failure: the parallel scan instead
-                _state["error"] = f"{type(exc).__name__}: {exc}"
-                warnings.warn(
-                    "deeprnn: the compiled parallel-recurrence scans could not be built "
-                    f"({_state['error'][:300]}); using the torch parallel scan (slower). "
-                    "Set DEEPRNN_COMPILED=0 to silence this.",
-                    compiled.CompiledKernelWarning,
-                    stacklevel=2,
-                )
-            _state["tried"] = True
-    return _state["module"]
+    return compiled.load_once(
+        _state, _lock, _build, "parallel-recurrence scans", "the torch parallel scan"
+    )
 
 
 def unsupported_reason(cell, x: Tensor) -> str | None:
