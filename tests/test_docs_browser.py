@@ -169,9 +169,14 @@ class _Served:
                 self.path = "/" + rel + ("index.html" if rel.endswith("/") or not rel else "")
                 return super().do_GET()
 
-        self.server = ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Handler, directory=str(site))
-        )
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                # Chromium closing a connection mid-file (it has what it needs) is not an error
+                # of the site; anything else is still printed
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), functools.partial(Handler, directory=str(site)))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{SUB}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
