@@ -166,7 +166,10 @@ def test_text_columns_are_one_hot_from_the_train_rows(tmp_path, caplog):
         dm = data(write(tmp_path / "aq.csv", rows), time_features=["hour", "dayofweek"])
     art = dm.artifacts
     assert art["categories"] == {"cbwd": ["NE", "NW", "SE", "cv"]}
-    assert "column 'cbwd' is categorical (not numeric, or named in data.categorical): one-hot encoded into 4 columns" in caplog.text
+    assert (
+        "column 'cbwd' is categorical (not numeric, or named in data.categorical): one-hot encoded into 4 columns"
+        in caplog.text
+    )
     assert art["covariates"] == [
         "DEWP", "TEMP", "cbwd=NE", "cbwd=NW", "cbwd=SE", "cbwd=cv", "Iws",
         "hour_sin", "hour_cos", "dayofweek_sin", "dayofweek_cos",
