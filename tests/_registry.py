@@ -130,6 +130,13 @@ LAYERS = [
         lambda i, **o: deeprnn.MinLSTM(i, H, 3, residual=True, norm="layer", **o),
         reference=False,
     ),
+    LayerCase(  # with the papers' position-wise feed-forward block after every layer
+        "mingru_ffn_stack",
+        lambda i, **o: deeprnn.MinGRU(
+            i, H, 2, residual=True, norm="layer", dim_feedforward=2 * H, **o
+        ),
+        reference=False,
+    ),
     LayerCase(
         "ln_lstm_2", lambda i, **o: deeprnn.LSTM(i, H, 2, layer_norm=True, **o), reference=False
     ),

@@ -540,7 +540,8 @@ def _(s: Ctx):
     s.data = {"source": "csv", "train_path": str(train), "test_path": str(test),
               "val_fraction": 0.2, "level": "whitespace"}  # fmt: skip
     s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8, "residual": True,
-               "num_layers": 2, "zoneout": 0.1, "recurrent_dropout": 0.1, "norm": "layer"}}  # fmt: skip
+               "num_layers": 2, "zoneout": 0.1, "recurrent_dropout": 0.1, "norm": "layer",
+               "dim_feedforward": 12}}  # fmt: skip
     s.optim = {"name": "rmsprop", "scheduler": {"name": "exponential", "gamma": 0.9}}
     s.trainer = {"shuffle": False, "deterministic": False, "gradient_clip_norm": 0.5}
     s.lines("great film")
@@ -553,6 +554,7 @@ def _(s: Ctx):
         assert "film" in r.art["vocab"] and r.art["level"] == "whitespace"
         assert "encoder.rnn.norms.0.weight" in r.shapes  # layer norm between the layers
         assert "encoder.rnn.norms.0.running_mean" not in r.shapes
+        assert r.shapes["encoder.rnn.feedforwards.1.linear1.weight"] == (12, 8)
 
 
 @scenario("classify", "csv-path-test-path")
@@ -1599,6 +1601,7 @@ SHARED_KEYS = {  # the tables of docs/tasks/index.md: section -> key -> scenario
         "residual": "classify/csv-carve",
         "highway": "classify/csv-path-test-path",
         "norm": "classify/csv-path-test-path",
+        "dim_feedforward": "classify/csv-carve",
         "layer_norm": "classify/csv-files",
         "activation": "classify/synthetic",
         "impl": "classify/csv-files",

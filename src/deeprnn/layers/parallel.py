@@ -15,7 +15,11 @@ _NOTES = """
     ``recurrent_*`` options have nothing to act on. ``impl``: ``"auto"`` / ``"fused"`` (the
     compiled CPU scan, gates fused), ``"parallel"`` (the associative scan in torch, any device)
     or ``"loop"`` (the readable step loop); all agree to rounding. The papers' deep stack is
-    ``residual=True, norm="layer"``.
+    ``residual=True, norm="layer", dim_feedforward=4 * hidden_size``.
+"""
+
+_FFN_DOC = """        dim_feedforward: width of a position-wise feed-forward block (pre-layer-norm, with
+            its own residual) after every layer, the papers' channel mixing; ``None``: none.
 """
 
 
@@ -48,6 +52,7 @@ class MinGRU(_Linear):
     :math:`h_t = (1 - z_t) h_{t-1} + z_t \\tilde h_t` with gates from :math:`x_t` only."""
         + _NOTES
         + _ARGS_DOC
+        + _FFN_DOC
         + _CANDIDATE_DOC
         + _CALL_DOC
         + """
@@ -82,6 +87,7 @@ class MinGRU(_Linear):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
@@ -111,6 +117,7 @@ class MinLSTM(_Linear):
     :math:`h_t = f'_t h_{t-1} + i'_t \\tilde h_t` with normalised gates from :math:`x_t` only."""
         + _NOTES
         + _ARGS_DOC
+        + _FFN_DOC
         + _CANDIDATE_DOC
         + _CALL_DOC
     )
@@ -138,6 +145,7 @@ class MinLSTM(_Linear):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
@@ -169,6 +177,7 @@ class LRU(_Linear):
     ``(h, re, im)``."""
         + _NOTES
         + _ARGS_DOC
+        + _FFN_DOC
         + """        r_min, r_max: the ring :math:`|\\lambda|` starts on (defaults 0.9, 0.999: memories
             of tens to a thousand steps).
         max_phase: the largest initial phase of :math:`\\lambda` (default :math:`2\\pi`).
@@ -201,6 +210,7 @@ class LRU(_Linear):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",

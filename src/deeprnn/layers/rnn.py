@@ -102,6 +102,7 @@ class _Uniform(DeepRNN):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
@@ -126,6 +127,8 @@ class _Uniform(DeepRNN):
             k: v for k, v in locals().items() if k not in ("self", "cell_options", "__class__")
         }
         own_config.update(cell_options)
+        if dim_feedforward is None:  # the classic layers have no such argument
+            own_config.pop("dim_feedforward")
         if num_layers == 1 and check_probability("dropout", dropout) > 0:
             warnings.warn(
                 f"dropout={dropout} is applied between layers (torch semantics), so a one-layer "
@@ -153,6 +156,7 @@ class _Uniform(DeepRNN):
             residual=residual,
             highway=highway,
             norm=norm,
+            dim_feedforward=dim_feedforward,
             masked_output=masked_output,
             init=init,
             impl=impl,

@@ -69,6 +69,21 @@ class LayerSpec:
         )
 
 
+class FeedForward(nn.Module):
+    r"""The position-wise block between recurrent layers: :math:`y + W_2\,\mathrm{GELU}(W_1\,
+    \mathrm{LN}(y))`, ``y`` (..., F) -> (..., F), :math:`W_1` F -> ``dim_feedforward``. Every step
+    is mixed alone, so masks, streaming and states are those of the layers around it."""
+
+    def __init__(self, size: int, dim_feedforward: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(size)
+        self.linear1 = nn.Linear(size, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, size)
+
+    def forward(self, y: Tensor) -> Tensor:
+        return y + self.linear2(nn.functional.gelu(self.linear1(self.norm(y))))
+
+
 def _gather_steps(out: Tensor, index: Tensor) -> Tensor:
     """out (N, T, F), index (N,) -> (N, F)."""
     return out.gather(1, index[:, None, None].expand(-1, 1, out.shape[-1])).squeeze(1)
@@ -86,6 +101,8 @@ class DeepRNN(SequenceLayer):
         y_l &\leftarrow y_l + P_l x_l && \text{residual (}l \ge 1\text{)} \\
         y_l &\leftarrow g \odot y_l + (1 - g) \odot P_l x_l,\ g = \sigma(W_g x_l + b_g)
             && \text{highway (}l \ge 1\text{)} \\
+        y_l &\leftarrow y_l + W_2\,\mathrm{GELU}(W_1\,\mathrm{LN}(y_l))
+            && \text{feed-forward (}\texttt{dim\_feedforward}\text{)} \\
         x_{l+1} &= \mathrm{dropout}(\mathrm{norm}(y_l)) && (l < L - 1)
         \end{aligned}
 
@@ -117,6 +134,10 @@ class DeepRNN(SequenceLayer):
         recurrent_dropout: variational dropout on the recurrent input, see :class:`Recurrent`.
         zoneout: zoneout probability on the state, see :class:`Recurrent`.
         residual: add each layer's input to its output around layers 2..L.
+        dim_feedforward: a position-wise feed-forward block after every layer, with its own
+            residual and pre-layer-norm (:class:`FeedForward`, width ``dim_feedforward``): the
+            channel mixing between the linear recurrences of Feng et al. 2024 / Orvieto et al.
+            2023, whose cells mix channels only through their gates. ``None``: no block.
         highway: gate each layer's output against its input around layers 2..L.
         norm: ``"batch"`` (masked), ``"layer"`` or ``None``, between layers.
         go_backwards: every unidirectional layer scans from the end.
@@ -182,6 +203,7 @@ class DeepRNN(SequenceLayer):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         go_backwards: bool = False,
         masked_output: str = "zero",
         init: str = "keras",
@@ -251,6 +273,9 @@ class DeepRNN(SequenceLayer):
         self.highway = check_bool("highway", highway)
         if residual and highway:
             raise ValueError("residual and highway are alternatives; got both True")
+        if dim_feedforward is not None:
+            check_positive_int("dim_feedforward", dim_feedforward)
+        self.dim_feedforward = dim_feedforward
         self.norm = norm
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {list(NORMS)}, got {norm!r}")
@@ -329,6 +354,7 @@ class DeepRNN(SequenceLayer):
         self.skips = nn.ModuleList()  # residual / highway projections, for layers 1..L-1
         self.gates = nn.ModuleList()  # highway gates
         self.norms = nn.ModuleList()  # between layers 0..L-2
+        self.feedforwards = nn.ModuleList()  # after every layer (dim_feedforward)
         size = self.input_size
         for i, spec in enumerate(self.specs):
             rec = Recurrent(
@@ -346,10 +372,14 @@ class DeepRNN(SequenceLayer):
             block = Bidirectional(rec, merge_mode=spec.merge_mode) if spec.bidirectional else rec
             self.blocks.append(block)
             out = block.output_size
-            if (self.residual or self.highway) and spec.bidirectional and spec.merge_mode is None:
+            mixing = self.residual or self.highway or self.dim_feedforward
+            if mixing and spec.bidirectional and spec.merge_mode is None:
                 raise ValueError(
-                    f"layers[{i}]: residual/highway need a merged output, got merge_mode=None"
+                    f"layers[{i}]: residual/highway/dim_feedforward need a merged output, "
+                    "got merge_mode=None"
                 )
+            if self.dim_feedforward:
+                self.feedforwards.append(FeedForward(out, self.dim_feedforward))
             if i > 0 and (self.residual or self.highway):
                 self.skips.append(
                     nn.Identity() if size == out else nn.Linear(size, out, bias=False)
@@ -401,6 +431,8 @@ class DeepRNN(SequenceLayer):
                     y = g * y + (1 - g) * skip
                 else:
                     y = y + skip
+            if self.dim_feedforward:
+                y = self.feedforwards[i](y)
             if i < last:
                 if self.norm == "batch":
                     y = self.norms[i](y, mask)
@@ -412,7 +444,7 @@ class DeepRNN(SequenceLayer):
             if mask is not None and self.masked_output == "zero" and not isinstance(y, tuple):
                 y = y * mask[..., None]
             x = y
-        if last > 0 and (self.residual or self.highway):
+        if (last > 0 and (self.residual or self.highway)) or self.dim_feedforward:
             summary = self._summary_from_outputs(x, mask)
         return x, summary, finals
 
@@ -434,6 +466,7 @@ class DeepRNN(SequenceLayer):
             "residual": self.residual,
             "highway": self.highway,
             "norm": self.norm,
+            "dim_feedforward": self.dim_feedforward,
             "go_backwards": self.go_backwards,
             "masked_output": self.masked_output,
             "init": self.init,
@@ -446,7 +479,7 @@ class DeepRNN(SequenceLayer):
     def extra_repr(self) -> str:
         opts = {
             k: getattr(self, k)
-            for k in ("dropout", "residual", "highway", "norm")
+            for k in ("dropout", "residual", "highway", "norm", "dim_feedforward")
             if getattr(self, k)
         }
         return ", ".join(f"{k}={v!r}" for k, v in opts.items())

@@ -32,6 +32,7 @@ class RNNConfig:
     residual: bool = False
     highway: bool = False
     norm: Literal["batch", "layer"] | None = None
+    dim_feedforward: int | None = None
     layer_norm: bool = False
     activation: str = "tanh"
     impl: Literal["auto", "torch", "fused", "parallel", "loop"] = "auto"
@@ -52,6 +53,7 @@ def build_rnn(input_size: int, cfg: RNNConfig, **kwargs) -> DeepRNN:
         residual=cfg.residual,
         highway=cfg.highway,
         norm=cfg.norm,
+        dim_feedforward=cfg.dim_feedforward,
         layer_norm=cfg.layer_norm,
         activation=cfg.activation,
         impl=cfg.impl,
