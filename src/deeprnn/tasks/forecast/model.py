@@ -44,6 +44,7 @@ from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.models import InputConfig, RNNConfig, SegmentRNN, build_rnn
 from deeprnn.tasks.base import TaskModule
+from deeprnn.tasks.forecast import classical
 from deeprnn.tasks.forecast import distributions as D
 from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
 from deeprnn.tasks.forecast.columns import known_features, masked_targets
@@ -75,7 +76,7 @@ class ForecastConfig:
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
     mode: Literal["direct", "autoregressive"] = "direct"
     head_hidden: int = 0
-    baseline: Literal["auto", "none", "naive", "snaive"] = "auto"
+    baseline: Literal["auto", "none", "naive", "snaive", "ets", "arima", "ets_arima"] = "auto"
     encoder: Literal["rnn", "segment"] = "rnn"
     segment_length: int | None = None
     channel_independent: bool = False
@@ -102,6 +103,11 @@ class ForecastConfig:
                 f"{where}.likelihood='negative_binomial' models counts on their own scale: "
                 f"set {where}.revin false and {where}.baseline 'none' "
                 f"(got revin={self.revin!r}, baseline={self.baseline!r})"
+            )
+        if self.baseline in classical.NAMES and self.likelihood != "none":
+            raise ValueError(
+                f"{where}.baseline={self.baseline!r} corrects a classical point forecast: it "
+                f"needs {where}.likelihood 'none', got {self.likelihood!r}"
             )
         if explicit and self.mode != "direct":
             raise ValueError(
@@ -171,7 +177,24 @@ class Forecast(TaskModule):
         # set after training when the network did worse than that baseline on validation
         self.baseline_only = bool(art.get("baseline_only", False))
         revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
-        if cfg.baseline == "auto" and scores is not None and chosen is None:  # chosen now
+        # auto with the classical candidates chooses when the data is bound (classical.bind)
+        self.choose_later = (
+            cfg.baseline == "auto"
+            and scores is not None
+            and chosen is None
+            and classical.eligible(cfg, art)
+        )
+        if cfg.baseline in classical.NAMES and not classical.eligible(cfg, art):
+            raise ValueError(
+                f"model.baseline={cfg.baseline!r} forecasts one target series, got "
+                f"{len(art['targets'])} targets"
+            )
+        if (
+            cfg.baseline == "auto"
+            and scores is not None
+            and chosen is None
+            and not self.choose_later
+        ):
             self.artifacts["baseline_chosen"] = self.baseline
             if cfg.mode == "direct" and cfg.likelihood != "negative_binomial":
                 note_choice(self.baseline, scores, revin, m)
@@ -294,9 +317,13 @@ class Forecast(TaskModule):
             )
         return future_covariates.index_select(-1, self._known.to(device))
 
-    def forward(self, history: Tensor, future_covariates: Tensor | None = None) -> Tensor:
+    def forward(
+        self, history: Tensor, future_covariates: Tensor | None = None, base: Tensor | None = None
+    ) -> Tensor:
+        """``base`` (N, H, K) scaled: each window's classical forecast, for a model whose
+        ``baseline`` is ``ets``, ``arima`` or ``ets_arima`` (its windows carry it)."""
         if self.config.mode == "direct":
-            return self._direct(history, future=future_covariates)
+            return self._direct(history, future=future_covariates, base=base)
         n, k = history.shape[0], self.n_targets
         targets, stats = self._normalise(history)
         out, states = self.rnn(self._features(self._channels(targets, history[..., k:])))
@@ -325,8 +352,9 @@ class Forecast(TaskModule):
         return held
 
     def _direct(
-        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
-    ) -> Tensor:
+        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None,
+        base: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
         """Direct decoding of (N, T, F) histories (post-padded to ``lengths``), with the
         covariates over the horizon ``future`` (N, H, C), -> (N, H, K); with a likelihood
         head, the point forecast (the median) of :meth:`distribution`."""
@@ -338,7 +366,7 @@ class Forecast(TaskModule):
         if self.baseline_only:  # the baseline alone (baselines.guard)
             pred = torch.zeros_like(pred)
         if self.baseline != "none":  # corrected where the network works (RevIN'd)
-            pred = pred + self._baseline(targets, lengths)
+            pred = pred + self._baseline(targets, lengths, base, stats)
         return self._denormalise(pred, stats)
 
     def distribution(
@@ -397,9 +425,18 @@ class Forecast(TaskModule):
                 pred = pred + self.local_head(torch.cat([context, known], dim=-1))
         return self._unchannels(pred, n), targets, stats  # (N, H, K P)
 
-    def _baseline(self, past: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def _baseline(self, past: Tensor, lengths=None, base=None, stats=None) -> Tensor:
         """The forecast the network corrects (``model.baseline``) from the past targets
-        (N, W, K): the last value (``naive``) or the last season repeated (``snaive``)."""
+        (N, W, K): the last value (``naive``) or the last season repeated (``snaive``); or the
+        windows' classical forecasts ``base`` (N, H, K, scaled) RevIN'd with ``stats``."""
+        if self.baseline in classical.NAMES:
+            if base is None:
+                raise ValueError(
+                    f"model.baseline={self.baseline!r} corrects each window's classical "
+                    "forecast: pass base (N, H, K), which the data module's windows carry once "
+                    "the model is bound to it (Forecast.bind_data)"
+                )
+            return base if stats is None else self.revin.normalize(base, stats=stats)[0]
         m = 1 if self.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
         return D.seasonal_naive(past, m, self.horizon, lengths)  # (N, H, K)
 
@@ -407,15 +444,26 @@ class Forecast(TaskModule):
         w = int(self.artifacts["input_window"])
         return x[:, :w], x[:, w:, self.n_targets :]
 
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule
+        if dm is not None:
+            self.bind_data(dm)
+
+    def bind_data(self, dm) -> None:
+        """:func:`deeprnn.tasks.forecast.classical.bind`: ``auto`` chooses among the classical
+        candidates too, and the windows of ``dm`` carry the classical forecast this model
+        corrects."""
+        classical.bind(self, dm)
+
     def step(self, batch, stage: str):
-        x, y = batch  # x (N, W + H, F) scaled, y (N, H, K) scaled
+        x, y, *base = batch  # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one
         history, future_cov = self._split(x)
         if self.config.mode == "autoregressive" and stage == "train":
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
         y, observed = _observed(y)
         if self.config.likelihood != "none":
             return self._prob_step(stage, history, y, future_cov, observed)
-        pred = self(history, future_cov)
+        pred = self(history, future_cov, *base)
         loss = D.masked_mean((pred - y) ** 2, observed)
         if stage == "train":
             return loss, {}
@@ -497,6 +545,9 @@ class Forecast(TaskModule):
         """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
         row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
         only for a model that reads known covariates."""
-        if self.config.mode != "direct":
-            raise ValueError("ONNX export covers model.mode='direct' forecasters")
+        if self.config.mode != "direct" or self.baseline in classical.NAMES:
+            raise ValueError(
+                "ONNX export covers model.mode='direct' forecasters without a classical "
+                f"baseline, got mode {self.config.mode!r}, baseline {self.baseline!r}"
+            )
         return self._direct(x, lengths, future)
