@@ -32,7 +32,7 @@ log = logging.getLogger("deeprnn.tasks.forecast")
 
 NAMES = ("ets", "arima", "ets_arima")
 #: ``auto`` fits the classical forecasts only when the windows of all splits are at most this many
-MAX_WINDOWS = 300
+MAX_WINDOWS = 200
 #: ... and no window's history is longer than this (AutoARIMA's cost grows with it)
 MAX_HISTORY = 600
 _MODELS = {"ets": "AutoETS", "arima": "AutoARIMA"}
@@ -166,3 +166,32 @@ def bind(model, dm) -> None:
         note_choice(model.baseline, scores, revin, m, why)
     if model.baseline in NAMES:
         attach(dm, model.baseline)
+
+
+def predict_bases(model, records: list) -> dict[str, torch.Tensor]:
+    """Predict time: ``{series id: (H, 1) scaled}``, the classical forecast ``model.baseline``
+    of each series in the CSV rows ``records`` (grouped by the series column), fitted on its
+    whole history (the rows up to its last target value; a gap there is an error naming the
+    series), as the windows' forecasts were fitted at training time."""
+    import pandas as pd
+
+    art = model.artifacts
+    target, column = art["targets"][0], art.get("series_column")
+    frame = pd.DataFrame([{"s": str(r.get(column)) if column else "0", "y": r.get(target)}
+                          for r in records])  # fmt: skip
+    frame["y"] = pd.to_numeric(frame["y"].replace("", None), errors="coerce")
+    h, m = int(art["horizon"]), int(art.get("seasonality", 1))
+    out = {}
+    for sid, g in frame.groupby("s", sort=False):
+        y = g["y"].to_numpy(np.float64)
+        known = np.flatnonzero(np.isfinite(y))
+        y = y[: known[-1] + 1] if len(known) else y[:0]
+        if not len(y) or not np.isfinite(y).all():
+            raise ValueError(
+                f"series {sid}: model.baseline={model.baseline!r} refits on the whole history, "
+                f"which needs a {target} value on every row up to the last one "
+                f"({int((~np.isfinite(y)).sum())} missing)"
+            )
+        scaled = model.scaler.transform(torch.from_numpy(y)[:, None], 1)[:, 0].double().numpy()
+        out[str(sid)] = torch.from_numpy(fit_forecast(scaled, model.scaler, h, m)[model.baseline])
+    return {sid: f.float()[:, None] for sid, f in out.items()}
