@@ -68,6 +68,9 @@ class Forecast(TaskModule):
     rows of 1 + C features (row ``n K + k``: target k of window n, and the covariates)."""
 
     config_class = ForecastConfig
+    #: ``trainer.min_steps: null``: early stopping waits this many optimizer steps (a series of
+    #: ~100 points has a few dozen windows, a handful of steps per epoch)
+    default_min_steps: ClassVar[int] = 200
     # RevIN is on by default since the default-recipe measurement (benchmarks/default_recipe.py)
     saved_defaults: ClassVar[dict] = {"revin": False}
 
