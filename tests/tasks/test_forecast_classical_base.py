@@ -153,6 +153,15 @@ def test_a_classical_model_needs_each_window_s_forecast_and_predicts_from_the_hi
     with torch.no_grad():
         want = model.scaler.inverse(model(x, torch.zeros(1, 6, 0), base), 1)[0, :, 0]
     np.testing.assert_allclose([r["value"] for r in got], want.numpy(), rtol=1e-4)
+    from deeprnn.tasks import load_checkpoint
+    from deeprnn.training.runner.run import build_datamodule, evaluate_model
+
+    saved = load_checkpoint(result.best_checkpoint)  # reopened: its windows get theirs again
+    run = run_config_from_dict(run_config(tmp_path, path, {"baseline": "arima"}))
+    again = evaluate_model(saved, build_datamodule(run, saved.artifacts).prepare(), baselines=False)
+    assert saved.baseline == "arima" and again["test_mse"] == pytest.approx(
+        result.metrics["test_mse"]
+    )
 
 
 def test_without_statsforecast_auto_falls_back_to_the_cheap_candidates_and_says_so(
