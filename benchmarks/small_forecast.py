@@ -88,6 +88,26 @@ def one(name: str, data: dict, seed: int, runs: Path, cache: dict) -> dict:
     return cell
 
 
+def table(results: dict) -> str:
+    """The markdown rows of docs/results.md: per dataset and seed, the choice, whether the
+    network's correction was kept, and the test MSE / MASE beside the baselines'."""
+    rows = [
+        "| data | seed | `auto` chose | network kept | test MSE | seasonal naive | AutoETS "
+        "| AutoARIMA | test MASE (AutoARIMA's) | steps | CPU s |",
+        "|---|---|---|:---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, seeds in results.items():
+        for seed, c in sorted(seeds.items()):
+            rows.append(
+                f"| {name} | {seed} | {c['baseline_chosen']} | "
+                f"{'no' if c['baseline_only'] else 'yes'} | {c['test_mse']:.4g} | "
+                f"{c['test_snaive_mse']:.4g} | {c['test_ets_mse']:.4g} | {c['test_arima_mse']:.4g} | "
+                f"{c['test_mase']:.3f} ({c['test_arima_mase']:.3f}) | "
+                f"{c['training']['optimizer_steps']} | {c['cpu_seconds']:.0f} |"
+            )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", nargs="*", default=None)
@@ -95,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", default="/tmp/dr_small_forecast")
     p.add_argument("--refit", action="store_true", help="refit the classical models every run")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--table", action="store_true", help="print the results as markdown rows")
     args = p.parse_args(argv)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
+    if args.table:
+        print(table(results))
+        return 0
     cache: dict = {}
     for name, data in datasets().items():
         if args.only and name not in args.only:
