@@ -21,9 +21,13 @@ class ForecastConfig:
     num_layers: 1}``). ``head_dropout``: dropout before the output layer. ``revin`` /
     ``revin_affine``: RevIN of the targets, with learned affine parameters; ``None`` (the
     default): on, except for the negative binomial (counts on their own scale).
-    ``baseline``: the forecast the network corrects; ``auto`` (the default), in direct mode
-    without the negative binomial, is whichever of ``none``, ``naive`` and ``snaive`` forecasts
-    the validation windows best (:mod:`deeprnn.tasks.forecast.baselines`), else ``none``.
+    ``baseline``: the forecast the network corrects: ``none``, ``naive``, ``snaive``, or a
+    classical one refitted on each window's whole past, ``ets``, ``arima`` or their mean
+    ``ets_arima`` (one target, a point forecast; :mod:`deeprnn.tasks.forecast.classical`);
+    ``auto`` (the default), in direct mode without the negative binomial, is whichever of
+    ``none``, ``naive`` and ``snaive`` — and the classical three, when the windows are few and
+    statsforecast is installed — forecasts the validation windows best
+    (:mod:`deeprnn.tasks.forecast.baselines`), else ``none``.
 
     ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
     for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
