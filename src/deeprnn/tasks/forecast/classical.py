@@ -9,7 +9,8 @@ The training windows get theirs too (each from its own past, so every one is an 
 forecast), and the network learns to correct them. A window's forecast travels beside it: the
 split's :class:`~deeprnn.tasks.forecast.windows.Windows` yields ``(x, y, base)`` once
 :func:`attach` has set ``base``, and a model that corrects a classical forecast refuses a batch
-without it (it never reads the true future in its place).
+without it (it never reads the true future in its place); the model binds its data module
+(:meth:`~deeprnn.tasks.forecast.model.Forecast.bind_data`) before training or scoring.
 
 ``auto`` considers them (:func:`unavailable` says why not, in the run log) for a point
 forecaster in direct mode with one target, at most :data:`MAX_WINDOWS` windows in all splits
@@ -142,30 +143,6 @@ def attach(dm, name: str) -> None:
     for split, windows in dm.splits.items():
         if windows is not None and split in forecasts:
             windows.base = forecasts[split][name][:, :, None].astype(np.float32)
-
-
-def bind(model, dm) -> None:
-    """Before a :class:`~deeprnn.tasks.forecast.model.Forecast` trains or is scored on ``dm``:
-    ``auto`` (not yet chosen) adds the classical candidates' validation scores to the artifact
-    ``baseline_val`` when :func:`unavailable` allows, chooses among all candidates (the artifact
-    ``baseline_chosen``) and says so in one line, with the reason when they were left out; then
-    a model that corrects a classical forecast gets it on every window (:func:`attach`)."""
-    from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
-
-    cfg, art = model.config, model.artifacts
-    if model.choose_later:
-        model.choose_later = False
-        why = unavailable(dm) if dm.splits.get("val") else "the data has no validation windows"
-        scores = art["baseline_val"]
-        if why is None:
-            scores.update(val_scores(dm))
-        m, w = int(art.get("seasonality", 1)), int(art["input_window"])
-        model.baseline = resolve_baseline(cfg, m, w, scores)
-        art["baseline_chosen"] = model.baseline
-        revin = cfg.revin if cfg.revin is not None else True
-        note_choice(model.baseline, scores, revin, m, why)
-    if model.baseline in NAMES:
-        attach(dm, model.baseline)
 
 
 def predict_bases(model, records: list) -> dict[str, torch.Tensor]:

@@ -93,7 +93,7 @@ class Forecast(TaskModule):
         # set after training when the network did worse than that baseline on validation
         self.baseline_only = bool(art.get("baseline_only", False))
         revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
-        # auto with the classical candidates chooses when the data is bound (classical.bind)
+        # auto with the classical candidates chooses when the data is bound (bind_data)
         self.choose_later = (
             cfg.baseline == "auto"
             and scores is not None
@@ -366,10 +366,26 @@ class Forecast(TaskModule):
             self.bind_data(dm)
 
     def bind_data(self, dm) -> None:
-        """:func:`deeprnn.tasks.forecast.classical.bind`: ``auto`` chooses among the classical
-        candidates too, and the windows of ``dm`` carry the classical forecast this model
-        corrects."""
-        classical.bind(self, dm)
+        """Before training on or scoring ``dm``: ``auto`` (not chosen yet) adds the classical
+        candidates' validation scores to the artifact ``baseline_val`` where
+        :func:`classical.unavailable` allows, chooses among all candidates (the artifact
+        ``baseline_chosen``) and says so in one line, with why the classical ones were left out;
+        then a model that corrects a classical forecast gets it on every window of ``dm``
+        (:func:`classical.attach`)."""
+        cfg, art = self.config, self.artifacts
+        if self.choose_later:
+            self.choose_later = False
+            why = classical.unavailable(dm) if dm.splits.get("val") else "no validation windows"
+            scores = art["baseline_val"]
+            if why is None:
+                scores.update(classical.val_scores(dm))
+            m, w = int(art.get("seasonality", 1)), int(art["input_window"])
+            self.baseline = resolve_baseline(cfg, m, w, scores)
+            art["baseline_chosen"] = self.baseline
+            revin = cfg.revin if cfg.revin is not None else True
+            note_choice(self.baseline, scores, revin, m, why)
+        if self.baseline in classical.NAMES:
+            classical.attach(dm, self.baseline)
 
     def step(self, batch, stage: str):
         x, y, *base = batch  # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one
