@@ -212,3 +212,8 @@ def test_a_short_series_trains_by_steps(tmp_path, caplog):
     cfg["trainer"]["min_steps"] = -1
     with pytest.raises(ValueError, match=r"trainer.min_steps must be an int >= 0 or null"):
         run_config_from_dict(cfg)
+    cfg["trainer"].update(min_steps=50, max_steps=20)
+    with pytest.raises(
+        ValueError, match=r"trainer.min_steps must be below config.trainer.max_steps"
+    ):
+        run_config_from_dict(cfg)

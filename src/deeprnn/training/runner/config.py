@@ -90,6 +90,11 @@ class TrainerConfig:
                 f"{where}.min_steps must be an int >= 0 or null (the task's default), "
                 f"got {self.min_steps!r}"
             )
+        if self.min_steps and 0 < self.max_steps <= self.min_steps:
+            raise ValueError(
+                f"{where}.min_steps must be below {where}.max_steps (the run validates at its "
+                f"last step), got min_steps={self.min_steps}, max_steps={self.max_steps}"
+            )
         for name in ("gradient_clip_norm", "gradient_clip_value", "max_time"):
             if getattr(self, name) is not None:
                 check_finite(where, name, getattr(self, name), positive=True)

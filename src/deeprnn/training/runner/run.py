@@ -308,6 +308,8 @@ def _resolve_min_steps(run: RunConfig, model, dm, trainer: pl.Trainer) -> RunCon
     t = run.trainer
     default = t.min_steps is None
     steps = getattr(model, "default_min_steps", 0) if default else t.min_steps
+    if default and t.max_steps > 0:  # a step budget given: the run trains by steps already
+        steps = 0
     trainer.fit_loop.epoch_loop.min_steps = steps or None  # Lightning's Trainer(min_steps=)
     per_epoch = max(1, -(-dm.batch_rows() // max(1, dm.batch_size * trainer.world_size)))
     epochs = t.max_epochs
