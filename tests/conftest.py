@@ -22,6 +22,20 @@ def _seed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_classical_candidates(request, monkeypatch):
+    """``model.baseline: auto`` leaves AutoETS / AutoARIMA out of its candidates in tests (their
+    refits take about a second a window), unless a test asks for them with the fixture
+    ``classical_candidates``."""
+    if "classical_candidates" not in request.fixturenames:
+        monkeypatch.setattr("deeprnn.tasks.forecast.classical.MAX_WINDOWS", 0)
+
+
+@pytest.fixture
+def classical_candidates():
+    """Lets ``model.baseline: auto`` consider the classical forecasts (see above)."""
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -1184,6 +1184,7 @@ def _(s: Ctx):
     s.model = {"input": {"projection": 6}, "rnn": {"hidden_size": 8, "num_layers": 1},
                "baseline": "naive", "head_hidden": 8, "revin_affine": False,
                "likelihood": "quantile", "quantiles": [0.2, 0.5, 0.8]}  # fmt: skip
+    s.trainer = {"min_steps": 4}  # given: early stopping waits 4 steps; max_epochs kept
     s.csv(history(s.dir / "history.csv", path, "b", last=24, future=3), 3, "--quantiles", "0.2")
 
     @s.check
@@ -1200,6 +1201,7 @@ def _(s: Ctx):
         assert r.art["scaler"]["kind"] == "minmax"
         assert r.metrics.get("baseline_chosen", "naive") == "naive"
         assert "test_crps" in r.metrics
+        assert r.metrics["training"]["min_steps"] == 4
         assert {p["series"] for p in r.predictions} == {"b"}
         assert any(k.startswith("value_q0.2") for k in r.predictions[0]), r.predictions[0]
 
@@ -1634,6 +1636,7 @@ SHARED_KEYS = {  # the tables of docs/tasks/index.md: section -> key -> scenario
     "trainer": {
         "max_epochs": "classify/csv-path",
         "max_steps": "lm/train-test",
+        "min_steps": "forecast/csv-panel",
         "max_time": "classify/folds",
         "batch_size": "classify/csv-path",
         "shuffle": "classify/csv-carve",

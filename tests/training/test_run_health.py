@@ -48,6 +48,7 @@ def test_a_healthy_run_has_no_warnings(tmp_path, caplog):
         "batch_size_auto": False,
         "epochs": 5,
         "max_epochs": 5,
+        "min_steps": 0,
         "optimizer_steps": 100,
         "steps_per_epoch": 20,
         "monitor": "val_loss",

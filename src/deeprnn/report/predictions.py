@@ -127,6 +127,8 @@ def predict_split(
     other = "val" if split == "test" else "test"
     name = split if dm.splits.get(split) else other
     every = dm.splits.get(name) or []
+    if isinstance(model, Forecast):
+        model.bind_data(dm)  # a classical baseline's forecasts ride with the windows
     items = list(every[:limit])  # only these: a panel's split builds a window per item
     if not items:
         return None
@@ -187,8 +189,8 @@ def _forecasts(model, dm, split: str, items: list, out: Predictions, n_samples: 
             out.windows.append(f"series {sid}, rows {row}–{row + w + h - 1}")
         else:
             out.windows.append(f"window {i + 1} of {len(items)}")
-    x, y = dm.collate([items[i] for i in idx])  # (N, W + H, F), (N, H, K) scaled
-    pred = model(x[:, :w], x[:, w:, k:])  # (N, H, K)
+    x, y, *base = dm.collate([items[i] for i in idx])  # (N, W + H, F), (N, H, K) scaled
+    pred = model(x[:, :w], x[:, w:, k:], *base)  # (N, H, K)
     history = model.scaler.inverse(x[:, :w, :k], k)  # (N, W, K)
     truth = model.scaler.inverse(y, k)
     forecast = model.scaler.inverse(pred, k)

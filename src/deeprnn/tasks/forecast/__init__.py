@@ -6,8 +6,9 @@ One design in parts, each composed by the one above it:
 =================== ===========================================================================
 module              what
 =================== ===========================================================================
-``model``           :class:`Forecast` and :class:`ForecastConfig`: the encoders, decoders and
-                    heads; it holds a ``ForecastScorer`` and the data's ``Scaler``
+``model``           :class:`Forecast`: the encoders, decoders and heads; it holds a
+                    ``ForecastScorer`` and the data's ``Scaler``
+``config``          :class:`ForecastConfig`: the ``model`` keys and their checks
 ``data``            :class:`ForecastData` and :class:`ForecastDataConfig`: sources, scaling
                     (:class:`deeprnn.data.Scaler`) and the windows
 ``columns``         which columns a model reads, a config's table as one frame per series, the
@@ -17,6 +18,7 @@ module              what
 ``reader``          ``source: reader``: a reader function's output, as a table or splits of series
 ``distributions``   the likelihood and quantile heads, CRPS, coverage, the naive baselines
 ``baselines``       ``model.baseline: auto``: the candidates scored on validation, the choice
+``classical``       ``model.baseline`` ets / arima: AutoETS / AutoARIMA refitted per window
 ``metrics``         ``ForecastScorer``: the paper metrics beside the baselines, per horizon step
 ``predict``         predict time: CSV rows -> scaled inputs -> forecast rows
 =================== ===========================================================================

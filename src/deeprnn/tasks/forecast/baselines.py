@@ -23,7 +23,7 @@ from deeprnn.tasks.forecast.distributions import masked_mean, seasonal_naive
 
 log = logging.getLogger("deeprnn.tasks.forecast")
 
-CANDIDATES = ("none", "naive", "snaive")
+CANDIDATES = ("none", "naive", "snaive", "ets", "arima", "ets_arima")  # simplest first
 
 
 def baseline_forecasts(past: torch.Tensor, h: int, m: int) -> dict[str, torch.Tensor]:
@@ -85,19 +85,26 @@ def resolve_baseline(
     score = {"none": scores["mean" if revin else "zero"], "naive": scores["naive"]}
     if fits and "snaive" in scores:
         score["snaive"] = scores["snaive"]
+    score.update({n: scores[n] for n in CANDIDATES[3:] if n in scores})  # when fitted
     return min(score, key=lambda name: (score[name], CANDIDATES.index(name)))
 
 
-def note_choice(choice: str, scores: dict, revin: bool, seasonality: int) -> None:
-    """One line in the run log: the baseline ``auto`` chose and each candidate's score."""
+def note_choice(
+    choice: str, scores: dict, revin: bool, seasonality: int, without: str | None = None
+) -> None:
+    """One line in the run log: the baseline ``auto`` chose and each candidate's score;
+    ``without``: why the classical candidates (ets, arima, ets_arima) were not among them."""
     shown = {"none": scores["mean" if revin else "zero"], "naive": scores["naive"]}
     if "snaive" in scores:
         shown[f"snaive (m={seasonality})"] = scores["snaive"]
+    shown.update({n: scores[n] for n in CANDIDATES[3:] if n in scores})
+    note = f"; ets / arima not considered: {without}" if without else ""
     log.warning(
-        "model.baseline auto: %s, the best on the validation windows (mse_scaled %s); set "
+        "model.baseline auto: %s, the best on the validation windows (mse_scaled %s%s); set "
         "model.baseline to override",
         choice,
         ", ".join(f"{name} {value:.4g}" for name, value in shown.items()),
+        note,
     )
 
 
@@ -109,33 +116,18 @@ CLASSICAL = {"ets": "AutoETS", "arima": "AutoARIMA"}
 
 
 def histories(dm, split: str) -> list:
-    """Each window of ``split``'s history: the scaled target (a 1-D float64 array) from the
-    first row of its series that the data module's windows cover, without a gap, to the
-    window's forecast origin (its input window's end) — the whole past a classical model is
-    refitted on, per window. Data without window positions (``source: sines``, one window per
-    series): the window's input alone."""
+    """Each window of ``split``'s history: the scaled target (a 1-D float64 array) of its series
+    from the series' first row to the window's forecast origin (its input window's end) — the
+    whole past a classical model is refitted on, per window
+    (:func:`deeprnn.tasks.forecast.classical.histories`). Data without window positions
+    (``source: sines``, one window per series): the window's input alone."""
+    from deeprnn.tasks.forecast.classical import histories as series_past
+
+    past = series_past(dm, split)
+    if past is not None:
+        return past
     w = int(dm.artifacts["input_window"])
-    starts = getattr(dm, "window_starts", None)
-    if not starts or not starts.get(split):
-        return [x[:w, 0].double().numpy() for x, _ in dm.splits[split]]
-    wanted = {sid for sid, _ in starts[split]}
-    series: dict = {}  # sid -> {row: value}
-    for s in ("train", "val", "test"):
-        for i, (sid, start) in enumerate(starts.get(s) or []):
-            if sid not in wanted:
-                continue
-            x, _ = dm.splits[s][i]
-            rows = series.setdefault(sid, {})
-            for i, v in enumerate(x[:, 0].tolist()):
-                rows.setdefault(start + i, v)
-    out = []
-    for sid, start in starts[split]:
-        rows, end = series[sid], start + w
-        first = start
-        while first - 1 in rows:
-            first -= 1
-        out.append(np.array([rows[r] for r in range(first, end)], dtype=np.float64))
-    return out
+    return [item[0][:w, 0].double().numpy() for item in dm.splits[split]]
 
 
 def classical(dm, names: list[str], explicit: bool) -> dict:
@@ -144,7 +136,8 @@ def classical(dm, names: list[str], explicit: bool) -> dict:
     the original scale, scored like the model (:class:`~deeprnn.tasks.forecast.metrics.
     ForecastScorer`: the scaled and original-scale metrics, over the observed steps). Only for
     one target (covariates are not used); beyond :data:`CLASSICAL_MAX_FITS` windows or
-    :data:`CLASSICAL_MAX_HISTORY` steps of history only when named in the ``baselines`` key."""
+    :data:`CLASSICAL_MAX_HISTORY` steps of history only when named in the ``baselines`` key,
+    unless the model's ``baseline`` fitted them already (the same fits, reused)."""
     from deeprnn._validation import MissingExtraError, require
     from deeprnn.tasks._baseline_util import skipped, stages
 
@@ -156,6 +149,8 @@ def classical(dm, names: list[str], explicit: bool) -> dict:
         for n in names:
             skipped(n, f"univariate series only, and the data has {len(art['targets'])} targets")
         return {}
+    if getattr(dm, "classical_forecasts", None) is not None:  # fitted for model.baseline
+        return _score_classical(dm, names, {})
     splits = dict.fromkeys(stages(dm).values())
     fits = sum(len(dm.splits[s]) for s in splits)
     past = {s: histories(dm, s) for s in splits} if explicit or fits <= CLASSICAL_MAX_FITS else {}
@@ -186,18 +181,22 @@ def _score_classical(dm, names: list[str], past: dict) -> dict:
     w, h, m = int(art["input_window"]), int(art["horizon"]), int(art.get("seasonality", 1))
     models = {"ets": AutoETS, "arima": AutoARIMA}
     out: dict = {}
+    cached = getattr(dm, "classical_forecasts", None)  # the same fits, made for model.baseline
     for name in names:
         scorer = ForecastScorer(dm.scaler, 1, h, m)
         for stage, split in stages(dm).items():
             windows = dm.splits[split]
-            preds = []
-            for series in past[split]:
-                original = dm.scaler.inverse(torch.from_numpy(series)[:, None], 1)[:, 0]
-                f = models[name](season_length=m).forecast(y=original.numpy(), h=h)["mean"]
-                preds.append(torch.as_tensor(np.asarray(f, dtype=np.float64))[:, None])
-            pred = dm.scaler.transform(torch.stack(preds), 1).float()  # (N, H, 1) scaled
-            x = torch.stack([x for x, _ in windows])
-            y = torch.stack([t for _, t in windows])
+            if cached is not None:
+                pred = torch.from_numpy(cached[split][name][:, :, None]).float()  # (N, H, 1)
+            else:
+                preds = []
+                for series in past[split]:
+                    original = dm.scaler.inverse(torch.from_numpy(series)[:, None], 1)[:, 0]
+                    f = models[name](season_length=m).forecast(y=original.numpy(), h=h)["mean"]
+                    preds.append(torch.as_tensor(np.asarray(f, dtype=np.float64))[:, None])
+                pred = dm.scaler.transform(torch.stack(preds), 1).float()  # (N, H, 1) scaled
+            x = torch.stack([item[0] for item in windows])
+            y = torch.stack([item[1] for item in windows])
             observed = torch.isfinite(y)
             masked = None if bool(observed.all()) else observed
             y = torch.where(observed, y, torch.zeros_like(y))
@@ -214,8 +213,8 @@ def _score_classical(dm, names: list[str], past: dict) -> dict:
 def guard(model, dm) -> str | None:
     """After training (the best checkpoint restored): a direct point forecaster with
     ``model.baseline: auto`` whose scaled validation MSE is above the score of the baseline
-    ``auto`` chose (the best of none / naive / seasonal naive on the same windows,
-    :func:`validation_scores`) forecasts that baseline alone from now on: the artifact
+    ``auto`` chose (the best of none / naive / seasonal naive, and the classical forecasts when
+    they were fitted, on the same windows, :func:`validation_scores`) forecasts that baseline alone from now on: the artifact
     ``baseline_only`` is set and the network's correction is dropped, so on validation the
     model is never worse than the best of those baselines. Returns the line that says so (the
     runner reports it with the run's other warnings), or ``None`` when the network is kept."""
@@ -232,10 +231,10 @@ def guard(model, dm) -> str | None:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for x, y in dm.val_dataloader():
+        for x, y, *given in dm.val_dataloader():  # given: a classical baseline's forecasts
             x, y = x.to(model.device), y.to(model.device)
             history, future = model._split(x)
-            pred = model(history, future).double()
+            pred = model(history, future, *(g.to(model.device) for g in given)).double()
             observed = torch.isfinite(y)
             err = torch.where(observed, (pred - y.double()) ** 2, torch.zeros_like(pred))
             total += float(err.sum())

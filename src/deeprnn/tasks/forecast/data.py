@@ -459,12 +459,13 @@ class ForecastData(TaskData):
         self.scaler = Scaler.from_state_dict(art["scaler"])
 
     def collate(self, items):
-        """A batch ``(x (B, W + H, F), y (B, H, K))``: a DataLoader's batch comes stacked
+        """A batch ``(x (B, W + H, F), y (B, H, K))`` (and ``base`` (B, H, K) when the windows
+        carry a classical forecast): a DataLoader's batch comes stacked
         already (:meth:`Windows.batch <deeprnn.tasks.forecast.windows.Windows.batch>`); a list
         of windows is stacked here."""
         if isinstance(items, tuple):
             return items
-        return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+        return tuple(torch.stack(parts) for parts in zip(*items))
 
     def batch_rows(self) -> int:
         """Windows per epoch: ``data.windows_per_epoch`` or every training window."""

@@ -32,8 +32,7 @@ The test metrics per horizon step (lists ``test_mse_scaled_per_step`` ...) are a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -42,95 +41,15 @@ from deeprnn._validation import check_positive_int
 from deeprnn.data.timeseries import Scaler
 from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
-from deeprnn.models import InputConfig, RNNConfig, SegmentRNN, build_rnn
+from deeprnn.models import SegmentRNN, build_rnn
 from deeprnn.tasks.base import TaskModule
+from deeprnn.tasks.forecast import classical
 from deeprnn.tasks.forecast import distributions as D
 from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
 from deeprnn.tasks.forecast.columns import known_features, masked_targets
-from deeprnn.tasks.forecast.distributions import check_levels
+from deeprnn.tasks.forecast.config import ForecastConfig
 from deeprnn.tasks.forecast.metrics import ForecastScorer
 from deeprnn.tasks.forecast.predict import predict_rows
-
-
-@dataclass
-class ForecastConfig:
-    """The forecaster. ``input.projection`` optionally maps the features through a linear layer.
-
-    ``encoder: segment`` needs ``segment_length`` (S, dividing ``data.input_window``; the
-    horizon is decoded in ceil(H / S) segments and cut to H) and ``mode: direct``; its
-    embedding size is ``rnn.hidden_size`` (SegRNN: one GRU layer, ``rnn: {cell: gru,
-    num_layers: 1}``). ``head_dropout``: dropout before the output layer. ``revin`` /
-    ``revin_affine``: RevIN of the targets, with learned affine parameters; ``None`` (the
-    default): on, except for the negative binomial (counts on their own scale).
-    ``baseline``: the forecast the network corrects; ``auto`` (the default), in direct mode
-    without the negative binomial, is whichever of ``none``, ``naive`` and ``snaive`` forecasts
-    the validation windows best (:mod:`deeprnn.tasks.forecast.baselines`), else ``none``.
-
-    ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
-    for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
-    log-likelihood (pinball loss), with CRPS and 80%-interval coverage in the metrics
-    (:mod:`deeprnn.tasks.forecast.distributions`); needs ``mode: direct``."""
-
-    input: InputConfig = field(default_factory=InputConfig)
-    rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
-    mode: Literal["direct", "autoregressive"] = "direct"
-    head_hidden: int = 0
-    baseline: Literal["auto", "none", "naive", "snaive"] = "auto"
-    encoder: Literal["rnn", "segment"] = "rnn"
-    segment_length: int | None = None
-    channel_independent: bool = False
-    revin: bool | None = None
-    revin_affine: bool = True
-    head_dropout: float = 0.0
-    likelihood: Literal["none", "gaussian", "student_t", "negative_binomial", "quantile"] = "none"
-    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
-
-    def validate(self, where: str) -> None:
-        levels = check_levels(self.quantiles, f"{where}.quantiles")
-        if self.likelihood == "quantile" and not levels[0] <= 0.5 <= levels[-1]:
-            raise ValueError(
-                f"{where}.quantiles must span the median (its point forecast), got {levels!r}"
-            )
-        if self.likelihood != "none" and self.mode != "direct":
-            raise ValueError(
-                f"{where}.likelihood={self.likelihood!r} needs {where}.mode='direct', "
-                f"got {self.mode!r}"
-            )
-        explicit = self.baseline not in ("none", "auto")
-        if self.likelihood == "negative_binomial" and (self.revin or explicit):
-            raise ValueError(
-                f"{where}.likelihood='negative_binomial' models counts on their own scale: "
-                f"set {where}.revin false and {where}.baseline 'none' "
-                f"(got revin={self.revin!r}, baseline={self.baseline!r})"
-            )
-        if explicit and self.mode != "direct":
-            raise ValueError(
-                f"{where}.baseline={self.baseline!r} needs mode 'direct', got {self.mode!r}"
-            )
-        if not 0 <= self.head_dropout < 1:
-            raise ValueError(f"{where}.head_dropout must be in [0, 1), got {self.head_dropout!r}")
-        if self.encoder == "rnn":
-            if self.segment_length is not None:
-                raise ValueError(
-                    f"{where}.segment_length={self.segment_length!r} needs "
-                    f"{where}.encoder='segment', got {self.encoder!r}"
-                )
-            return
-        s = self.segment_length
-        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            raise ValueError(
-                f"{where}.segment_length must be a positive int for {where}.encoder='segment', "
-                f"got {s!r}"
-            )
-        if self.mode != "direct":
-            raise ValueError(
-                f"{where}.encoder='segment' decodes in parallel: {where}.mode must be 'direct', "
-                f"got {self.mode!r}"
-            )
-        if self.head_hidden:
-            raise ValueError(
-                f"{where}.head_hidden={self.head_hidden!r} needs {where}.encoder='rnn'"
-            )
 
 
 def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -149,6 +68,9 @@ class Forecast(TaskModule):
     rows of 1 + C features (row ``n K + k``: target k of window n, and the covariates)."""
 
     config_class = ForecastConfig
+    #: ``trainer.min_steps: null``: early stopping waits this many optimizer steps (a series of
+    #: ~100 points has a few dozen windows, a handful of steps per epoch)
+    default_min_steps: ClassVar[int] = 200
     # RevIN is on by default since the default-recipe measurement (benchmarks/default_recipe.py)
     saved_defaults: ClassVar[dict] = {"revin": False}
 
@@ -171,7 +93,24 @@ class Forecast(TaskModule):
         # set after training when the network did worse than that baseline on validation
         self.baseline_only = bool(art.get("baseline_only", False))
         revin = cfg.revin if cfg.revin is not None else cfg.likelihood != "negative_binomial"
-        if cfg.baseline == "auto" and scores is not None and chosen is None:  # chosen now
+        # auto with the classical candidates chooses when the data is bound (bind_data)
+        self.choose_later = (
+            cfg.baseline == "auto"
+            and scores is not None
+            and chosen is None
+            and classical.eligible(cfg, art)
+        )
+        if cfg.baseline in classical.NAMES and not classical.eligible(cfg, art):
+            raise ValueError(
+                f"model.baseline={cfg.baseline!r} forecasts one target series, got "
+                f"{len(art['targets'])} targets"
+            )
+        if (
+            cfg.baseline == "auto"
+            and scores is not None
+            and chosen is None
+            and not self.choose_later
+        ):
             self.artifacts["baseline_chosen"] = self.baseline
             if cfg.mode == "direct" and cfg.likelihood != "negative_binomial":
                 note_choice(self.baseline, scores, revin, m)
@@ -294,9 +233,13 @@ class Forecast(TaskModule):
             )
         return future_covariates.index_select(-1, self._known.to(device))
 
-    def forward(self, history: Tensor, future_covariates: Tensor | None = None) -> Tensor:
+    def forward(
+        self, history: Tensor, future_covariates: Tensor | None = None, base: Tensor | None = None
+    ) -> Tensor:
+        """``base`` (N, H, K) scaled: each window's classical forecast, for a model whose
+        ``baseline`` is ``ets``, ``arima`` or ``ets_arima`` (its windows carry it)."""
         if self.config.mode == "direct":
-            return self._direct(history, future=future_covariates)
+            return self._direct(history, future=future_covariates, base=base)
         n, k = history.shape[0], self.n_targets
         targets, stats = self._normalise(history)
         out, states = self.rnn(self._features(self._channels(targets, history[..., k:])))
@@ -325,8 +268,9 @@ class Forecast(TaskModule):
         return held
 
     def _direct(
-        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
-    ) -> Tensor:
+        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None,
+        base: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
         """Direct decoding of (N, T, F) histories (post-padded to ``lengths``), with the
         covariates over the horizon ``future`` (N, H, C), -> (N, H, K); with a likelihood
         head, the point forecast (the median) of :meth:`distribution`."""
@@ -338,7 +282,7 @@ class Forecast(TaskModule):
         if self.baseline_only:  # the baseline alone (baselines.guard)
             pred = torch.zeros_like(pred)
         if self.baseline != "none":  # corrected where the network works (RevIN'd)
-            pred = pred + self._baseline(targets, lengths)
+            pred = pred + self._baseline(targets, lengths, base, stats)
         return self._denormalise(pred, stats)
 
     def distribution(
@@ -397,9 +341,18 @@ class Forecast(TaskModule):
                 pred = pred + self.local_head(torch.cat([context, known], dim=-1))
         return self._unchannels(pred, n), targets, stats  # (N, H, K P)
 
-    def _baseline(self, past: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def _baseline(self, past: Tensor, lengths=None, base=None, stats=None) -> Tensor:
         """The forecast the network corrects (``model.baseline``) from the past targets
-        (N, W, K): the last value (``naive``) or the last season repeated (``snaive``)."""
+        (N, W, K): the last value (``naive``) or the last season repeated (``snaive``); or the
+        windows' classical forecasts ``base`` (N, H, K, scaled) RevIN'd with ``stats``."""
+        if self.baseline in classical.NAMES:
+            if base is None:
+                raise ValueError(
+                    f"model.baseline={self.baseline!r} corrects each window's classical "
+                    "forecast: pass base (N, H, K), which the data module's windows carry once "
+                    "the model is bound to it (Forecast.bind_data)"
+                )
+            return base if stats is None else self.revin.normalize(base, stats=stats)[0]
         m = 1 if self.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
         return D.seasonal_naive(past, m, self.horizon, lengths)  # (N, H, K)
 
@@ -407,15 +360,42 @@ class Forecast(TaskModule):
         w = int(self.artifacts["input_window"])
         return x[:, :w], x[:, w:, self.n_targets :]
 
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule
+        if dm is not None:
+            self.bind_data(dm)
+
+    def bind_data(self, dm) -> None:
+        """Before training on or scoring ``dm``: ``auto`` (not chosen yet) adds the classical
+        candidates' validation scores to the artifact ``baseline_val`` where
+        :func:`classical.unavailable` allows, chooses among all candidates (the artifact
+        ``baseline_chosen``) and says so in one line, with why the classical ones were left out;
+        then a model that corrects a classical forecast gets it on every window of ``dm``
+        (:func:`classical.attach`)."""
+        cfg, art = self.config, self.artifacts
+        if self.choose_later:
+            self.choose_later = False
+            why = classical.unavailable(dm) if dm.splits.get("val") else "no validation windows"
+            scores = art["baseline_val"]
+            if why is None:
+                scores.update(classical.val_scores(dm))
+            m, w = int(art.get("seasonality", 1)), int(art["input_window"])
+            self.baseline = resolve_baseline(cfg, m, w, scores)
+            art["baseline_chosen"] = self.baseline
+            revin = cfg.revin if cfg.revin is not None else True
+            note_choice(self.baseline, scores, revin, m, why)
+        if self.baseline in classical.NAMES:
+            classical.attach(dm, self.baseline)
+
     def step(self, batch, stage: str):
-        x, y = batch  # x (N, W + H, F) scaled, y (N, H, K) scaled
+        x, y, *base = batch  # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one
         history, future_cov = self._split(x)
         if self.config.mode == "autoregressive" and stage == "train":
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
         y, observed = _observed(y)
         if self.config.likelihood != "none":
             return self._prob_step(stage, history, y, future_cov, observed)
-        pred = self(history, future_cov)
+        pred = self(history, future_cov, *base)
         loss = D.masked_mean((pred - y) ** 2, observed)
         if stage == "train":
             return loss, {}
@@ -497,6 +477,9 @@ class Forecast(TaskModule):
         """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
         row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
         only for a model that reads known covariates."""
-        if self.config.mode != "direct":
-            raise ValueError("ONNX export covers model.mode='direct' forecasters")
+        if self.config.mode != "direct" or self.baseline in classical.NAMES:
+            raise ValueError(
+                "ONNX export covers model.mode='direct' forecasters without a classical "
+                f"baseline, got mode {self.config.mode!r}, baseline {self.baseline!r}"
+            )
         return self._direct(x, lengths, future)

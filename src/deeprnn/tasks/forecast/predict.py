@@ -12,7 +12,7 @@ from torch import Tensor
 
 from deeprnn._validation import RecordError, check_record_fields
 from deeprnn.data.timeseries import Scaler
-from deeprnn.tasks.forecast import tables
+from deeprnn.tasks.forecast import classical, tables
 from deeprnn.tasks.forecast.columns import (
     features,
     input_fill,
@@ -48,9 +48,14 @@ def predict_rows(model, records: list, quantiles=None, seed: int = 0) -> list[di
         started.add(sid)
         check_record_fields(i, r, "forecast", all_of=columns if first else always)
     out = []
+    bases = {}
+    if model.baseline in classical.NAMES:  # refitted on each series' whole history
+        bases = classical.predict_bases(model, records)
     for series_id, x, future_cov, times in encode_history(art, records):
+        base = [bases[series_id][None].to(model.device)] if bases else []
         with torch.no_grad():
-            pred = model(x[None].to(model.device), future_cov[None].to(model.device))[0].cpu()
+            x_, fc = x[None].to(model.device), future_cov[None].to(model.device)
+            pred = model(x_, fc, *base)[0].cpu()
             qs = None
             if quantiles is not None:
                 dist = model.distribution(

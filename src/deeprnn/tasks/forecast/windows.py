@@ -74,10 +74,13 @@ class Windows(Sequence):
     ``windows[j]`` is ``(x (W + H, F), y (H, K))`` (fresh tensors, as the lists of windows the task
     kept before: changing one changes nothing else); a slice is a list of those;
     ``windows.batch(idx)`` the stacked ``(x (B, W + H, F), y (B, H, K))`` in one gather, which is
-    what a DataLoader asks for (``__getitems__``)."""
+    what a DataLoader asks for (``__getitems__``). With ``base`` (N, H, K) float32 set (a
+    classical forecast of each window, :func:`deeprnn.tasks.forecast.classical.attach`) they are
+    ``(x, y, base)``."""
 
     def __init__(self, panel: Panel, rows: np.ndarray, series: np.ndarray, w: int, h: int, k: int):
         self.panel, self.w, self.h, self.k = panel, w, h, k
+        self.base: np.ndarray | None = None
         self.rows = np.asarray(rows, dtype=np.int64)  # absolute first row of each window
         self.series = np.asarray(series, dtype=np.int64)  # its series (index into panel.ids)
         self._steps = np.arange(w + h, dtype=np.int64)
@@ -93,20 +96,24 @@ class Windows(Sequence):
             j += len(self)
         if not 0 <= j < len(self):
             raise IndexError(f"window {j} of {len(self)}")
-        x, y = self.batch(np.array([j]))
-        return x[0], y[0]
+        return tuple(t[0] for t in self.batch(np.array([j])))
 
-    def __getitems__(self, idx) -> tuple[Tensor, Tensor]:
+    def __getitems__(self, idx) -> tuple[Tensor, ...]:
         return self.batch(np.asarray(idx, dtype=np.int64))
 
-    def batch(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        """``(x (B, W + H, F), y (B, H, K))`` of the windows ``idx``."""
+    def batch(self, idx: np.ndarray) -> tuple[Tensor, ...]:
+        """``(x (B, W + H, F), y (B, H, K))`` of the windows ``idx``, and their ``base``
+        (B, H, K) when it is set."""
         at = self.rows[idx][:, None] + self._steps  # (B, W + H) row numbers
         x = torch.from_numpy(self.panel.values[at])  # (B, W + H, F)
         if self.panel.truth is None:
-            return x, x[:, self.w :, : self.k].clone()
-        y = self.panel.truth[at[:, self.w :]]  # (B, H, K)
-        return x, torch.from_numpy(np.ascontiguousarray(y[:, :, : self.k]))
+            y = x[:, self.w :, : self.k].clone()
+        else:
+            y = self.panel.truth[at[:, self.w :]]  # (B, H, K)
+            y = torch.from_numpy(np.ascontiguousarray(y[:, :, : self.k]))
+        if self.base is None:
+            return x, y
+        return x, y, torch.from_numpy(self.base[idx])  # (B, H, K)
 
     def targets(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
         """``(past (B, W, K), y (B, H, K))`` of the windows ``idx``: the targets alone (the

@@ -42,6 +42,10 @@ class TrainerConfig:
 
     max_epochs: int = 30
     max_steps: int = -1
+    # early stopping cannot end training before this many optimizer steps; null: the task's
+    # default (forecasting: 200, so a run on a few dozen windows is not stopped after a handful
+    # of steps; other tasks: 0)
+    min_steps: int | None = None
     max_time: float | None = None  # seconds
     batch_size: int | None = None  # auto (see above)
     shuffle: bool = True
@@ -76,6 +80,20 @@ class TrainerConfig:
         ):
             raise ValueError(
                 f"{where}.batch_size must be >= 1 or null (auto), got {self.batch_size!r}"
+            )
+        if self.min_steps is not None and (
+            isinstance(self.min_steps, bool)
+            or not isinstance(self.min_steps, int)
+            or self.min_steps < 0
+        ):
+            raise ValueError(
+                f"{where}.min_steps must be an int >= 0 or null (the task's default), "
+                f"got {self.min_steps!r}"
+            )
+        if self.min_steps and 0 < self.max_steps <= self.min_steps:
+            raise ValueError(
+                f"{where}.min_steps must be below {where}.max_steps (the run validates at its "
+                f"last step), got min_steps={self.min_steps}, max_steps={self.max_steps}"
             )
         for name in ("gradient_clip_norm", "gradient_clip_value", "max_time"):
             if getattr(self, name) is not None:

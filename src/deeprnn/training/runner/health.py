@@ -95,6 +95,7 @@ def training_summary(trainer: pl.Trainer, health: RunHealth, batch_size: int, au
         "batch_size_auto": auto,
         "epochs": health.epochs,
         "max_epochs": trainer.max_epochs,
+        "min_steps": int(trainer.fit_loop.min_steps or 0),
         "optimizer_steps": int(trainer.global_step),
         "steps_per_epoch": int(steps_per_epoch) if steps_per_epoch != float("inf") else None,
         "monitor": health.monitor,

@@ -42,7 +42,7 @@ from deeprnn.training.callbacks import (
 from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_files
 from deeprnn.training.progress import EpochLines, EpochProgressBar, stdout_is_terminal
 from deeprnn.training.runner import health
-from deeprnn.training.runner.config import RunConfig
+from deeprnn.training.runner.config import RunConfig, TrainerConfig
 
 log = logging.getLogger("deeprnn.training")
 
@@ -254,6 +254,7 @@ def fit_run(
     trainer = build_trainer(run, run_dir, extra_callbacks)
     auto_batch = run.trainer.batch_size is None
     run = _resolve_batch_size(run, dm, trainer.world_size)
+    run = _resolve_min_steps(run, model, dm, trainer)
     if is_rank_zero():
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run, folder.config)
@@ -296,6 +297,41 @@ def fit_run(
         if run.export:
             export_dir = export_folder(model, folder.model_dir, run=run)
     return FitResult(run_dir, model, dm, metrics, export_dir, best, list(guard.skipped), notes)
+
+
+def _resolve_min_steps(run: RunConfig, model, dm, trainer: pl.Trainer) -> RunConfig:
+    """``run`` with ``trainer.min_steps`` resolved (the one given, or the task's
+    ``default_min_steps``) and set on ``trainer``: early stopping cannot end training before
+    that many optimizer steps, and with the task's default and the default ``max_epochs`` the
+    epochs are raised to reach them (a few dozen windows make epochs of a handful of steps:
+    such a run trains by steps). Logged when it changes anything."""
+    t = run.trainer
+    default = t.min_steps is None
+    steps = getattr(model, "default_min_steps", 0) if default else t.min_steps
+    if default and t.max_steps > 0:  # a step budget given: the run trains by steps already
+        steps = 0
+    trainer.fit_loop.epoch_loop.min_steps = steps or None  # Lightning's Trainer(min_steps=)
+    per_epoch = max(1, -(-dm.batch_rows() // max(1, dm.batch_size * trainer.world_size)))
+    epochs = t.max_epochs
+    if default and steps and epochs == TrainerConfig.max_epochs and epochs * per_epoch < steps:
+        epochs = -(-steps // per_epoch)
+        trainer.fit_loop.max_epochs = epochs
+    patience = t.early_stopping_patience
+    if steps and (
+        epochs != t.max_epochs or (patience is not None and per_epoch * patience < steps)
+    ):
+        log.warning(
+            "trainer.min_steps: %d (%s): early stopping waits for %d optimizer steps "
+            "(epochs of %d steps; max_epochs %d%s)",
+            steps,
+            "the task's default" if default else "given",
+            steps,
+            per_epoch,
+            epochs,
+            f", raised from {t.max_epochs} to reach them" if epochs != t.max_epochs else "",
+        )
+    trainer_cfg = dataclasses.replace(t, min_steps=steps, max_epochs=epochs)
+    return dataclasses.replace(run, trainer=trainer_cfg)
 
 
 def _resolve_batch_size(run: RunConfig, dm, world: int) -> RunConfig:
