@@ -26,9 +26,9 @@ def _seed():
 def _no_classical_candidates(request, monkeypatch):
     """``model.baseline: auto`` leaves AutoETS / AutoARIMA out of its candidates in tests (their
     refits take about a second a window), unless a test asks for them with the fixture
-    ``classical_candidates``."""
+    ``classical_candidates``; the environment variable reaches the CLI runs in subprocesses."""
     if "classical_candidates" not in request.fixturenames:
-        monkeypatch.setattr("deeprnn.tasks.forecast.classical.MAX_WINDOWS", 0)
+        monkeypatch.setenv("DEEPRNN_CLASSICAL_MAX_WINDOWS", "0")
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ Shape symbols: N windows, H horizon steps.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import numpy as np
@@ -33,6 +34,7 @@ log = logging.getLogger("deeprnn.tasks.forecast")
 
 NAMES = ("ets", "arima", "ets_arima")
 #: ``auto`` fits the classical forecasts only when the windows of all splits are at most this many
+#: (the environment variable ``DEEPRNN_CLASSICAL_MAX_WINDOWS`` overrides it: 0 never fits them)
 MAX_WINDOWS = 200
 #: ... and no window's history is longer than this (AutoARIMA's cost grows with it)
 MAX_HISTORY = 600
@@ -68,8 +70,9 @@ def unavailable(dm) -> str | None:
     if histories(dm, "train") is None:
         return "the data has no series history before its windows (data.source sines)"
     n = sum(len(dm.splits.get(s) or []) for s in ("train", "val", "test"))
-    if n > MAX_WINDOWS:
-        return f"{n} windows to refit on (cap {MAX_WINDOWS}); set model.baseline to use one"
+    cap = int(os.environ.get("DEEPRNN_CLASSICAL_MAX_WINDOWS", MAX_WINDOWS))
+    if n > cap:
+        return f"{n} windows to refit on (cap {cap}); set model.baseline to use one"
     longest = max((len(h) for s in ("val", "test") for h in histories(dm, s) or []), default=0)
     if longest > MAX_HISTORY:
         return f"histories up to {longest} steps (cap {MAX_HISTORY}); set model.baseline"
