@@ -465,7 +465,10 @@ def run_example(ex: Example, threads: int | None) -> dict:
 def collect(ex: Example) -> dict:
     path = RUNS / ex.name / "metrics.json"
     summary = RUNS / ex.name / "summary.json"  # a k-fold run: the mean over its folds
-    if not path.is_file() and summary.is_file():
+    refit = RUNS / ex.name / "refit" / "metrics.json"  # data.refit: the refit is the result
+    if not path.is_file() and summary.is_file() and refit.is_file():
+        path = refit
+    elif not path.is_file() and summary.is_file():
         folds = json.loads(summary.read_text())["metrics"]
         metrics = {k: v["mean"] for k, v in folds.items()}
         metrics |= {f"{k}_std": v["std"] for k, v in folds.items()}
