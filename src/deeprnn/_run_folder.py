@@ -168,6 +168,11 @@ class FoldsFolder:
         return RunFolder(self.path / self.fold_name(i))
 
     @property
+    def refit(self) -> RunFolder:
+        """``data.refit``: the run on all the training data for the folds' epoch count."""
+        return RunFolder(self.path / "refit")
+
+    @property
     def summary_json(self) -> Path:
         return self.path / SUMMARY_JSON
 

@@ -682,6 +682,28 @@ def _(s: Ctx):
         assert max(lengths) <= 7 and min(lengths) >= 1
 
 
+@scenario("classify", "series-small-data")
+def _(s: Ctx):
+    """The small-data series keys: a 2-member FCN ensemble, window slicing / warping of the
+    training series, and fold 1 of 3 of a run whose folds would choose a refit's epochs (the
+    refit itself, run by every-fold ``deeprnn train``: tests/tasks/test_classify_refit.py)."""
+    s.data = {"source": "synthetic", "num_examples": 90, "sequence_length": 12,
+              "augment": ["slice", "warp"], "slice_ratio": 0.8, "folds": 3, "fold": 1,
+              "refit": True}  # fmt: skip
+    s.model = {"architecture": "fcn", "fcn_channels": [4, 4, 4], "ensemble": 2}
+    s.no_test = True  # synthetic data in folds: the held-out fold is also tested, and said
+    s.optim = {"lr": 0.01, "scheduler": {"name": "none"}}
+    s.jsonl({"x": [[0.5, 0.1]] * 5}, {"x": [[-0.5, 0.2]] * 9})
+
+    @s.check
+    def _(r):
+        assert any(k.startswith("ensemble.members.1.fcn.") for k in r.shapes)
+        assert all(k.startswith("ensemble.members.") for k in r.shapes)
+        assert len(r.model.ensemble) == 2
+        assert all(0.0 <= p <= 1.0 for row in r.predictions for p in row["probs"].values())
+        assert r.split("val")["source"].startswith("fold 1 of 3 folds")
+
+
 def _classify_items(r: Result):
     from deeprnn.training import open_run
 
@@ -1350,6 +1372,9 @@ DATA = {
         "encoding": "classify/folder",
         "folds": "classify/folds",
         "fold": "classify/folds",
+        "refit": "classify/series-small-data",
+        "augment": "classify/series-small-data",
+        "slice_ratio": "classify/series-small-data",
     },
     "forecast": {
         "source": "forecast/csv-panel",
@@ -1475,6 +1500,7 @@ MODEL = {
         "fcn_channels": "classify/synthetic",
         "fcn_kernels": "classify/synthetic",
         "normalize": "classify/synthetic",
+        "ensemble": "classify/series-small-data",
     },
     "forecast": {
         "input": "forecast/csv-panel",

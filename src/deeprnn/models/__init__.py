@@ -10,6 +10,7 @@ name                             what
 :class:`SegmentRNN`              SegRNN's segment-wise encoder with parallel multi-step decoding
 :class:`FCN`                     the fully convolutional series classifier (LSTM-FCN's branch)
 :class:`CRF`                     linear-chain CRF: NLL and Viterbi decoding over masked batches
+:class:`Ensemble`                k networks trained together, each on its own loss, averaged
 ================================ ==============================================================
 """
 
@@ -22,6 +23,13 @@ from deeprnn.models.encoder import (
     SequenceEncoder,
     build_rnn,
 )
+from deeprnn.models.ensemble import (
+    Ensemble,
+    average_outputs,
+    average_probabilities,
+    clip_members,
+    members_loss,
+)
 from deeprnn.models.fcn import FCN, zscore_series
 from deeprnn.models.inputs import InputConfig, InputLayer, read_word_vectors
 from deeprnn.models.segment import SegmentRNN
@@ -30,6 +38,7 @@ __all__ = [
     "CRF",
     "FCN",
     "POOLINGS",
+    "Ensemble",
     "InputConfig",
     "InputLayer",
     "ManyToOne",
@@ -37,7 +46,11 @@ __all__ = [
     "RNNConfig",
     "SegmentRNN",
     "SequenceEncoder",
+    "average_outputs",
+    "average_probabilities",
     "build_rnn",
+    "clip_members",
+    "members_loss",
     "read_word_vectors",
     "zscore_series",
 ]

@@ -467,11 +467,16 @@ class TaskData(pl.LightningDataModule):
         """Time steps of one encoded item; ``data.bucket: true`` batches items by it."""
         return len(item[0])
 
+    def make_dataset(self, items: list, train: bool) -> Dataset:
+        """The dataset a loader reads ``items`` from (``train``: the training split's; a task
+        that augments training examples wraps them here)."""
+        return ListDataset(items)
+
     def _loader(self, split: str, train: bool) -> DataLoader:
         items = self.splits.get(split)
         if not items:
             raise ValueError(f"the data has no {split!r} split")
-        data = ListDataset(items)
+        data = self.make_dataset(items, train)
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         common = {"collate_fn": self.collate, "num_workers": self.num_workers}

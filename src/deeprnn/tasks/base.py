@@ -198,9 +198,20 @@ class TaskModule(pl.LightningModule):
             if gradient_clip_val:
                 self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
             return
-        total = clip_gradients(self, max_norm=norm, clip_value=value)
+        groups = self.gradient_groups()
+        if len(groups) == 1:
+            total = clip_gradients(groups[0], max_norm=norm, clip_value=value)
+        else:  # an ensemble: each member clipped on its own, as it would be alone
+            from deeprnn.models.ensemble import clip_members
+
+            total = clip_members(groups, max_norm=norm, clip_value=value)
         if self._trainer is not None:
             self.log("grad_norm", total, on_step=True, on_epoch=False)
+
+    def gradient_groups(self) -> list:
+        """The modules gradient clipping treats apart: the model, or the members of an ensemble
+        (:mod:`deeprnn.models.ensemble`), whose global norms must not mix."""
+        return [self]
 
     # -- checkpoints ---------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:

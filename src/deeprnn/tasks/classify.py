@@ -26,6 +26,12 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from deeprnn.layers._sequence import lengths_to_mask
 from deeprnn.models import FCN, InputConfig, ManyToOne, RNNConfig, zscore_series
+from deeprnn.models.ensemble import (
+    Ensemble,
+    average_probabilities,
+    check_ensemble,
+    members_loss,
+)
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.classify_data import ClassifyData
 
@@ -48,6 +54,56 @@ class ClassifyConfig:
     fcn_kernels: list[int] = field(default_factory=lambda: [8, 5, 3])
     # "series": z-normalise every series (each channel over its own real steps) on the way in
     normalize: Literal["series"] | None = None
+    # k networks (different initialisations) trained together, each on its own loss; their
+    # class probabilities averaged (deeprnn.models.ensemble; InceptionTime uses 5)
+    ensemble: int = 1
+
+
+def build_network(net: nn.Module, cfg: ClassifyConfig, art: dict) -> None:
+    """Give ``net`` the classifier's layers as attributes: ``fcn`` + ``head`` (FCN), or
+    ``encoder`` + ``pool`` + ``head`` (+ ``fcn`` for LSTM-FCN) — the names a language model's
+    weights and older checkpoints are matched by."""
+    n = len(art["labels"])
+    net.fcn = None
+    if cfg.architecture == "fcn":
+        net.fcn = FCN(art["input_size"], tuple(cfg.fcn_channels), tuple(cfg.fcn_kernels))
+        net.head = nn.Sequential(nn.Dropout(cfg.head_dropout), nn.Linear(net.fcn.output_size, n))
+        return
+    extra = 0
+    if cfg.architecture == "lstm_fcn":
+        net.fcn = FCN(art["input_size"], tuple(cfg.fcn_channels), tuple(cfg.fcn_kernels))
+        extra = net.fcn.output_size
+    net.build_many_to_one(
+        cfg, n, vocab=art.get("vocab"), input_size=art.get("input_size"), extra=extra
+    )
+
+
+def network_logits(net: nn.Module, cfg: ClassifyConfig, x: Tensor, lengths: Tensor) -> Tensor:
+    """The logits (N, C) of a network built by :func:`build_network`."""
+    if cfg.architecture == "rnn" and not cfg.normalize:
+        return ManyToOne.forward(net, x, lengths)
+    mask = lengths_to_mask(lengths, x.shape[1])  # (N, T)
+    if cfg.normalize == "series":
+        x = zscore_series(x, mask)
+    if cfg.architecture == "fcn":
+        return net.head(net.fcn(x, mask))
+    out, states, mask = net.encoder(x, lengths)
+    pooled = net.pool(out, states, mask, lengths)
+    if net.fcn is not None:
+        pooled = torch.cat([pooled, net.fcn(x, mask)], dim=-1)  # (N, F_rnn + C)
+    return net.head(pooled)
+
+
+class ClassifierNetwork(ManyToOne, nn.Module):
+    """One classifier network (an ensemble's member): ``forward(x, lengths) -> logits``."""
+
+    def __init__(self, cfg: ClassifyConfig, art: dict):
+        nn.Module.__init__(self)
+        self.config = cfg
+        build_network(self, cfg, art)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        return network_logits(self, self.config, x, lengths)
 
 
 class Classify(ManyToOne, TaskModule):
@@ -66,20 +122,11 @@ class Classify(ManyToOne, TaskModule):
                 f"model.architecture={cfg.architecture!r} / model.normalize={cfg.normalize!r} "
                 "are for numeric series, and this model reads tokens"
             )
-        self.fcn = None
-        if cfg.architecture == "fcn":
-            self.fcn = FCN(art["input_size"], tuple(cfg.fcn_channels), tuple(cfg.fcn_kernels))
-            self.head = nn.Sequential(
-                nn.Dropout(cfg.head_dropout), nn.Linear(self.fcn.output_size, n)
-            )
-        else:
-            extra = 0
-            if cfg.architecture == "lstm_fcn":
-                self.fcn = FCN(art["input_size"], tuple(cfg.fcn_channels), tuple(cfg.fcn_kernels))
-                extra = self.fcn.output_size
-            self.build_many_to_one(
-                cfg, n, vocab=art.get("vocab"), input_size=art.get("input_size"), extra=extra
-            )
+        self.ensemble = None
+        if check_ensemble(cfg.ensemble) == 1:
+            build_network(self, cfg, art)
+        else:  # the members are networks of their own: state keys ensemble.members.{j}.*
+            self.ensemble = Ensemble(lambda: ClassifierNetwork(cfg, art), cfg.ensemble)
         self.metrics = nn.ModuleDict(
             {
                 stage: nn.ModuleDict(
@@ -93,30 +140,34 @@ class Classify(ManyToOne, TaskModule):
         )
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """``x`` (N, T) ids or (N, T, F) features, ``lengths`` (N,) -> logits (N, C)."""
-        cfg = self.config
-        if cfg.architecture == "rnn" and not cfg.normalize:
-            return super().forward(x, lengths)
-        mask = lengths_to_mask(lengths, x.shape[1])  # (N, T)
-        if cfg.normalize == "series":
-            x = zscore_series(x, mask)
-        if cfg.architecture == "fcn":
-            return self.head(self.fcn(x, mask))
-        out, states, mask = self.encoder(x, lengths)
-        pooled = self.pool(out, states, mask, lengths)
-        if self.fcn is not None:
-            pooled = torch.cat([pooled, self.fcn(x, mask)], dim=-1)  # (N, F_rnn + C)
-        return self.head(pooled)
+        """``x`` (N, T) ids or (N, T, F) features, ``lengths`` (N,) -> logits (N, C); for an
+        ensemble the log of the members' mean class probabilities (its softmax is that mean)."""
+        if self.ensemble is None:
+            return network_logits(self, self.config, x, lengths)
+        return average_probabilities(self.ensemble(x, lengths))  # (N, C)
 
     def step(self, batch, stage: str):
         x, lengths, y = batch
-        logits = self(x, lengths)
-        loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
+        smoothing = self.config.label_smoothing
+        if self.ensemble is not None and stage == "train":
+            member_logits = self.ensemble(x, lengths)  # (K, N, C)
+            losses = [
+                nn.functional.cross_entropy(z, y, label_smoothing=smoothing) for z in member_logits
+            ]
+            loss = members_loss(losses)  # each member trained on its own loss
+            logits = average_probabilities(member_logits.detach())  # train metrics: ensemble
+        else:  # evaluation: the loss of the averaged probabilities (early stopping uses it)
+            logits = self(x, lengths)
+            loss = nn.functional.cross_entropy(logits, y, label_smoothing=smoothing)
         metrics = {}
         for name, metric in self.metrics[f"{stage}_"].items():
             metric.update(logits.detach(), y)
             metrics[name] = metric
         return loss, metrics
+
+    def gradient_groups(self) -> list[nn.Module]:
+        """What gradient clipping clips on its own: each ensemble member, else the model."""
+        return list(self.ensemble.members) if self.ensemble is not None else [self]
 
     # -- inference -------------------------------------------------------------------------------
     def predict_raw(self, records: list, **options) -> list[dict]:

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from deeprnn.data.augment import check_augment
 from deeprnn.data.vocab import read_vocab
 from deeprnn.tasks._data import (
     SPLITS,
@@ -96,6 +97,13 @@ class ClassifyDataConfig:
     # k-fold cross-validation: K stratified folds of the training data; fold i validates
     folds: int | None = None
     fold: int | None = None
+    # with folds: after the K fold runs, one run on all the training data (train + val) for the
+    # median of the folds' best epochs, tested once: the model exported and reported
+    refit: bool = False
+    # numeric series, training batches only: "slice" (window slicing) / "warp" (window warping),
+    # Le Guennec et al. 2016; seeded with the run's seed (deeprnn.data.augment)
+    augment: list[str] = field(default_factory=list)
+    slice_ratio: float = 0.9
 
     def validate(self, where: str) -> None:
         if self.folds is not None and (isinstance(self.folds, bool) or self.folds < 2):
@@ -110,6 +118,11 @@ class ClassifyDataConfig:
                     f"{where}.fold must be in [0, {self.folds - 1}] for {where}.folds="
                     f"{self.folds}, got {self.fold!r}"
                 )
+        if self.refit and self.folds is None:
+            raise ValueError(
+                f"{where}.refit=True needs {where}.folds (the folds choose the refit's epochs)"
+            )
+        check_augment(self.augment, self.slice_ratio, where)
         if self.source == "folder" and not self.path:
             raise ValueError(
                 f"{where}.source='folder' needs {where}.path: a folder or tarball with one "
@@ -137,7 +150,8 @@ class ClassifyData(TaskData):
     def load(self) -> None:
         cfg = self.config
         kfold = cfg.folds is not None
-        if kfold and cfg.fold is None:
+        refit = kfold and cfg.fold is None and cfg.refit
+        if kfold and cfg.fold is None and not refit:
             raise ValueError(
                 f"data.folds={cfg.folds} with data.fold unset: one run needs data.fold in "
                 f"[0, {cfg.folds - 1}]; `deeprnn train` (deeprnn.training.fit_folds) "
@@ -169,14 +183,16 @@ class ClassifyData(TaskData):
         else:
             raw = call_reader(cfg.reader, cfg.reader_args, "data.reader")
             sources.update({s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw})
-        if kfold:
+        if refit:
+            raw = _refit_splits(raw, own_test, sources)
+        elif kfold:
             pool = " + ".join(s for s in SPLITS if raw.get(s) and (s != "test" or not own_test))
             raw = _fold_splits(raw, cfg.folds, cfg.fold, self.seed, keep_test=own_test)
             of = f"{cfg.folds} folds of {pool} (stratified by class, seed {self.seed})"
             sources["train"] = f"the other {cfg.folds - 1} of {of}"
             sources["val"] = f"fold {cfg.fold} of {of}"
         self.fold_info = None
-        if kfold:
+        if kfold and not refit:
             self.fold_info = {
                 "fold": cfg.fold,
                 "folds": cfg.folds,
@@ -184,6 +200,10 @@ class ClassifyData(TaskData):
                 "test_is_fold": "test" not in raw,
             }
         self._fit_artifacts(raw)
+        if cfg.augment and "vocab" in self.artifacts:
+            raise ValueError(
+                f"data.augment={cfg.augment!r} is for numeric series, and this data is text"
+            )
         self.raw_splits = raw  # the examples as read: the baselines fit and score on them
         self.splits = {name: [self.encode(x, y) for x, y in items] for name, items in raw.items()}
 
@@ -248,6 +268,15 @@ class ClassifyData(TaskData):
         if label not in art["labels"]:
             raise ValueError(f"label {label!r} not seen in training; labels: {art['labels']}")
         return feats, art["labels"].index(label)
+
+    def make_dataset(self, items: list, train: bool):
+        """The training split with ``data.augment`` applied as it is read (seeded, a fresh draw
+        every time an example is read); every other split as it is."""
+        if not (train and self.config.augment):
+            return super().make_dataset(items, train)
+        from deeprnn.data.augment import AugmentedSeries
+
+        return AugmentedSeries(items, self.config.augment, self.seed, self.config.slice_ratio)
 
     def collate(self, items: list):
         xs = [x for x, _ in items]
@@ -329,6 +358,22 @@ def stratified_folds(items: list, k: int, seed: int, key=_label_of) -> list[list
             folds[(offset + j) % k].append(row)
         offset += len(rows)
     return [shuffled(f, seed) for f in folds]
+
+
+def _refit_splits(raw: dict, own_test: bool, sources: dict) -> dict[str, list]:
+    """``data.refit``: train on all the training data (train + val); the data's own test split
+    is the test split. There is no held-out validation: the val split is the training data
+    again (the refit run does not validate; its epochs were fixed by the folds)."""
+    if not own_test or not raw.get("test"):
+        raise ValueError(
+            "data.refit needs a test split of the data's own (test_path, test/, a reader's "
+            "'test'): without one every example is in the folds and nothing is left to test on"
+        )
+    pool = list(raw["train"]) + list(raw.get("val") or [])
+    what = " + ".join(s for s in ("train", "val") if raw.get(s))
+    sources["train"] = f"all the training data ({what} of {sources.get('train', 'the data')})"
+    sources["val"] = "the training data again (refit: nothing held out, validation not run)"
+    return {"train": pool, "val": pool, "test": raw["test"]}
 
 
 def _fold_splits(raw: dict, k: int, fold: int, seed: int, keep_test: bool) -> dict[str, list]:

@@ -9,6 +9,13 @@ and sample standard deviation (``ddof=1``), as small-corpus papers report them::
       summary.json              per-fold metrics, mean / std / min / max of every metric
       summary.md                the same as a table
 
+With ``data.refit: true`` the folds choose a fixed number of epochs, the median of their best
+epochs (each on its own held-out fold), and one more run trains on all the training data (train +
+val) for that many epochs without validating, then tests once: ``OUT/refit/``, the model to
+export and report (its ``metrics.json`` and ``summary.json["refit"]`` say how the epochs were
+chosen). The schedule must not follow validation (``optim.scheduler: plateau`` is refused: the
+refit has none to follow), so the folds and the refit train alike.
+
 The summary is rewritten (atomically) after every fold, so a long run shows its progress and
 an interrupted one keeps what it finished. How the data is cut into folds is the task's
 business (for ``classify``: stratified by class with the run's seed; without a test split of
@@ -22,6 +29,7 @@ import copy
 import json
 import logging
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +45,8 @@ __all__ = [
     "KFoldResult",
     "fit_folds",
     "fold_run",
+    "refit_epochs",
+    "refit_run",
     "summarize_folds",
     "summary_table",
 ]
@@ -46,12 +56,13 @@ log = logging.getLogger("deeprnn.training")
 
 @dataclass
 class KFoldResult:
-    """What :func:`fit_folds` did: the output folder, each fold's :class:`FitResult`, and the
-    summary written to ``summary.json``."""
+    """What :func:`fit_folds` did: the output folder, each fold's :class:`FitResult`, the refit
+    run's (``data.refit``; else ``None``), and the summary written to ``summary.json``."""
 
     out_dir: Path
     results: list[FitResult] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    refit: FitResult | None = None
 
 
 def _folds_of(run: RunConfig) -> int:
@@ -75,6 +86,41 @@ def fold_run(run: RunConfig, fold: int) -> RunConfig:
     one = copy.deepcopy(run)
     one.data.fold = fold
     one.out_dir = str(FoldsFolder(run.out_dir).fold(fold).path)
+    return one
+
+
+def _check_refit(run: RunConfig) -> bool:
+    refit = bool(getattr(run.data, "refit", False))
+    if refit and run.optim.scheduler.name == "plateau":
+        raise ValueError(
+            "data.refit: optim.scheduler 'plateau' follows the validation score, and the refit "
+            "run has no validation split; use a schedule by epochs (none, step, exponential) so "
+            "the folds and the refit train alike"
+        )
+    return refit
+
+
+def refit_epochs(best_epochs: Sequence[int | None]) -> int:
+    """The refit's epoch count: the median (rounded, at least 1) of the folds' best epochs."""
+    if not best_epochs or any(e is None for e in best_epochs):
+        raise ValueError(
+            f"data.refit needs every fold's best epoch (a validation score each epoch), got "
+            f"{list(best_epochs)}"
+        )
+    return max(1, round(statistics.median(best_epochs)))
+
+
+def refit_run(run: RunConfig, epochs: int) -> RunConfig:
+    """A copy of ``run`` for the refit (``data.refit``): all the training data, ``epochs``
+    epochs, no validation, no early stopping, no time limit, the last epoch's weights (the
+    checkpoint "monitors" the step) into ``out_dir/refit``."""
+    one = copy.deepcopy(run)
+    one.data.fold = None
+    one.out_dir = str(FoldsFolder(run.out_dir).refit.path)
+    t = one.trainer
+    t.max_epochs, t.max_steps, t.max_time = int(epochs), -1, None
+    t.early_stopping_patience, t.monitor, t.mode = None, "step", "max"
+    t.limit_val_batches, t.val_check_interval = 0, None
     return one
 
 
@@ -139,6 +185,17 @@ def summary_table(summary: dict) -> str:
         "",
         *markdown_table(["fold", *names], [*rows, mean], align=":"),
     ]
+    refit = summary.get("refit")
+    if refit:
+        shown = ", ".join(f"{k} {_fmt(v)}" for k, v in refit["metrics"].items())
+        lines += [
+            "",
+            f"**Refit** (`{refit['run_dir']}/`, the model to report): trained on all "
+            f"{refit['train_size']} training examples for {refit['epochs']} epochs, the median "
+            f"of the folds' best epochs {refit['fold_best_epochs']} (each chosen on its "
+            f"held-out fold by {refit['chosen_on']}); tested once on {refit['test_source']} "
+            f"({refit['test_size']} examples): {shown}.",
+        ]
     if summary.get("test_is_fold"):
         lines += [
             "",
@@ -169,6 +226,7 @@ def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
         ValueError: the task has no ``data.folds``, or it is not an int >= 2.
     """
     k = _folds_of(run)
+    refit = _check_refit(run)
     out_dir = Path(run.out_dir)
     result = KFoldResult(out_dir)
     per_fold: list[dict] = []
@@ -180,6 +238,7 @@ def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
         info = getattr(fitted.datamodule, "fold_info", None) or {}
         entry = {"fold": i, "run_dir": FoldsFolder.fold_name(i), "metrics": dict(fitted.metrics)}
         entry.update({k_: v for k_, v in info.items() if k_ not in ("fold", "folds")})
+        entry["best_epoch"] = (fitted.metrics.get("training") or {}).get("best_epoch")
         per_fold.append(entry)
         summary = summarize_folds(per_fold, k)
         summary["seed"] = run.seed
@@ -188,4 +247,39 @@ def fit_folds(run: RunConfig, *, extra_callbacks=()) -> KFoldResult:
         result.summary = summary
         if is_rank_zero():
             _write(out_dir, summary)
+    if refit:
+        result.refit = _fit_refit(run, per_fold, result.summary, extra_callbacks)
+        if is_rank_zero():
+            _write(out_dir, result.summary)
     return result
+
+
+def _fit_refit(run: RunConfig, per_fold: list[dict], summary: dict, extra_callbacks) -> FitResult:
+    """The refit run of :func:`fit_folds`; its record goes into ``summary["refit"]`` and its
+    ``metrics.json["refit"]``."""
+    best = [e["best_epoch"] for e in per_fold]
+    epochs = refit_epochs(best)
+    one = refit_run(run, epochs)
+    log.info("refit on all the training data for %d epochs -> %s", epochs, one.out_dir)
+    fitted = fit_run(one, extra_callbacks=extra_callbacks)
+    data = fitted.metrics.get("data") or {}
+    record = {
+        "run_dir": "refit",
+        "epochs": epochs,
+        "fold_best_epochs": best,
+        "chosen_on": f"{run.trainer.monitor} ({run.trainer.mode})",
+        "train_size": (data.get("train") or {}).get("examples"),
+        "test_source": (data.get("test") or {}).get("source"),
+        "test_size": (data.get("test") or {}).get("examples"),
+        "metrics": {
+            k: v
+            for k, v in fitted.metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        },
+    }
+    summary["refit"] = record
+    if is_rank_zero() and fitted.metrics:
+        fitted.metrics["refit"] = {k: v for k, v in record.items() if k != "metrics"}
+        metrics_path = FoldsFolder(run.out_dir).refit.metrics
+        atomic_write_text(metrics_path, json.dumps(fitted.metrics, indent=2) + "\n")
+    return fitted
