@@ -22,6 +22,20 @@ def _numeric(tmp_path, name, **trainer):
     return cfg
 
 
+def test_last_checkpoint_is_the_last_epoch_not_the_best(tmp_path):
+    """last.ckpt holds the latest epoch even when the monitored score stopped improving
+    (Lightning's save_last alone rewrote it only with the best): monitoring val_loss for its
+    maximum makes epoch 0 the best of a run whose loss falls."""
+    cfg = _numeric(tmp_path, "worse", max_epochs=4, early_stopping_patience=None)
+    cfg["trainer"].update(monitor="val_loss", mode="max")
+    result = fit(run_config_from_dict(cfg))
+    folder = result.run_dir / "checkpoints"
+    assert read_checkpoint(folder / "last.ckpt")["epoch"] == 3
+    best = read_checkpoint(folder / "best.ckpt")
+    assert best["epoch"] < 3  # the loss fell, so the "best" (max) epoch is an early one
+    assert sorted(p.name for p in folder.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+
+
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     full = fit(run_config_from_dict(_numeric(tmp_path, "full", max_epochs=3)))
     first = run_config_from_dict(_numeric(tmp_path, "split", max_epochs=1))

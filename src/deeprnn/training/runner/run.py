@@ -125,14 +125,24 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         filename=BEST,
         monitor=t.monitor,
         mode=t.mode,
-        save_last=True,
         save_top_k=1,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    checkpoints.CHECKPOINT_NAME_LAST = LAST
+    # last.ckpt: the latest epoch, every time. Lightning's save_last writes it only when the
+    # monitored score improved (a run stopped by max_time resumed from its best epoch, and lost
+    # the epochs after it without a word); a checkpoint with no monitor keeps the latest one.
+    latest = ModelCheckpoint(
+        dirpath=folder.checkpoints,
+        filename=LAST,
+        monitor=None,
+        save_top_k=1,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
     callbacks: list[pl.Callback] = [
         checkpoints,
+        latest,
         NaNGuard(check_gradients=not t.precision.startswith("16"), mode=t.nonfinite),
         RNGState(),
         GracefulInterrupt(
