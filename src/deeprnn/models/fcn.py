@@ -59,5 +59,9 @@ def zscore_series(x: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
     m = mask[..., None].to(x.dtype)  # (N, T, 1)
     n = m.sum(1, keepdim=True).clamp(min=1.0)  # (N, 1, 1)
     mean = (x * m).sum(1, keepdim=True) / n
-    var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / n
-    return (x - mean) / (var.sqrt() + eps) * m
+    centred = (x - mean) * m  # padding 0 before any division
+    std = ((centred**2).sum(1, keepdim=True) / n).sqrt()  # (N, 1, F)
+    # 1 / std, and 0 for a constant channel or a one-step series (never x / tiny: ONNX Runtime
+    # turned that into NaN for a length-1 series where torch gave 0)
+    inv = torch.where(std > eps, 1.0 / std.clamp(min=eps), torch.zeros_like(std))
+    return centred * inv
