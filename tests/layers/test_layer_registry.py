@@ -38,7 +38,12 @@ def test_gradcheck_float64_with_mask(case):
         out, states = functional_call(layer, dict(zip(names, flat)), (x,), {"lengths": lengths})
         return out, *[t for s in states for t in s]
 
-    assert torch.autograd.gradcheck(fn, (x, *params.values()), eps=1e-6, atol=1e-6)
+    # many parameters (the deep / bidirectional stacks): gradcheck's fast mode, which compares
+    # J v with the analytical v^T J for random v (a wrong gradient still fails); full otherwise
+    fast = sum(p.numel() for p in params.values()) > 400
+    assert torch.autograd.gradcheck(
+        fn, (x, *params.values()), eps=1e-6, atol=1e-6, fast_mode=fast
+    )
 
 
 @pytest.mark.parametrize("side", ["post", "pre"])

@@ -18,9 +18,6 @@ _NOTES = """
     ``residual=True, norm="layer", dim_feedforward=4 * hidden_size``.
 """
 
-_FFN_DOC = """        dim_feedforward: width of a position-wise feed-forward block (pre-layer-norm, with
-            its own residual) after every layer, the papers' channel mixing; ``None``: none.
-"""
 
 
 class _Linear(_Uniform):
@@ -52,7 +49,6 @@ class MinGRU(_Linear):
     :math:`h_t = (1 - z_t) h_{t-1} + z_t \\tilde h_t` with gates from :math:`x_t` only."""
         + _NOTES
         + _ARGS_DOC
-        + _FFN_DOC
         + _CANDIDATE_DOC
         + _CALL_DOC
         + """
@@ -117,7 +113,6 @@ class MinLSTM(_Linear):
     :math:`h_t = f'_t h_{t-1} + i'_t \\tilde h_t` with normalised gates from :math:`x_t` only."""
         + _NOTES
         + _ARGS_DOC
-        + _FFN_DOC
         + _CANDIDATE_DOC
         + _CALL_DOC
     )
@@ -177,7 +172,6 @@ class LRU(_Linear):
     ``(h, re, im)``."""
         + _NOTES
         + _ARGS_DOC
-        + _FFN_DOC
         + """        r_min, r_max: the ring :math:`|\\lambda|` starts on (defaults 0.9, 0.999: memories
             of tens to a thousand steps).
         max_phase: the largest initial phase of :math:`\\lambda` (default :math:`2\\pi`).

@@ -36,6 +36,9 @@ _ARGS_DOC = """
         residual: add each layer's input to its output (sizes permitting).
         highway: gate each layer's output against its input (a highway connection).
         norm: ``"batch"`` (masked batch norm) or ``"layer"`` between layers, or ``None``.
+        dim_feedforward: width of a position-wise feed-forward block (pre-layer-norm, with its
+            own residual) after every layer, as the parallel recurrences' papers stack them;
+            ``None``: none.
         masked_output: ``"zero"`` (outputs at padded steps are 0) or ``"carry"`` (Keras: the
             last real step's output is repeated).
         init: ``"keras"`` (Glorot / orthogonal / zero biases, forget bias 1) or ``"torch"``.
@@ -127,8 +130,6 @@ class _Uniform(DeepRNN):
             k: v for k, v in locals().items() if k not in ("self", "cell_options", "__class__")
         }
         own_config.update(cell_options)
-        if dim_feedforward is None:  # the classic layers have no such argument
-            own_config.pop("dim_feedforward")
         if num_layers == 1 and check_probability("dropout", dropout) > 0:
             warnings.warn(
                 f"dropout={dropout} is applied between layers (torch semantics), so a one-layer "
@@ -235,6 +236,7 @@ class LSTM(_Uniform):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
@@ -294,6 +296,7 @@ class GRU(_Uniform):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
@@ -352,6 +355,7 @@ class SimpleRNN(_Uniform):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
@@ -404,6 +408,7 @@ class MinimalGRU(_Uniform):
         residual: bool = False,
         highway: bool = False,
         norm: str | None = None,
+        dim_feedforward: int | None = None,
         masked_output: str = "zero",
         init: str = "keras",
         impl: str = "auto",
