@@ -61,13 +61,14 @@ def build_rnn(input_size: int, cfg: RNNConfig, **kwargs) -> DeepRNN:
     )
 
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "attention", "concat")
 
 
 class Pool(nn.Module):
     """Sequence (N, T, F) -> (N, F'): ``last`` real step (both directions' final states for a
-    bidirectional last layer), masked ``mean`` / ``max``, or additive ``attention``
-    (:math:`a = \\mathrm{softmax}_t(v^\\top \\tanh(W o_t))`, padding gets weight 0)."""
+    bidirectional last layer), masked ``mean`` / ``max``, additive ``attention``
+    (:math:`a = \\mathrm{softmax}_t(v^\\top \\tanh(W o_t))`, padding gets weight 0), or
+    ``concat``: ``[last, max, mean]`` side by side (ULMFiT's concat pooling, F' = 3F)."""
 
     def __init__(self, kind: str, rnn: DeepRNN):
         super().__init__()
@@ -79,6 +80,9 @@ class Pool(nn.Module):
             size = 2 * last.hidden_size
         if kind == "attention":
             self.score = nn.Sequential(nn.Linear(size, size), nn.Tanh(), nn.Linear(size, 1))
+        if kind == "concat":
+            self.parts = [Pool("last", rnn), Pool("max", rnn), Pool("mean", rnn)]
+            size = sum(p.output_size for p in self.parts)
         self.output_size = size
         self.weights: Tensor | None = None  # the last attention weights (N, T), for plotting
 
@@ -90,6 +94,8 @@ class Pool(nn.Module):
             mask = mask.to(out.device)
         if lengths is None:
             lengths = mask.sum(1)  # (N,): post-padded rows, as lengths are everywhere here
+        if self.kind == "concat":
+            return torch.cat([p(out, states, mask, lengths) for p in self.parts], -1)  # (N, 3F)
         m = mask[..., None]  # (N, T, 1)
         if self.kind == "last":
             if self.bidirectional_last:

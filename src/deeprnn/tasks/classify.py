@@ -36,7 +36,7 @@ class ClassifyConfig:
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=RNNConfig)
-    pooling: Literal["last", "mean", "max", "attention"] = "last"
+    pooling: Literal["last", "mean", "max", "attention", "concat"] = "last"
     head_hidden: int = 0
     head_dropout: float = 0.0
     label_smoothing: float = 0.0

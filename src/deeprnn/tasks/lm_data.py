@@ -299,9 +299,7 @@ def imdb_text(
         )
     data = read_imdb(path, "train", include_unsup=unsup)
     excluded = _first_per_class(data.ids, data.labels, exclude_first_per_class)
-    docs = [
-        t.replace("<br />", " ") for t, i in zip(data.texts, data.ids) if i not in excluded
-    ]
+    docs = [t.replace("<br />", " ") for t, i in zip(data.texts, data.ids) if i not in excluded]
     train, val = carve(docs, val_fraction, seed)
     return limit_splits({"train": train, "val": val}, limit, seed)
 
