@@ -108,7 +108,9 @@ def test_gradual_unfreezing_trains_one_more_group_per_epoch(tmp_path, lm):
     run = run_config_from_dict(cfg)
     start = build_model(run, build_datamodule(run).prepare().artifacts).state_dict()
     snaps = _Snapshots()
-    fit(run, extra_callbacks=[snaps])
+    result = fit(run, extra_callbacks=[snaps])
+    assert result.metrics["transfer"]["init_from"] == str(lm.export_dir)  # said in metrics.json
+    assert "encoder.rnn.blocks" in result.metrics["transfer"]["copied_modules"]
     emb, rnn, head = "encoder.input.embedding.weight", "encoder.rnn.blocks.0.cell.weight_hh", None
     head = next(k for k in start if k.startswith("head.") and k.endswith("weight"))
     moved = [

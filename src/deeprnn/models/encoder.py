@@ -153,15 +153,22 @@ class ManyToOne:
         input_size: int | None = None,
         extra: int = 0,
     ) -> None:
-        """``extra``: features concatenated to the pooled output before the head (LSTM-FCN)."""
+        """``extra``: features concatenated to the pooled output before the head (LSTM-FCN).
+        ``cfg.head_norm: batch`` (where the config has it) puts a batch norm in front of each
+        head layer, as ULMFiT's head does: pooled features of a frozen pretrained encoder are
+        far from zero-mean, unit-scale, and the head learns them slowly without it."""
         if cfg.pooling not in POOLINGS:
             raise ValueError(f"model.pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
         self.encoder = SequenceEncoder(cfg.input, cfg.rnn, vocab=vocab, input_size=input_size)
         self.pool = Pool(cfg.pooling, self.encoder.rnn)
         size = self.pool.output_size + extra
-        layers: list[nn.Module] = [nn.Dropout(cfg.head_dropout)]
+        norm = getattr(cfg, "head_norm", None) == "batch"
+        layers: list[nn.Module] = [nn.BatchNorm1d(size)] if norm else []
+        layers.append(nn.Dropout(cfg.head_dropout))
         if cfg.head_hidden:
-            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.head_dropout)]
+            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU()]
+            layers += [nn.BatchNorm1d(cfg.head_hidden)] if norm else []
+            layers.append(nn.Dropout(cfg.head_dropout))
             size = cfg.head_hidden
         self.head = nn.Sequential(*layers, nn.Linear(size, out_size))
 

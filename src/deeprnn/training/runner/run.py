@@ -100,13 +100,17 @@ def build_model(run: RunConfig, artifacts: dict):
         check_same_tokens(artifacts, read_export_config(export)["artifacts"], export)
         copied = init_from_export(model, export)
         fresh = sorted({n.split(".")[0] for n in model.state_dict() if n not in set(copied)})
-        log.info(
-            "finetune.init_from: copied %d tensors from %s (%s); fresh: %s",
-            len(copied),
-            export,
-            ", ".join(sorted({".".join(n.split(".")[:2]) for n in copied})),
-            ", ".join(fresh) or "none",
-        )
+        model.transfer = {
+            "init_from": str(export),
+            "copied": len(copied),
+            "copied_modules": sorted({".".join(n.split(".")[:3]) for n in copied}),
+            "fresh_modules": fresh,
+        }
+        if is_rank_zero():  # said where the epoch lines go: what the run starts from
+            print(
+                f"finetune.init_from: {len(copied)} tensors copied from {export} "
+                f"({', '.join(model.transfer['copied_modules'])}); fresh: {', '.join(fresh) or 'none'}"
+            )
     if ft.freeze:
         frozen = 0
         for name, p in model.named_parameters():
@@ -312,6 +316,8 @@ def fit_run(
     if test:
         notes = metrics.pop("warnings") + notes
         metrics.update(training=training, warnings=notes)
+        if getattr(model, "transfer", None):
+            metrics["transfer"] = model.transfer
     export_dir = None
     if trainer.is_global_zero:
         if test:
