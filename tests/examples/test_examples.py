@@ -98,9 +98,7 @@ def test_example_config_trains_on_a_slice_of_its_data(path, tmp_path):
             )
         )
         check_run(lm)
-        raw["finetune"]["init_from"] = str(tmp_path / "lm")  # its run folder
-        if "vocab_path" in raw["data"]:
-            raw["data"]["vocab_path"] = str(tmp_path / "lm" / "model")
+        raw["finetune"]["init_from"] = str(tmp_path / "lm")  # its run folder and vocabulary
     cfg = absolute(quick(raw, tmp_path / "run"))
     check_run(cfg)
 
