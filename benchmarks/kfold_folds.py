@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", default="0-9", help="e.g. 0-9 or 0,3,5")
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--summarize", action="store_true", help="only rewrite the summary")
-    ap.add_argument("extra", nargs="*", help="more `deeprnn train` overrides")
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)  # the rest: `deeprnn train` overrides
+    args.extra = [a for a in extra if a != "--"]
     raw = yaml.safe_load(args.config.read_text())
     out_dir = ROOT / raw["out_dir"]
     if not args.summarize:
