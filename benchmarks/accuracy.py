@@ -477,21 +477,31 @@ def collect(ex: Example) -> dict:
     path = RUNS / ex.name / "metrics.json"
     summary = RUNS / ex.name / "summary.json"  # a k-fold run: the mean over its folds
     if not path.is_file() and summary.is_file():
-        folds = json.loads(summary.read_text())["metrics"]
+        done = json.loads(summary.read_text())
+        folds = done["metrics"]
         metrics = {k: v["mean"] for k, v in folds.items()}
         metrics |= {f"{k}_std": v["std"] for k, v in folds.items()}
-        return {"metrics": metrics}
+        # which folds the mean is over (the baselines column then averages the same folds)
+        return {"metrics": metrics, "folds": [e["fold"] for e in done["per_fold"]]}
     if not path.is_file():
         return {"error": [f"{path} not found"]}
     metrics = derived(json.loads(path.read_text()))
     return {"metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}}
 
 
-def baseline_metrics(name: str, records: dict) -> dict:
+def baseline_metrics(name: str, records: dict, only: list[int] | None = None) -> dict:
     """The baselines' test metrics of an example: the mean over its folds for a k-fold one
-    (``data.folds`` of its config; nothing until every fold is recorded)."""
+    (``data.folds`` of its config; nothing until every fold is recorded), or over the folds
+    ``only`` (those a row that ran part of the folds is the mean of; nothing unless each is
+    recorded)."""
     if name in records:
         return records[name]["metrics"]
+    if only is not None:
+        folds = [records.get(f"{name}/fold_{i}", {}).get("metrics") for i in only]
+        if not folds or not all(folds):
+            return {}
+        keys = set.intersection(*(set(m) for m in folds))
+        return {key: sum(m[key] for m in folds) / len(folds) for key in keys}
     folds = [r["metrics"] for k, r in records.items() if k.startswith(f"{name}/fold_")]
     config = ROOT / "examples" / f"{name}.yaml"
     k = (yaml.safe_load(config.read_text()).get("data") or {}).get("folds") if folds else None
@@ -501,12 +511,12 @@ def baseline_metrics(name: str, records: dict) -> dict:
     return {key: sum(m[key] for m in folds) / len(folds) for key in keys}
 
 
-def baseline_cell(ex: Example, records: dict) -> str:
+def baseline_cell(ex: Example, records: dict, only: list[int] | None = None) -> str:
     """``label value`` of every baseline with the row's metric on the same split (each
     baseline's metrics put in the model's place, then :func:`derived`), or ``—``."""
     from deeprnn._headline import BASELINES
 
-    metrics = baseline_metrics(ex.baselines_of or ex.name, records)
+    metrics = baseline_metrics(ex.baselines_of or ex.name, records, only)
     shown = []
     for prefix, label in BASELINES.items():
         if prefix in ("naive_", "snaive_"):  # the forecast rows' metric is relative to them
@@ -548,7 +558,8 @@ def table(results: dict) -> str:
             target, mark = "report", ""
         minutes = r.get("seconds", 0) / 60
         rows.append(
-            f"| {ex.name} | {ex.data} | {ex.label} | {value:.4g} | {baseline_cell(ex, records)} "
+            f"| {ex.name} | {ex.data} | {ex.label} | {value:.4g} "
+            f"| {baseline_cell(ex, records, r.get('folds'))} "
             f"| {ex.anchor} | {target} | {mark} | {minutes:.1f} min |"
         )
     notes = [f"* **{e.name}**: {NOTES[e.name]}" for e in EXAMPLES if e.name in NOTES]
