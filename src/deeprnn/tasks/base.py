@@ -180,7 +180,7 @@ class TaskModule(pl.LightningModule):
             total = trainer.estimated_stepping_batches
         params = self.parameters()
         if self.optim_config.layer_lr_decay != 1.0:  # discriminative rates per layer group
-            from deeprnn.training.transfer import lr_groups
+            from deeprnn.tasks.optim import lr_groups
 
             params = lr_groups(self, self.optim_config.lr, self.optim_config.layer_lr_decay)
         return build_optimizers(

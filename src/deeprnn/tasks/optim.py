@@ -65,7 +65,7 @@ class OptimConfig:
     """The optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``.
 
     ``layer_lr_decay`` (discriminative learning rates, ULMFiT: 2.6): the model's layer groups
-    (:func:`deeprnn.training.transfer.layer_groups`: input layer, each recurrent block, head)
+    (:func:`deeprnn.tasks.optim.layer_groups`: input layer, each recurrent block, head)
     train at ``lr`` for the top group and ``lr / layer_lr_decay ** k`` for the group ``k``
     below it; 1 (the default) trains every weight at ``lr``."""
 
@@ -271,6 +271,46 @@ def build_optimizers(
     if not schedulers:
         return opt
     return [opt], schedulers
+
+
+def layer_groups(model: nn.Module) -> list[tuple[str, list[tuple[str, nn.Parameter]]]]:
+    """ULMFiT's layer groups, ``[(name, [(param_name, param), ...]), ...]`` bottom to top: ``encoder.input``, each
+    ``encoder.rnn.blocks.<i>`` (the encoder's other RNN parameters, layer norms and skip
+    projections, join the top block), then ``head`` (everything else). Empty groups are left
+    out; a model without an ``encoder`` is one group."""
+    named = [(n, p) for n, p in model.named_parameters()]
+    blocks = getattr(getattr(getattr(model, "encoder", None), "rnn", None), "blocks", None)
+    if blocks is None:
+        return [("all", named)] if named else []
+    n_blocks = len(blocks)
+    groups: dict[str, list] = {"encoder.input": []}
+    for i in range(n_blocks):
+        groups[f"encoder.rnn.blocks.{i}"] = []
+    groups["head"] = []
+    top = f"encoder.rnn.blocks.{n_blocks - 1}" if n_blocks else "encoder.input"
+    for name, p in named:
+        if name.startswith("encoder.input."):
+            groups["encoder.input"].append((name, p))
+        elif name.startswith("encoder.rnn.blocks."):
+            i = name.split(".")[3]
+            groups[f"encoder.rnn.blocks.{i}"].append((name, p))
+        elif name.startswith("encoder."):
+            groups[top].append((name, p))
+        else:
+            groups["head"].append((name, p))
+    return [(g, ps) for g, ps in groups.items() if ps]
+
+
+def lr_groups(model: nn.Module, lr: float, decay: float) -> list[dict]:
+    """Optimizer parameter groups, one per layer group, group ``g`` of ``G`` at
+    ``lr / decay ** (G - 1 - g)`` (the top group at ``lr``). Frozen parameters are kept, so
+    unfreezing one later needs no new group (it starts receiving gradients)."""
+    groups = layer_groups(model)
+    n = len(groups)
+    return [
+        {"params": [p for _, p in ps], "lr": lr / decay ** (n - 1 - g), "name": name}
+        for g, (name, ps) in enumerate(groups)
+    ]
 
 
 def weight_penalty(module: nn.Module, cfg: RegularizerConfig) -> Tensor | None:

@@ -249,7 +249,7 @@ class Unfreeze(BaseFinetuning):
 
 class GradualUnfreeze(pl.Callback):
     """ULMFiT's gradual unfreezing: in epoch ``e`` (from 0) only the top ``e + 1`` layer groups
-    of :func:`deeprnn.training.transfer.layer_groups` train (epoch 0: the head; epoch 1: the
+    of :func:`deeprnn.tasks.optim.layer_groups` train (epoch 0: the head; epoch 1: the
     head and the top recurrent block; ... down to the input layer), the rest are frozen.
 
     Every parameter stays in the optimizer from the start (a frozen one gets no gradient, so
@@ -267,7 +267,7 @@ class GradualUnfreeze(pl.Callback):
         self._never = {id(p) for p in pl_module.parameters() if not p.requires_grad}
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        from deeprnn.training.transfer import layer_groups
+        from deeprnn.tasks.optim import layer_groups
 
         groups = layer_groups(pl_module)
         top = len(groups) - 1 - trainer.current_epoch  # the lowest group training this epoch

@@ -9,10 +9,9 @@ embedding rows are the exporter's words: :func:`vocab_path_for` gives the data s
 export's vocabulary when ``data.vocab_path`` is unset, and :func:`check_same_tokens` refuses a
 model whose vocabulary or tokenisation differs from the export's.
 
-Layer groups, bottom to top (ULMFiT's): the input layer (embedding), each recurrent block of the
-encoder, then everything else (pooling, head). :func:`layer_groups` lists them;
-:func:`lr_groups` gives group ``g`` of ``G`` the rate ``lr / decay ** (G - 1 - g)`` (ULMFiT:
-``decay = 2.6``, the head at ``lr``).
+The layer groups (for discriminative learning rates and gradual unfreezing) are
+:func:`deeprnn.tasks.optim.layer_groups` / :func:`~deeprnn.tasks.optim.lr_groups`, re-exported
+here.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ import logging
 import os
 from pathlib import Path
 
-from torch import nn
-
 from deeprnn._persist import CONFIG_NAME, WEIGHTS_NAME
+from deeprnn.tasks.optim import layer_groups, lr_groups
 
 log = logging.getLogger("deeprnn")
 
@@ -81,43 +79,3 @@ def check_same_tokens(artifacts: dict, export_artifacts: dict, export: Path) -> 
                 f"finetune.init_from: data.{key} is {artifacts[key]!r} but {export} was trained "
                 f"with {key}={export_artifacts[key]!r}; set data.{key}: {export_artifacts[key]!r}"
             )
-
-
-def layer_groups(model: nn.Module) -> list[tuple[str, list[tuple[str, nn.Parameter]]]]:
-    """``[(name, [(param_name, param), ...]), ...]`` bottom to top: ``encoder.input``, each
-    ``encoder.rnn.blocks.<i>`` (the encoder's other RNN parameters, layer norms and skip
-    projections, join the top block), then ``head`` (everything else). Empty groups are left
-    out; a model without an ``encoder`` is one group."""
-    named = [(n, p) for n, p in model.named_parameters()]
-    blocks = getattr(getattr(getattr(model, "encoder", None), "rnn", None), "blocks", None)
-    if blocks is None:
-        return [("all", named)] if named else []
-    n_blocks = len(blocks)
-    groups: dict[str, list] = {"encoder.input": []}
-    for i in range(n_blocks):
-        groups[f"encoder.rnn.blocks.{i}"] = []
-    groups["head"] = []
-    top = f"encoder.rnn.blocks.{n_blocks - 1}" if n_blocks else "encoder.input"
-    for name, p in named:
-        if name.startswith("encoder.input."):
-            groups["encoder.input"].append((name, p))
-        elif name.startswith("encoder.rnn.blocks."):
-            i = name.split(".")[3]
-            groups[f"encoder.rnn.blocks.{i}"].append((name, p))
-        elif name.startswith("encoder."):
-            groups[top].append((name, p))
-        else:
-            groups["head"].append((name, p))
-    return [(g, ps) for g, ps in groups.items() if ps]
-
-
-def lr_groups(model: nn.Module, lr: float, decay: float) -> list[dict]:
-    """Optimizer parameter groups, one per layer group, group ``g`` of ``G`` at
-    ``lr / decay ** (G - 1 - g)`` (the top group at ``lr``). Frozen parameters are kept, so
-    unfreezing one later needs no new group (it starts receiving gradients)."""
-    groups = layer_groups(model)
-    n = len(groups)
-    return [
-        {"params": [p for _, p in ps], "lr": lr / decay ** (n - 1 - g), "name": name}
-        for g, (name, ps) in enumerate(groups)
-    ]
