@@ -41,9 +41,7 @@ def test_gradcheck_float64_with_mask(case):
     # many parameters (the deep / bidirectional stacks): gradcheck's fast mode, which compares
     # J v with the analytical v^T J for random v (a wrong gradient still fails); full otherwise
     fast = sum(p.numel() for p in params.values()) > 400
-    assert torch.autograd.gradcheck(
-        fn, (x, *params.values()), eps=1e-6, atol=1e-6, fast_mode=fast
-    )
+    assert torch.autograd.gradcheck(fn, (x, *params.values()), eps=1e-6, atol=1e-6, fast_mode=fast)
 
 
 @pytest.mark.parametrize("side", ["post", "pre"])

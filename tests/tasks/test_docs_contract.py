@@ -790,6 +790,41 @@ def _(s: Ctx):
         assert not bool((last[key] == theirs[key]).all())  # trained after the unfreeze
 
 
+@scenario("classify", "finetune-ulmfit")
+def _(s: Ctx):
+    """ULMFiT: a language model's *run folder* starts the encoder, its vocabulary is taken
+    (no data.vocab_path), concat pooling, gradual unfreezing, discriminative rates and the
+    slanted triangular schedule."""
+    donor = run("lm/words", s.work)
+    s.data = {"source": "csv", "path": str(reviews(s.dir / "all.csv", 200, 5)), "level": "word",
+              "lower": False}  # fmt: skip
+    s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}, "pooling": "concat",
+               "head_hidden": 4, "head_norm": "batch"}  # fmt: skip
+    s.top = {"finetune": {"init_from": str(donor.run_dir), "gradual_unfreeze": True}}
+    s.optim = {"lr": 0.01, "layer_lr_decay": 2.6,
+               "scheduler": {"name": "slanted_triangular", "cut_frac": 0.2, "ratio": 10.0}}  # fmt: skip
+    s.trainer = {"max_epochs": 3, "early_stopping_patience": None}
+    s.lines("good film")
+
+    @s.check
+    def _(r):
+        from deeprnn._persist import read_checkpoint
+
+        assert r.art["vocab"] == donor.art["vocab"]  # the LM's vocabulary
+        assert r.metrics["training"]["epochs"] == 3
+        last = read_checkpoint(r.run_dir / "checkpoints" / "last.ckpt")
+        groups = last["optimizer_states"][0]["param_groups"]
+        assert [g["initial_lr"] for g in groups] == pytest.approx(
+            [0.01 / 10 / 2.6**2, 0.01 / 10 / 2.6, 0.01 / 10]
+        )  # one group per layer group, each starting at its peak / ratio
+        # (which layers train in which epoch: tests/tasks/test_transfer.py, epoch by epoch)
+        assert r.model.pool.output_size == 3 * 8  # last + max + mean
+        import torch
+
+        norms = [m for m in r.model.head if isinstance(m, torch.nn.BatchNorm1d)]
+        assert [m.num_features for m in norms] == [24, 4]  # before each head layer
+
+
 # -- tag -----------------------------------------------------------------------------------------
 
 
@@ -976,7 +1011,7 @@ def _(s: Ctx):
     path.write_text(prose(900, 0, para=3), encoding="utf-8")
     s.data = {"path": str(path), "level": "word", "documents": "blank_line", "line_eos": True,
               "batching": "stream", "min_freq": 2, "max_vocab": 8, "bptt": 8,
-              "test_fraction": 0.1}  # fmt: skip
+              "test_fraction": 0.1, "document_reset": False}  # fmt: skip
     s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8},
                "adaptive_softmax": [4], "adaptive_div_value": 2.0}  # fmt: skip
     s.lines("The cat", extra=("--max-new-tokens", "3", "--seed", "0"))
@@ -1424,6 +1459,7 @@ DATA = {
         "add_eos": "lm/path-lines",
         "batching": "lm/path-lines",
         "bptt": "lm/files",
+        "document_reset": "lm/words",
         "max_length": "lm/path-lines",
         "min_freq": "lm/words",
         "max_vocab": "lm/words",
@@ -1495,6 +1531,7 @@ MODEL = {
         "pooling": "classify/csv-path",
         "head_hidden": "classify/csv-path",
         "head_dropout": "classify/csv-path",
+        "head_norm": "classify/finetune-ulmfit",
         "label_smoothing": "classify/csv-path",
         "architecture": "classify/synthetic",
         "fcn_channels": "classify/synthetic",
@@ -1650,6 +1687,9 @@ SHARED_KEYS = {  # the tables of docs/tasks/index.md: section -> key -> scenario
         "scheduler.patience": "tag/files",
         "scheduler.min_lr": "tag/path",
         "scheduler.warmup_steps": "tag/path",
+        "scheduler.cut_frac": "classify/finetune-ulmfit",
+        "scheduler.ratio": "classify/finetune-ulmfit",
+        "layer_lr_decay": "classify/finetune-ulmfit",
     },
     "regularizers": {
         "input_l1": "classify/reader",
@@ -1689,6 +1729,7 @@ SHARED_KEYS = {  # the tables of docs/tasks/index.md: section -> key -> scenario
         "init_from": "classify/finetune-frozen",
         "freeze": "classify/finetune-frozen",
         "unfreeze_at_epoch": "classify/finetune-unfreeze",
+        "gradual_unfreeze": "classify/finetune-ulmfit",
     },
 }
 ELSEWHERE = {  # documented keys a one-process CPU run cannot exercise, and where they are

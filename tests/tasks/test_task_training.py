@@ -161,7 +161,9 @@ def test_transfer_from_a_language_model_freeze_then_unfreeze(tmp_path):
         run_config_from_dict(tiny_config("lm", tmp_path / "data", tmp_path / "lm", max_epochs=1))
     )
     cfg = tiny_config("classify", tmp_path / "data", tmp_path / "cls", max_epochs=3)
-    cfg["data"].update(vocab_path=str(lm.export_dir / "vocab.json"), level="char", max_length=20)
+    cfg["data"].update(
+        vocab_path=str(lm.export_dir / "vocab.json"), level="char", lower=False, max_length=20
+    )
     cfg["model"] = {"input": {"embedding_dim": 16}, "rnn": {"hidden_size": 32}}
     cfg["finetune"] = {
         "init_from": str(lm.export_dir),

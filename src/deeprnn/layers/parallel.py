@@ -19,7 +19,6 @@ _NOTES = """
 """
 
 
-
 class _Linear(_Uniform):
     """A uniform stack of one linear-recurrence cell; ``options`` are the cell's own."""
 

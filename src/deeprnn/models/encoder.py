@@ -63,13 +63,14 @@ def build_rnn(input_size: int, cfg: RNNConfig, **kwargs) -> DeepRNN:
     )
 
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "attention", "concat")
 
 
 class Pool(nn.Module):
     """Sequence (N, T, F) -> (N, F'): ``last`` real step (both directions' final states for a
-    bidirectional last layer), masked ``mean`` / ``max``, or additive ``attention``
-    (:math:`a = \\mathrm{softmax}_t(v^\\top \\tanh(W o_t))`, padding gets weight 0)."""
+    bidirectional last layer), masked ``mean`` / ``max``, additive ``attention``
+    (:math:`a = \\mathrm{softmax}_t(v^\\top \\tanh(W o_t))`, padding gets weight 0), or
+    ``concat``: ``[last, max, mean]`` side by side (ULMFiT's concat pooling, F' = 3F)."""
 
     def __init__(self, kind: str, rnn: DeepRNN):
         super().__init__()
@@ -81,6 +82,9 @@ class Pool(nn.Module):
             size = 2 * last.hidden_size
         if kind == "attention":
             self.score = nn.Sequential(nn.Linear(size, size), nn.Tanh(), nn.Linear(size, 1))
+        if kind == "concat":
+            self.parts = [Pool("last", rnn), Pool("max", rnn), Pool("mean", rnn)]
+            size = sum(p.output_size for p in self.parts)
         self.output_size = size
         self.weights: Tensor | None = None  # the last attention weights (N, T), for plotting
 
@@ -92,6 +96,8 @@ class Pool(nn.Module):
             mask = mask.to(out.device)
         if lengths is None:
             lengths = mask.sum(1)  # (N,): post-padded rows, as lengths are everywhere here
+        if self.kind == "concat":
+            return torch.cat([p(out, states, mask, lengths) for p in self.parts], -1)  # (N, 3F)
         m = mask[..., None]  # (N, T, 1)
         if self.kind == "last":
             if self.bidirectional_last:
@@ -149,15 +155,22 @@ class ManyToOne:
         input_size: int | None = None,
         extra: int = 0,
     ) -> None:
-        """``extra``: features concatenated to the pooled output before the head (LSTM-FCN)."""
+        """``extra``: features concatenated to the pooled output before the head (LSTM-FCN).
+        ``cfg.head_norm: batch`` (where the config has it) puts a batch norm in front of each
+        head layer, as ULMFiT's head does: pooled features of a frozen pretrained encoder are
+        far from zero-mean, unit-scale, and the head learns them slowly without it."""
         if cfg.pooling not in POOLINGS:
             raise ValueError(f"model.pooling must be one of {POOLINGS}, got {cfg.pooling!r}")
         self.encoder = SequenceEncoder(cfg.input, cfg.rnn, vocab=vocab, input_size=input_size)
         self.pool = Pool(cfg.pooling, self.encoder.rnn)
         size = self.pool.output_size + extra
-        layers: list[nn.Module] = [nn.Dropout(cfg.head_dropout)]
+        norm = getattr(cfg, "head_norm", None) == "batch"
+        layers: list[nn.Module] = [nn.BatchNorm1d(size)] if norm else []
+        layers.append(nn.Dropout(cfg.head_dropout))
         if cfg.head_hidden:
-            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.head_dropout)]
+            layers += [nn.Linear(size, cfg.head_hidden), nn.ReLU()]
+            layers += [nn.BatchNorm1d(cfg.head_hidden)] if norm else []
+            layers.append(nn.Dropout(cfg.head_dropout))
             size = cfg.head_hidden
         self.head = nn.Sequential(*layers, nn.Linear(size, out_size))
 

@@ -175,10 +175,16 @@ class TaskModule(pl.LightningModule):
         max_epochs = trainer.max_epochs if trainer is not None and trainer.max_epochs else 1
         total = None
         ckpt = trainer.checkpoint_callback if trainer is not None else None
-        if self.optim_config.scheduler.name == "onecycle" and trainer is not None:
+        per_step = self.optim_config.scheduler.name in ("onecycle", "slanted_triangular")
+        if per_step and trainer is not None:
             total = trainer.estimated_stepping_batches
+        params = self.parameters()
+        if self.optim_config.layer_lr_decay != 1.0:  # discriminative rates per layer group
+            from deeprnn.tasks.optim import lr_groups
+
+            params = lr_groups(self, self.optim_config.lr, self.optim_config.layer_lr_decay)
         return build_optimizers(
-            self.parameters(),
+            params,
             self.optim_config,
             max_epochs=max_epochs,
             total_steps=total,

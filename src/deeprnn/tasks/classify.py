@@ -42,9 +42,10 @@ class ClassifyConfig:
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=RNNConfig)
-    pooling: Literal["last", "mean", "max", "attention"] = "last"
+    pooling: Literal["last", "mean", "max", "attention", "concat"] = "last"
     head_hidden: int = 0
     head_dropout: float = 0.0
+    head_norm: Literal["batch"] | None = None  # ULMFiT's head: batch norm before each layer
     label_smoothing: float = 0.0
     # numeric series: "rnn" (the recurrent body alone), "fcn" (Wang et al. 2017: three Conv1D +
     # batch-norm blocks and a global average, no RNN) or "lstm_fcn" (Karim et al. 2017: the FCN

@@ -40,7 +40,13 @@ class LMDataConfig:
     those splits files of their own, and a split without one is carved from the base by
     ``val_fraction`` / ``test_fraction``: in order when the base is one document
     (``documents: file``), shuffled documents otherwise. So ``path`` + ``test_path`` tests on
-    the test file and validates on the last ``val_fraction`` of ``path``."""
+    the test file and validates on the last ``val_fraction`` of ``path``.
+
+    ``document_reset`` (stream batching): a row's state is reset to zero where a new document
+    begins (the default). ``false`` reads the stream as one text whose documents are separated
+    by ``<eos>`` only, as AWD-LSTM and ULMFiT pretrain: no state reset, so every ``bptt`` chunk
+    runs as one call to the RNN instead of one per segment between document starts (with
+    ``batch_size`` 64 and reviews of ~250 words a document starts in most steps of some row)."""
 
     source: Literal["text", "reader"] = "text"
     path: str | None = None
@@ -57,6 +63,7 @@ class LMDataConfig:
     add_eos: bool = False
     batching: Literal["auto", "stream", "documents"] = "auto"
     bptt: int = 64
+    document_reset: bool = True
     max_length: int = 512
     min_freq: int = 1
     max_vocab: int | None = 50000
@@ -224,7 +231,7 @@ class LMData(TaskData):
         ids = torch.tensor([i for d in docs for i in d], dtype=torch.long)
         starts = torch.zeros(len(ids), dtype=torch.bool)
         pos = 0
-        for d in docs:
+        for d in docs if self.config.document_reset else docs[:1]:
             starts[pos] = True
             pos += len(d)
         trainer = getattr(self, "trainer", None)
@@ -270,15 +277,42 @@ def imdb_text(
     seed: int = 0,
     unsup: bool = True,
     limit: int | None = None,
+    exclude_first_per_class: int = 0,
 ) -> dict[str, list]:
     """IMDB reviews as language-model documents: the train (and the 50,000 unlabelled) reviews
-    for pretraining; the test reviews are left out (the classifier is scored on them)."""
+    for pretraining; the test reviews are left out (the classifier is scored on them).
+
+    ``exclude_first_per_class: N`` also leaves out the first ``N`` train reviews of each class
+    in sorted file-name order: exactly the reviews the class-folder reader keeps with
+    ``max_per_class: N`` (``examples/imdb_folder_kfold.yaml``), so a language model pretrained
+    here has never seen the small corpus its classifier is cross-validated on."""
     from deeprnn.data import read_imdb
 
+    if isinstance(exclude_first_per_class, bool) or not isinstance(exclude_first_per_class, int):
+        raise ValueError(
+            "reader_args.exclude_first_per_class must be an int >= 0, got "
+            f"{exclude_first_per_class!r}"
+        )
+    if exclude_first_per_class < 0:
+        raise ValueError(
+            f"reader_args.exclude_first_per_class must be >= 0, got {exclude_first_per_class!r}"
+        )
     data = read_imdb(path, "train", include_unsup=unsup)
-    docs = [t.replace("<br />", " ") for t in data.texts]
+    excluded = _first_per_class(data.ids, data.labels, exclude_first_per_class)
+    docs = [t.replace("<br />", " ") for t, i in zip(data.texts, data.ids) if i not in excluded]
     train, val = carve(docs, val_fraction, seed)
     return limit_splits({"train": train, "val": val}, limit, seed)
+
+
+def _first_per_class(ids: list[str], labels: list[int], n: int) -> set[str]:
+    """The ids of the first ``n`` labelled reviews of each class, ordered as the class-folder
+    reader orders files (by path as a string: ``0_3.txt < 10000_4.txt < 1_1.txt``)."""
+    if n == 0:
+        return set()
+    out: set[str] = set()
+    for label in sorted({la for la in labels if la >= 0}):
+        out.update(sorted(i for i, la in zip(ids, labels) if la == label)[:n])
+    return out
 
 
 def names_text(

@@ -28,25 +28,46 @@ from deeprnn.layers.regularizers import KINDS, L1L2, Regularizer
 class SchedulerConfig:
     r"""A learning-rate schedule. ``name``: ``none``, ``step`` (``step_size``, ``gamma``),
     ``exponential`` (``gamma``), ``cosine`` (over ``trainer.max_epochs``, down to ``min_lr``),
-    ``plateau`` (``factor``, ``patience`` on ``trainer.monitor``) or ``onecycle`` (per step,
-    peak ``optim.lr``). ``warmup_steps`` multiplies any of them but ``onecycle`` (which warms up
-    itself) by a linear warm-up over its first optimizer steps:
+    ``plateau`` (``factor``, ``patience`` on ``trainer.monitor``), ``onecycle`` (per step,
+    peak ``optim.lr``) or ``slanted_triangular`` (ULMFiT's STLR, per step: from
+    ``lr / ratio`` up to ``lr`` over the first ``cut_frac`` of the steps, then linearly down to
+    ``lr / ratio``; built as torch's ``OneCycleLR`` with linear annealing, ``pct_start =
+    cut_frac``, ``div_factor = ratio``, ``final_div_factor = 1`` and no momentum cycling, which
+    is the same shape). Both per-step schedules peak every parameter group at its own rate
+    (``optim.layer_lr_decay``). ``warmup_steps`` multiplies any of them but the per-step ones
+    (which warm up themselves) by a linear warm-up over its first optimizer steps:
     :math:`\eta_s = \eta_{\text{schedule}}(e) \cdot \min(1, (s + 1) / W)`.
     The default, ``plateau`` (halve the rate after 2 epochs without improvement), is part of the
     default recipe (:class:`~deeprnn.training.TrainerConfig`)."""
 
-    name: Literal["none", "step", "exponential", "cosine", "plateau", "onecycle"] = "plateau"
+    name: Literal[
+        "none", "step", "exponential", "cosine", "plateau", "onecycle", "slanted_triangular"
+    ] = "plateau"
     step_size: int = 10
     gamma: float = 0.5
     factor: float = 0.5
     patience: int = 2
     min_lr: float = 0.0
     warmup_steps: int = 0
+    cut_frac: float = 0.1
+    ratio: float = 32.0
+
+    def validate(self, where: str) -> None:
+        if not 0.0 < self.cut_frac < 1.0:
+            raise ValueError(f"{where}.cut_frac must be in (0, 1), got {self.cut_frac!r}")
+        check_finite(where, "ratio", self.ratio, positive=True)
+        if self.ratio < 1.0:
+            raise ValueError(f"{where}.ratio must be >= 1, got {self.ratio!r}")
 
 
 @dataclass
 class OptimConfig:
-    """The optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``."""
+    """The optimizer: ``adam``, ``adamw``, ``sgd`` or ``rmsprop``.
+
+    ``layer_lr_decay`` (discriminative learning rates, ULMFiT: 2.6): the model's layer groups
+    (:func:`deeprnn.tasks.optim.layer_groups`: input layer, each recurrent block, head)
+    train at ``lr`` for the top group and ``lr / layer_lr_decay ** k`` for the group ``k``
+    below it; 1 (the default) trains every weight at ``lr``."""
 
     name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     lr: float = 1e-3
@@ -55,10 +76,17 @@ class OptimConfig:
     nesterov: bool = False
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
+    layer_lr_decay: float = 1.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
     def validate(self, where: str) -> None:
         check_finite(where, "lr", self.lr, positive=True)
+        check_finite(where, "layer_lr_decay", self.layer_lr_decay, positive=True)
+        if self.layer_lr_decay < 1.0:
+            raise ValueError(
+                f"{where}.layer_lr_decay must be >= 1 (lower layers train slower), "
+                f"got {self.layer_lr_decay!r}"
+            )
         for name in ("weight_decay", "momentum", "eps"):
             check_finite(where, name, getattr(self, name))
         if len(self.betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in self.betas):
@@ -132,7 +160,12 @@ def build_optimizer(params, optimizer="adam", lr: float | None = None) -> torch.
             f"lr={lr!r} cannot be applied to an optimizer {what}; set it when building it"
         )
     if isinstance(optimizer, OptimConfig):
-        params = [p for p in params if p.requires_grad]
+        params = list(params)
+        if params and isinstance(params[0], dict):  # layer groups: frozen ones kept, to unfreeze
+            if not any(p.requires_grad for g in params for p in g["params"]):
+                raise ValueError("the model has no trainable parameters (are all layers frozen?)")
+        else:
+            params = [p for p in params if p.requires_grad]
         if not params:
             raise ValueError("the model has no trainable parameters (are all layers frozen?)")
         cls, _, keys = _OPTIMIZERS[optimizer.name]
@@ -197,19 +230,32 @@ def build_optimizers(
             opt, mode=mode, factor=sched.factor, patience=sched.patience, min_lr=sched.min_lr
         )  # mode follows trainer.mode: "max" for accuracy or BLEU
         schedulers.append({"scheduler": s, "interval": "epoch", "monitor": monitor})
-    elif sched.name == "onecycle":
+    elif sched.name in ("onecycle", "slanted_triangular"):
         if not total_steps or total_steps <= 0 or math.isinf(total_steps):
             raise ValueError(
-                "optim.scheduler.name='onecycle' needs a finite number of steps "
+                f"optim.scheduler.name={sched.name!r} needs a finite number of steps "
                 "(trainer.max_epochs with a sized data set, or trainer.max_steps)"
             )
-        s = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=int(total_steps))
+        peaks = [g["lr"] for g in opt.param_groups]  # each layer group peaks at its own rate
+        if sched.name == "onecycle":
+            s = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, total_steps=int(total_steps))
+        else:  # ULMFiT's STLR is one-cycle's linear two-phase shape, momentum left alone
+            s = torch.optim.lr_scheduler.OneCycleLR(
+                opt,
+                max_lr=peaks,
+                total_steps=int(total_steps),
+                pct_start=sched.cut_frac,
+                anneal_strategy="linear",
+                div_factor=sched.ratio,
+                final_div_factor=1.0,
+                cycle_momentum=False,
+            )
         schedulers.append({"scheduler": s, "interval": "step"})
     if sched.warmup_steps > 0:
-        if sched.name == "onecycle":
+        if sched.name in ("onecycle", "slanted_triangular"):
             raise ValueError(
-                "optim.scheduler.warmup_steps does not combine with name='onecycle', which warms "
-                "up itself (its first 30% of steps); set warmup_steps: 0"
+                f"optim.scheduler.warmup_steps does not combine with name={sched.name!r}, which "
+                "warms up itself; set warmup_steps: 0"
             )
         # LinearLR is chainable: it multiplies the rate by f(s) / f(s - 1), so the epoch
         # schedules (multiplicative themselves) compose with it: lr = schedule(epoch) * f(step),
@@ -225,6 +271,46 @@ def build_optimizers(
     if not schedulers:
         return opt
     return [opt], schedulers
+
+
+def layer_groups(model: nn.Module) -> list[tuple[str, list[tuple[str, nn.Parameter]]]]:
+    """ULMFiT's layer groups, ``[(name, [(param_name, param), ...]), ...]`` bottom to top: ``encoder.input``, each
+    ``encoder.rnn.blocks.<i>`` (the encoder's other RNN parameters, layer norms and skip
+    projections, join the top block), then ``head`` (everything else). Empty groups are left
+    out; a model without an ``encoder`` is one group."""
+    named = [(n, p) for n, p in model.named_parameters()]
+    blocks = getattr(getattr(getattr(model, "encoder", None), "rnn", None), "blocks", None)
+    if blocks is None:
+        return [("all", named)] if named else []
+    n_blocks = len(blocks)
+    groups: dict[str, list] = {"encoder.input": []}
+    for i in range(n_blocks):
+        groups[f"encoder.rnn.blocks.{i}"] = []
+    groups["head"] = []
+    top = f"encoder.rnn.blocks.{n_blocks - 1}" if n_blocks else "encoder.input"
+    for name, p in named:
+        if name.startswith("encoder.input."):
+            groups["encoder.input"].append((name, p))
+        elif name.startswith("encoder.rnn.blocks."):
+            i = name.split(".")[3]
+            groups[f"encoder.rnn.blocks.{i}"].append((name, p))
+        elif name.startswith("encoder."):
+            groups[top].append((name, p))
+        else:
+            groups["head"].append((name, p))
+    return [(g, ps) for g, ps in groups.items() if ps]
+
+
+def lr_groups(model: nn.Module, lr: float, decay: float) -> list[dict]:
+    """Optimizer parameter groups, one per layer group, group ``g`` of ``G`` at
+    ``lr / decay ** (G - 1 - g)`` (the top group at ``lr``). Frozen parameters are kept, so
+    unfreezing one later needs no new group (it starts receiving gradients)."""
+    groups = layer_groups(model)
+    n = len(groups)
+    return [
+        {"params": [p for _, p in ps], "lr": lr / decay ** (n - 1 - g), "name": name}
+        for g, (name, ps) in enumerate(groups)
+    ]
 
 
 def weight_penalty(module: nn.Module, cfg: RegularizerConfig) -> Tensor | None:

@@ -1,5 +1,5 @@
 """Lightning callbacks: the NaN/Inf guard (stop or skip), a checkpoint on Ctrl-C, exact-resume
-RNG state, and unfreezing layers."""
+RNG state, and unfreezing layers (at one epoch, or gradually from the top)."""
 
 from __future__ import annotations
 
@@ -245,3 +245,38 @@ class Unfreeze(BaseFinetuning):
         if new:
             group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
             optimizer.add_param_group({**group, "params": new})
+
+
+class GradualUnfreeze(pl.Callback):
+    """ULMFiT's gradual unfreezing: in epoch ``e`` (from 0) only the top ``e + 1`` layer groups
+    of :func:`deeprnn.tasks.optim.layer_groups` train (epoch 0: the head; epoch 1: the
+    head and the top recurrent block; ... down to the input layer), the rest are frozen.
+
+    Every parameter stays in the optimizer from the start (a frozen one gets no gradient, so
+    the optimizer leaves it and its moments as they are), so the per-step schedules and the
+    per-group learning rates see one fixed set of groups, and a run resumed at epoch ``e``
+    freezes exactly what an uninterrupted run had frozen. Parameters frozen by
+    ``finetune.freeze`` for good (no ``unfreeze_at_epoch``) stay frozen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._never: set[int] = set()
+        self.trainable: list[str] = []  # the groups training in the current epoch
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._never = {id(p) for p in pl_module.parameters() if not p.requires_grad}
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        from deeprnn.tasks.optim import layer_groups
+
+        groups = layer_groups(pl_module)
+        top = len(groups) - 1 - trainer.current_epoch  # the lowest group training this epoch
+        self.trainable = []
+        for g, (name, params) in enumerate(groups):
+            on = g >= top
+            for _, p in params:
+                if id(p) not in self._never:
+                    p.requires_grad_(on)
+            if on:
+                self.trainable.append(name)
+        log.info("epoch %d: training layer groups %s", trainer.current_epoch, self.trainable)

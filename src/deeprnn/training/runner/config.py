@@ -102,16 +102,30 @@ class TrainerConfig:
 
 @dataclass
 class FinetuneConfig:
-    """Transfer learning: start from an exported model, freeze and later unfreeze layers.
+    """Transfer learning: start from a trained model, freeze and later unfreeze layers.
 
-    ``init_from``: an export folder (``config.json`` + ``model.safetensors``); every weight whose
-    name and shape match is copied, the rest keep their fresh initialisation. ``freeze``:
-    parameter-name prefixes to freeze (``["encoder.input.embedding", "encoder.rnn.blocks.0"]``);
-    ``unfreeze_at_epoch`` makes them trainable again from that epoch on."""
+    ``init_from``: a run folder (``runs/imdb_lm``) or its export folder (``runs/imdb_lm/model``,
+    ``config.json`` + ``model.safetensors``); every weight whose name and shape match is
+    copied, the rest keep their fresh initialisation, and the run says which were copied. A
+    language model's ``encoder.*`` weights (embedding + recurrent blocks) so start a
+    classifier's encoder (ULMFiT). A text model reads with the export's vocabulary (set as
+    ``data.vocab_path`` when that is unset; another vocabulary is an error).
+    ``freeze``: parameter-name prefixes to freeze (``["encoder.input.embedding",
+    "encoder.rnn.blocks.0"]``); ``unfreeze_at_epoch`` makes them trainable again from that
+    epoch on. ``gradual_unfreeze`` (ULMFiT): epoch 0 trains the head only, and every epoch
+    unfreezes one more layer group from the top (top recurrent block, ..., the embedding)."""
 
     init_from: str | None = None
     freeze: list[str] = field(default_factory=list)
     unfreeze_at_epoch: int | None = None
+    gradual_unfreeze: bool = False
+
+    def validate(self, where: str) -> None:
+        if self.gradual_unfreeze and self.unfreeze_at_epoch is not None:
+            raise ValueError(
+                f"{where}.gradual_unfreeze unfreezes the layer groups one per epoch and "
+                f"{where}.unfreeze_at_epoch={self.unfreeze_at_epoch!r} all at once: set one"
+            )
 
 
 @dataclass

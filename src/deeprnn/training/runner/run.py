@@ -29,10 +29,11 @@ import torch
 from deeprnn._persist import atomic_write_text, read_checkpoint
 from deeprnn._run_folder import BEST, CSV, LAST, LOGS, TENSORBOARD, RunFolder
 from deeprnn._schema import dump_yaml, to_dict
-from deeprnn.export.folder import export_folder, init_from_export
+from deeprnn.export.folder import export_folder, init_from_export, read_export_config
 from deeprnn.tasks.registry import get_task
 from deeprnn.training.callbacks import (
     GracefulInterrupt,
+    GradualUnfreeze,
     NaNGuard,
     NonFiniteLossError,
     RNGState,
@@ -43,6 +44,7 @@ from deeprnn.training.checkpoint import AtomicCheckpointIO, remove_stale_temp_fi
 from deeprnn.training.progress import EpochLines, EpochProgressBar, stdout_is_terminal
 from deeprnn.training.runner import health
 from deeprnn.training.runner.config import RunConfig, TrainerConfig
+from deeprnn.training.transfer import check_same_tokens, resolve_export, vocab_path_for
 
 log = logging.getLogger("deeprnn.training")
 
@@ -60,10 +62,19 @@ def write_config(run: RunConfig, path: str | Path) -> Path:
 
 
 def build_datamodule(run: RunConfig, artifacts: dict | None = None):
-    """The task's data module for ``run`` (artifacts from a checkpoint/export are reused)."""
+    """The task's data module for ``run`` (artifacts from a checkpoint/export are reused).
+    With ``finetune.init_from`` and no ``data.vocab_path``, the data reads with the
+    pretrained model's vocabulary."""
     spec = get_task(run.task)
+    data = run.data
+    if run.finetune.init_from and artifacts is None:
+        export = resolve_export(run.finetune.init_from)
+        vocab = vocab_path_for(data, export)
+        if vocab is not None:
+            log.info("data.vocab_path: %s (the vocabulary of finetune.init_from)", vocab)
+            data = dataclasses.replace(data, vocab_path=vocab)
     return spec.datamodule(
-        run.data,
+        data,
         batch_size=run.trainer.batch_size,
         seed=run.seed,
         num_workers=run.trainer.num_workers,
@@ -85,7 +96,21 @@ def build_model(run: RunConfig, artifacts: dict):
     )
     ft = run.finetune
     if ft.init_from:
-        init_from_export(model, ft.init_from)
+        export = resolve_export(ft.init_from)
+        check_same_tokens(artifacts, read_export_config(export)["artifacts"], export)
+        copied = init_from_export(model, export)
+        fresh = sorted({n.split(".")[0] for n in model.state_dict() if n not in set(copied)})
+        model.transfer = {
+            "init_from": str(export),
+            "copied": len(copied),
+            "copied_modules": sorted({".".join(n.split(".")[:3]) for n in copied}),
+            "fresh_modules": fresh,
+        }
+        if is_rank_zero():  # said where the epoch lines go: what the run starts from
+            print(
+                f"finetune.init_from: {len(copied)} tensors copied from {export} "
+                f"({', '.join(model.transfer['copied_modules'])}); fresh: {', '.join(fresh) or 'none'}"
+            )
     if ft.freeze:
         frozen = 0
         for name, p in model.named_parameters():
@@ -157,6 +182,8 @@ def build_trainer(run: RunConfig, run_dir: Path, extra_callbacks=(), logger: boo
         )
     if run.finetune.freeze and run.finetune.unfreeze_at_epoch is not None:
         callbacks.append(Unfreeze(run.finetune.freeze, run.finetune.unfreeze_at_epoch))
+    if run.finetune.gradual_unfreeze:
+        callbacks.append(GradualUnfreeze())
     bar = t.progress_bar and stdout_is_terminal()  # a bar redrawn in a log file is noise
     callbacks.append(EpochProgressBar(max(1, t.log_every_n_steps)) if bar else EpochLines())
     loggers: list = []
@@ -300,6 +327,8 @@ def fit_run(
     if test:
         notes = metrics.pop("warnings") + notes
         metrics.update(training=training, warnings=notes)
+        if getattr(model, "transfer", None):
+            metrics["transfer"] = model.transfer
     export_dir = None
     if trainer.is_global_zero:
         if test:
