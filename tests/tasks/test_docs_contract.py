@@ -751,8 +751,12 @@ def _(s: Ctx):
     """Weights copied from another run's export folder, the embedding and first layer frozen:
     they end as they were copied."""
     donor = run("classify/csv-path", s.work)
-    s.data = {"source": "csv", "path": str(reviews(s.dir / "all.csv", 200, 5)),
-              "vocab_path": str(donor.run_dir / "model")}  # fmt: skip
+    s.data = {
+        "source": "csv",
+        "path": str(reviews(s.dir / "all.csv", 200, 5)),
+        "vocab_path": str(donor.run_dir / "model"),
+        "lower": donor.config["data"]["lower"],
+    }  # fmt: skip  (the donor's tokens)
     s.model = dict(donor.config["model"])
     s.top = {"finetune": {"init_from": str(donor.run_dir / "model"),
                           "freeze": ["encoder.input.embedding", "encoder.rnn.blocks.0"]}}  # fmt: skip
@@ -771,8 +775,12 @@ def _(s: Ctx):
 def _(s: Ctx):
     """Frozen for the first epoch, trainable from the second (``unfreeze_at_epoch: 1``)."""
     donor = run("classify/csv-path", s.work)
-    s.data = {"source": "csv", "path": str(reviews(s.dir / "all.csv", 200, 5)),
-              "vocab_path": str(donor.run_dir / "model")}  # fmt: skip
+    s.data = {
+        "source": "csv",
+        "path": str(reviews(s.dir / "all.csv", 200, 5)),
+        "vocab_path": str(donor.run_dir / "model"),
+        "lower": donor.config["data"]["lower"],
+    }  # fmt: skip  (the donor's tokens)
     s.model = dict(donor.config["model"])
     s.top = {"finetune": {"init_from": str(donor.run_dir / "model"),
                           "freeze": ["encoder.input.embedding"], "unfreeze_at_epoch": 1}}  # fmt: skip

@@ -369,7 +369,9 @@ def _resolve_min_steps(run: RunConfig, model, dm, trainer: pl.Trainer) -> RunCon
             epochs,
             f", raised from {t.max_epochs} to reach them" if epochs != t.max_epochs else "",
         )
-    trainer_cfg = dataclasses.replace(t, min_steps=steps, max_epochs=epochs)
+    # config.yaml keeps min_steps as given (null: the task's default, which resolves the same
+    # again); the value used is metrics.json["training"]["min_steps"]; raised epochs are kept
+    trainer_cfg = dataclasses.replace(t, max_epochs=epochs)
     return dataclasses.replace(run, trainer=trainer_cfg)
 
 
