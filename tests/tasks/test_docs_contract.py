@@ -756,7 +756,7 @@ def _(s: Ctx):
         "path": str(reviews(s.dir / "all.csv", 200, 5)),
         "vocab_path": str(donor.run_dir / "model"),
         "lower": donor.config["data"]["lower"],
-    }  # fmt: skip  (the donor's tokens)
+    }  # the donor's tokens
     s.model = dict(donor.config["model"])
     s.top = {"finetune": {"init_from": str(donor.run_dir / "model"),
                           "freeze": ["encoder.input.embedding", "encoder.rnn.blocks.0"]}}  # fmt: skip
@@ -780,7 +780,7 @@ def _(s: Ctx):
         "path": str(reviews(s.dir / "all.csv", 200, 5)),
         "vocab_path": str(donor.run_dir / "model"),
         "lower": donor.config["data"]["lower"],
-    }  # fmt: skip  (the donor's tokens)
+    }  # the donor's tokens
     s.model = dict(donor.config["model"])
     s.top = {"finetune": {"init_from": str(donor.run_dir / "model"),
                           "freeze": ["encoder.input.embedding"], "unfreeze_at_epoch": 1}}  # fmt: skip
