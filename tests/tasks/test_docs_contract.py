@@ -746,18 +746,20 @@ def _(s: Ctx):
         assert shapes["encoder.rnn.blocks.1.cell.weight_ih"] == (20, 6)
 
 
+def _reads_like(s: Ctx, donor: Result) -> None:
+    """A classifier on new reviews with the donor run's vocabulary, tokens and model."""
+    s.data = {"source": "csv", "path": str(reviews(s.dir / "all.csv", 200, 5)),
+              "vocab_path": str(donor.run_dir / "model"),
+              "lower": donor.config["data"]["lower"]}  # fmt: skip
+    s.model = dict(donor.config["model"])
+
+
 @scenario("classify", "finetune-frozen")
 def _(s: Ctx):
     """Weights copied from another run's export folder, the embedding and first layer frozen:
     they end as they were copied."""
     donor = run("classify/csv-path", s.work)
-    s.data = {
-        "source": "csv",
-        "path": str(reviews(s.dir / "all.csv", 200, 5)),
-        "vocab_path": str(donor.run_dir / "model"),
-        "lower": donor.config["data"]["lower"],
-    }  # the donor's tokens
-    s.model = dict(donor.config["model"])
+    _reads_like(s, donor)
     s.top = {"finetune": {"init_from": str(donor.run_dir / "model"),
                           "freeze": ["encoder.input.embedding", "encoder.rnn.blocks.0"]}}  # fmt: skip
     s.lines("good film")
@@ -775,13 +777,7 @@ def _(s: Ctx):
 def _(s: Ctx):
     """Frozen for the first epoch, trainable from the second (``unfreeze_at_epoch: 1``)."""
     donor = run("classify/csv-path", s.work)
-    s.data = {
-        "source": "csv",
-        "path": str(reviews(s.dir / "all.csv", 200, 5)),
-        "vocab_path": str(donor.run_dir / "model"),
-        "lower": donor.config["data"]["lower"],
-    }  # the donor's tokens
-    s.model = dict(donor.config["model"])
+    _reads_like(s, donor)
     s.top = {"finetune": {"init_from": str(donor.run_dir / "model"),
                           "freeze": ["encoder.input.embedding"], "unfreeze_at_epoch": 1}}  # fmt: skip
     s.trainer = {"max_epochs": 2, "early_stopping_patience": None}
