@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from deeprnn._persist import CONFIG_NAME, WEIGHTS_NAME
+from deeprnn._run_folder import RunFolder
 from deeprnn.tasks.optim import layer_groups, lr_groups
 
 log = logging.getLogger("deeprnn")
@@ -40,7 +41,7 @@ def resolve_export(path: str | os.PathLike, key: str = "finetune.init_from") -> 
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{key}: no such run or export folder: {str(p)!r}")
-    for candidate in (p, p / "model"):
+    for candidate in (p, RunFolder(p).model_dir):
         if (candidate / WEIGHTS_NAME).is_file() and (candidate / CONFIG_NAME).is_file():
             return candidate
     raise ValueError(
