@@ -1270,14 +1270,14 @@ def _(s: Ctx):
 @scenario("forecast", "no-header-rows")
 def _(s: Ctx):
     """A file without a header row (columns by number), cut into splits by row counts, no
-    input reaching back into the previous split; windows counted exactly."""
+    input reaching back into the previous split; windows counted exactly; an ensemble of two."""
     path = hourly(s.dir / "panel.csv", steps=120, header=False)
     s.data = {"source": "csv", "path": str(path), "header": False, "series_column": 0,
               "targets": [6], "covariates": [7], "split": {"train": 80, "val": 20, "test": 20},
               "reach_back": False, "input_window": 8, "horizon": 2, "seasonality": 4,
               "windows_per_epoch": 40, "window_sampling": "series"}  # fmt: skip
     s.model = {"rnn": {"hidden_size": 8, "num_layers": 1}, "channel_independent": True,
-               "baseline": "snaive"}  # fmt: skip
+               "baseline": "snaive", "ensemble": 2}  # fmt: skip
     rows = path.read_text().splitlines()[-8:]
     hist = s.dir / "history.csv"
     hist.write_text(",".join(str(i) for i in range(11)) + "\n" + "\n".join(rows) + "\n")
@@ -1291,6 +1291,8 @@ def _(s: Ctx):
         assert r.split("val")["examples"] == r.split("test")["examples"] == 2 * 11
         assert r.split("train")["examples"] == 2 * 71
         assert r.art["targets"] == ["6"] and r.art["seasonality"] == 4
+        assert len(r.model.ensemble) == 2  # two members, their forecasts averaged
+        assert any(k.startswith("ensemble.members.1.rnn.") for k in r.shapes)
 
 
 @scenario("forecast", "dates")
@@ -1557,6 +1559,7 @@ MODEL = {
         "head_dropout": "forecast/sines",
         "likelihood": "forecast/csv-panel",
         "quantiles": "forecast/csv-panel",
+        "ensemble": "forecast/no-header-rows",
     },
     "lm": {
         "input": "lm/path-lines",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from deeprnn.models import InputConfig, RNNConfig
+from deeprnn.models.ensemble import check_ensemble
 from deeprnn.tasks.forecast import classical
 from deeprnn.tasks.forecast.distributions import check_levels
 
@@ -32,7 +33,11 @@ class ForecastConfig:
     ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
     for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
     log-likelihood (pinball loss), with CRPS and 80%-interval coverage in the metrics
-    (:mod:`deeprnn.tasks.forecast.distributions`); needs ``mode: direct``."""
+    (:mod:`deeprnn.tasks.forecast.distributions`); needs ``mode: direct``.
+
+    ``ensemble``: k > 1 networks of this shape with different initialisations, trained
+    together, each on its own loss; the forecast is their mean (``mode: direct``,
+    ``likelihood: none``; :mod:`deeprnn.tasks.forecast.network`)."""
 
     input: InputConfig = field(default_factory=InputConfig)
     rnn: RNNConfig = field(default_factory=lambda: RNNConfig(hidden_size=32, num_layers=2))
@@ -47,9 +52,20 @@ class ForecastConfig:
     head_dropout: float = 0.0
     likelihood: Literal["none", "gaussian", "student_t", "negative_binomial", "quantile"] = "none"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    # k > 1: k networks trained together, each on its own loss, their forecasts averaged
+    # (deeprnn.tasks.forecast.network; the M4 winners and N-BEATS ensemble)
+    ensemble: int = 1
 
     def validate(self, where: str) -> None:
         levels = check_levels(self.quantiles, f"{where}.quantiles")
+        if check_ensemble(self.ensemble, f"{where}.ensemble") > 1 and (
+            self.mode != "direct" or self.likelihood != "none"
+        ):
+            raise ValueError(
+                f"{where}.ensemble={self.ensemble} averages point forecasts: it needs "
+                f"{where}.mode 'direct' and {where}.likelihood 'none', got mode "
+                f"{self.mode!r}, likelihood {self.likelihood!r}"
+            )
         if self.likelihood == "quantile" and not levels[0] <= 0.5 <= levels[-1]:
             raise ValueError(
                 f"{where}.quantiles must span the median (its point forecast), got {levels!r}"

@@ -41,7 +41,7 @@ from deeprnn._validation import check_positive_int
 from deeprnn.data.timeseries import Scaler
 from deeprnn.layers import RevIN
 from deeprnn.layers._sequence import lengths_to_mask
-from deeprnn.models import SegmentRNN, build_rnn
+from deeprnn.models.ensemble import Ensemble, average_outputs, check_ensemble, members_loss
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.forecast import classical
 from deeprnn.tasks.forecast import distributions as D
@@ -49,6 +49,12 @@ from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
 from deeprnn.tasks.forecast.columns import known_features, masked_targets
 from deeprnn.tasks.forecast.config import ForecastConfig
 from deeprnn.tasks.forecast.metrics import ForecastScorer
+from deeprnn.tasks.forecast.network import (
+    ForecastNetwork,
+    build_network,
+    features,
+    network_output,
+)
 from deeprnn.tasks.forecast.predict import predict_rows
 
 
@@ -134,47 +140,14 @@ class Forecast(TaskModule):
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
         size = 1 + len(art["covariates"]) if ci else self.n_features
         self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if revin else None
-        self.projection = None
-        if cfg.input.projection:
-            self.projection = nn.Linear(size, cfg.input.projection)
-            size = cfg.input.projection
-        self.segment = None
-        if cfg.encoder == "segment":
-            w, s = int(art["input_window"]), cfg.segment_length
-            if w % s:
-                raise ValueError(
-                    f"model.segment_length={s} must divide data.input_window={w} "
-                    f"(the window is cut into whole segments)"
-                )
-            d = cfg.rnn.hidden_size
-            self.segment = SegmentRNN(
-                size,
-                k_out,
-                s,
-                self.horizon,
-                build_rnn(d, cfg.rnn),
-                d,
-                channels=self.n_targets if ci else None,
-                dropout=cfg.head_dropout,
-                future_size=n_known,
+        self.ensemble = None
+        if check_ensemble(cfg.ensemble) == 1:
+            build_network(self, cfg, art, size, k_out, n_known, self.horizon)
+        else:  # the members are networks of their own: state keys ensemble.members.{j}.*
+            self.ensemble = Ensemble(
+                lambda: ForecastNetwork(cfg, art, size, k_out, n_known, self.horizon),
+                cfg.ensemble,
             )
-        else:
-            self.rnn = build_rnn(size, cfg.rnn)
-            out = k_out * (self.horizon if cfg.mode == "direct" else 1)
-            hidden = self.rnn.output_size
-            layers: list[nn.Module] = []
-            if cfg.head_hidden:
-                layers += [nn.Linear(hidden, cfg.head_hidden), nn.ReLU()]
-                hidden = cfg.head_hidden
-            if cfg.head_dropout:
-                layers.append(nn.Dropout(cfg.head_dropout))
-            self.head = nn.Sequential(*layers, nn.Linear(hidden, out))
-            self.local_head = None
-            if n_known and cfg.mode == "direct":
-                d = self.rnn.output_size
-                self.local_head = nn.Sequential(
-                    nn.Linear(d + n_known, d), nn.ReLU(), nn.Linear(d, k_out)
-                )
         self.scaler = Scaler.from_state_dict(art.get("scaler"))
         self.scorer = ForecastScorer(
             self.scaler, self.n_targets, self.horizon, m, probabilistic=cfg.likelihood != "none"
@@ -187,7 +160,7 @@ class Forecast(TaskModule):
 
     # -- the model -------------------------------------------------------------------------------
     def _features(self, x: Tensor) -> Tensor:
-        return self.projection(x) if self.projection is not None else x
+        return features(self, x)
 
     def _channels(self, targets: Tensor, cov: Tensor) -> Tensor:
         """(N, T, K) targets and (N, T, C) covariates -> the network's rows: (N, T, K + C), or
@@ -269,20 +242,23 @@ class Forecast(TaskModule):
 
     def _direct(
         self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None,
-        base: Tensor | None = None,
+        base: Tensor | None = None, members: bool = False,
     ) -> Tensor:  # fmt: skip
         """Direct decoding of (N, T, F) histories (post-padded to ``lengths``), with the
         covariates over the horizon ``future`` (N, H, C), -> (N, H, K); with a likelihood
-        head, the point forecast (the median) of :meth:`distribution`."""
+        head, the point forecast (the median) of :meth:`distribution`. ``members``: an
+        ensemble's forecast per member, (K, N, H, K) (their mean is the forecast)."""
         if self.config.likelihood != "none":
             dist = self.distribution(history, lengths, future)
             point = dist.point()
             return self._to_scaled(point) if dist.space == "original" else point
-        pred, targets, stats = self._direct_raw(history, lengths, future)
+        pred, targets, stats = self._direct_raw(history, lengths, future, members)
         if self.baseline_only:  # the baseline alone (baselines.guard)
             pred = torch.zeros_like(pred)
         if self.baseline != "none":  # corrected where the network works (RevIN'd)
             pred = pred + self._baseline(targets, lengths, base, stats)
+        if members:  # (K, N, H, K): each member's forecast
+            return torch.stack([self._denormalise(p, stats) for p in pred])
         return self._denormalise(pred, stats)
 
     def distribution(
@@ -317,29 +293,25 @@ class Forecast(TaskModule):
         """Original-scale targets (..., K) -> scaled."""
         return self.scaler.transform(values, self.n_targets)
 
-    def _direct_raw(self, history: Tensor, lengths: Tensor | None = None, future=None):
-        """The network's outputs (N, H, K P) on RevIN'd targets, the RevIN'd past targets
-        (N, T, K) and the RevIN statistics."""
+    def _direct_raw(
+        self, history: Tensor, lengths: Tensor | None = None, future=None, members=False
+    ):
+        """The network's outputs (N, H, K P) on RevIN'd targets (an ensemble's mean, or with
+        ``members`` each member's, (K, N, H, K P)), the RevIN'd past targets (N, T, K) and the
+        RevIN statistics."""
         n, k = history.shape[0], self.n_targets
         known = self._rows(self._future(future, n, history.device))  # (B, H, C_known) | None
         mask = None if lengths is None else lengths_to_mask(lengths, history.shape[1])
         targets, stats = self._normalise(history, mask)
-        x = self._features(self._channels(targets, history[..., k:]))  # (B, T, F')
+        x = self._channels(targets, history[..., k:])  # (B, T, F)
         rows = self._rows(lengths)
-        if self.segment is not None:
-            pred = self.segment(x, rows, future=known)  # (B, H, K')
-        else:
-            out, _ = self.rnn(x, lengths=rows)
-            if rows is None:
-                last = out[:, -1]
-            else:
-                index = (rows - 1).clamp(min=0)[:, None, None].expand(-1, 1, out.shape[-1])
-                last = out.gather(1, index).squeeze(1)  # (B, H') at each row's last real step
-            pred = self.head(last).view(x.shape[0], self.horizon, -1)  # (B, H, K')
-            if self.local_head is not None:  # MQ-RNN's local head: [h_T ; z_{T+j}] per step j
-                context = last[:, None].expand(-1, self.horizon, -1)
-                pred = pred + self.local_head(torch.cat([context, known], dim=-1))
-        return self._unchannels(pred, n), targets, stats  # (N, H, K P)
+        if self.ensemble is None:
+            pred = network_output(self, x, rows, known, self.horizon)  # (B, H, K')
+            return self._unchannels(pred, n), targets, stats  # (N, H, K P)
+        preds = self.ensemble(x, rows, known)  # (K, B, H, K')
+        if not members:
+            return self._unchannels(average_outputs(preds), n), targets, stats
+        return torch.stack([self._unchannels(p, n) for p in preds]), targets, stats
 
     def _baseline(self, past: Tensor, lengths=None, base=None, stats=None) -> Tensor:
         """The forecast the network corrects (``model.baseline``) from the past targets
@@ -355,6 +327,13 @@ class Forecast(TaskModule):
             return base if stats is None else self.revin.normalize(base, stats=stats)[0]
         m = 1 if self.baseline == "naive" else int(self.artifacts.get("seasonality", 1))
         return D.seasonal_naive(past, m, self.horizon, lengths)  # (N, H, K)
+
+    def gradient_groups(self) -> list[nn.Module]:
+        """What gradient clipping clips on its own: each ensemble member (and the members'
+        shared RevIN), else the model."""
+        if self.ensemble is None:
+            return [self]
+        return [*self.ensemble.members, *([self.revin] if self.revin is not None else [])]
 
     def _split(self, x: Tensor):
         w = int(self.artifacts["input_window"])
@@ -395,6 +374,10 @@ class Forecast(TaskModule):
         y, observed = _observed(y)
         if self.config.likelihood != "none":
             return self._prob_step(stage, history, y, future_cov, observed)
+        if self.ensemble is not None and stage == "train":  # each member on its own loss
+            preds = self._direct(history, future=future_cov, base=base[0] if base else None,
+                                 members=True)  # fmt: skip
+            return members_loss([D.masked_mean((p - y) ** 2, observed) for p in preds]), {}
         pred = self(history, future_cov, *base)
         loss = D.masked_mean((pred - y) ** 2, observed)
         if stage == "train":
