@@ -44,3 +44,24 @@ def test_the_parallel_scan_kernels_build_where_a_compiler_is():
         warnings.simplefilter("ignore", compiled.CompiledKernelWarning)
         built = parallel.load() is not None
     assert built, f"the compiled parallel scans did not build: {parallel._state['error']}"
+
+
+def test_a_dead_builds_lock_is_removed_a_live_ones_kept(tmp_path):
+    """A build killed part-way leaves cpp_extension's lock, on which every later process waited
+    for ever (found when a timed-out test run left one): a lock whose folder has not changed for
+    ``stale`` seconds goes, with a warning naming it; a fresh one stays."""
+    folder = tmp_path / "deeprnn_scan_x"
+    folder.mkdir()
+    (folder / "lock").touch()
+    (folder / "scan_forward.o").write_bytes(b"\0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not compiled.clear_stale_lock(folder, stale=600)  # a build writing now
+    assert (folder / "lock").exists()
+    old = os.path.getmtime(folder / "lock") - 3600
+    for f in folder.iterdir():
+        os.utime(f, (old, old))
+    with pytest.warns(compiled.CompiledKernelWarning, match="stale build lock .*lock"):
+        assert compiled.clear_stale_lock(folder, stale=600)
+    assert not (folder / "lock").exists()
+    assert not compiled.clear_stale_lock(tmp_path / "never_built")  # no folder yet

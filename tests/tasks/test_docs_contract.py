@@ -922,8 +922,8 @@ def _(s: Ctx):
     s.data = {"path": str(path), "documents": "line", "val_fraction": 0.2,
               "test_fraction": 0.15, "add_bos": True, "add_eos": True, "lower": True,
               "batching": "documents", "max_length": 4}  # fmt: skip
-    s.model = {"input": {"embedding_dim": 12}, "rnn": {"hidden_size": 12}, "tie_weights": True,
-               "output_dropout": 0.1}  # fmt: skip
+    s.model = {"input": {"embedding_dim": 12}, "rnn": {"hidden_size": 12, "weight_dropout": 0.3},
+               "tie_weights": True, "output_dropout": 0.1}  # AWD-LSTM's pieces  # fmt: skip
     s.optim = {"lr": 0.01, "scheduler": {"name": "onecycle"}}
     s.lines("an", "b", extra=("--max-new-tokens", "3", "--seed", "0"))
 
@@ -940,6 +940,8 @@ def _(s: Ctx):
         emb = next(v for k, v in state.items() if k.endswith("embedding.weight"))
         out = next(v for k, v in state.items() if "embedding" not in k and v.shape == emb.shape)
         assert out.data_ptr() == emb.data_ptr() or bool((out == emb).all())  # tied
+        rnn = next(m for m in r.model.modules() if type(m).__name__ == "DeepRNN")
+        assert rnn.weight_dropout == 0.3  # DropConnect on W_hh in training
 
 
 @scenario("lm", "files")
@@ -1674,6 +1676,7 @@ SHARED_KEYS = {  # the tables of docs/tasks/index.md: section -> key -> scenario
         "highway": "classify/csv-path-test-path",
         "norm": "classify/csv-path-test-path",
         "dim_feedforward": "classify/csv-carve",
+        "weight_dropout": "lm/path-lines",
         "layer_norm": "classify/csv-files",
         "activation": "classify/synthetic",
         "impl": "classify/csv-files",

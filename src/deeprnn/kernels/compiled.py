@@ -118,13 +118,48 @@ def build_extension(stem: str, sources) -> object:
 
     if compiler() is None:
         raise RuntimeError("no C++ compiler (c++ / $CXX) on PATH")
+    name = f"{stem}_{_cpu_tag()}"
+    clear_stale_lock(Path(cpp_extension._get_build_directory(name, verbose=False)))
     return cpp_extension.load(
-        name=f"{stem}_{_cpu_tag()}",
+        name=name,
         sources=[str(CSRC / s) for s in sources],
         extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"],
         extra_include_paths=[str(CSRC)],
         verbose=os.environ.get("DEEPRNN_COMPILED_VERBOSE") == "1",
     )
+
+
+#: a build folder whose lock and files are all older than this is not being built in
+STALE_LOCK_SECONDS = 600.0
+
+
+def clear_stale_lock(folder: Path, stale: float = STALE_LOCK_SECONDS) -> bool:
+    """Remove ``folder/lock`` when nothing in ``folder`` changed for ``stale`` seconds.
+
+    cpp_extension's lock is a bare file: a build killed part-way (Ctrl-C, a timeout) leaves it,
+    and every later process waits on it for ever without a word. A live build writes its object
+    files and ``.ninja_log`` within minutes, so a lock older than every file and than ``stale``
+    is a dead build's: it is removed with a warning naming it. Returns whether it was."""
+    import time
+
+    lock = folder / "lock"
+    try:
+        newest = max(f.stat().st_mtime for f in folder.iterdir())
+    except (OSError, ValueError):  # no folder (the first build) or an empty one
+        return False
+    if not lock.exists() or time.time() - newest < stale:
+        return False
+    try:
+        lock.unlink()
+    except OSError:
+        return False
+    warnings.warn(
+        f"removed a stale build lock {lock} (nothing in its folder changed for "
+        f"{(time.time() - newest) / 60:.0f} minutes: a build was interrupted); building again",
+        CompiledKernelWarning,
+        stacklevel=2,
+    )
+    return True
 
 
 def _build():

@@ -356,3 +356,20 @@ def apply_constraints(model: nn.Module) -> None:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     for layer in _sequence_layers(model):
         layer.apply_constraints()
+
+
+# -- weight drop -------------------------------------------------------------------------------
+def drop_recurrent_weights(model: nn.Module, p: float) -> dict[str, Tensor]:
+    r"""DropConnect on every recurrent matrix of ``model`` (AWD-LSTM's weight drop, Merity et al.
+    2018): ``{name: W_hh * m / (1 - p)}`` for every parameter named ``weight_hh``, each
+    :math:`m \sim \mathrm{Bernoulli}(1 - p)` elementwise, drawn in ``named_parameters`` order.
+
+    Run ``model`` with them by :func:`torch.func.functional_call` (``DeepRNN(weight_dropout=p)``
+    does, once per forward): every step and every row of that call sees the same dropped
+    matrix, the gradient reaches :math:`W_{hh}` through the mask, and every kernel (torch's op,
+    the fused and compiled loops) runs unchanged on the dropped weights."""
+    return {
+        name: nn.functional.dropout(w, p, training=True)
+        for name, w in model.named_parameters()
+        if name.rsplit(".", 1)[-1] == "weight_hh"
+    }

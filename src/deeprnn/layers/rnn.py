@@ -32,6 +32,8 @@ _ARGS_DOC = """
         go_backwards: scan from the end (outputs stay aligned with the input).
         stateful: carry the final states into the next call (``reset_states()`` clears them).
         recurrent_dropout: variational dropout on the recurrent input, one mask per sequence.
+        weight_dropout: DropConnect on the recurrent matrices :math:`W_{hh}` (AWD-LSTM's weight
+            drop): one mask per call, the same at every step, training only.
         zoneout: zoneout probability on the state.
         residual: add each layer's input to its output (sizes permitting).
         highway: gate each layer's output against its input (a highway connection).
@@ -101,6 +103,7 @@ class _Uniform(DeepRNN):
         go_backwards: bool = False,
         stateful: bool = False,
         recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
         highway: bool = False,
@@ -153,6 +156,7 @@ class _Uniform(DeepRNN):
             go_backwards=go_backwards,
             stateful=stateful,
             recurrent_dropout=recurrent_dropout,
+            weight_dropout=weight_dropout,
             zoneout=zoneout,
             residual=residual,
             highway=highway,
@@ -232,6 +236,7 @@ class LSTM(_Uniform):
         go_backwards: bool = False,
         stateful: bool = False,
         recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
         highway: bool = False,
@@ -292,6 +297,7 @@ class GRU(_Uniform):
         go_backwards: bool = False,
         stateful: bool = False,
         recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
         highway: bool = False,
@@ -351,6 +357,7 @@ class SimpleRNN(_Uniform):
         go_backwards: bool = False,
         stateful: bool = False,
         recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
         highway: bool = False,
@@ -404,6 +411,7 @@ class MinimalGRU(_Uniform):
         go_backwards: bool = False,
         stateful: bool = False,
         recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
         highway: bool = False,

@@ -23,7 +23,7 @@ from deeprnn.layers._sequence import SequenceLayer, last_step_index
 from deeprnn.layers.bidirectional import Bidirectional, check_merge_mode
 from deeprnn.layers.norm import MaskedBatchNorm1d
 from deeprnn.layers.recurrent import IMPLS, KERAS_OPTIONS, MASKED_OUTPUTS, Recurrent
-from deeprnn.layers.regularizers import Constraint, Regularizer
+from deeprnn.layers.regularizers import Constraint, Regularizer, drop_recurrent_weights
 
 #: Keras options set once for the whole stack (input / output dropout are per layer)
 STACK_OPTIONS = tuple(k for k in KERAS_OPTIONS if k not in ("input_dropout", "output_dropout"))
@@ -132,6 +132,10 @@ class DeepRNN(SequenceLayer):
         dropout: between layers (not after the last), as in torch: a one-layer stack drops
             nothing. For Keras' ``dropout`` (on each layer's inputs) use ``input_dropout``.
         recurrent_dropout: variational dropout on the recurrent input, see :class:`Recurrent`.
+        weight_dropout: DropConnect on every recurrent matrix :math:`W_{hh}` (AWD-LSTM's weight
+            drop, Merity et al. 2018): one mask per call, the same at every step and for every
+            row, training only (:func:`~deeprnn.layers.regularizers.drop_recurrent_weights`).
+            Not for the linear recurrences, which have no :math:`W_{hh}`.
         zoneout: zoneout probability on the state, see :class:`Recurrent`.
         residual: add each layer's input to its output around layers 2..L.
         dim_feedforward: a position-wise feed-forward block after every layer, with its own
@@ -199,6 +203,7 @@ class DeepRNN(SequenceLayer):
         bias: bool = True,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         zoneout: float = 0.0,
         residual: bool = False,
         highway: bool = False,
@@ -269,6 +274,7 @@ class DeepRNN(SequenceLayer):
             for i, s in enumerate(layers)
         ]
         self.dropout = check_probability("dropout", dropout)
+        self.weight_dropout = check_probability("weight_dropout", weight_dropout)
         self.residual = check_bool("residual", residual)
         self.highway = check_bool("highway", highway)
         if residual and highway:
@@ -287,6 +293,13 @@ class DeepRNN(SequenceLayer):
             check_positive_int("checkpoint_steps", checkpoint_steps)
         self.checkpoint_steps = checkpoint_steps
         self._build()
+        linear = [type(c).__name__ for c in self._cells() if getattr(c, "scan_kind", "")]
+        if self.weight_dropout and linear:
+            raise ValueError(
+                f"weight_dropout must be 0 with {linear[0]} (a linear recurrence has no "
+                f"recurrent matrix to drop), got {weight_dropout}; use dropout or input_dropout"
+            )
+        self._dropping = False  # inside forward's functional_call with dropped weights
 
     # -- construction ------------------------------------------------------------------------
     @staticmethod
@@ -414,6 +427,17 @@ class DeepRNN(SequenceLayer):
         return len(self.blocks)
 
     # -- forward -------------------------------------------------------------------------------
+    def forward(self, x: Tensor, lengths=None, mask=None, initial_state=None):
+        if not (self.weight_dropout and self.training) or self._dropping:
+            return super().forward(x, lengths, mask, initial_state)
+        dropped = drop_recurrent_weights(self, self.weight_dropout)  # one mask for the call
+        self._dropping = True
+        try:
+            kwargs = {"lengths": lengths, "mask": mask, "initial_state": initial_state}
+            return torch.func.functional_call(self, dropped, (x,), kwargs, strict=False)
+        finally:
+            self._dropping = False
+
     def _run(self, x: Tensor, mask: Tensor | None, states: list):
         finals: list = []
         last = len(self.blocks) - 1
@@ -463,6 +487,7 @@ class DeepRNN(SequenceLayer):
             "input_size": self.input_size,
             "layers": [asdict(s) for s in self.specs],
             "dropout": self.dropout,
+            "weight_dropout": self.weight_dropout,
             "residual": self.residual,
             "highway": self.highway,
             "norm": self.norm,
@@ -479,7 +504,7 @@ class DeepRNN(SequenceLayer):
     def extra_repr(self) -> str:
         opts = {
             k: getattr(self, k)
-            for k in ("dropout", "residual", "highway", "norm", "dim_feedforward")
+            for k in ("dropout", "weight_dropout", "residual", "highway", "norm", "dim_feedforward")
             if getattr(self, k)
         }
         return ", ".join(f"{k}={v!r}" for k, v in opts.items())

@@ -28,6 +28,7 @@ class RNNConfig:
     layers: list[dict] | None = None
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
+    weight_dropout: float = 0.0
     zoneout: float = 0.0
     residual: bool = False
     highway: bool = False
@@ -49,6 +50,7 @@ def build_rnn(input_size: int, cfg: RNNConfig, **kwargs) -> DeepRNN:
         bidirectional=cfg.bidirectional,
         dropout=cfg.dropout,
         recurrent_dropout=cfg.recurrent_dropout,
+        weight_dropout=cfg.weight_dropout,
         zoneout=cfg.zoneout,
         residual=cfg.residual,
         highway=cfg.highway,

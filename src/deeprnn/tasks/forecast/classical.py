@@ -127,10 +127,11 @@ def window_forecasts(dm) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def val_scores(dm) -> dict[str, float]:
-    """The scaled MSE of each classical forecast on the validation windows (observed steps)."""
-    forecasts = window_forecasts(dm)["val"]
-    windows = dm.splits["val"]
+def val_scores(dm, split: str = "val") -> dict[str, float]:
+    """The scaled MSE of each classical forecast on the validation windows (observed steps), or
+    on those of ``split``."""
+    forecasts = window_forecasts(dm)[split]
+    windows = dm.splits[split]
     _, y = windows.targets(np.arange(len(windows)))  # (N, H, K) with NaN at masked gaps
     y = y[..., 0].double().numpy()
     observed = np.isfinite(y)
