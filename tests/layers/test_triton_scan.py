@@ -55,8 +55,8 @@ def test_import_and_availability():
     cpu = torch.zeros(1)
     assert triton_scan.available(cpu) == INTERPRETED  # compiled: CUDA only
     assert not triton_scan.available(cpu.to(torch.int64))
-    reason = triton_scan.unsupported_reason(deeprnn.MinGRUCell(2, 3), cpu)
-    assert (reason is None) if INTERPRETED else "cpu tensors (the Triton scans run on CUDA)" == reason
+    want = None if INTERPRETED else "cpu tensors (the Triton scans run on CUDA)"
+    assert triton_scan.unsupported_reason(deeprnn.MinGRUCell(2, 3), cpu) == want
     if not INTERPRETED:  # CPU dispatch is as before: compiled scan, else the torch scan
         with compiled.disabled():
             choice = explain(deeprnn.MinGRU(2, 3), torch.randn(2, 4, 2))["blocks.0"]
