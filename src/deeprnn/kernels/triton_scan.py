@@ -22,16 +22,18 @@ to the first with the carried gradient :math:`\bar h` in registers; the LRU's pe
 so the result is deterministic).
 
 Scheme: one program per (row block, unit block) tile, a sequential loop over the T steps
-inside it, vector loads over the units. The recurrence is diagonal, so each (n, h) is an
-independent chain over time: the loop does one multiply-add per element and step and reads
-every input once (memory bound, like the copy it nearly is), whereas the associative scan
+inside it, vector loads over the units (one element per thread). The recurrence is diagonal,
+so each (n, h) is an independent chain over time: the loop does one multiply-add per element
+and step and reads every input once, whereas the associative scan
 (:func:`deeprnn.kernels.parallel.linear_scan`) moves the whole (N, T, H) tensor
-:math:`\log_2 T` times. The loop's parallelism is N·H, which fills the GPU for the batches and
-widths these layers train with (N·H = 4096 at N = 16, H = 256 is one thread per element on a
-few dozen SMs; more rows or units fill it); for small N·H and very long T a chunked scan
-(chunks of T scanned in parallel, their carries joined, then a second pass) would add
-parallelism — not done, ``impl="parallel"`` runs the associative scan in torch instead. The
-tile sizes (:data:`BLOCK_H_MAX`, :data:`BLOCK_ELEMS`) are first guesses, not tuned on a GPU.
+:math:`\log_2 T` times. The loop's parallelism is N·H threads. When that fills the GPU (tens
+of thousands of threads and more) the loop runs at memory bandwidth; below that, as at N = 16,
+H = 256 (4,096 threads, a warp or so per SM on an H100), each step costs about one memory
+round trip (of the order of a microsecond), still far below a cuDNN LSTM step, but not the
+bandwidth bound. A chunked scan (chunks of T scanned in parallel with ``tl.associative_scan``,
+their carries joined) would add parallelism there — not built; ``impl="parallel"`` runs the
+associative scan in torch. The tile sizes (:data:`BLOCK_H_MAX`, :data:`BLOCK_ELEMS`) are first
+guesses: nothing here has been run or timed on a GPU.
 
 float32 and float64, like the compiled CPU kernels (float16 / bfloat16 and autocast take the
 torch scan: :func:`unsupported_reason`). Without triton the module still imports
@@ -287,9 +289,10 @@ def _launch(kernel, args, N: int, T: int, H: int, **flags) -> None:
     block_h = min(triton.next_power_of_2(H), BLOCK_H_MAX)
     block_n = min(triton.next_power_of_2(N), max(1, BLOCK_ELEMS // block_h))
     grid = (triton.cdiv(N, block_n), triton.cdiv(H, block_h))
+    warps = max(1, min(4, block_n * block_h // 32))  # one element per thread
     other_gpu = like.is_cuda and like.device.index != torch.cuda.current_device()
     with torch.cuda.device(like.device) if other_gpu else contextlib.nullcontext():
-        kernel[grid](*args, N, T, H, BLOCK_N=block_n, BLOCK_H=block_h, **flags)
+        kernel[grid](*args, N, T, H, BLOCK_N=block_n, BLOCK_H=block_h, num_warps=warps, **flags)
 
 
 def min_scan_forward(kind: str, xp: Tensor, h0: Tensor, mask: Tensor | None, reverse: bool,
