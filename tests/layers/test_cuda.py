@@ -16,6 +16,10 @@ CONFIGS = {
         5, 8, 2, recurrent_dropout=0.2, zoneout=0.1, **o
     ),
     "ln_gru": lambda **o: deeprnn.GRU(5, 8, layer_norm=True, **o),
+    # the linear recurrences: the Triton scans on CUDA
+    "mingru_2": lambda **o: deeprnn.MinGRU(5, 8, 2, **o),
+    "minlstm_backwards": lambda **o: deeprnn.MinLSTM(5, 8, go_backwards=True, **o),
+    "lru_bi": lambda **o: deeprnn.LRU(5, 8, bidirectional=True, r_min=0.5, **o),
 }
 
 

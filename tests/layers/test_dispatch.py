@@ -18,6 +18,10 @@ POST = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]).bool()
 HOLES = torch.tensor([[1, 0, 1, 0, 1], [0, 1, 1, 0, 0]]).bool()
 SCAN = "scan"  # the scan loop of the build: "compiled" on CPU when built, else "python"
 TRITON = "triton" if triton_pointwise.HAS_TRITON else "python"  # LSTM / GRU scans on CUDA
+#: minGRU / minLSTM / LRU on CUDA: the Triton scan, else the torch scan (its impl is "parallel")
+SCAN_CUDA = (
+    ("fused", "triton_scan") if triton_pointwise.HAS_TRITON else ("parallel", "parallel_scan")
+)
 
 
 @dataclass
@@ -109,6 +113,8 @@ CASES = [
             "cuda_past_cudnn_steps", lambda: deeprnn.GRU(3, 4), "fused", TRITON, steps=70_000
         )
     ),
+    _cuda(DispatchCase("cuda_mingru", lambda: deeprnn.MinGRU(3, 4), *SCAN_CUDA)),
+    _cuda(DispatchCase("cuda_lru", lambda: deeprnn.LRU(3, 4), *SCAN_CUDA, mask=HOLES)),
 ]
 
 

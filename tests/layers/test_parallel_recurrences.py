@@ -185,3 +185,16 @@ def test_no_recurrent_matrix_and_parameter_counts():
     assert sum(p.numel() for p in deeprnn.MinLSTMCell(32, 32).parameters()) == 3 * 32 * 33
     lru = deeprnn.LRUCell(32, 32)  # B, D (3H x I), bias, C (H x 2H), nu, theta, gamma
     assert sum(p.numel() for p in lru.parameters()) == 3 * 32 * 33 + 32 * 64 + 3 * 32
+
+
+@pytest.mark.parametrize("name", ["mingru", "lru"])
+def test_cpu_autocast_takes_the_torch_scan(name):
+    """Under autocast the projections come in bfloat16: the compiled scan (float32 / float64
+    throughout) steps aside for the torch scan instead of raising."""
+    layer = LAYERS[name]()
+    x = torch.randn(2, 9, 3)
+    with torch.autocast("cpu"):
+        choice = explain(layer, x)["blocks.0"]
+        out, _ = layer(x)
+    assert choice.kernel == "parallel_scan" and "under autocast" in choice.reason
+    torch.testing.assert_close(out.float(), layer(x)[0], rtol=0.05, atol=0.05)

@@ -10,8 +10,9 @@
   kinds on CPU (built just in time on first use, cached on disk; without a compiler one
   warning and the Python loop).
 * :mod:`deeprnn.kernels.parallel` — the linear recurrences (minGRU, minLSTM, LRU): their scan
-  :math:`h_t = a_t h_{t-1} + b_t` compiled on CPU (gates fused, hand-written backward) or as
-  the associative scan in torch (``impl="parallel"``).
+  :math:`h_t = a_t h_{t-1} + b_t` compiled on CPU (gates fused, hand-written backward), the
+  same in Triton on CUDA (:mod:`deeprnn.kernels.triton_scan`), or as the associative scan in
+  torch (``impl="parallel"``).
 
 ``Recurrent(impl="auto")`` picks one; ``impl="loop"`` is the readable reference loop that the
 tests hold every kernel to.

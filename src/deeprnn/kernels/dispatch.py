@@ -50,6 +50,7 @@ KERNELS = {
     "fused_op": "the custom op deeprnn::fused_scan, its loop picked at run time",
     "loop": "the readable loop over cell.step",
     "compiled_scan": "the compiled C++ linear scan, gates fused, hand-written backward",
+    "triton_scan": "the Triton linear scan on CUDA, gates fused, hand-written backward",
     "parallel_scan": "the associative linear scan in torch, log2(T) parallel rounds",
 }
 
@@ -170,9 +171,10 @@ def choose(layer, x: Tensor, mask: Tensor | None = None, state=None) -> Choice:
 
 
 def _choose_linear(layer, x: Tensor, mask: Tensor | None) -> Choice:
-    """minGRU / minLSTM / LRU: the compiled scan, else the parallel scan in torch; the loop for
-    what the scans do not draw (zoneout, a gradient probe, carried outputs under a mask)."""
-    from deeprnn.kernels import parallel
+    """minGRU / minLSTM / LRU: the compiled scan (CPU), else the Triton scan (CUDA), else the
+    parallel scan in torch; the loop for what the scans do not draw (zoneout, a gradient probe,
+    carried outputs under a mask)."""
+    from deeprnn.kernels import parallel, triton_scan
 
     name = type(layer.cell).__name__
     if layer.impl == "torch":
@@ -190,7 +192,13 @@ def _choose_linear(layer, x: Tensor, mask: Tensor | None) -> Choice:
     compiled_why = parallel.unsupported_reason(layer.cell, x)
     if compiled_why is None:
         return Choice("fused", "compiled_scan", f"{why}; compiled scan on CPU")
-    return Choice("parallel", "parallel_scan", f"{why}; no compiled scan: {compiled_why}")
+    triton_why = triton_scan.unsupported_reason(layer.cell, x)
+    if triton_why is None:
+        where = "the interpreter" if triton_scan.INTERPRET else "CUDA"
+        return Choice("fused", "triton_scan", f"{why}; Triton scan on {where}")
+    if x.device.type == "cpu":  # the compiled scan is the CPU's; say why it did not run
+        return Choice("parallel", "parallel_scan", f"{why}; no compiled scan: {compiled_why}")
+    return Choice("parallel", "parallel_scan", f"{why}; no Triton scan: {triton_why}")
 
 
 def _what(layer) -> str:

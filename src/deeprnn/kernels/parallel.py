@@ -3,7 +3,7 @@ r"""The scans of the linear-recurrence cells (minGRU, minLSTM, LRU), behind one 
 Every step of these cells is :math:`h_t = a_t \odot h_{t-1} + b_t` with :math:`a_t, b_t`
 functions of :math:`x_t` only (:meth:`deeprnn.cells.ParallelCell.coefficients`); a masked step
 is :math:`a_t = 1, b_t = 0`, so it keeps the state. :func:`parallel_scan` runs a
-:class:`~deeprnn.layers.Recurrent` of such a cell with one of two kernels
+:class:`~deeprnn.layers.Recurrent` of such a cell with one of three kernels
 (:func:`deeprnn.kernels.dispatch.choose` picks):
 
 * ``"parallel_scan"`` — :func:`linear_scan`, the associative scan in torch: :math:`\lceil\log_2
@@ -18,6 +18,9 @@ is :math:`a_t = 1, b_t = 0`, so it keeps the state. :func:`parallel_scan` runs a
   gradients below; each thread scans a block of rows over the whole sequence (the units are
   independent over time). Built just in time like :mod:`deeprnn.kernels.compiled`
   (``DEEPRNN_COMPILED=0`` turns it off; a failed build warns once and the parallel scan runs).
+* ``"triton_scan"`` — the same fused passes as Triton kernels on CUDA
+  (:mod:`deeprnn.kernels.triton_scan`, same entry points, run by the same autograd Functions
+  below): one program per (row block, unit block) loops over time.
 
 Backward of one step, given :math:`\bar h_t` (the output's gradient plus what flows back from
 :math:`t+1`): minGRU :math:`\bar k = \bar h_t (\tilde h_t - h_{t-1}) z(1-z)`, :math:`\bar c =
@@ -36,6 +39,7 @@ import threading
 import torch
 from torch import Tensor
 
+from deeprnn._validation import autocast_enabled
 from deeprnn.kernels import compiled
 
 KINDS = frozenset({"mingru", "minlstm", "lru"})
@@ -95,6 +99,8 @@ def unsupported_reason(cell, x: Tensor) -> str | None:
         return f"{x.device.type} tensors (the compiled scans are CPU only)"
     if x.dtype not in compiled.DTYPES or any(p.dtype != x.dtype for p in cell.parameters()):
         return f"dtype {x.dtype} (the compiled scans take float32 / float64 throughout)"
+    if autocast_enabled("cpu"):
+        return "under autocast (the compiled scans take float32 / float64 throughout)"
     if compiled.tracing():
         return "traced (torch.compile / export see the parallel scan)"
     if load() is None:
@@ -102,60 +108,98 @@ def unsupported_reason(cell, x: Tensor) -> str | None:
     return None
 
 
-#: how many scans went through the compiled kernels (tests read it)
+#: how many scans went through the compiled kernels (tests read it; the Triton kernels count
+#: theirs in :data:`deeprnn.kernels.triton_scan.calls`)
 calls = {"forward": 0, "backward": 0}
+
+
+class _CompiledOps:
+    """The compiled extension's four entry points, counted in :data:`calls`."""
+
+    @staticmethod
+    def min_scan_forward(*args):
+        calls["forward"] += 1
+        return load().min_scan_forward(*args)
+
+    @staticmethod
+    def min_scan_backward(*args):
+        calls["backward"] += 1
+        return load().min_scan_backward(*args)
+
+    @staticmethod
+    def lru_scan_forward(*args):
+        calls["forward"] += 1
+        return load().lru_scan_forward(*args)
+
+    @staticmethod
+    def lru_scan_backward(*args):
+        calls["backward"] += 1
+        return load().lru_scan_backward(*args)
+
+
+def _ops(kernel: str):
+    """The four scan entry points of ``kernel`` (``"compiled_scan"`` or ``"triton_scan"``),
+    with the signatures of ``csrc/parallel_scan.cpp``."""
+    if kernel == "triton_scan":
+        from deeprnn.kernels import triton_scan
+
+        return triton_scan
+    return _CompiledOps
 
 
 class _MinScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, h0, mask, kind, reverse, use_g):
-        hs = load().min_scan_forward(kind, xp, h0, mask, reverse, use_g)
-        calls["forward"] += 1
+    def forward(ctx, xp, h0, mask, kind, reverse, use_g, ops):
+        hs = ops.min_scan_forward(kind, xp, h0, mask, reverse, use_g)
         ctx.save_for_backward(xp, hs, h0, mask)
         ctx.flags = (kind, reverse, use_g)
+        ctx.ops = ops
         return hs
 
     @staticmethod
     def backward(ctx, d_hs):
         xp, hs, h0, mask = ctx.saved_tensors
-        calls["backward"] += 1
-        d_xp, d_h0 = load().min_scan_backward(ctx.flags[0], d_hs, xp, hs, h0, mask, *ctx.flags[1:])
-        return d_xp, d_h0, None, None, None, None
+        kind, reverse, use_g = ctx.flags
+        d_hs = d_hs.contiguous()
+        d_xp, d_h0 = ctx.ops.min_scan_backward(kind, d_hs, xp, hs, h0, mask, reverse, use_g)
+        return d_xp, d_h0, None, None, None, None, None
 
 
 class _LRUScan(torch.autograd.Function):
     """The LRU's scan and its readout ``y = hs W_out^T + D x`` in one Function: ``(y, hs)``."""
 
     @staticmethod
-    def forward(ctx, xp, h0, lam_re, lam_im, gamma, w_out, mask, reverse):
-        hs = load().lru_scan_forward(xp, h0, mask, lam_re, lam_im, gamma, reverse)  # (N, T, 2H)
-        calls["forward"] += 1
+    def forward(ctx, xp, h0, lam_re, lam_im, gamma, w_out, mask, reverse, ops):
+        hs = ops.lru_scan_forward(xp, h0, mask, lam_re, lam_im, gamma, reverse)  # (N, T, 2H)
         y = torch.matmul(hs, w_out.t()).add_(xp[..., 2 * w_out.shape[0] :])  # (N, T, H)
         ctx.save_for_backward(xp, hs, h0, lam_re, lam_im, gamma, w_out, mask)
         ctx.reverse = reverse
+        ctx.ops = ops
         return y, hs
 
     @staticmethod
     def backward(ctx, d_y, d_hs):
         xp, hs, h0, lr, li, gamma, w_out, mask = ctx.saved_tensors
-        calls["backward"] += 1
         d_y = d_y.contiguous()
         d_s = torch.matmul(d_y, w_out).add_(d_hs)  # (N, T, 2H)
         d_w = d_y.flatten(0, 1).t().mm(hs.flatten(0, 1))  # (H, 2H)
-        grads = load().lru_scan_backward(d_s, d_y, xp, hs, h0, mask, lr, li, gamma, ctx.reverse)
-        return (*grads, d_w, None, None)
+        grads = ctx.ops.lru_scan_backward(d_s, d_y, xp, hs, h0, mask, lr, li, gamma, ctx.reverse)
+        return (*grads, d_w, None, None, None)
 
 
-def _compiled_states(cell, xp: Tensor, mask: Tensor | None, h0: Tensor, reverse: bool):
-    """``(hs, out)``: the compiled scan's states, and the LRU's outputs (None: the states)."""
+def _fused_states(cell, xp: Tensor, mask: Tensor | None, h0: Tensor, reverse: bool, kernel: str):
+    """``(hs, out)``: the states of the fused scan ``kernel`` (``"compiled_scan"`` on CPU,
+    ``"triton_scan"`` on CUDA), and the LRU's outputs (None: the states)."""
+    ops = _ops(kernel)
     xp, h0 = xp.contiguous(), h0.contiguous()
     mask = None if mask is None else mask.contiguous()
     if cell.scan_kind == "lru":
         lr, li = cell.lam()
         gamma = torch.exp(cell.gamma_log)
-        y, hs = _LRUScan.apply(xp, h0, lr, li, gamma, cell.weight_out, mask, reverse)
+        y, hs = _LRUScan.apply(xp, h0, lr, li, gamma, cell.weight_out, mask, reverse, ops)
         return hs, y
-    return _MinScan.apply(xp, h0, mask, cell.scan_kind, reverse, cell.candidate == "g"), None
+    use_g = cell.candidate == "g"
+    return _MinScan.apply(xp, h0, mask, cell.scan_kind, reverse, use_g, ops), None
 
 
 # -- the layer's call --------------------------------------------------------------------------
@@ -167,8 +211,8 @@ def parallel_scan(layer, x: Tensor, mask: Tensor | None, state, kernel: str):
     xp = cell.project_input(x)  # (N, T, G*H): one GEMM for every step's gates
     lru = cell.scan_kind == "lru"
     h0 = torch.cat([state.re, state.im], dim=-1) if lru else state.h  # (N, S)
-    if kernel == "compiled_scan":
-        hs, out = _compiled_states(cell, xp, mask, h0, layer.go_backwards)  # (N, T, S)
+    if kernel in ("compiled_scan", "triton_scan"):
+        hs, out = _fused_states(cell, xp, mask, h0, layer.go_backwards, kernel)  # (N, T, S)
     else:
         hs, out = _torch_states(cell, xp, mask, h0, layer.go_backwards), None
     if out is None:

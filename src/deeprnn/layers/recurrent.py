@@ -352,7 +352,7 @@ class Recurrent(SequenceLayer):
 
             out, finals = torch_scan([self], x, mask, [state])
             return out, finals[0]
-        if choice.kernel in ("compiled_scan", "parallel_scan"):
+        if choice.kernel in ("compiled_scan", "triton_scan", "parallel_scan"):
             from deeprnn.kernels.parallel import parallel_scan
 
             return parallel_scan(self, x, mask, state, choice.kernel)
