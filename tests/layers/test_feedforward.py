@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import deeprnn
-from deeprnn.layers.stacked import FeedForward
+from deeprnn.layers.feedforward import FeedForward
 
 
 def test_block_is_residual_pre_norm_mlp():

@@ -21,6 +21,7 @@ from deeprnn.cells import ACTIVATIONS, CELLS
 from deeprnn.cells._base import INITS
 from deeprnn.layers._sequence import SequenceLayer, last_step_index
 from deeprnn.layers.bidirectional import Bidirectional, check_merge_mode
+from deeprnn.layers.feedforward import FeedForward
 from deeprnn.layers.norm import MaskedBatchNorm1d
 from deeprnn.layers.recurrent import IMPLS, KERAS_OPTIONS, MASKED_OUTPUTS, Recurrent
 from deeprnn.layers.regularizers import Constraint, Regularizer, drop_recurrent_weights
@@ -67,21 +68,6 @@ class LayerSpec:
         raise TypeError(
             f"layers[{index}] must be a LayerSpec, a dict or an int hidden size, got {type(spec).__name__}"
         )
-
-
-class FeedForward(nn.Module):
-    r"""The position-wise block between recurrent layers: :math:`y + W_2\,\mathrm{GELU}(W_1\,
-    \mathrm{LN}(y))`, ``y`` (..., F) -> (..., F), :math:`W_1` F -> ``dim_feedforward``. Every step
-    is mixed alone, so masks, streaming and states are those of the layers around it."""
-
-    def __init__(self, size: int, dim_feedforward: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(size)
-        self.linear1 = nn.Linear(size, dim_feedforward)
-        self.linear2 = nn.Linear(dim_feedforward, size)
-
-    def forward(self, y: Tensor) -> Tensor:
-        return y + self.linear2(nn.functional.gelu(self.linear1(self.norm(y))))
 
 
 def _gather_steps(out: Tensor, index: Tensor) -> Tensor:
