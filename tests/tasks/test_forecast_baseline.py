@@ -97,11 +97,15 @@ def test_the_choice_is_logged_recorded_and_kept(tmp_path, caplog):
         result = fit(run_config_from_dict(run))
     lines = [r.getMessage() for r in caplog.records if "model.baseline auto" in r.getMessage()]
     assert len(lines) == 1 and "\n" not in lines[0]
-    assert lines[0].startswith("model.baseline auto: naive, the best on the validation windows")
+    assert lines[0].startswith("model.baseline auto: naive, the best on the ")
+    assert "train + 55 validation windows (rolling origin" in lines[0]  # 300 steps: few windows
     assert "none " in lines[0] and "naive " in lines[0] and "snaive (m=24) " in lines[0]
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert metrics["baseline_chosen"] == "naive"
     assert set(metrics["baseline_val_mse_scaled"]) == {"mean", "naive", "snaive", "zero"}
+    assert metrics["baseline_chosen_on"].endswith("(rolling origin: the validation windows "
+                                                  "alone are fewer than 100)")  # fmt: skip
+    assert set(metrics["baseline_selection_mse_scaled"]) == {"mean", "naive", "snaive", "zero"}
     from deeprnn.export import load_exported
     from deeprnn.tasks import load_checkpoint
 
@@ -110,3 +114,29 @@ def test_the_choice_is_logged_recorded_and_kept(tmp_path, caplog):
     art = {**result.model.artifacts, "baseline_chosen": "seasonal"}
     with pytest.raises(ValueError, match=r"artifacts\['baseline_chosen'\] must be one of"):
         Forecast(result.model.config, artifacts=art)
+
+
+def test_few_validation_windows_choose_on_the_train_windows_too(tmp_path, caplog):
+    """A short series (a dozen validation windows): ``auto`` chooses on every train and
+    validation window (each baseline forecast from its window's own past), recorded beside the
+    validation-only scores; with 100 or more validation windows on those alone."""
+    from deeprnn.tasks.forecast.baselines import POOL_BELOW, selection_scores
+
+    short = prepared(write(tmp_path / "short.csv", seasonal(160)), val_fraction=0.15)
+    art = short.artifacts
+    n_train, n_val = len(short.splits["train"]), len(short.splits["val"])
+    assert n_val < POOL_BELOW and art["baseline_windows"] == {"train": n_train, "val": n_val}
+    train, val = art["baseline_train"], art["baseline_val"]
+    pooled = selection_scores(art)
+    for name in ("mean", "naive", "snaive"):  # each split weighted by its windows
+        expected = (n_train * train[name] + n_val * val[name]) / (n_train + n_val)
+        assert pooled[name] == pytest.approx(expected)
+    score = {"none": pooled["mean"], "naive": pooled["naive"], "snaive": pooled["snaive"]}
+    with caplog.at_level(logging.WARNING, logger="deeprnn.tasks.forecast"):
+        assert chosen(short) == min(score, key=score.get)
+    line = next(r.getMessage() for r in caplog.records if "model.baseline auto" in r.getMessage())
+    assert f"the best on the {n_train} train + {n_val} validation windows" in line
+    long = prepared(write(tmp_path / "long.csv", seasonal(1200)))
+    assert len(long.splits["val"]) >= POOL_BELOW
+    assert "baseline_train" not in long.artifacts
+    assert selection_scores(long.artifacts) == long.artifacts["baseline_val"]

@@ -78,6 +78,7 @@ from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks._data import EpochShuffle, TaskData, carve_source, split_indices
 from deeprnn.tasks.forecast import columnar, columns, reader
+from deeprnn.tasks.forecast.baselines import pool_train_windows
 from deeprnn.tasks.forecast.columns import MASK
 from deeprnn.tasks.forecast.predict import encode_history
 from deeprnn.tasks.forecast.splits import (
@@ -446,6 +447,7 @@ class ForecastData(TaskData):
         if "baseline_val" not in art:
             k, w, m = len(art["targets"]), art["input_window"], int(art.get("seasonality", 1))
             art["baseline_val"] = baseline_scores(self.splits["val"], w, k, m)
+            pool_train_windows(art, self.splits, lambda ws: baseline_scores(ws, w, k, m))
         return self
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:

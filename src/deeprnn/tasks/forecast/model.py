@@ -45,7 +45,12 @@ from deeprnn.models.ensemble import Ensemble, average_outputs, check_ensemble, m
 from deeprnn.tasks.base import TaskModule
 from deeprnn.tasks.forecast import classical
 from deeprnn.tasks.forecast import distributions as D
-from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
+from deeprnn.tasks.forecast.baselines import (
+    note_choice,
+    resolve_baseline,
+    selection_scores,
+    selection_text,
+)
 from deeprnn.tasks.forecast.columns import known_features, masked_targets
 from deeprnn.tasks.forecast.config import ForecastConfig
 from deeprnn.tasks.forecast.metrics import ForecastScorer
@@ -94,7 +99,7 @@ class Forecast(TaskModule):
         self.horizon = int(art["horizon"])
         cfg = self.config
         m = int(art.get("seasonality", 1))
-        scores, chosen = art.get("baseline_val"), art.get("baseline_chosen")
+        scores, chosen = selection_scores(art), art.get("baseline_chosen")
         self.baseline = resolve_baseline(cfg, m, int(art["input_window"]), scores, chosen)
         # set after training when the network did worse than that baseline on validation
         self.baseline_only = bool(art.get("baseline_only", False))
@@ -119,7 +124,7 @@ class Forecast(TaskModule):
         ):
             self.artifacts["baseline_chosen"] = self.baseline
             if cfg.mode == "direct" and cfg.likelihood != "negative_binomial":
-                note_choice(self.baseline, scores, revin, m)
+                note_choice(self.baseline, scores, revin, m, on=selection_text(art))
         if cfg.baseline == "snaive" and not 1 < m <= int(art["input_window"]):
             raise ValueError(
                 f"model.baseline='snaive' needs 1 < data.seasonality <= data.input_window, got "
@@ -355,14 +360,16 @@ class Forecast(TaskModule):
         if self.choose_later:
             self.choose_later = False
             why = classical.unavailable(dm) if dm.splits.get("val") else "no validation windows"
-            scores = art["baseline_val"]
             if why is None:
-                scores.update(classical.val_scores(dm))
+                art["baseline_val"].update(classical.val_scores(dm))
+                if art.get("baseline_train"):
+                    art["baseline_train"].update(classical.val_scores(dm, "train"))
+            scores = selection_scores(art)
             m, w = int(art.get("seasonality", 1)), int(art["input_window"])
             self.baseline = resolve_baseline(cfg, m, w, scores)
             art["baseline_chosen"] = self.baseline
             revin = cfg.revin if cfg.revin is not None else True
-            note_choice(self.baseline, scores, revin, m, why)
+            note_choice(self.baseline, scores, revin, m, why, on=selection_text(art))
         if self.baseline in classical.NAMES:
             classical.attach(dm, self.baseline)
 
@@ -428,6 +435,10 @@ class Forecast(TaskModule):
         if "baseline_chosen" in self.artifacts:
             out["baseline_chosen"] = self.artifacts["baseline_chosen"]
             out["baseline_val_mse_scaled"] = self.artifacts.get("baseline_val")
+            out["baseline_chosen_on"] = selection_text(self.artifacts)
+            if self.artifacts.get("baseline_train"):  # chosen on train + val windows
+                out["baseline_train_mse_scaled"] = self.artifacts["baseline_train"]
+                out["baseline_selection_mse_scaled"] = selection_scores(self.artifacts)
             out["baseline_only"] = bool(self.artifacts.get("baseline_only", False))
         return out
 
