@@ -53,7 +53,10 @@ Panels (issue 29): the series are kept as one scaled float32 block and every spl
 row indices into it (:mod:`deeprnn.tasks.forecast.windows`); a numeric panel with a fixed-step
 time column is read by columns from CSV or Parquet (:mod:`deeprnn.tasks.forecast.columnar`).
 ``windows_per_epoch`` draws that many training windows each epoch (``window_sampling``:
-``length``, every window as likely, or ``series``, each series as likely).
+``length``, every window as likely, or ``series``, each series as likely). ``series_scaler``
+(``mean``, DeepAR's, or ``standard``) scales each series' targets by statistics of its own train
+rows inside the model (:mod:`deeprnn.tasks.forecast.series`, artifacts ``series_ids`` and
+``series_scaler``).
 
 ``rows: N`` or ``rows: [start, stop]`` uses only those rows of the file (before the series are
 grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
@@ -80,6 +83,7 @@ from deeprnn.tasks._data import EpochShuffle, TaskData, carve_source, split_indi
 from deeprnn.tasks.forecast import columnar, columns, reader
 from deeprnn.tasks.forecast.columns import MASK
 from deeprnn.tasks.forecast.predict import encode_history
+from deeprnn.tasks.forecast.series import SCALERS, fit_series_scaler, series_codes
 from deeprnn.tasks.forecast.splits import (
     iso_date,
     row_range,
@@ -136,6 +140,7 @@ class ForecastDataConfig:
     static_covariates: list[str | int] = field(default_factory=list)
     windows_per_epoch: int | None = None
     window_sampling: Literal["length", "series"] = "length"
+    series_scaler: Literal["none", "mean", "standard"] = "none"
 
     @property
     def has_time(self) -> bool:
@@ -143,6 +148,12 @@ class ForecastDataConfig:
 
     def validate(self, where: str) -> None:
         check_choice(f"{where}.window_sampling", self.window_sampling, SAMPLING)
+        check_choice(f"{where}.series_scaler", self.series_scaler, SCALERS)
+        if self.series_scaler != "none" and self.source == "sines":
+            raise ValueError(
+                f"{where}.series_scaler={self.series_scaler!r} fits each series on its train "
+                f"rows: it needs a csv or reader source, got {self.source!r}"
+            )
         for name in (
             "input_window",
             "horizon",
@@ -342,6 +353,7 @@ class ForecastData(TaskData):
             _with_gaps(arr, observed[sid])[: bounds[sid][0]] for sid, arr in frames.items()
         ]
         self._fit_scaler(np.concatenate(train_rows))
+        self._fit_series(list(frames), train_rows)
         del train_rows
         self._set_panel(frames, observed, starts)
 
@@ -380,6 +392,7 @@ class ForecastData(TaskData):
         check_train(starts, {sid: b - a for sid, (a, b) in spans.items()}, cfg)
         train = [p.values[a : a + bounds[sid][0]] for sid, (a, _) in spans.items()]
         self._fit_scaler(np.concatenate(train))
+        self._fit_series(p.ids, train)
         del train
         step = 1 << 20
         for a in range(0, len(p.values), step):  # in place: no float64 copy of the panel
@@ -408,6 +421,12 @@ class ForecastData(TaskData):
         cfg, art = self.config, self.artifacts
         w, h = art["input_window"], art["horizon"]
         art.setdefault("covariates", list(cfg.covariates))
+        if cfg.series_scaler != "none":
+            raise ValueError(
+                f"data.series_scaler={cfg.series_scaler!r} fits each series on its train rows: "
+                f"the reader {cfg.reader} returned whole series per split; return a DataFrame "
+                "with data.series_column instead"
+            )
         if not any(len(a) >= w + h for a in parts["train"]):
             lengths = [len(a) for a in parts["train"]]
             raise ValueError(
@@ -450,13 +469,49 @@ class ForecastData(TaskData):
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
         """The artifact ``scaler`` (unless given), fitted on the train rows (NaN: a masked
-        target's gaps, left out of its statistics)."""
+        target's gaps, left out of its statistics); with ``series_scaler`` the targets' shift is
+        0."""
         art = self.artifacts
         if "scaler" not in art:
             cols = art["targets"] + art["covariates"]
             scaler = Scaler(self.config.scaler, columns=cols)
             art["scaler"] = scaler.fit(train_values, skip_nan=True).state_dict()
+            if self.config.series_scaler != "none":  # uncentred: a small series keeps float32
+                k = len(art["targets"])  # precision (differences, *_scaled, are the same)
+                art["scaler"]["shift"][:k] = [0.0] * k
         self.scaler = Scaler.from_state_dict(art["scaler"])
+
+    def _fit_series(self, ids: list[str], train: list[np.ndarray]) -> None:
+        """The artifacts ``series_ids`` (the series with training rows; when the data names
+        its series) and ``series_scaler`` (``data.series_scaler``), unless given; ``train``:
+        each series' unscaled train rows."""
+        cfg, art = self.config, self.artifacts
+        if cfg.series_column is None and cfg.series_scaler == "none":
+            return
+        kept = [(sid, t) for sid, t in zip(ids, train) if len(t)]
+        art.setdefault("series_ids", [sid for sid, _ in kept])
+        if cfg.series_scaler != "none" and "series_scaler" not in art:
+            rows = [t for _, t in kept]
+            art["series_scaler"] = fit_series_scaler(
+                cfg.series_scaler, art["series_ids"], rows, art["targets"]
+            )
+
+    def attach_series(self) -> None:
+        """Every split's windows carry their series' codes (for a model that reads the
+        series); a series the artifact ``series_ids`` lacks is a ValueError naming it."""
+        if "series_ids" not in self.artifacts:
+            raise ValueError(
+                "the model reads each window's series, and this data has no series ids: set "
+                "data.series_column (or data.series_scaler on a csv or reader source)"
+            )
+        for split, windows in self.splits.items():
+            if windows.codes is not None or not len(windows):
+                continue
+            used = np.unique(windows.series)
+            codes = np.full(len(windows.panel.ids), -1, dtype=np.int64)
+            ids = [windows.panel.ids[i] for i in used]
+            codes[used] = series_codes(self.artifacts, ids, f"the {split} split")
+            windows.codes = codes
 
     def collate(self, items):
         """A batch ``(x (B, W + H, F), y (B, H, K))`` (and ``base`` (B, H, K) when the windows

@@ -19,7 +19,10 @@ Options for long horizons: ``revin`` (reversible instance normalisation of the t
 each target series on its own, with the covariates beside it, as PatchTST and SegRNN do:
 K targets are K rows of the batch).
 
-Targets and covariates are scaled with statistics of the training part. Metrics, each beside
+Targets and covariates are scaled with statistics of the training part (and, with
+``data.series_scaler``, each series' targets by its own, and ``model.series_embedding`` embeds
+the series id: :mod:`deeprnn.tasks.forecast.series`; a batch then ends with the windows' series
+codes). Metrics, each beside
 the same metric of the ``naive`` (last value) and, with ``seasonality > 1``, the ``snaive``
 (last season) baselines on the same windows: ``mse_scaled`` / ``mae_scaled`` on the scaled
 (standardised) values, as long-horizon papers report them; MAE, RMSE, MSE and MASE (scaled by
@@ -50,6 +53,7 @@ from deeprnn.tasks.forecast.columns import known_features, masked_targets
 from deeprnn.tasks.forecast.config import ForecastConfig
 from deeprnn.tasks.forecast.metrics import ForecastScorer
 from deeprnn.tasks.forecast.predict import predict_rows
+from deeprnn.tasks.forecast.series import SeriesInputs, from_series, to_series, with_embedding
 
 
 def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -129,10 +133,12 @@ class Forecast(TaskModule):
         self.register_buffer("_known", torch.tensor(self.known, dtype=torch.long), False)
         self.legacy_future = "known_covariates" not in art  # saved before the key: AR reads all
         n_known = len(self.known)
+        self.scaler = Scaler.from_state_dict(art.get("scaler"))
+        self.series_inputs = self._series_inputs()
         self.levels = tuple(float(v) for v in cfg.quantiles)
         self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
-        size = 1 + len(art["covariates"]) if ci else self.n_features
+        size = (1 + len(art["covariates"]) if ci else self.n_features) + cfg.series_embedding
         self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if revin else None
         self.projection = None
         if cfg.input.projection:
@@ -175,10 +181,34 @@ class Forecast(TaskModule):
                 self.local_head = nn.Sequential(
                     nn.Linear(d + n_known, d), nn.ReLU(), nn.Linear(d, k_out)
                 )
-        self.scaler = Scaler.from_state_dict(art.get("scaler"))
         self.scorer = ForecastScorer(
             self.scaler, self.n_targets, self.horizon, m, probabilistic=cfg.likelihood != "none"
         )
+
+    def _series_inputs(self) -> SeriesInputs:
+        """The series' scaling (artifact ``series_scaler``) and id embedding
+        (``model.series_embedding``), checked against the artifacts."""
+        cfg, art = self.config, self.artifacts
+        scaling = art.get("series_scaler")
+        if (scaling or cfg.series_embedding) and not art.get("series_ids"):
+            raise ValueError(
+                f"model.series_embedding={cfg.series_embedding} needs the series ids of the "
+                "training data (artifact series_ids): set data.series_column"
+            )
+        if scaling and cfg.likelihood == "negative_binomial":
+            raise ValueError(
+                "model.likelihood='negative_binomial' models counts on their own scale: set "
+                f"data.series_scaler none (got {scaling['kind']!r})"
+            )
+        n = len(art.get("series_ids") or [])
+        return SeriesInputs(self.scaler, scaling, n, cfg.series_embedding)
+
+    def unpack(self, batch) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """``(x, y, base or None, series codes or None)`` of a batch of windows
+        (:class:`~deeprnn.tasks.forecast.windows.Windows`: the codes come last when set)."""
+        x, y, *rest = batch
+        series = rest.pop() if self.series_inputs.used else None
+        return x, y, (rest[0] if rest else None), series
 
     @property
     def metrics(self) -> nn.ModuleDict:
@@ -234,12 +264,25 @@ class Forecast(TaskModule):
         return future_covariates.index_select(-1, self._known.to(device))
 
     def forward(
-        self, history: Tensor, future_covariates: Tensor | None = None, base: Tensor | None = None
+        self,
+        history: Tensor,
+        future_covariates: Tensor | None = None,
+        base: Tensor | None = None,
+        series: Tensor | None = None,
     ) -> Tensor:
         """``base`` (N, H, K) scaled: each window's classical forecast, for a model whose
-        ``baseline`` is ``ets``, ``arima`` or ``ets_arima`` (its windows carry it)."""
+        ``baseline`` is ``ets``, ``arima`` or ``ets_arima`` (its windows carry it); ``series``
+        (N,) the windows' series codes, for a model that reads them
+        (:mod:`~deeprnn.tasks.forecast.series`)."""
+        ab = self.series_inputs.affine(series)  # into each series' units and back
+        history, base = to_series(history, ab, self.n_targets), to_series(base, ab, self.n_targets)
         if self.config.mode == "direct":
-            return self._direct(history, future=future_covariates, base=base)
+            pred = self._direct(history, future=future_covariates, base=base, series=series)
+        else:
+            pred = self._autoregressive(history, future_covariates)
+        return from_series(pred, ab)
+
+    def _autoregressive(self, history: Tensor, future_covariates: Tensor | None) -> Tensor:
         n, k = history.shape[0], self.n_targets
         targets, stats = self._normalise(history)
         out, states = self.rnn(self._features(self._channels(targets, history[..., k:])))
@@ -269,16 +312,16 @@ class Forecast(TaskModule):
 
     def _direct(
         self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None,
-        base: Tensor | None = None,
+        base: Tensor | None = None, series: Tensor | None = None,
     ) -> Tensor:  # fmt: skip
         """Direct decoding of (N, T, F) histories (post-padded to ``lengths``), with the
         covariates over the horizon ``future`` (N, H, C), -> (N, H, K); with a likelihood
         head, the point forecast (the median) of :meth:`distribution`."""
         if self.config.likelihood != "none":
-            dist = self.distribution(history, lengths, future)
+            dist = self._distribution(history, lengths, future, series)
             point = dist.point()
             return self._to_scaled(point) if dist.space == "original" else point
-        pred, targets, stats = self._direct_raw(history, lengths, future)
+        pred, targets, stats = self._direct_raw(history, lengths, future, series)
         if self.baseline_only:  # the baseline alone (baselines.guard)
             pred = torch.zeros_like(pred)
         if self.baseline != "none":  # corrected where the network works (RevIN'd)
@@ -286,12 +329,23 @@ class Forecast(TaskModule):
         return self._denormalise(pred, stats)
 
     def distribution(
-        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
+        self,
+        history: Tensor,
+        lengths: Tensor | None = None,
+        future: Tensor | None = None,
+        series: Tensor | None = None,
     ) -> D.Predictive:
         """The predictive distribution of the next ``horizon`` steps of (N, T, F) histories
-        (``future``: their covariates over the horizon, (N, H, C)): on the scaled values, or
-        the original ones for the negative binomial."""
-        pred, targets, stats = self._direct_raw(history, lengths, future)
+        (``future``: their covariates over the horizon, (N, H, C); ``series``: their series
+        codes): on the scaled values, or the original ones for the negative binomial."""
+        ab = self.series_inputs.affine(series)
+        k = self.n_targets
+        dist = self._distribution(to_series(history, ab, k), lengths, future, series)
+        return dist if ab is None else dist.map(lambda t: from_series(t, ab))
+
+    def _distribution(self, history, lengths=None, future=None, series=None) -> D.Predictive:
+        """:meth:`distribution` of histories in the series' units (with data.series_scaler)."""
+        pred, targets, stats = self._direct_raw(history, lengths, future, series)
         n, h, k = pred.shape[0], self.horizon, self.n_targets
         raw = pred.view(n, h, k, self.n_params)
         shift = self._baseline(targets, lengths) if self.baseline != "none" else None
@@ -317,14 +371,15 @@ class Forecast(TaskModule):
         """Original-scale targets (..., K) -> scaled."""
         return self.scaler.transform(values, self.n_targets)
 
-    def _direct_raw(self, history: Tensor, lengths: Tensor | None = None, future=None):
+    def _direct_raw(self, history: Tensor, lengths: Tensor | None = None, future=None, series=None):
         """The network's outputs (N, H, K P) on RevIN'd targets, the RevIN'd past targets
         (N, T, K) and the RevIN statistics."""
         n, k = history.shape[0], self.n_targets
         known = self._rows(self._future(future, n, history.device))  # (B, H, C_known) | None
         mask = None if lengths is None else lengths_to_mask(lengths, history.shape[1])
         targets, stats = self._normalise(history, mask)
-        x = self._features(self._channels(targets, history[..., k:]))  # (B, T, F')
+        cov = with_embedding(history[..., k:], self.series_inputs.embed(series))  # (N, T, C + E)
+        x = self._features(self._channels(targets, cov))  # (B, T, F')
         rows = self._rows(lengths)
         if self.segment is not None:
             pred = self.segment(x, rows, future=known)  # (B, H, K')
@@ -386,25 +441,34 @@ class Forecast(TaskModule):
             note_choice(self.baseline, scores, revin, m, why)
         if self.baseline in classical.NAMES:
             classical.attach(dm, self.baseline)
+        if self.series_inputs.used:
+            dm.attach_series()
 
     def step(self, batch, stage: str):
-        x, y, *base = batch  # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one
+        # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one; series (N,)
+        x, y, base, series = self.unpack(batch)
         history, future_cov = self._split(x)
+        ab = self.series_inputs.affine(series)  # the loss is in each series' units
         if self.config.mode == "autoregressive" and stage == "train":
+            x = to_series(x, ab, self.n_targets)
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
         y, observed = _observed(y)
         if self.config.likelihood != "none":
-            return self._prob_step(stage, history, y, future_cov, observed)
-        pred = self(history, future_cov, *base)
-        loss = D.masked_mean((pred - y) ** 2, observed)
+            return self._prob_step(stage, history, y, future_cov, observed, series)
+        pred = self(history, future_cov, base, series)
+        err = pred - y if ab is None else (pred - y) / ab[1]
+        loss = D.masked_mean(err**2, observed)
         if stage == "train":
             return loss, {}
         return loss, self.scorer.score(stage, history, pred, y, observed)
 
-    def _prob_step(self, stage: str, history: Tensor, y: Tensor, future=None, observed=None):
-        """The negative log-likelihood (pinball) loss of a likelihood head, and its metrics."""
-        dist = self.distribution(history, future=future)
+    def _prob_step(self, stage, history, y, future=None, observed=None, series=None):
+        """The negative log-likelihood (pinball) loss of a likelihood head (in each series'
+        units with data.series_scaler), and its metrics."""
+        k, ab = self.n_targets, self.series_inputs.affine(series)
+        dist = self._distribution(to_series(history, ab, k), future=future, series=series)
         truth = self.scaler.inverse(y, self.n_targets) if dist.space == "original" else y
+        truth = to_series(truth, ab, k)
         if dist.space == "original" and bool((truth < -0.5).any()):
             raise ValueError(
                 "model.likelihood='negative_binomial' needs non-negative counts as targets, "
@@ -413,6 +477,8 @@ class Forecast(TaskModule):
         loss = dist.loss(truth, observed)
         if stage == "train":
             return loss, {}
+        if ab is not None:
+            dist = dist.map(lambda t: from_series(t, ab))
         return loss, self.scorer.score_distribution(stage, history, dist, y, observed)
 
     def _teacher_forced(self, x: Tensor) -> Tensor:
@@ -477,6 +543,11 @@ class Forecast(TaskModule):
         """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
         row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
         only for a model that reads known covariates."""
+        if self.series_inputs.used:
+            raise ValueError(
+                "ONNX export does not cover a forecaster that reads the series "
+                "(data.series_scaler / model.series_embedding)"
+            )
         if self.config.mode != "direct" or self.baseline in classical.NAMES:
             raise ValueError(
                 "ONNX export covers model.mode='direct' forecasters without a classical "

@@ -21,6 +21,7 @@ from deeprnn.tasks.forecast.columns import (
     time_columns,
 )
 from deeprnn.tasks.forecast.distributions import check_levels
+from deeprnn.tasks.forecast.series import series_codes
 
 
 def predict_rows(model, records: list, quantiles=None, seed: int = 0) -> list[dict]:
@@ -52,15 +53,16 @@ def predict_rows(model, records: list, quantiles=None, seed: int = 0) -> list[di
     if model.baseline in classical.NAMES:  # refitted on each series' whole history
         bases = classical.predict_bases(model, records)
     for series_id, x, future_cov, times in encode_history(art, records):
-        base = [bases[series_id][None].to(model.device)] if bases else []
+        base = bases[series_id][None].to(model.device) if bases else None
+        code = None
+        if model.series_inputs.used:  # an id the model was not trained on is an error
+            code = torch.from_numpy(series_codes(art, [series_id], "--input")).to(model.device)
         with torch.no_grad():
             x_, fc = x[None].to(model.device), future_cov[None].to(model.device)
-            pred = model(x_, fc, *base)[0].cpu()
+            pred = model(x_, fc, base, code)[0].cpu()
             qs = None
             if quantiles is not None:
-                dist = model.distribution(
-                    x[None].to(model.device), future=future_cov[None].to(model.device)
-                )
+                dist = model.distribution(x_, future=fc, series=code)
                 qs = dist.quantiles(levels, seed=seed)[:, 0].cpu()  # (Q, H, K)
                 if dist.space == "scaled":
                     qs = model.scaler.inverse(qs, model.n_targets)
