@@ -81,7 +81,9 @@ def test_series_statistics_come_from_each_series_train_rows_only(tmp_path, kind,
     later = other.groupby("sid").cumcount() >= SPLIT["train"]
     other.loc[later, "y"] *= 50
     moved = tmp_path / f"q{suffix}"
-    other.to_parquet(moved, index=False) if suffix == ".parquet" else other.to_csv(moved, index=False)
+    other.to_parquet(moved, index=False) if suffix == ".parquet" else other.to_csv(
+        moved, index=False
+    )
     assert _data(moved, series_scaler=kind).artifacts["series_scaler"] == state
 
 
@@ -108,7 +110,7 @@ def test_series_scaling_round_trips_the_data(tmp_path, kind, global_scaler):
     dm = _data(tmp_path / "p.csv", series_scaler=kind, scaler=global_scaler)
     model = _model(dm)
     windows = dm.splits["test"]
-    x, y, series = windows.batch(np.arange(len(windows)))
+    x, _, series = windows.batch(np.arange(len(windows)))
     ab = model.series_inputs.affine(series)
     z = to_series(x, ab, 1)
     state = dm.artifacts["series_scaler"]
@@ -135,7 +137,7 @@ def test_the_loss_weighs_each_series_in_its_own_units(tmp_path):
     with torch.no_grad():
         pred = model(*model._split(x), None, series)
         loss, _ = model.step((x, y, series), "train")
-    a, b = model.series_inputs.affine(series)
+    _, b = model.series_inputs.affine(series)
     torch.testing.assert_close(loss, (((pred - y) / b) ** 2).mean())
 
 
@@ -231,7 +233,9 @@ def test_bad_settings_are_errors_naming_the_key(tmp_path):
     _panel(tmp_path / "p.csv")
     dm = _data(tmp_path / "p.csv", series_scaler="mean")
     with pytest.raises(ValueError, match=r"negative_binomial' models counts on their own scale"):
-        Forecast(ForecastConfig(likelihood="negative_binomial", revin=False), artifacts=dm.artifacts)
+        Forecast(
+            ForecastConfig(likelihood="negative_binomial", revin=False), artifacts=dm.artifacts
+        )
     art = {k: v for k, v in dm.artifacts.items() if k not in ("series_ids", "series_scaler")}
     with pytest.raises(ValueError, match=r"needs the series ids .* set data.series_column"):
         Forecast(ForecastConfig(series_embedding=2), artifacts=art)

@@ -58,7 +58,12 @@ def fit_series_scaler(kind: str, ids: Sequence[str], train: Sequence[np.ndarray]
             shift[i] = np.nanmean(z, axis=0)
             std = np.nanstd(z, axis=0)
             scale[i] = np.where(std > 1e-12, std, 1.0)
-    return {"kind": kind, "columns": list(targets), "shift": shift.tolist(), "scale": scale.tolist()}
+    return {
+        "kind": kind,
+        "columns": list(targets),
+        "shift": shift.tolist(),
+        "scale": scale.tolist(),
+    }
 
 
 def series_codes(art: dict, ids: Sequence[str], where: str) -> np.ndarray:
