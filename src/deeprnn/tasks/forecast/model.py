@@ -52,7 +52,7 @@ from deeprnn.tasks.forecast.baselines import note_choice, resolve_baseline
 from deeprnn.tasks.forecast.columns import known_features, masked_targets
 from deeprnn.tasks.forecast.config import ForecastConfig
 from deeprnn.tasks.forecast.metrics import ForecastScorer
-from deeprnn.tasks.forecast.predict import predict_rows
+from deeprnn.tasks.forecast.outputs import ForecastOutputs
 from deeprnn.tasks.forecast.series import SeriesInputs, from_series, to_series, with_embedding
 
 
@@ -65,7 +65,7 @@ def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
     return torch.where(observed, y, torch.zeros_like(y)), observed
 
 
-class Forecast(TaskModule):
+class Forecast(ForecastOutputs, TaskModule):
     """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled.
 
     F = K targets (first) + C covariates. In channel-independent mode the network sees B = N K
@@ -134,7 +134,7 @@ class Forecast(TaskModule):
         self.legacy_future = "known_covariates" not in art  # saved before the key: AR reads all
         n_known = len(self.known)
         self.scaler = Scaler.from_state_dict(art.get("scaler"))
-        self.series_inputs = self._series_inputs()
+        self.series_inputs = SeriesInputs.of(cfg, art, self.scaler)
         self.levels = tuple(float(v) for v in cfg.quantiles)
         self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
@@ -184,24 +184,6 @@ class Forecast(TaskModule):
         self.scorer = ForecastScorer(
             self.scaler, self.n_targets, self.horizon, m, probabilistic=cfg.likelihood != "none"
         )
-
-    def _series_inputs(self) -> SeriesInputs:
-        """The series' scaling (artifact ``series_scaler``) and id embedding
-        (``model.series_embedding``), checked against the artifacts."""
-        cfg, art = self.config, self.artifacts
-        scaling = art.get("series_scaler")
-        if (scaling or cfg.series_embedding) and not art.get("series_ids"):
-            raise ValueError(
-                f"model.series_embedding={cfg.series_embedding} needs the series ids of the "
-                "training data (artifact series_ids): set data.series_column"
-            )
-        if scaling and cfg.likelihood == "negative_binomial":
-            raise ValueError(
-                "model.likelihood='negative_binomial' models counts on their own scale: set "
-                f"data.series_scaler none (got {scaling['kind']!r})"
-            )
-        n = len(art.get("series_ids") or [])
-        return SeriesInputs(self.scaler, scaling, n, cfg.series_embedding)
 
     def unpack(self, batch) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """``(x, y, base or None, series codes or None)`` of a batch of windows
@@ -502,55 +484,3 @@ class Forecast(TaskModule):
         from deeprnn.tasks.forecast.baselines import guard
 
         return guard(self, dm)
-
-    def extra_metrics(self, dm=None) -> dict:
-        """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
-        values, each the mean over the test windows and targets (of the last test run, in this
-        process), and the baseline ``auto`` chose with its candidates' validation scores."""
-        out = self.scorer.per_step()
-        if "baseline_chosen" in self.artifacts:
-            out["baseline_chosen"] = self.artifacts["baseline_chosen"]
-            out["baseline_val_mse_scaled"] = self.artifacts.get("baseline_val")
-            out["baseline_only"] = bool(self.artifacts.get("baseline_only", False))
-        return out
-
-    # -- inference -------------------------------------------------------------------------------
-    def predict_raw(self, records: list, quantiles=None, seed: int = 0, **options) -> list[dict]:
-        """CSV rows of a history (grouped by the series column when there is one) -> forecasts
-        of the ``horizon`` steps after each series' last row with a target value, one dict per
-        (series, step), with its ``time`` when the model was trained with a time column.
-
-        Every row holds the series column, the covariates and the time column(s); the target
-        columns may be left out of the rows after a series' history (its future covariates),
-        not its first row.
-
-        ``quantiles`` (a probabilistic model's levels, e.g. ``[0.1, 0.5, 0.9]``) adds the
-        columns ``{target}_q{level}`` to every row."""
-        return predict_rows(self, records, quantiles, seed)
-
-    #: ONNX inputs whose dim 1 is not the (dynamic) time axis: the horizon's covariates
-    onnx_fixed_length: ClassVar[tuple[str, ...]] = ("future",)
-
-    def onnx_inputs(self, batch_size: int = 2, steps: int = 7) -> dict[str, Tensor]:
-        lengths = torch.full((batch_size,), steps, dtype=torch.long)
-        inputs = {"x": torch.randn(batch_size, steps, self.n_features), "lengths": lengths}
-        if self.known:
-            c = self.n_features - self.n_targets
-            inputs["future"] = torch.randn(batch_size, self.horizon, c)
-        return inputs
-
-    def onnx_forward(self, x: Tensor, lengths: Tensor, future: Tensor | None = None) -> Tensor:
-        """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
-        row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
-        only for a model that reads known covariates."""
-        if self.series_inputs.used:
-            raise ValueError(
-                "ONNX export does not cover a forecaster that reads the series "
-                "(data.series_scaler / model.series_embedding)"
-            )
-        if self.config.mode != "direct" or self.baseline in classical.NAMES:
-            raise ValueError(
-                "ONNX export covers model.mode='direct' forecasters without a classical "
-                f"baseline, got mode {self.config.mode!r}, baseline {self.baseline!r}"
-            )
-        return self._direct(x, lengths, future)

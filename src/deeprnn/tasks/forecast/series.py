@@ -117,6 +117,24 @@ class SeriesInputs(nn.Module):
             self.register_buffer("_shift", a.float(), persistent=False)  # (S, K)
             self.register_buffer("_scale", (scale / g).float(), persistent=False)
 
+    @classmethod
+    def of(cls, cfg, art: dict, scaler) -> SeriesInputs:
+        """The series inputs of a forecaster with config ``cfg`` (a ForecastConfig) and
+        artifacts ``art`` (``series_ids``, ``series_scaler``), checked against each other."""
+        scaling = art.get("series_scaler")
+        if (scaling or cfg.series_embedding) and not art.get("series_ids"):
+            raise ValueError(
+                f"model.series_embedding={cfg.series_embedding} needs the series ids of the "
+                "training data (artifact series_ids): set data.series_column"
+            )
+        if scaling and cfg.likelihood == "negative_binomial":
+            raise ValueError(
+                "model.likelihood='negative_binomial' models counts on their own scale: set "
+                f"data.series_scaler none (got {scaling['kind']!r})"
+            )
+        n = len(art.get("series_ids") or [])
+        return cls(scaler, scaling, n, cfg.series_embedding)
+
     @property
     def used(self) -> bool:
         return self.scaled or self.embedding is not None
