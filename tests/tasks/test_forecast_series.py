@@ -242,3 +242,40 @@ def test_bad_settings_are_errors_naming_the_key(tmp_path):
     with pytest.raises(ValueError, match=r"had no training rows"):
         series_codes(dm.artifacts, ["s9"], "here")
     assert isinstance(_model(dm).series_inputs, SeriesInputs)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "quantile"])
+def test_a_probabilistic_head_learns_in_each_series_units_and_scores_on_the_panel(
+    tmp_path, likelihood
+):
+    """The loss is the distribution's in the series' units (the truth mapped there too); the
+    distribution handed to the metrics and to predict is mapped back to the panel's values."""
+    _panel(tmp_path / "p.csv")
+    dm = _data(tmp_path / "p.csv", series_scaler="standard")
+    model = _model(dm, likelihood=likelihood)
+    x, y, series = dm.splits["val"].batch(np.arange(6))
+    history, future = model._split(x)
+    ab = model.series_inputs.affine(series)
+    with torch.no_grad():
+        inner = model._distribution(to_series(history, ab, 1), future=future, series=series)
+        dist = model.distribution(history, future=future, series=series)
+        loss, logged = model.step((x, y, series), "val")
+        point = model(history, future, None, series)
+    torch.testing.assert_close(loss, inner.loss(to_series(y, ab, 1)))
+    torch.testing.assert_close(dist.point(), from_series(inner.point(), ab))
+    torch.testing.assert_close(point, dist.point())
+    q = dist.quantiles((0.1, 0.9))
+    assert bool((q[0] <= q[1]).all()) and "crps" in logged
+
+
+def test_autoregressive_mode_reads_the_series_scaling(tmp_path):
+    _panel(tmp_path / "p.csv")
+    dm = _data(tmp_path / "p.csv", series_scaler="mean")
+    model = _model(dm, mode="autoregressive")
+    x, y, series = dm.splits["val"].batch(np.arange(4))
+    with torch.no_grad():
+        pred = model(*model._split(x), None, series)
+        loss, _ = model.step((x, y, series), "train")
+    assert pred.shape == y.shape and torch.isfinite(loss)
+    scaled = model.series_inputs.affine(series)[1]
+    assert bool((scaled > 0).all())  # 1 + mean |value| over data.scaler's scale
