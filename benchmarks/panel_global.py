@@ -1,8 +1,10 @@
 """Global models over a panel (issue 29): the same forecaster trained on the synthetic hourly panel
 of ``benchmarks/panel_scale.py`` (500 series of 2,000 steps by default, levels 5 to 50) as it is,
 with per-series mean scaling (``data.series_scaler: mean``), with a series-id embedding
-(``model.series_embedding: 8``) and with both; test accuracy on the original scale, peak RSS and
-CPU time of each run.
+(``model.series_embedding: 8``) and with both, and without RevIN (``model.revin: false``, the
+per-window normalisation on by default) without and with the series scaling; test accuracy on
+the original scale, peak RSS and CPU time of each run. Every model corrects the seasonal-naive
+forecast (``model.baseline: snaive``, so no variant falls back to a baseline alone).
 
     python benchmarks/panel_global.py                       # 1M rows (500 series)
     python benchmarks/panel_global.py --rows 100000 --epochs 2
@@ -10,7 +12,7 @@ CPU time of each run.
 Every run is ``deeprnn``'s own training (``fit_run``) in a fresh subprocess (its peak RSS is its
 own), on the Parquet file, input 96, horizon 24, windows every 24 steps (``data.stride``, so the
 val / test splits are ~16 / 8 windows per series), ``data.windows_per_epoch`` windows per epoch,
-LSTM 2 x 32, seed 0, one torch thread. Times depend on the machine and its load. The markdown
+LSTM 2 x 32, seed ``--seed`` (0), one torch thread. Times depend on the machine and its load. The markdown
 table is printed.
 """
 
@@ -31,14 +33,18 @@ VARIANTS = {
     "series_scaler: mean": ({"series_scaler": "mean"}, {}),
     "series_embedding: 8": ({}, {"series_embedding": 8}),
     "both": ({"series_scaler": "mean"}, {"series_embedding": 8}),
+    "revin: false": ({}, {"revin": False}),
+    "revin: false, series_scaler: mean": ({"series_scaler": "mean"}, {"revin": False}),
 }
 METRICS = ("test_mae", "test_rmse", "test_mase", "test_mse_scaled", "test_snaive_mae")
 
 
-def run_config(path: str, out: str, data: dict, model: dict, epochs: int, windows: int) -> dict:
+def run_config(
+    path: str, out: str, data: dict, model: dict, epochs: int, windows: int, seed: int
+) -> dict:
     return {
         "task": "forecast",
-        "seed": 0,
+        "seed": seed,
         "out_dir": out,
         "export": False,
         "data": {
@@ -89,6 +95,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--windows-per-epoch", type=int, default=6400)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--seed", type=int, default=0, help="the runs' seed (not the panel's)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -103,7 +110,13 @@ def main() -> None:
         for name in args.variants:
             data, model = VARIANTS[name]
             cfg = run_config(
-                path, f"{tmp}/{len(rows)}", data, model, args.epochs, args.windows_per_epoch
+                path,
+                f"{tmp}/{len(rows)}",
+                data,
+                model,
+                args.epochs,
+                args.windows_per_epoch,
+                args.seed,
             )
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", json.dumps(cfg)],
@@ -115,7 +128,10 @@ def main() -> None:
                 raise SystemExit(f"{name}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
             rows.append((name, json.loads(lines[-1][7:])))
             print(name, rows[-1][1], file=sys.stderr, flush=True)
-    print(f"\n{args.rows:,} rows, {args.epochs} epochs of {args.windows_per_epoch} windows")
+    print(
+        f"\n{args.rows:,} rows, {args.epochs} epochs of {args.windows_per_epoch} windows, "
+        f"seed {args.seed}"
+    )
     print(f"test split: {rows[0][1]['test_source']}\n")
     print("| variant | test MAE | test RMSE | test MASE | test mse_scaled | snaive MAE | "
           "steps | peak RSS | CPU s |")  # fmt: skip
