@@ -279,3 +279,29 @@ def test_autoregressive_mode_reads_the_series_scaling(tmp_path):
     assert pred.shape == y.shape and torch.isfinite(loss)
     scaled = model.series_inputs.affine(series)[1]
     assert bool((scaled > 0).all())  # 1 + mean |value| over data.scaler's scale
+
+
+def test_onnx_and_summary_take_the_series_codes_as_an_input(tmp_path):
+    _panel(tmp_path / "p.csv")
+    dm = _data(tmp_path / "p.csv", series_scaler="mean")
+    model = _model(dm, series_embedding=2)
+    inputs = model.onnx_inputs(2, W)
+    assert inputs["series"].dtype == torch.long
+    x, _, series = dm.splits["val"].batch(np.arange(3))
+    history, _ = model._split(x)
+    lengths = torch.full((3,), W)
+    with torch.no_grad():
+        got = model.onnx_forward(history, lengths, series=series)
+        torch.testing.assert_close(got, model(history, None, None, series))
+    from deeprnn.export.onnx import task_wrapper
+    from deeprnn.summary import summary
+
+    table = summary(task_wrapper(model), input_data=tuple(model.example_input().values()))
+    assert "Embedding" in table
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from deeprnn.export.onnx import export_onnx, run_onnx
+
+    path = export_onnx(model, tmp_path / "m.onnx")
+    out = run_onnx(path, x=history, lengths=lengths, series=series)[0]
+    np.testing.assert_allclose(out, got.numpy(), rtol=1e-4, atol=1e-5)

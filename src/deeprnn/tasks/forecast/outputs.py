@@ -11,6 +11,7 @@ from torch import Tensor
 
 from deeprnn.tasks.forecast import classical
 from deeprnn.tasks.forecast.predict import predict_rows
+from deeprnn.tasks.forecast.series import from_series, to_series
 
 
 class ForecastOutputs:
@@ -51,20 +52,23 @@ class ForecastOutputs:
         if self.known:
             c = self.n_features - self.n_targets
             inputs["future"] = torch.randn(batch_size, self.horizon, c)
+        if self.series_inputs.used:  # codes into the artifact series_ids
+            inputs["series"] = torch.zeros(batch_size, dtype=torch.long)
         return inputs
 
-    def onnx_forward(self, x: Tensor, lengths: Tensor, future: Tensor | None = None) -> Tensor:
+    def onnx_forward(
+        self, x: Tensor, lengths: Tensor, future: Tensor | None = None, series=None
+    ) -> Tensor:
         """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
         row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
-        only for a model that reads known covariates."""
-        if self.series_inputs.used:
-            raise ValueError(
-                "ONNX export does not cover a forecaster that reads the series "
-                "(data.series_scaler / model.series_embedding)"
-            )
+        only for a model that reads known covariates; ``series`` (N,) int64: the rows' series
+        codes (index into the artifact ``series_ids``), an input only for a model that reads
+        the series (``data.series_scaler`` / ``model.series_embedding``)."""
         if self.config.mode != "direct" or self.baseline in classical.NAMES:
             raise ValueError(
                 "ONNX export covers model.mode='direct' forecasters without a classical "
                 f"baseline, got mode {self.config.mode!r}, baseline {self.baseline!r}"
             )
-        return self._direct(x, lengths, future)
+        ab = self.series_inputs.affine(series)
+        x = to_series(x, ab, self.n_targets)
+        return from_series(self._direct(x, lengths, future, series=series), ab)
