@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from deeprnn.models import RNNConfig
+from deeprnn.models import InputConfig, RNNConfig
 from deeprnn.tasks.forecast import Forecast, ForecastConfig
 from deeprnn.tasks.forecast.data import ForecastData, ForecastDataConfig
 from deeprnn.tasks.forecast.series import SeriesInputs, from_series, series_codes, to_series
@@ -305,3 +305,24 @@ def test_onnx_and_summary_take_the_series_codes_as_an_input(tmp_path):
     path = export_onnx(model, tmp_path / "m.onnx")
     out = run_onnx(path, x=history, lengths=lengths, series=series)[0]
     np.testing.assert_allclose(out, got.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"channel_independent": True},
+        {"encoder": "segment", "segment_length": 4},
+        {"input": InputConfig(projection=5)},
+    ],
+    ids=["channel-independent", "segment", "projection"],
+)
+def test_the_embedding_feeds_every_encoder(tmp_path, extra):
+    _panel(tmp_path / "p.csv")
+    dm = _data(tmp_path / "p.csv")  # the embedding alone changes with the id
+    model = _model(dm, series_embedding=3, **extra)
+    x, y, series = dm.splits["val"].batch(np.arange(4))
+    history, future = model._split(x)
+    with torch.no_grad():
+        a = model(history, future, None, series)
+        b = model(history, future, None, (series + 1) % 3)
+    assert a.shape == y.shape and not torch.allclose(a, b)
