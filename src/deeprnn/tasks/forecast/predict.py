@@ -52,11 +52,15 @@ def predict_rows(model, records: list, quantiles=None, seed: int = 0) -> list[di
     bases = {}
     if model.baseline in classical.NAMES:  # refitted on each series' whole history
         bases = classical.predict_bases(model, records)
+    codes = {}
+    if model.series_inputs.used:  # every series at once: one the model never saw is an error
+        ids = list(dict.fromkeys(str(r.get(series[0])) if series else "0" for r in records))
+        codes = dict(zip(ids, series_codes(art, ids, "--input").tolist()))
     for series_id, x, future_cov, times in encode_history(art, records):
         base = bases[series_id][None].to(model.device) if bases else None
         code = None
-        if model.series_inputs.used:  # an id the model was not trained on is an error
-            code = torch.from_numpy(series_codes(art, [series_id], "--input")).to(model.device)
+        if codes:
+            code = torch.tensor([codes[series_id]], device=model.device)
         with torch.no_grad():
             x_, fc = x[None].to(model.device), future_cov[None].to(model.device)
             pred = model(x_, fc, base, code)[0].cpu()
