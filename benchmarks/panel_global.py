@@ -8,6 +8,12 @@ forecast (``model.baseline: snaive``, so no variant falls back to a baseline alo
 
     python benchmarks/panel_global.py                       # 1M rows (500 series)
     python benchmarks/panel_global.py --rows 100000 --epochs 2
+    python benchmarks/panel_global.py --spread --rows 200000  # levels 1 to 10,000
+
+``--spread`` writes another panel instead (:func:`write_spread_panel`): levels log-uniform from
+1 to 10,000 and noise proportional to the level (10%), the retail-like case where one series'
+errors would otherwise outweigh another's by orders of magnitude; MASE (scale-free, the mean
+over windows) is then the metric that weighs every series alike.
 
 Every run is ``deeprnn``'s own training (``fit_run``) in a fresh subprocess (its peak RSS is its
 own), on the Parquet file, input 96, horizon 24, windows every 24 steps (``data.stride``, so the
@@ -36,7 +42,41 @@ VARIANTS = {
     "revin: false": ({}, {"revin": False}),
     "revin: false, series_scaler: mean": ({"series_scaler": "mean"}, {"revin": False}),
 }
-METRICS = ("test_mae", "test_rmse", "test_mase", "test_mse_scaled", "test_snaive_mae")
+METRICS = (
+    "test_mae",
+    "test_rmse",
+    "test_mase",
+    "test_mse_scaled",
+    "test_snaive_mae",
+    "test_snaive_mase",
+)
+
+
+def write_spread_panel(rows: int, folder: Path) -> Path:
+    """A Parquet panel of ``rows // 2000`` hourly series of 2,000 steps (columns as in
+    ``panel_scale.py``): level 10 ** U(0, 4), a daily season, noise of 10% of the level."""
+    import numpy as np
+    import pandas as pd
+
+    steps, n = 2000, max(1, rows // 2000)
+    rng = np.random.default_rng(0)
+    t = np.arange(steps)
+    level = 10 ** rng.uniform(0, 4, (n, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    target = level * (1 + 0.3 * np.sin(2 * np.pi * t / 24 + phase))
+    target = target + 0.1 * level * rng.normal(0, 1, (n, steps))
+    temp = np.cos(2 * np.pi * t / 168) + rng.normal(0, 0.1, (n, steps))
+    frame = pd.DataFrame(
+        {
+            "series": np.repeat([f"s{i:05d}" for i in range(n)], steps),
+            "time": np.tile(pd.date_range("2020-01-01", periods=steps, freq="h"), n),
+            "target": target.ravel().astype("float32"),
+            "temp": temp.ravel().astype("float32"),
+        }
+    )
+    path = folder / "spread.parquet"
+    frame.to_parquet(path, index=False)
+    return path
 
 
 def run_config(
@@ -96,6 +136,7 @@ def main() -> None:
     parser.add_argument("--windows-per-epoch", type=int, default=6400)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0, help="the runs' seed (not the panel's)")
+    parser.add_argument("--spread", action="store_true", help="levels 1 to 10,000 (above)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -106,7 +147,10 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(write_panel(args.rows, Path(tmp))["parquet"])
+        if args.spread:
+            path = str(write_spread_panel(args.rows, Path(tmp)))
+        else:
+            path = str(write_panel(args.rows, Path(tmp))["parquet"])
         for name in args.variants:
             data, model = VARIANTS[name]
             cfg = run_config(
@@ -130,16 +174,16 @@ def main() -> None:
             print(name, rows[-1][1], file=sys.stderr, flush=True)
     print(
         f"\n{args.rows:,} rows, {args.epochs} epochs of {args.windows_per_epoch} windows, "
-        f"seed {args.seed}"
+        f"seed {args.seed}{', levels 1 to 10,000 (--spread)' if args.spread else ''}"
     )
     print(f"test split: {rows[0][1]['test_source']}\n")
-    print("| variant | test MAE | test RMSE | test MASE | test mse_scaled | snaive MAE | "
+    print("| variant | test MAE | test RMSE | test MASE | test mse_scaled | snaive MAE | snaive MASE | "
           "steps | peak RSS | CPU s |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
         print(
             f"| {name} | {r['test_mae']:.4f} | {r['test_rmse']:.4f} | {r['test_mase']:.4f} | "
-            f"{r['test_mse_scaled']:.5f} | {r['test_snaive_mae']:.4f} | "
+            f"{r['test_mse_scaled']:.5f} | {r['test_snaive_mae']:.4f} | {r['test_snaive_mase']:.4f} | "
             f"{r['steps']} | {r['peak_rss_gb']:.2f} GB | {r['cpu_s']:.0f} |"
         )
 
