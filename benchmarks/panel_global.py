@@ -177,13 +177,14 @@ def main() -> None:
         f"seed {args.seed}{', levels 1 to 10,000 (--spread)' if args.spread else ''}"
     )
     print(f"test split: {rows[0][1]['test_source']}\n")
-    print("| variant | test MAE | test RMSE | test MASE | test mse_scaled | snaive MAE | snaive MASE | "
-          "steps | peak RSS | CPU s |")  # fmt: skip
+    print("| variant | test MAE | test RMSE | test MASE | test mse_scaled | snaive MAE | "
+          "snaive MASE | steps | peak RSS | CPU s |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
         print(
             f"| {name} | {r['test_mae']:.4f} | {r['test_rmse']:.4f} | {r['test_mase']:.4f} | "
-            f"{r['test_mse_scaled']:.5f} | {r['test_snaive_mae']:.4f} | {r['test_snaive_mase']:.4f} | "
+            f"{r['test_mse_scaled']:.5f} | {r['test_snaive_mae']:.4f} | "
+            f"{r['test_snaive_mase']:.4f} | "
             f"{r['steps']} | {r['peak_rss_gb']:.2f} GB | {r['cpu_s']:.0f} |"
         )
 
