@@ -1297,6 +1297,27 @@ def _(s: Ctx):
         assert any(k.startswith("ensemble.members.1.rnn.") for k in r.shapes)
 
 
+@scenario("forecast", "global-panel")
+def _(s: Ctx):
+    """A global model over a panel as DeepAR makes one: each series' targets mean-scaled by its
+    own train rows, and an embedding of the series id; predict reads the stored statistics."""
+    path = hourly(s.dir / "panel.csv", steps=96, series=("a", "b", "c"))
+    s.data = {"source": "csv", "path": str(path), "series_column": "id", "targets": ["value"],
+              "covariates": ["temp"], "time_column": "time", "input_window": 12, "horizon": 2,
+              "seasonality": 24, "series_scaler": "mean"}  # fmt: skip
+    s.model = {"rnn": {"hidden_size": 8, "num_layers": 1}, "series_embedding": 3}
+    s.csv(history(s.dir / "history.csv", path, "c", last=12), 2)
+
+    @s.check
+    def _(r):
+        assert r.art["series_ids"] == ["a", "b", "c"]
+        state = r.art["series_scaler"]
+        assert state["kind"] == "mean" and len(state["scale"]) == 3
+        assert all(row[0] > 1 for row in state["scale"])  # 1 + mean |value| of the train rows
+        assert {p["series"] for p in r.predictions} == {"c"}
+        assert all(math.isfinite(p["value"]) for p in r.predictions)
+
+
 @scenario("forecast", "dates")
 def _(s: Ctx):
     """One series: rows, then dates, kept; split by dates."""
@@ -1450,6 +1471,7 @@ DATA = {
         "time_features": "forecast/csv-panel",
         "windows_per_epoch": "forecast/no-header-rows",
         "window_sampling": "forecast/no-header-rows",
+        "series_scaler": "forecast/global-panel",
     },
     "lm": {
         "source": "lm/reader",
@@ -1561,6 +1583,7 @@ MODEL = {
         "head_dropout": "forecast/sines",
         "likelihood": "forecast/csv-panel",
         "quantiles": "forecast/csv-panel",
+        "series_embedding": "forecast/global-panel",
         "ensemble": "forecast/no-header-rows",
     },
     "lm": {

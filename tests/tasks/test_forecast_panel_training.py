@@ -47,12 +47,19 @@ def _train_cli(cfg: dict, tmp_path, name: str, *extra: str) -> dict:
     return read_checkpoint(Path(cfg["out_dir"]) / "checkpoints" / "last.ckpt")["state_dict"]
 
 
-def test_two_gloo_processes_draw_halves_of_the_one_process_windows(tmp_path):
+GLOBAL = {"data": {"series_scaler": "mean"}, "model": {"series_embedding": 2}}
+
+
+@pytest.mark.parametrize("extra", [{}, GLOBAL], ids=["plain", "series-scaler-and-embedding"])
+def test_two_gloo_processes_draw_halves_of_the_one_process_windows(tmp_path, extra):
     """``data.windows_per_epoch`` under DDP: rank r takes every second window of the one global
     draw, so 2 processes with batch 8 step as 1 process with batch 16 (same weights, the same
-    number of steps on each rank), and the test metrics are reduced over both ranks' windows."""
+    number of steps on each rank), and the test metrics are reduced over both ranks' windows;
+    so too with the series read by the model (per-series scaling, the id embedding)."""
     cfg = tiny_config("forecast", tmp_path / "data", tmp_path / "one", max_epochs=2)
     cfg["data"]["windows_per_epoch"] = 64
+    for part, keys in extra.items():
+        cfg[part].update(keys)
     cfg["trainer"].update(batch_size=16, accelerator="cpu", early_stopping_patience=None)
     cfg["export"] = False
     one = dict(cfg, out_dir=str(tmp_path / "one"))

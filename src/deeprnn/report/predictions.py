@@ -189,14 +189,15 @@ def _forecasts(model, dm, split: str, items: list, out: Predictions, n_samples: 
             out.windows.append(f"series {sid}, rows {row}–{row + w + h - 1}")
         else:
             out.windows.append(f"window {i + 1} of {len(items)}")
-    x, y, *base = dm.collate([items[i] for i in idx])  # (N, W + H, F), (N, H, K) scaled
-    pred = model(x[:, :w], x[:, w:, k:], *base)  # (N, H, K)
+    # (N, W + H, F), (N, H, K) scaled; a classical forecast and the series codes when used
+    x, y, base, series = model.unpack(dm.collate([items[i] for i in idx]))
+    pred = model(x[:, :w], x[:, w:, k:], base, series)  # (N, H, K)
     history = model.scaler.inverse(x[:, :w, :k], k)  # (N, W, K)
     truth = model.scaler.inverse(y, k)
     forecast = model.scaler.inverse(pred, k)
     q = None
     if model.config.likelihood != "none":  # the 80% interval, shaded in the plot
-        dist = model.distribution(x[:, :w])
+        dist = model.distribution(x[:, :w], series=series)
         q = dist.quantiles((0.1, 0.9))
         q = model.scaler.inverse(q, k) if dist.space == "scaled" else q
     for j, target in enumerate(targets):

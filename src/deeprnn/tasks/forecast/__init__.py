@@ -9,8 +9,9 @@ module              what
 ``model``           :class:`Forecast`: the encoders, decoders and heads; it holds a
                     ``ForecastScorer`` and the data's ``Scaler``
 ``config``          :class:`ForecastConfig`: the ``model`` keys and their checks
-``data``            :class:`ForecastData` and :class:`ForecastDataConfig`: sources, scaling
-                    (:class:`deeprnn.data.Scaler`) and the windows
+``data``            :class:`ForecastData`: sources, scaling (:class:`deeprnn.data.Scaler`) and
+                    the windows; ``data_config``: :class:`ForecastDataConfig`, the ``data`` keys
+``series``          global models: per-series scaling of the targets, the series-id embedding
 ``columns``         which columns a model reads, a config's table as one frame per series, the
                     features (covariates: categorical, calendar, static, known over the horizon)
 ``tables``          a table as distributed, cell by cell: delimiter, numbers, time stamps, gaps
@@ -21,6 +22,7 @@ module              what
 ``classical``       ``model.baseline`` ets / arima: AutoETS / AutoARIMA refitted per window
 ``metrics``         ``ForecastScorer``: the paper metrics beside the baselines, per horizon step
 ``predict``         predict time: CSV rows -> scaled inputs -> forecast rows
+``outputs``         the model's extra test metrics, ``predict_raw`` and ONNX entry point
 =================== ===========================================================================
 """
 

@@ -274,10 +274,10 @@ def guard(model, dm) -> str | None:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for x, y, *given in dm.val_dataloader():  # given: a classical baseline's forecasts
-            x, y = x.to(model.device), y.to(model.device)
+        for batch in dm.val_dataloader():  # with a classical baseline's forecasts, series codes
+            x, y, *given = (None if t is None else t.to(model.device) for t in model.unpack(batch))
             history, future = model._split(x)
-            pred = model(history, future, *(g.to(model.device) for g in given)).double()
+            pred = model(history, future, *given).double()
             observed = torch.isfinite(y)
             err = torch.where(observed, (pred - y.double()) ** 2, torch.zeros_like(pred))
             total += float(err.sum())

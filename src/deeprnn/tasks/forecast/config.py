@@ -30,6 +30,11 @@ class ForecastConfig:
     statsforecast is installed — forecasts the validation windows best
     (:mod:`deeprnn.tasks.forecast.baselines`), else ``none``.
 
+    ``series_embedding``: the size E of a learned embedding of each window's series id (0:
+    off), fed beside the covariates at every step as a static categorical (DeepAR); the ids
+    are the artifact ``series_ids`` (:mod:`deeprnn.tasks.forecast.series`; an id unseen in
+    training is an error); needs ``mode: direct``.
+
     ``likelihood``: a probabilistic head (``gaussian``, ``student_t``, ``negative_binomial``
     for counts, or ``quantile`` at the levels ``quantiles``), trained by its negative
     log-likelihood (pinball loss), with CRPS and 80%-interval coverage in the metrics
@@ -52,11 +57,19 @@ class ForecastConfig:
     head_dropout: float = 0.0
     likelihood: Literal["none", "gaussian", "student_t", "negative_binomial", "quantile"] = "none"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    series_embedding: int = 0
     # k > 1: k networks trained together, each on its own loss, their forecasts averaged
     # (deeprnn.tasks.forecast.network; the M4 winners and N-BEATS ensemble)
     ensemble: int = 1
 
     def validate(self, where: str) -> None:
+        e = self.series_embedding
+        if isinstance(e, bool) or not isinstance(e, int) or e < 0:
+            raise ValueError(f"{where}.series_embedding must be an int >= 0 (0: off), got {e!r}")
+        if e and self.mode != "direct":
+            raise ValueError(
+                f"{where}.series_embedding={e} needs {where}.mode='direct', got {self.mode!r}"
+            )
         levels = check_levels(self.quantiles, f"{where}.quantiles")
         if check_ensemble(self.ensemble, f"{where}.ensemble") > 1 and (
             self.mode != "direct" or self.likelihood != "none"

@@ -53,7 +53,10 @@ Panels (issue 29): the series are kept as one scaled float32 block and every spl
 row indices into it (:mod:`deeprnn.tasks.forecast.windows`); a numeric panel with a fixed-step
 time column is read by columns from CSV or Parquet (:mod:`deeprnn.tasks.forecast.columnar`).
 ``windows_per_epoch`` draws that many training windows each epoch (``window_sampling``:
-``length``, every window as likely, or ``series``, each series as likely).
+``length``, every window as likely, or ``series``, each series as likely). ``series_scaler``
+(``mean``, DeepAR's, or ``standard``) scales each series' targets by statistics of its own train
+rows inside the model (:mod:`deeprnn.tasks.forecast.series`, artifacts ``series_ids`` and
+``series_scaler``).
 
 ``rows: N`` or ``rows: [start, stop]`` uses only those rows of the file (before the series are
 grouped); ``dates: [start, stop]`` (with ``time_column``) only the rows with
@@ -64,34 +67,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from deeprnn._validation import check_choice, check_positive_int
 from deeprnn.data.seasonality import season_length
-from deeprnn.data.series_io import FILL_POLICIES
 from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks._data import EpochShuffle, TaskData, carve_source, split_indices
 from deeprnn.tasks.forecast import columnar, columns, reader
 from deeprnn.tasks.forecast.baselines import pool_train_windows
-from deeprnn.tasks.forecast.columns import MASK
+from deeprnn.tasks.forecast.data_config import ForecastDataConfig
 from deeprnn.tasks.forecast.predict import encode_history
+from deeprnn.tasks.forecast.series import fit_series_scaler, series_codes
 from deeprnn.tasks.forecast.splits import (
-    iso_date,
-    row_range,
     row_sources,
     split_bounds,
-    split_kind,
     window_rows,
 )
-from deeprnn.tasks.forecast.tables import TIME_FEATURES
 from deeprnn.tasks.forecast.windows import (
-    SAMPLING,
     Panel,
     Windows,
     WindowSample,
@@ -100,139 +95,9 @@ from deeprnn.tasks.forecast.windows import (
     check_train,
 )
 
+__all__ = ["ForecastData", "ForecastDataConfig"]
+
 log = logging.getLogger("deeprnn.tasks.forecast")
-
-
-@dataclass
-class ForecastDataConfig:
-    """Series, windows and scaling for :class:`~deeprnn.tasks.Forecast`."""
-
-    source: Literal["sines", "csv", "reader"] = "sines"
-    path: str | None = None
-    header: bool = True
-    targets: list[str | int] = field(default_factory=lambda: ["value"])
-    covariates: list[str | int] = field(default_factory=list)
-    series_column: str | int | None = None
-    reader: str | None = None
-    reader_args: dict = field(default_factory=dict)
-    input_window: int = 50
-    horizon: int = 1
-    stride: int = 1
-    seasonality: int | None = None
-    scaler: Literal["standard", "minmax", "none"] = "standard"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.1
-    num_series: int = 10000
-    split: dict | None = None
-    time_column: str | int | None = None
-    rows: int | list[int] | None = None
-    dates: list | None = None
-    reach_back: bool = True
-    fill: str | dict | None = None
-    categorical: list[str | int] = field(default_factory=list)
-    time_columns: list[str | int] | None = None
-    freq: str | None = None
-    time_features: list[str] = field(default_factory=list)
-    known_covariates: list[str | int] = field(default_factory=list)
-    static_covariates: list[str | int] = field(default_factory=list)
-    windows_per_epoch: int | None = None
-    window_sampling: Literal["length", "series"] = "length"
-
-    @property
-    def has_time(self) -> bool:
-        return bool(self.time_column or self.time_columns)
-
-    def validate(self, where: str) -> None:
-        check_choice(f"{where}.window_sampling", self.window_sampling, SAMPLING)
-        for name in (
-            "input_window",
-            "horizon",
-            "stride",
-            "seasonality",
-            "num_series",
-            "windows_per_epoch",
-        ):
-            if getattr(self, name) is not None:
-                check_positive_int(f"{where}.{name}", getattr(self, name))
-        self._column_names_as_text()
-        if not self.header and self.source != "csv":
-            raise ValueError(f"{where}.header: false is for source 'csv', got {self.source!r}")
-        if not self.targets:
-            raise ValueError(f"{where}.targets must name at least one column")
-        if isinstance(self.split, dict):  # YAML reads 2017-07-01 as a date: keep JSON-able text
-            self.split = {k: iso_date(v) for k, v in self.split.items()}
-        if isinstance(self.dates, list):
-            self.dates = [iso_date(v) for v in self.dates]
-        dated = self.split is not None and split_kind(self.split, f"{where}.split") == "dates"
-        if dated and not self.has_time:
-            raise ValueError(f"{where}.split by dates needs {where}.time_column")
-        if self.time_column and self.time_columns:
-            raise ValueError(f"{where}: set {where}.time_column or {where}.time_columns, not both")
-        if self.time_columns is not None and not 3 <= len(self.time_columns) <= 6:
-            raise ValueError(
-                f"{where}.time_columns must name the [year, month, day(, hour, minute, second)] "
-                f"columns, got {self.time_columns!r}"
-            )
-        unknown = [c for c in self.known_covariates if c not in self.covariates]
-        if unknown:
-            raise ValueError(
-                f"{where}.known_covariates: {unknown} are not in {where}.covariates "
-                f"({self.covariates})"
-            )
-        both = [c for c in self.static_covariates if c in self.covariates or c in self.targets]
-        if both:
-            raise ValueError(
-                f"{where}.static_covariates: {both} are also targets or covariates; list each "
-                f"column once"
-            )
-        if self.static_covariates and self.source == "sines":
-            raise ValueError(f"{where}.static_covariates needs a csv or reader source")
-        if isinstance(self.fill, str):
-            if self.fill == MASK:
-                raise ValueError(
-                    f"{where}.fill 'mask' applies to targets only: give a mapping such as "
-                    f"{{{self.targets[0]}: mask}} (and a policy for gappy covariates)"
-                )
-            check_choice(f"{where}.fill", self.fill, FILL_POLICIES)
-        if isinstance(self.fill, dict):
-            wrong = [c for c, p in self.fill.items() if p == MASK and c not in self.targets]
-            if wrong:
-                raise ValueError(
-                    f"{where}.fill: 'mask' applies to targets only (the loss skips their gaps), "
-                    f"got it for {wrong}; fill covariates with one of {list(FILL_POLICIES)}"
-                )
-        for name in self.time_features:
-            check_choice(f"{where}.time_features", name, list(TIME_FEATURES))
-        if self.time_features and not self.has_time:
-            raise ValueError(f"{where}.time_features needs {where}.time_column or time_columns")
-        if self.freq is not None and not self.has_time:
-            raise ValueError(f"{where}.freq needs {where}.time_column or time_columns")
-        if self.rows is not None:
-            row_range(self.rows, f"{where}.rows")
-        if self.dates is not None:
-            if not isinstance(self.dates, list) or len(self.dates) != 2:
-                raise ValueError(f"{where}.dates must be [start, stop], got {self.dates!r}")
-            if not self.has_time:
-                raise ValueError(f"{where}.dates needs {where}.time_column")
-
-    def _column_names_as_text(self) -> None:
-        """Column names given as ints (``targets: [1]``, a file without a header row: columns
-        0, 1, 2 ...) are the table's text column names ``"1"``."""
-        for name in (
-            "targets",
-            "covariates",
-            "categorical",
-            "known_covariates",
-            "static_covariates",
-        ):
-            setattr(self, name, [str(c) for c in getattr(self, name)])
-        if self.time_columns is not None:
-            self.time_columns = [str(c) for c in self.time_columns]
-        for name in ("series_column", "time_column"):
-            if getattr(self, name) is not None:
-                setattr(self, name, str(getattr(self, name)))
-        if isinstance(self.fill, dict):
-            self.fill = {str(c): p for c, p in self.fill.items()}
 
 
 def _with_gaps(arr: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
@@ -343,6 +208,7 @@ class ForecastData(TaskData):
             _with_gaps(arr, observed[sid])[: bounds[sid][0]] for sid, arr in frames.items()
         ]
         self._fit_scaler(np.concatenate(train_rows))
+        self._fit_series(list(frames), train_rows)
         del train_rows
         self._set_panel(frames, observed, starts)
 
@@ -381,6 +247,7 @@ class ForecastData(TaskData):
         check_train(starts, {sid: b - a for sid, (a, b) in spans.items()}, cfg)
         train = [p.values[a : a + bounds[sid][0]] for sid, (a, _) in spans.items()]
         self._fit_scaler(np.concatenate(train))
+        self._fit_series(p.ids, train)
         del train
         step = 1 << 20
         for a in range(0, len(p.values), step):  # in place: no float64 copy of the panel
@@ -409,6 +276,12 @@ class ForecastData(TaskData):
         cfg, art = self.config, self.artifacts
         w, h = art["input_window"], art["horizon"]
         art.setdefault("covariates", list(cfg.covariates))
+        if cfg.series_scaler != "none":
+            raise ValueError(
+                f"data.series_scaler={cfg.series_scaler!r} fits each series on its train rows: "
+                f"the reader {cfg.reader} returned whole series per split; return a DataFrame "
+                "with data.series_column instead"
+            )
         if not any(len(a) >= w + h for a in parts["train"]):
             lengths = [len(a) for a in parts["train"]]
             raise ValueError(
@@ -452,13 +325,49 @@ class ForecastData(TaskData):
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
         """The artifact ``scaler`` (unless given), fitted on the train rows (NaN: a masked
-        target's gaps, left out of its statistics)."""
+        target's gaps, left out of its statistics); with ``series_scaler`` the targets' shift is
+        0."""
         art = self.artifacts
         if "scaler" not in art:
             cols = art["targets"] + art["covariates"]
             scaler = Scaler(self.config.scaler, columns=cols)
             art["scaler"] = scaler.fit(train_values, skip_nan=True).state_dict()
+            if self.config.series_scaler != "none":  # uncentred: a small series keeps float32
+                k = len(art["targets"])  # precision (differences, *_scaled, are the same)
+                art["scaler"]["shift"][:k] = [0.0] * k
         self.scaler = Scaler.from_state_dict(art["scaler"])
+
+    def _fit_series(self, ids: list[str], train: list[np.ndarray]) -> None:
+        """The artifacts ``series_ids`` (the series with training rows; when the data names
+        its series) and ``series_scaler`` (``data.series_scaler``), unless given; ``train``:
+        each series' unscaled train rows."""
+        cfg, art = self.config, self.artifacts
+        if cfg.series_column is None and cfg.series_scaler == "none":
+            return
+        kept = [(sid, t) for sid, t in zip(ids, train) if len(t)]
+        art.setdefault("series_ids", [sid for sid, _ in kept])
+        if cfg.series_scaler != "none" and "series_scaler" not in art:
+            rows = [t for _, t in kept]
+            art["series_scaler"] = fit_series_scaler(
+                cfg.series_scaler, art["series_ids"], rows, art["targets"]
+            )
+
+    def attach_series(self) -> None:
+        """Every split's windows carry their series' codes (for a model that reads the
+        series); a series the artifact ``series_ids`` lacks is a ValueError naming it."""
+        if "series_ids" not in self.artifacts:
+            raise ValueError(
+                "the model reads each window's series, and this data has no series ids: set "
+                "data.series_column (or data.series_scaler on a csv or reader source)"
+            )
+        for split, windows in self.splits.items():
+            if windows.codes is not None or not len(windows):
+                continue
+            used = np.unique(windows.series)
+            codes = np.full(len(windows.panel.ids), -1, dtype=np.int64)
+            ids = [windows.panel.ids[i] for i in used]
+            codes[used] = series_codes(self.artifacts, ids, f"the {split} split")
+            windows.codes = codes
 
     def collate(self, items):
         """A batch ``(x (B, W + H, F), y (B, H, K))`` (and ``base`` (B, H, K) when the windows

@@ -19,7 +19,10 @@ Options for long horizons: ``revin`` (reversible instance normalisation of the t
 each target series on its own, with the covariates beside it, as PatchTST and SegRNN do:
 K targets are K rows of the batch).
 
-Targets and covariates are scaled with statistics of the training part. Metrics, each beside
+Targets and covariates are scaled with statistics of the training part (and, with
+``data.series_scaler``, each series' targets by its own, and ``model.series_embedding`` embeds
+the series id: :mod:`deeprnn.tasks.forecast.series`; a batch then ends with the windows' series
+codes). Metrics, each beside
 the same metric of the ``naive`` (last value) and, with ``seasonality > 1``, the ``snaive``
 (last season) baselines on the same windows: ``mse_scaled`` / ``mae_scaled`` on the scaled
 (standardised) values, as long-horizon papers report them; MAE, RMSE, MSE and MASE (scaled by
@@ -60,7 +63,8 @@ from deeprnn.tasks.forecast.network import (
     features,
     network_output,
 )
-from deeprnn.tasks.forecast.predict import predict_rows
+from deeprnn.tasks.forecast.outputs import ForecastOutputs
+from deeprnn.tasks.forecast.series import SeriesInputs, from_series, to_series, with_embedding
 
 
 def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -72,7 +76,7 @@ def _observed(y: Tensor) -> tuple[Tensor, Tensor | None]:
     return torch.where(observed, y, torch.zeros_like(y)), observed
 
 
-class Forecast(TaskModule):
+class Forecast(ForecastOutputs, TaskModule):
     """``forward(history (N, W, F), future_covariates (N, H, C) | None) -> (N, H, K)`` scaled.
 
     F = K targets (first) + C covariates. In channel-independent mode the network sees B = N K
@@ -140,10 +144,12 @@ class Forecast(TaskModule):
         self.register_buffer("_known", torch.tensor(self.known, dtype=torch.long), False)
         self.legacy_future = "known_covariates" not in art  # saved before the key: AR reads all
         n_known = len(self.known)
+        self.scaler = Scaler.from_state_dict(art.get("scaler"))
+        self.series_inputs = SeriesInputs.of(cfg, art, self.scaler)
         self.levels = tuple(float(v) for v in cfg.quantiles)
         self.n_params = D.n_params(cfg.likelihood, self.levels)  # outputs per step and target
         k_out = (1 if ci else self.n_targets) * self.n_params  # outputs per row of the network
-        size = 1 + len(art["covariates"]) if ci else self.n_features
+        size = (1 + len(art["covariates"]) if ci else self.n_features) + cfg.series_embedding
         self.revin = RevIN(self.n_targets, affine=cfg.revin_affine) if revin else None
         self.ensemble = None
         if check_ensemble(cfg.ensemble) == 1:
@@ -153,10 +159,16 @@ class Forecast(TaskModule):
                 lambda: ForecastNetwork(cfg, art, size, k_out, n_known, self.horizon),
                 cfg.ensemble,
             )
-        self.scaler = Scaler.from_state_dict(art.get("scaler"))
         self.scorer = ForecastScorer(
             self.scaler, self.n_targets, self.horizon, m, probabilistic=cfg.likelihood != "none"
         )
+
+    def unpack(self, batch) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """``(x, y, base or None, series codes or None)`` of a batch of windows
+        (:class:`~deeprnn.tasks.forecast.windows.Windows`: the codes come last when set)."""
+        x, y, *rest = batch
+        series = rest.pop() if self.series_inputs.used else None
+        return x, y, (rest[0] if rest else None), series
 
     @property
     def metrics(self) -> nn.ModuleDict:
@@ -212,12 +224,32 @@ class Forecast(TaskModule):
         return future_covariates.index_select(-1, self._known.to(device))
 
     def forward(
-        self, history: Tensor, future_covariates: Tensor | None = None, base: Tensor | None = None
+        self,
+        history: Tensor,
+        future_covariates: Tensor | None = None,
+        base: Tensor | None = None,
+        series: Tensor | None = None,
     ) -> Tensor:
         """``base`` (N, H, K) scaled: each window's classical forecast, for a model whose
-        ``baseline`` is ``ets``, ``arima`` or ``ets_arima`` (its windows carry it)."""
+        ``baseline`` is ``ets``, ``arima`` or ``ets_arima`` (its windows carry it); ``series``
+        (N,) the windows' series codes, for a model that reads them
+        (:mod:`~deeprnn.tasks.forecast.series`)."""
+        ab = self.series_inputs.affine(series)  # into each series' units and back
+        history, base = to_series(history, ab, self.n_targets), to_series(base, ab, self.n_targets)
         if self.config.mode == "direct":
-            return self._direct(history, future=future_covariates, base=base)
+            pred = self._direct(history, future=future_covariates, base=base, series=series)
+        else:
+            pred = self._autoregressive(history, future_covariates)
+        return from_series(pred, ab)
+
+    def _members(self, history, future_covariates=None, base=None, series=None) -> Tensor:
+        """An ensemble's forecast per member, (K, N, H, K), as :meth:`forward` makes the mean."""
+        ab, k = self.series_inputs.affine(series), self.n_targets
+        preds = self._direct(to_series(history, ab, k), future=future_covariates,
+                             base=to_series(base, ab, k), series=series, members=True)  # fmt: skip
+        return torch.stack([from_series(p, ab) for p in preds])
+
+    def _autoregressive(self, history: Tensor, future_covariates: Tensor | None) -> Tensor:
         n, k = history.shape[0], self.n_targets
         targets, stats = self._normalise(history)
         out, states = self.rnn(self._features(self._channels(targets, history[..., k:])))
@@ -247,17 +279,17 @@ class Forecast(TaskModule):
 
     def _direct(
         self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None,
-        base: Tensor | None = None, members: bool = False,
+        base: Tensor | None = None, series: Tensor | None = None, members: bool = False,
     ) -> Tensor:  # fmt: skip
         """Direct decoding of (N, T, F) histories (post-padded to ``lengths``), with the
         covariates over the horizon ``future`` (N, H, C), -> (N, H, K); with a likelihood
         head, the point forecast (the median) of :meth:`distribution`. ``members``: an
         ensemble's forecast per member, (K, N, H, K) (their mean is the forecast)."""
         if self.config.likelihood != "none":
-            dist = self.distribution(history, lengths, future)
+            dist = self._distribution(history, lengths, future, series)
             point = dist.point()
             return self._to_scaled(point) if dist.space == "original" else point
-        pred, targets, stats = self._direct_raw(history, lengths, future, members)
+        pred, targets, stats = self._direct_raw(history, lengths, future, series, members)
         if self.baseline_only:  # the baseline alone (baselines.guard)
             pred = torch.zeros_like(pred)
         if self.baseline != "none":  # corrected where the network works (RevIN'd)
@@ -267,12 +299,23 @@ class Forecast(TaskModule):
         return self._denormalise(pred, stats)
 
     def distribution(
-        self, history: Tensor, lengths: Tensor | None = None, future: Tensor | None = None
+        self,
+        history: Tensor,
+        lengths: Tensor | None = None,
+        future: Tensor | None = None,
+        series: Tensor | None = None,
     ) -> D.Predictive:
         """The predictive distribution of the next ``horizon`` steps of (N, T, F) histories
-        (``future``: their covariates over the horizon, (N, H, C)): on the scaled values, or
-        the original ones for the negative binomial."""
-        pred, targets, stats = self._direct_raw(history, lengths, future)
+        (``future``: their covariates over the horizon, (N, H, C); ``series``: their series
+        codes): on the scaled values, or the original ones for the negative binomial."""
+        ab = self.series_inputs.affine(series)
+        k = self.n_targets
+        dist = self._distribution(to_series(history, ab, k), lengths, future, series)
+        return dist if ab is None else dist.map(lambda t: from_series(t, ab))
+
+    def _distribution(self, history, lengths=None, future=None, series=None) -> D.Predictive:
+        """:meth:`distribution` of histories in the series' units (with data.series_scaler)."""
+        pred, targets, stats = self._direct_raw(history, lengths, future, series)
         n, h, k = pred.shape[0], self.horizon, self.n_targets
         raw = pred.view(n, h, k, self.n_params)
         shift = self._baseline(targets, lengths) if self.baseline != "none" else None
@@ -299,8 +342,9 @@ class Forecast(TaskModule):
         return self.scaler.transform(values, self.n_targets)
 
     def _direct_raw(
-        self, history: Tensor, lengths: Tensor | None = None, future=None, members=False
-    ):
+        self, history: Tensor, lengths: Tensor | None = None, future=None, series=None,
+        members: bool = False,
+    ):  # fmt: skip
         """The network's outputs (N, H, K P) on RevIN'd targets (an ensemble's mean, or with
         ``members`` each member's, (K, N, H, K P)), the RevIN'd past targets (N, T, K) and the
         RevIN statistics."""
@@ -308,7 +352,8 @@ class Forecast(TaskModule):
         known = self._rows(self._future(future, n, history.device))  # (B, H, C_known) | None
         mask = None if lengths is None else lengths_to_mask(lengths, history.shape[1])
         targets, stats = self._normalise(history, mask)
-        x = self._channels(targets, history[..., k:])  # (B, T, F)
+        cov = with_embedding(history[..., k:], self.series_inputs.embed(series))  # (N, T, C + E)
+        x = self._channels(targets, cov)  # (B, T, F)
         rows = self._rows(lengths)
         if self.ensemble is None:
             pred = network_output(self, x, rows, known, self.horizon)  # (B, H, K')
@@ -372,29 +417,38 @@ class Forecast(TaskModule):
             note_choice(self.baseline, scores, revin, m, why, on=selection_text(art))
         if self.baseline in classical.NAMES:
             classical.attach(dm, self.baseline)
+        if self.series_inputs.used:
+            dm.attach_series()
 
     def step(self, batch, stage: str):
-        x, y, *base = batch  # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one
+        # x (N, W + H, F), y (N, H, K) scaled; base (N, H, K): a classical one; series (N,)
+        x, y, base, series = self.unpack(batch)
         history, future_cov = self._split(x)
+        ab = self.series_inputs.affine(series)  # the loss is in each series' units
         if self.config.mode == "autoregressive" and stage == "train":
+            x = to_series(x, ab, self.n_targets)
             return nn.functional.mse_loss(self._teacher_forced(x), x[:, 1:, : self.n_targets]), {}
         y, observed = _observed(y)
         if self.config.likelihood != "none":
-            return self._prob_step(stage, history, y, future_cov, observed)
+            return self._prob_step(stage, history, y, future_cov, observed, series)
         if self.ensemble is not None and stage == "train":  # each member on its own loss
-            preds = self._direct(history, future=future_cov, base=base[0] if base else None,
-                                 members=True)  # fmt: skip
-            return members_loss([D.masked_mean((p - y) ** 2, observed) for p in preds]), {}
-        pred = self(history, future_cov, *base)
-        loss = D.masked_mean((pred - y) ** 2, observed)
+            preds = self._members(history, future_cov, base, series)  # (K, N, H, K)
+            errs = [p - y if ab is None else (p - y) / ab[1] for p in preds]
+            return members_loss([D.masked_mean(e**2, observed) for e in errs]), {}
+        pred = self(history, future_cov, base, series)
+        err = pred - y if ab is None else (pred - y) / ab[1]
+        loss = D.masked_mean(err**2, observed)
         if stage == "train":
             return loss, {}
         return loss, self.scorer.score(stage, history, pred, y, observed)
 
-    def _prob_step(self, stage: str, history: Tensor, y: Tensor, future=None, observed=None):
-        """The negative log-likelihood (pinball) loss of a likelihood head, and its metrics."""
-        dist = self.distribution(history, future=future)
+    def _prob_step(self, stage, history, y, future=None, observed=None, series=None):
+        """The negative log-likelihood (pinball) loss of a likelihood head (in each series'
+        units with data.series_scaler), and its metrics."""
+        k, ab = self.n_targets, self.series_inputs.affine(series)
+        dist = self._distribution(to_series(history, ab, k), future=future, series=series)
         truth = self.scaler.inverse(y, self.n_targets) if dist.space == "original" else y
+        truth = to_series(truth, ab, k)
         if dist.space == "original" and bool((truth < -0.5).any()):
             raise ValueError(
                 "model.likelihood='negative_binomial' needs non-negative counts as targets, "
@@ -403,6 +457,8 @@ class Forecast(TaskModule):
         loss = dist.loss(truth, observed)
         if stage == "train":
             return loss, {}
+        if ab is not None:
+            dist = dist.map(lambda t: from_series(t, ab))
         return loss, self.scorer.score_distribution(stage, history, dist, y, observed)
 
     def _teacher_forced(self, x: Tensor) -> Tensor:
@@ -426,54 +482,3 @@ class Forecast(TaskModule):
         from deeprnn.tasks.forecast.baselines import guard
 
         return guard(self, dm)
-
-    def extra_metrics(self, dm=None) -> dict:
-        """``test_{[naive_|snaive_]}{mse_scaled, mae_scaled, mse, mae}_per_step``: lists of H
-        values, each the mean over the test windows and targets (of the last test run, in this
-        process), and the baseline ``auto`` chose with its candidates' validation scores."""
-        out = self.scorer.per_step()
-        if "baseline_chosen" in self.artifacts:
-            out["baseline_chosen"] = self.artifacts["baseline_chosen"]
-            out["baseline_val_mse_scaled"] = self.artifacts.get("baseline_val")
-            out["baseline_chosen_on"] = selection_text(self.artifacts)
-            if self.artifacts.get("baseline_train"):  # chosen on train + val windows
-                out["baseline_train_mse_scaled"] = self.artifacts["baseline_train"]
-                out["baseline_selection_mse_scaled"] = selection_scores(self.artifacts)
-            out["baseline_only"] = bool(self.artifacts.get("baseline_only", False))
-        return out
-
-    # -- inference -------------------------------------------------------------------------------
-    def predict_raw(self, records: list, quantiles=None, seed: int = 0, **options) -> list[dict]:
-        """CSV rows of a history (grouped by the series column when there is one) -> forecasts
-        of the ``horizon`` steps after each series' last row with a target value, one dict per
-        (series, step), with its ``time`` when the model was trained with a time column.
-
-        Every row holds the series column, the covariates and the time column(s); the target
-        columns may be left out of the rows after a series' history (its future covariates),
-        not its first row.
-
-        ``quantiles`` (a probabilistic model's levels, e.g. ``[0.1, 0.5, 0.9]``) adds the
-        columns ``{target}_q{level}`` to every row."""
-        return predict_rows(self, records, quantiles, seed)
-
-    #: ONNX inputs whose dim 1 is not the (dynamic) time axis: the horizon's covariates
-    onnx_fixed_length: ClassVar[tuple[str, ...]] = ("future",)
-
-    def onnx_inputs(self, batch_size: int = 2, steps: int = 7) -> dict[str, Tensor]:
-        lengths = torch.full((batch_size,), steps, dtype=torch.long)
-        inputs = {"x": torch.randn(batch_size, steps, self.n_features), "lengths": lengths}
-        if self.known:
-            c = self.n_features - self.n_targets
-            inputs["future"] = torch.randn(batch_size, self.horizon, c)
-        return inputs
-
-    def onnx_forward(self, x: Tensor, lengths: Tensor, future: Tensor | None = None) -> Tensor:
-        """Direct mode over a padded batch of histories: (N, H, K) scaled forecasts made at each
-        row's last real step; ``future`` (N, H, C): the covariates over the horizon, an input
-        only for a model that reads known covariates."""
-        if self.config.mode != "direct" or self.baseline in classical.NAMES:
-            raise ValueError(
-                "ONNX export covers model.mode='direct' forecasters without a classical "
-                f"baseline, got mode {self.config.mode!r}, baseline {self.baseline!r}"
-            )
-        return self._direct(x, lengths, future)

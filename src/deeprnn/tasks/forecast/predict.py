@@ -21,6 +21,7 @@ from deeprnn.tasks.forecast.columns import (
     time_columns,
 )
 from deeprnn.tasks.forecast.distributions import check_levels
+from deeprnn.tasks.forecast.series import series_codes
 
 
 def predict_rows(model, records: list, quantiles=None, seed: int = 0) -> list[dict]:
@@ -51,16 +52,21 @@ def predict_rows(model, records: list, quantiles=None, seed: int = 0) -> list[di
     bases = {}
     if model.baseline in classical.NAMES:  # refitted on each series' whole history
         bases = classical.predict_bases(model, records)
+    codes = {}
+    if model.series_inputs.used:  # every series at once: one the model never saw is an error
+        ids = list(dict.fromkeys(str(r.get(series[0])) if series else "0" for r in records))
+        codes = dict(zip(ids, series_codes(art, ids, "--input").tolist()))
     for series_id, x, future_cov, times in encode_history(art, records):
-        base = [bases[series_id][None].to(model.device)] if bases else []
+        base = bases[series_id][None].to(model.device) if bases else None
+        code = None
+        if codes:
+            code = torch.tensor([codes[series_id]], device=model.device)
         with torch.no_grad():
             x_, fc = x[None].to(model.device), future_cov[None].to(model.device)
-            pred = model(x_, fc, *base)[0].cpu()
+            pred = model(x_, fc, base, code)[0].cpu()
             qs = None
             if quantiles is not None:
-                dist = model.distribution(
-                    x[None].to(model.device), future=future_cov[None].to(model.device)
-                )
+                dist = model.distribution(x_, future=fc, series=code)
                 qs = dist.quantiles(levels, seed=seed)[:, 0].cpu()  # (Q, H, K)
                 if dist.space == "scaled":
                     qs = model.scaler.inverse(qs, model.n_targets)

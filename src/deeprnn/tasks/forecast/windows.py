@@ -76,11 +76,13 @@ class Windows(Sequence):
     ``windows.batch(idx)`` the stacked ``(x (B, W + H, F), y (B, H, K))`` in one gather, which is
     what a DataLoader asks for (``__getitems__``). With ``base`` (N, H, K) float32 set (a
     classical forecast of each window, :func:`deeprnn.tasks.forecast.classical.attach`) they are
-    ``(x, y, base)``."""
+    ``(x, y, base)``; with ``codes`` (S,) int64 set (each panel series' code for a model that
+    reads the series, :mod:`deeprnn.tasks.forecast.series`) the windows' codes (B,) come last."""
 
     def __init__(self, panel: Panel, rows: np.ndarray, series: np.ndarray, w: int, h: int, k: int):
         self.panel, self.w, self.h, self.k = panel, w, h, k
         self.base: np.ndarray | None = None
+        self.codes: np.ndarray | None = None
         self.rows = np.asarray(rows, dtype=np.int64)  # absolute first row of each window
         self.series = np.asarray(series, dtype=np.int64)  # its series (index into panel.ids)
         self._steps = np.arange(w + h, dtype=np.int64)
@@ -103,7 +105,7 @@ class Windows(Sequence):
 
     def batch(self, idx: np.ndarray) -> tuple[Tensor, ...]:
         """``(x (B, W + H, F), y (B, H, K))`` of the windows ``idx``, and their ``base``
-        (B, H, K) when it is set."""
+        (B, H, K) and series ``codes`` (B,) when those are set."""
         at = self.rows[idx][:, None] + self._steps  # (B, W + H) row numbers
         x = torch.from_numpy(self.panel.values[at])  # (B, W + H, F)
         if self.panel.truth is None:
@@ -111,9 +113,12 @@ class Windows(Sequence):
         else:
             y = self.panel.truth[at[:, self.w :]]  # (B, H, K)
             y = torch.from_numpy(np.ascontiguousarray(y[:, :, : self.k]))
-        if self.base is None:
-            return x, y
-        return x, y, torch.from_numpy(self.base[idx])  # (B, H, K)
+        out = (x, y)
+        if self.base is not None:
+            out += (torch.from_numpy(self.base[idx]),)  # (B, H, K)
+        if self.codes is not None:
+            out += (torch.from_numpy(self.codes[self.series[idx]]),)  # (B,)
+        return out
 
     def targets(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
         """``(past (B, W, K), y (B, H, K))`` of the windows ``idx``: the targets alone (the
