@@ -14,7 +14,11 @@ activations (``act_width(kind, H)`` columns) as :mod:`deeprnn.kernels._pointwise
 * their layer-norm kinds ``ln_lstm`` / ``ln_gru``: :math:`hp = \mathrm{LN}_{hh}(W_{hh} h_{t-1})`
   (and :math:`h_t = \sigma(o)\tanh(\mathrm{LN}_c(c_t))`), the row statistics and the LN
   backward :math:`\bar v = \mathrm{rstd}(\bar y - \overline{\bar y} - \hat v\,
-  \overline{\bar y \hat v})` inside the same pass.
+  \overline{\bar y \hat v})` inside the same pass. In training the input term's
+  :math:`\mathrm{LN}_{ih}(W_{ih} x_t)` is normalised in that pass too (:func:`fused_input_norm`):
+  the scan takes the raw projections, the backward recomputes each row's statistics from them
+  and returns the gradient at :math:`W_{ih} x_t`; every gain's and shift's gradient is summed
+  per thread inside the pass and reduced once.
 
 The per-step GEMM calls MKL directly where torch links it (float32: the recurrent weight packed
 once per scan with ``cblas_sgemm_pack``, so no step repacks it; else BLAS on raw pointers; else
@@ -251,6 +255,26 @@ def backward(plan, inputs, grads, states, acts):
         d_pw = []
         d_b = d_b if i.b_hh is not None else None
     return dxp, d_w, d_b, d_h0, (d_c0 if g.d_cT is not None else None), d_pw
+
+
+def fused_input_norm(cell, like: Tensor) -> list[Tensor]:
+    r"""LN_ih's gain and shift ``[ln_ih_weight, ln_ih_bias]`` when a training scan of ``cell``
+    normalises its input projections inside the compiled loop, else ``[]``.
+
+    Then the scan takes the raw projections :math:`W_{ih} x` (T, N, G) with ``pw`` ending with
+    these two, and :math:`\mathrm{LN}_{ih}` (forward, backward, and its gain and shift
+    gradients) runs in the loop's per-step pass instead of as separate passes over (T, N, G)
+    tensors. It does for a layer-norm LSTM / GRU cell with its class's own input projection
+    whose scan runs compiled on tensors like ``like`` (CPU float32 / float64, built), not under
+    autocast; ``DEEPRNN_FUSE_LN_INPUT=0`` turns it off (the A/B of benchmarks/threads.py)."""
+    kind = cell.fused_kind
+    if kind not in LN_KINDS or type(cell).project_input is not _INFER_PROJECTION[kind]:
+        return []
+    if os.environ.get("DEEPRNN_FUSE_LN_INPUT", "1") == "0":
+        return []
+    if autocast_enabled(like.device.type) or not supports(kind, like):
+        return []
+    return [cell.ln_ih_weight, cell.ln_ih_bias]
 
 
 def infer_unsupported_reason(cell, x: Tensor, state) -> str | None:
