@@ -32,8 +32,8 @@ With :math:`\sigma' = \sigma(1-\sigma)` and :math:`\tanh' = 1 - \tanh^2`:
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 import torch.nn.functional as F
+from torch import Tensor
 
 #: activation columns per hidden unit
 ACT_WIDTH = {"lstm": 5, "gru": 4, "rnn": 1, "minimal_gru": 2}
