@@ -72,6 +72,11 @@ def _close(got, want, dtype, what):
 
 
 def _compare(make, x_shape, mask, dtype):
+    # seeded: the draw (weights, inputs) must not depend on which tests ran before. float32
+    # agreement to 1e-5 between two float32 paths is near the limit for the small layer-norm
+    # layers (LN over H = 4 features): on about 5% of random draws two such paths differ by
+    # more, each about as far from the float64 result as the other.
+    torch.manual_seed(0)
     loop = make(impl="loop").to(dtype)
     fast = make(impl="fused").to(dtype)
     snapshot = {k: v.clone() for k, v in loop.state_dict().items()}

@@ -83,8 +83,9 @@ _INFER_PROJECTION = {
     "ln_lstm": LayerNormLSTMCell.project_input,
     "ln_gru": LayerNormGRUCell.project_input,
 }
-#: how many scans went through the compiled loop (tests read it)
-calls = {"forward": 0, "backward": 0, "infer": 0}
+#: how many scans went through the compiled loop (tests read it; "ln_input": training forwards
+#: with LN_ih inside the loop, :func:`fused_input_norm`)
+calls = {"forward": 0, "backward": 0, "infer": 0, "ln_input": 0}
 
 
 class CompiledKernelWarning(UserWarning):
@@ -221,6 +222,7 @@ def forward(plan, inputs, h0: Tensor, c0: Tensor | None):
     i = inputs
     flags = (float(plan.zoneout), bool(plan.training), bool(plan.backwards), bool(plan.needs_grad))
     if plan.kind in LN_KINDS:
+        calls["ln_input"] += len(i.pw) > (4 if plan.kind == "ln_lstm" else 2)  # LN_ih inside
         out, states_h, states_c, acts = mod.ln_scan_forward(
             plan.kind, i.xp, i.w_hh, i.rec_mask, i.mask, i.keep_h, i.keep_c, h0, c0, list(i.pw),
             *flags,
