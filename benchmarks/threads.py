@@ -15,8 +15,8 @@ pass split across the threads, a barrier per step) instead of row blocks (each t
 time loop over a block of batch rows), for an A/B in the same run. Rows "(LN_ih outside the
 loop)" run the layer-norm layers with ``DEEPRNN_FUSE_LN_INPUT=0``: the input projection's layer
 norm by ``F.layer_norm`` over all steps and autograd for its backward, as before it moved into
-the compiled loop. ``--rows layer_norm`` runs only the rows whose name contains the text (and
-their baselines).
+the compiled loop. ``--rows 'layer_norm$|LN_ih'`` runs only the rows whose name matches the
+regular expression (and their baselines).
 
 Scaling: train step ms at 1, 2 and 4 threads (4 oversubscribes a 2-core machine) for nn.LSTM,
 the row-block scheme and the shared path, LSTM recurrent_dropout=0.25, B=64, T=100, with the
@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -136,8 +137,9 @@ def timed(names, threads: int, B: int, T: int, repeats: int) -> dict:
 
 
 def selected(text: str | None) -> list[str]:
-    """The rows whose name contains ``text`` (all when None), with their baselines."""
-    names = [n for n in ROWS if text is None or text in n]
+    """The rows whose name matches the regular expression ``text`` (all when None), with their
+    baselines."""
+    names = [n for n in ROWS if text is None or re.search(text, n)]
     return [n for n in ROWS if n in names or any(ROWS[m][1] == n for m in names)]
 
 
@@ -244,7 +246,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", help="comma-separated thread counts (default: 1, 2, all cores)")
     p.add_argument("--batches", default="16,32,64")
     p.add_argument("--lengths", default="100,1000")
-    p.add_argument("--rows", help="only the rows whose name contains this text (+ baselines)")
+    p.add_argument("--rows", help="only the rows whose name matches this regex (+ baselines)")
     p.add_argument("--no-grid", action="store_true", help="the scaling run only")
     p.add_argument("--no-scaling", action="store_true", help="the grid only")
     p.add_argument("--scaling-shape", default="64,100", help="B,T of the scaling run")
