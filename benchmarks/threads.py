@@ -12,7 +12,11 @@ SGD, as benchmarks/speed.py) and inference (eval, no grad); each cell is "train 
 as a multiple of the baseline's median from the same run. Rows "(shared path)" run the same
 layer with ``DEEPRNN_ROW_BLOCKS=0``: the compiled loop's older threading (each step's GEMM and
 pass split across the threads, a barrier per step) instead of row blocks (each thread its own
-time loop over a block of batch rows), for an A/B in the same run.
+time loop over a block of batch rows), for an A/B in the same run. Rows "(LN_ih outside the
+loop)" run the layer-norm layers with ``DEEPRNN_FUSE_LN_INPUT=0``: the input projection's layer
+norm by ``F.layer_norm`` over all steps and autograd for its backward, as before it moved into
+the compiled loop. ``--rows 'layer_norm$|LN_ih'`` runs only the rows whose name matches the
+regular expression (and their baselines).
 
 Scaling: train step ms at 1, 2 and 4 threads (4 oversubscribes a 2-core machine) for nn.LSTM,
 the row-block scheme and the shared path, LSTM recurrent_dropout=0.25, B=64, T=100, with the
@@ -26,6 +30,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -47,6 +52,7 @@ from deeprnn.kernels import compiled  # noqa: E402
 
 I, H, L = 64, 256, 2
 SHARED = {"DEEPRNN_ROW_BLOCKS": "0"}
+LN_OUTSIDE = {"DEEPRNN_FUSE_LN_INPUT": "0"}  # the input projection's LN as before issue 31
 #: name -> (build(), baseline name, environment while it runs)
 ROWS = {
     "torch nn.LSTM": (lambda: nn.LSTM(I, H, L, batch_first=True), "torch nn.LSTM", {}),
@@ -79,6 +85,16 @@ ROWS = {
         lambda: deeprnn.LSTM(I, H, L, layer_norm=True),
         "torch nn.LSTM",
         SHARED,
+    ),
+    "LSTM layer_norm (LN_ih outside the loop)": (
+        lambda: deeprnn.LSTM(I, H, L, layer_norm=True),
+        "torch nn.LSTM",
+        LN_OUTSIDE,
+    ),
+    "GRU layer_norm (LN_ih outside the loop)": (
+        lambda: deeprnn.GRU(I, H, L, layer_norm=True),
+        "torch nn.GRU",
+        LN_OUTSIDE,
     ),
 }
 TARGET = 1.15  # issue 31: train step and inference <= 1.15x the baseline
@@ -120,12 +136,19 @@ def timed(names, threads: int, B: int, T: int, repeats: int) -> dict:
     return {n: {w: statistics.median(v) for w, v in t.items()} for n, t in times.items()}
 
 
-def grid(threads_list, batches, lengths, repeats: int) -> list[dict]:
+def selected(text: str | None) -> list[str]:
+    """The rows whose name matches the regular expression ``text`` (all when None), with their
+    baselines."""
+    names = [n for n in ROWS if text is None or re.search(text, n)]
+    return [n for n in ROWS if n in names or any(ROWS[m][1] == n for m in names)]
+
+
+def grid(threads_list, batches, lengths, repeats: int, rows: str | None = None) -> list[dict]:
     out = []
     for T in lengths:
         for threads in threads_list:
             for B in batches:
-                names = [n for n in ROWS if threads > 1 or ROWS[n][2] != SHARED]
+                names = [n for n in selected(rows) if threads > 1 or ROWS[n][2] != SHARED]
                 reps = repeats if T <= 100 else max(2, repeats // 2)
                 print(f"threads={threads} B={B} T={T} ...", flush=True)
                 med = timed(names, threads, B, T, reps)
@@ -185,7 +208,7 @@ def markdown(results: list[dict], scale: list[dict], meta: dict) -> str:
             f"T={T} | " + " | ".join(f"{t} thr, B={b}" for t, b in cols) + " |",
             "|---|" + "---:|" * len(cols),
         ]
-        for name in ROWS:
+        for name in dict.fromkeys(r["row"] for r in results):
             if ROWS[name][1] == name:
                 continue
             cells = {
@@ -223,6 +246,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", help="comma-separated thread counts (default: 1, 2, all cores)")
     p.add_argument("--batches", default="16,32,64")
     p.add_argument("--lengths", default="100,1000")
+    p.add_argument("--rows", help="only the rows whose name matches this regex (+ baselines)")
     p.add_argument("--no-grid", action="store_true", help="the scaling run only")
     p.add_argument("--no-scaling", action="store_true", help="the grid only")
     p.add_argument("--scaling-shape", default="64,100", help="B,T of the scaling run")
@@ -239,7 +263,7 @@ def main(argv=None) -> int:
     if not compiled.available():
         print(f"compiled kernels not built: {compiled._state['error']}", file=sys.stderr)
     load0 = os.getloadavg()[0]
-    results = [] if a.no_grid else grid(threads, batches, lengths, repeats)
+    results = [] if a.no_grid else grid(threads, batches, lengths, repeats, a.rows)
     sb, st = (int(v) for v in a.scaling_shape.split(","))
     scale = [] if a.no_scaling else scaling([1, 2, 4], sb, st, repeats)
     meta = dict(

@@ -7,6 +7,7 @@ loop."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import warnings
 
@@ -71,7 +72,22 @@ def _close(got, want, dtype, what):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol * scale, msg=what)
 
 
+def _as_accurate(fast, x, mask, got, python, what):
+    """float32: ``got`` (the compiled loop) is no farther from the float64 result than the
+    Python loop's ``python`` is (x 1.5), or within twice the float32 tolerance of it (2e-5 of
+    scale), tensor by tensor. Two float32 paths can differ by more than 1e-5 of scale where the
+    problem is ill-conditioned (the small layer-norm layers, LN over H = 4 features, on about 5%
+    of random draws), each about as far from the float64 result as the other: then this is the
+    check that says whether the compiled loop is wrong or only rounds differently."""
+    ref = _run(copy.deepcopy(fast).double(), x.detach().double().requires_grad_(True), mask, 7)
+    for i, (a, p, r) in enumerate(zip(got, python, ref, strict=True)):
+        err_a, err_p = (float((v.detach().double() - r.detach()).abs().max()) for v in (a, p))
+        scale = max(1.0, float(r.detach().abs().max()))
+        assert err_a <= max(1.5 * err_p, 2e-5 * scale), f"{what}, tensor {i}: {err_a=} {err_p=}"
+
+
 def _compare(make, x_shape, mask, dtype):
+    torch.manual_seed(0)  # the draw must not depend on which tests ran before
     loop = make(impl="loop").to(dtype)
     fast = make(impl="fused").to(dtype)
     snapshot = {k: v.clone() for k, v in loop.state_dict().items()}
@@ -86,8 +102,13 @@ def _compare(make, x_shape, mask, dtype):
             if m is fast and not python:
                 assert compiled.calls["forward"] > before["forward"], "compiled loop not used"
                 assert compiled.calls["backward"] > before["backward"], "compiled BPTT not used"
-        _close(runs[0], runs[1], dtype, f"vs python, {training=}")
-        _close(runs[0], runs[2], dtype, f"vs loop, {training=}")
+        for other, name in ((runs[1], "python"), (runs[2], "loop")):
+            try:
+                _close(runs[0], other, dtype, f"vs {name}, {training=}")
+            except AssertionError:
+                if dtype != torch.float32:
+                    raise
+                _as_accurate(fast, x, mask, runs[0], other, f"vs {name} vs float64, {training=}")
 
 
 COMPILED_LAYERS = [c for c in LAYERS if _uses_compiled(c.make(impl="loop"))]  # lstm / gru ones

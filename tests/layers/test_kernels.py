@@ -3,6 +3,8 @@ in training (same random masks) and in eval."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch.func import functional_call
@@ -83,6 +85,21 @@ def _assert_agrees_with_reference(layer, mask, dtype, tol):
         torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol * scale, msg=what)
 
 
+def _as_accurate_as_loop(loop, x, mask, got, want, what):
+    """float32: ``got`` is no farther from the float64 loop's result than the float32 loop's
+    ``want`` is (x 1.5), or within twice the float32 tolerance of it (2e-5 of scale), tensor by
+    tensor. Two float32 paths can differ by more than 1e-5 of scale where the problem is
+    ill-conditioned (the small layer-norm layers, LN over H = 4 features, on some random
+    draws), each about as far from the float64 result as the other
+    (tests/layers/test_compiled_kernels.py: _as_accurate)."""
+    ref = _run(copy.deepcopy(loop).double(), x.detach().double().requires_grad_(True), mask, 7)
+    for i, (a, b, r) in enumerate(zip(got, want, ref, strict=True)):
+        r = r.detach()
+        err_a, err_b = (float((v.detach().double() - r).abs().max()) for v in (a, b))
+        scale = max(1.0, float(r.abs().max()))
+        assert err_a <= max(1.5 * err_b, 2e-5 * scale), f"{what}, tensor {i}: {err_a=} {err_b=}"
+
+
 @pytest.mark.parametrize(
     "dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)], ids=["f64", "f32"]
 )
@@ -110,15 +127,20 @@ def test_kernels_agree_with_loop(case, mask_name, dtype, tol):
             x = torch.randn(4, 6, loop.input_size, dtype=dtype, requires_grad=True)
             want = _run(loop, x, mask, seed=7)
             got = _run(fast, x, mask, seed=7)
-            for a, b in zip(got, want):  # tolerance relative to each tensor's scale
-                scale = max(1.0, float(b.detach().abs().max()))
-                torch.testing.assert_close(
-                    a,
-                    b,
-                    rtol=tol,
-                    atol=tol * scale,
-                    msg=f"impl={impl} train={training}",
-                )
+            try:
+                for a, b in zip(got, want):  # tolerance relative to each tensor's scale
+                    scale = max(1.0, float(b.detach().abs().max()))
+                    torch.testing.assert_close(
+                        a,
+                        b,
+                        rtol=tol,
+                        atol=tol * scale,
+                        msg=f"impl={impl} train={training}",
+                    )
+            except AssertionError:
+                if dtype != torch.float32:
+                    raise
+                _as_accurate_as_loop(loop, x, mask, got, want, f"impl={impl} train={training}")
 
 
 @pytest.mark.parametrize(

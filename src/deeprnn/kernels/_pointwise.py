@@ -32,6 +32,7 @@ With :math:`\sigma' = \sigma(1-\sigma)` and :math:`\tanh' = 1 - \tanh^2`:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 #: activation columns per hidden unit
@@ -265,6 +266,37 @@ LN_KERNELS = {
     "ln_lstm": (ln_lstm_forward, ln_lstm_backward),
     "ln_gru": (ln_gru_forward, ln_gru_backward),
 }
+#: how many gains and shifts each layer-norm kind's step reads: (g_hh, b_hh, g_c, b_c) for
+#: ln_lstm, (g_hh, b_hh) for ln_gru. A scan's ``pw`` may end with two more, LN_ih's (g_ih, b_ih):
+#: then its ``xp`` holds the raw projections :math:`W_{ih} x` and the scan normalises them.
+LN_PARAMS = {"ln_lstm": 4, "ln_gru": 2}
+
+
+def split_ln_input(kind: str | None, pw):
+    """``(step_pw, ln_ih)``: a layer-norm scan's ``pw`` split into the step's gains and shifts
+    and LN_ih's ``(g_ih, b_ih)`` (empty when ``xp`` is already normalised)."""
+    n = LN_PARAMS.get(kind or "")
+    if n is None or len(pw) == n:
+        return pw, ()
+    if len(pw) != n + 2:
+        raise ValueError(f"a {kind} scan takes {n} or {n + 2} layer-norm parameters, got {len(pw)}")
+    return pw[:n], tuple(pw[n:])
+
+
+def ln_input_forward(xr: Tensor, g_ih: Tensor, b_ih: Tensor) -> Tensor:
+    r""":math:`\mathrm{LN}_{ih}` of the raw projections ``xr`` (T, N, G) over the last dimension
+    (the Python loop's half of a scan whose ``pw`` ends with LN_ih's parameters)."""
+    return F.layer_norm(xr, (xr.shape[-1],), g_ih, b_ih, EPS)
+
+
+def ln_input_backward(d_y: Tensor, xr: Tensor, g_ih: Tensor, b_ih: Tensor):
+    """``(d_xr, d_g_ih, d_b_ih)`` from ``d_y`` (T, N, G), the gradient at
+    :func:`ln_input_forward`'s output; the row statistics recomputed from ``xr``."""
+    G = xr.shape[-1]
+    _, mean, rstd = torch.native_layer_norm(xr, [G], None, None, EPS)
+    return torch.ops.aten.native_layer_norm_backward(
+        d_y, xr, [G], mean, rstd, g_ih, b_ih, [True, True, True]
+    )
 
 
 def act_width(kind: str, H: int) -> int:

@@ -14,7 +14,11 @@ activations (``act_width(kind, H)`` columns) as :mod:`deeprnn.kernels._pointwise
 * their layer-norm kinds ``ln_lstm`` / ``ln_gru``: :math:`hp = \mathrm{LN}_{hh}(W_{hh} h_{t-1})`
   (and :math:`h_t = \sigma(o)\tanh(\mathrm{LN}_c(c_t))`), the row statistics and the LN
   backward :math:`\bar v = \mathrm{rstd}(\bar y - \overline{\bar y} - \hat v\,
-  \overline{\bar y \hat v})` inside the same pass.
+  \overline{\bar y \hat v})` inside the same pass. In training the input term's
+  :math:`\mathrm{LN}_{ih}(W_{ih} x_t)` is normalised in that pass too (:func:`fused_input_norm`):
+  the scan takes the raw projections, the backward recomputes each row's statistics from them
+  and returns the gradient at :math:`W_{ih} x_t`; every gain's and shift's gradient is summed
+  per thread inside the pass and reduced once.
 
 The per-step GEMM calls MKL directly where torch links it (float32: the recurrent weight packed
 once per scan with ``cblas_sgemm_pack``, so no step repacks it; else BLAS on raw pointers; else
@@ -79,8 +83,9 @@ _INFER_PROJECTION = {
     "ln_lstm": LayerNormLSTMCell.project_input,
     "ln_gru": LayerNormGRUCell.project_input,
 }
-#: how many scans went through the compiled loop (tests read it)
-calls = {"forward": 0, "backward": 0, "infer": 0}
+#: how many scans went through the compiled loop (tests read it; "ln_input": training forwards
+#: with LN_ih inside the loop, :func:`fused_input_norm`)
+calls = {"forward": 0, "backward": 0, "infer": 0, "ln_input": 0}
 
 
 class CompiledKernelWarning(UserWarning):
@@ -252,6 +257,7 @@ def forward(plan, inputs, h0: Tensor, c0: Tensor | None):
     i = inputs
     flags = (float(plan.zoneout), bool(plan.training), bool(plan.backwards), bool(plan.needs_grad))
     if plan.kind in LN_KINDS:
+        calls["ln_input"] += len(i.pw) > (4 if plan.kind == "ln_lstm" else 2)  # LN_ih inside
         out, states_h, states_c, acts = mod.ln_scan_forward(
             plan.kind, i.xp, i.w_hh, i.rec_mask, i.mask, i.keep_h, i.keep_c, h0, c0, list(i.pw),
             *flags,
@@ -286,6 +292,26 @@ def backward(plan, inputs, grads, states, acts):
         d_pw = []
         d_b = d_b if i.b_hh is not None else None
     return dxp, d_w, d_b, d_h0, (d_c0 if g.d_cT is not None else None), d_pw
+
+
+def fused_input_norm(cell, like: Tensor) -> list[Tensor]:
+    r"""LN_ih's gain and shift ``[ln_ih_weight, ln_ih_bias]`` when a training scan of ``cell``
+    normalises its input projections inside the compiled loop, else ``[]``.
+
+    Then the scan takes the raw projections :math:`W_{ih} x` (T, N, G) with ``pw`` ending with
+    these two, and :math:`\mathrm{LN}_{ih}` (forward, backward, and its gain and shift
+    gradients) runs in the loop's per-step pass instead of as separate passes over (T, N, G)
+    tensors. It does for a layer-norm LSTM / GRU cell with its class's own input projection
+    whose scan runs compiled on tensors like ``like`` (CPU float32 / float64, built), not under
+    autocast; ``DEEPRNN_FUSE_LN_INPUT=0`` turns it off (the A/B of benchmarks/threads.py)."""
+    kind = cell.fused_kind
+    if kind not in LN_KINDS or type(cell).project_input is not _INFER_PROJECTION[kind]:
+        return []
+    if os.environ.get("DEEPRNN_FUSE_LN_INPUT", "1") == "0":
+        return []
+    if autocast_enabled(like.device.type) or not supports(kind, like):
+        return []
+    return [cell.ln_ih_weight, cell.ln_ih_bias]
 
 
 def infer_unsupported_reason(cell, x: Tensor, state) -> str | None:

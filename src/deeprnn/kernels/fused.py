@@ -34,7 +34,15 @@ from torch.nn.utils.stateless import _reparametrize_module
 
 from deeprnn._validation import autocast_enabled
 from deeprnn.kernels import compiled, triton_pointwise
-from deeprnn.kernels._pointwise import KERNELS, LN_KERNELS, SUMMED, act_width
+from deeprnn.kernels._pointwise import (
+    KERNELS,
+    LN_KERNELS,
+    SUMMED,
+    act_width,
+    ln_input_backward,
+    ln_input_forward,
+    split_ln_input,
+)
 from deeprnn.kernels.dispatch import fused_kernel, scan_kernel
 
 
@@ -62,7 +70,8 @@ class ScanInputs(NamedTuple):
     mask: Tensor | None  # (T, N) bool time mask, or None
     keep_h: Tensor | None  # (T, N, H) zoneout keep-masks (training), or None
     keep_c: Tensor | None
-    pw: tuple[Tensor, ...] | list[Tensor] = ()  # the step's layer-norm gains and shifts
+    # the step's layer-norm gains and shifts; + LN_ih's (g_ih, b_ih) when xp is W_ih x, raw
+    pw: tuple[Tensor, ...] | list[Tensor] = ()
 
 
 class ScanGrads(NamedTuple):
@@ -93,6 +102,9 @@ def scan_forward(plan: Plan, inputs: ScanInputs, h0: Tensor, c0: Tensor | None):
     kernel = scan_kernel(plan.kind, xp)
     if kernel == "compiled":
         return compiled.forward(plan, inputs, h0, c0)
+    pw, ln_ih = split_ln_input(plan.kind, pw)
+    if ln_ih:  # raw projections: LN_ih here, as a whole (the compiled loop does it per row)
+        xp = ln_input_forward(xp, *ln_ih)
     T, N, G = xp.shape
     H = h0.shape[1]
     init = (h0,) if c0 is None else (h0, c0)
@@ -159,6 +171,7 @@ def scan_backward(plan: Plan, inputs: ScanInputs, grads: ScanGrads, states, acts
     kernel = scan_kernel(plan.kind, xp)
     if kernel == "compiled":
         return compiled.backward(plan, inputs, grads, states, acts)
+    pw, ln_ih = split_ln_input(plan.kind, pw)
     S = len(states)
     keeps = (keep_h, keep_c)[:S]
     T, _, G = xp.shape
@@ -238,6 +251,9 @@ def scan_backward(plan: Plan, inputs: ScanInputs, grads: ScanGrads, states, acts
         dhp = dxp.flip(0) if plan.backwards else dxp
     d_w = dhp.reshape(-1, G).t() @ hin.reshape(-1, H)  # (G*H, H)
     d_b = dhp.sum(dim=(0, 1)) if b_hh is not None else None
+    if ln_ih:  # dxp: at LN_ih's output -> at the raw projections
+        dxp, d_g_ih, d_b_ih = ln_input_backward(dxp, xp, *ln_ih)
+        pw_grads = [*pw_grads, d_g_ih, d_b_ih]
     return dxp, d_w, d_b, d[0], (d[1] if S == 2 else None), pw_grads
 
 
@@ -427,7 +443,11 @@ def fused_scan(
             cell, x, mask, state[0], c0, layer.zoneout, layer.go_backwards, pw
         )
         return out, (type(state)(h, c) if c0 is not None else type(state)(h))
-    xp = cell.project_input(x.transpose(0, 1))  # (T, N, G*H): every step in one GEMM
+    ln_ih = compiled.fused_input_norm(cell, x)
+    if ln_ih:  # (T, N, G*H) raw W_ih x of every step in one GEMM; LN_ih inside the loop
+        xp = torch.nn.functional.linear(x.transpose(0, 1), cell.weight_ih)
+    else:
+        xp = cell.project_input(x.transpose(0, 1))  # (T, N, G*H): every step in one GEMM
     device = xp.device.type
     if autocast_enabled(device):
         dtype = cell.weight_hh.dtype
@@ -435,11 +455,11 @@ def fused_scan(
         state = type(state)(*(t.to(dtype) for t in state))
         rec_mask = None if rec_mask is None else rec_mask.to(dtype)
         with torch.autocast(device, enabled=False):
-            return _fused_scan(layer, xp, mask, state, rec_mask, keeps)
-    return _fused_scan(layer, xp, mask, state, rec_mask, keeps)
+            return _fused_scan(layer, xp, mask, state, rec_mask, keeps, ln_ih)
+    return _fused_scan(layer, xp, mask, state, rec_mask, keeps, ln_ih)
 
 
-def _fused_scan(layer, xp: Tensor, mask: Tensor | None, state, rec_mask, keeps):
+def _fused_scan(layer, xp: Tensor, mask: Tensor | None, state, rec_mask, keeps, ln_ih=()):
     cell = layer.cell
     kind = cell.fused_kind
     activation = getattr(cell, "activation", "tanh")
@@ -449,7 +469,7 @@ def _fused_scan(layer, xp: Tensor, mask: Tensor | None, state, rec_mask, keeps):
     c0 = state[1] if len(state) == 2 else None
     b_hh = getattr(cell, "bias_hh", None) if kind in KERNELS else None
     if kind is not None and HAS_CUSTOM_OP:
-        pw = list(pointwise_params(cell).values()) if kind in LN_KERNELS else []
+        pw = [*pointwise_params(cell).values(), *ln_ih] if kind in LN_KERNELS else []
         needs_grad = torch.is_grad_enabled() and any(
             t is not None and t.requires_grad for t in (xp, cell.weight_hh, b_hh, h0, c0, *pw)
         )
@@ -460,6 +480,8 @@ def _fused_scan(layer, xp: Tensor, mask: Tensor | None, state, rec_mask, keeps):
         h, c = states_h[-1], (states_c[-1] if c0 is not None else None)
     else:
         pw = pointwise_params(cell) if kind is None or kind in LN_KERNELS else {}
+        if ln_ih:
+            pw.update(ln_ih_weight=ln_ih[0], ln_ih_bias=ln_ih[1])
         plan = Plan(
             kind, activation, layer.zoneout, layer.training, layer.go_backwards, cell, tuple(pw)
         )

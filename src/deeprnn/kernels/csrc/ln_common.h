@@ -60,6 +60,21 @@ inline std::vector<const void*> pw_ptrs(const std::vector<Tensor>& pw, size_t n,
   return out;
 }
 
+// Whether pw ends with LN_ih's (g_ih, b_ih) (the training scans' ln_input; the inference scan
+// always has them), after checking the count and every width: g_hh, b_hh and g_ih, b_ih G
+// features, ln_lstm's g_c, b_c H (G = 4H ln_lstm, 3H ln_gru).
+inline bool has_ln_input(bool lstm, const std::vector<Tensor>& pw, int64_t G, int64_t H) {
+  const size_t base = lstm ? 4 : 2;
+  TORCH_CHECK(pw.size() == base || pw.size() == base + 2, "deeprnn compiled scan: expected ",
+              base, " or ", base + 2, " layer-norm parameters, got ", pw.size());
+  for (size_t i = 0; i < pw.size(); ++i) {
+    const int64_t width = lstm && (i == 2 || i == 3) ? H : G;
+    TORCH_CHECK(pw[i].dim() == 1 && pw[i].size(0) == width, "deeprnn compiled scan: layer-norm ",
+                "parameter ", i, " has shape ", pw[i].sizes(), ", expected (", width, ")");
+  }
+  return pw.size() == base + 2;
+}
+
 // pw_ptrs' pointers as T (at most 6: the LN gains and shifts of one scan)
 template <typename T>
 std::array<const T*, 6> typed_ptrs(const std::vector<const void*>& pws) {

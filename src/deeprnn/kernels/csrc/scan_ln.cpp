@@ -119,11 +119,27 @@ void layer_norm_row(int64_t n, T* __restrict__ v, const T* __restrict__ g,
   for (int64_t j = 0; j < n; ++j) v[j] = (v[j] - mean) * rstd * g[j] + b[j];
 }
 
+// y = LN(v) = (v - mean) rstd * g + b over the n features of one row, into y (the training
+// scan's LN_ih: v is the saved raw projection, which the backward reads again)
+template <typename T>
+void layer_norm_row_into(int64_t n, const T* __restrict__ v, const T* __restrict__ g,
+                         const T* __restrict__ b, T* __restrict__ y) {
+  T mean_, rstd_;
+  row_stats(v, n, mean_, rstd_);
+  const T mean = mean_, rstd = rstd_;
+  for (int64_t j = 0; j < n; ++j) y[j] = (v[j] - mean) * rstd * g[j] + b[j];
+}
+
 }  // namespace
 }  // namespace deeprnn_scan
 
 using namespace deeprnn_scan;
 
+// xp (T, N, G): the input projections, LN_ih already applied when pw = (g_hh, b_hh, g_c, b_c)
+// for ln_lstm, (g_hh, b_hh) for ln_gru; the RAW projections W_ih x when pw also ends with
+// (g_ih, b_ih) (ln_input): then each row's LN_ih runs inside the step's pass, into a per-thread
+// row buffer (the same arithmetic as ln_scan_infer), and nothing (T, N, G) more is written; the
+// backward recomputes the row statistics from xp (ln_input_backward_row, scan_ln_backward.cpp).
 // Returns [out, states_h, states_c or (0,), acts (T, N, act_width) or (0,) without need_acts].
 std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, const Tensor& w_hh,
                                     const c10::optional<Tensor>& rec_mask_,
@@ -145,7 +161,8 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, 
   const int zmode = zoneout > 0 ? (training ? 1 : 2) : 0;
   TORCH_CHECK(zmode != 1 || (keep_h.has_value() && (!lstm || keep_c.has_value())),
               "deeprnn compiled scan: zoneout in training needs its keep-masks");
-  const auto pws = pw_ptrs(pw, lstm ? 4 : 2, G);
+  const bool ln_input = has_ln_input(lstm, pw, G, H);
+  const auto pws = pw_ptrs(pw, pw.size(), G);
   Tensor states_h = xp.new_empty({T + 1, N, H});
   states_h[0].copy_(h0);
   Tensor states_c = lstm ? xp.new_empty({T + 1, N, H}) : xp.new_empty({0});
@@ -159,6 +176,8 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, 
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_forward", [&] {
     using T_ = scalar_t;
     const auto pwp = typed_ptrs<T_>(pws);
+    const T_* g_ih = ln_input ? pwp[lstm ? 4 : 2] : nullptr;
+    const T_* b_ih = ln_input ? pwp[lstm ? 5 : 3] : nullptr;
     const T_* rm = ptr<T_>(rec_mask);
     const uint8_t* mk = bptr(mask);
     const uint8_t* kh = bptr(keep_h);
@@ -188,13 +207,19 @@ std::vector<Tensor> ln_scan_forward(const std::string& kind, const Tensor& xp_, 
           constexpr int Z = decltype(Zc)::value;
           constexpr bool RM = decltype(RMc)::value;
           rows.each(G, [&](int64_t n0, int64_t n1) {
+            std::vector<T_> xrow(ln_input ? G : 0);  // this thread's LN_ih(xp row)
             for (int64_t n = n0; n < n1; ++n) {
               const int64_t r = n * H;
+              const T_* xn = x + n * G;
+              if (ln_input) {
+                layer_norm_row_into<T_>(G, xn, g_ih, b_ih, xrow.data());
+                xn = xrow.data();
+              }
               if (lstm) {
-                ln_lstm_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], pwp[2], pwp[3],
-                                    cprev + r, hnew + r, cnew + r, a + n * A);
+                ln_lstm_fwd_row<T_>(H, xn, hpp + n * G, pwp[0], pwp[1], pwp[2], pwp[3], cprev + r,
+                                    hnew + r, cnew + r, a + n * A);
               } else {
-                ln_gru_fwd_row<T_>(H, x + n * G, hpp + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
+                ln_gru_fwd_row<T_>(H, xn, hpp + n * G, pwp[0], pwp[1], hprev + r, hnew + r,
                                    a + n * A);
               }
               finish_row<Z, RM, T_>(H, p, mt ? mt[n] != 0 : true, hprev + r, hnew + r,
@@ -227,7 +252,8 @@ std::vector<Tensor> ln_scan_infer(const std::string& kind, const Tensor& x_, con
   const int64_t G = (lstm ? 4 : 3) * H, A = lstm ? 9 * H + 2 : 7 * H + 1;
   check_infer(x, w_ih, w_hh, h0, G);
   for (auto& q : pw) q = q.contiguous();
-  const auto pws = pw_ptrs(pw, lstm ? 6 : 4, G);
+  TORCH_CHECK(has_ln_input(lstm, pw, G, H), "deeprnn compiled scan: inference needs g_ih, b_ih");
+  const auto pws = pw_ptrs(pw, pw.size(), G);
   const int zmode = zoneout > 0 ? 2 : 0;
   const int64_t S = step_block(T, N, G);
   Tensor xbuf = x.new_empty({S, N, G}), hp = x.new_empty({N, G}), acts = x.new_empty({N, A});

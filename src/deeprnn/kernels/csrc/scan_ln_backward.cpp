@@ -25,6 +25,30 @@ inline void add_ln_grads(int64_t n, const T* __restrict__ d, const T* __restrict
   }
 }
 
+// The ln_input scans' LN_ih backward of one row, in place: dy (n) holds the gradient at
+// LN_ih's output y = xhat * g + b on entry, at its input v (the raw projection row) on exit.
+// xhat = (v - mean) rstd from the statistics recomputed from v (the forward's row_stats on the
+// same values: the same mean and rstd), dg += dy xhat, db += dy (db null: not summed here),
+// dv = rstd (dy g - mean(dy g) - xhat mean(dy g xhat)). xhat (n) is scratch.
+template <typename T>
+__attribute__((noinline)) void ln_input_backward_row(int64_t n, const T* __restrict__ v,
+                                                     const T* __restrict__ g, T* __restrict__ dy,
+                                                     T* __restrict__ xhat, double* __restrict__ dg,
+                                                     double* __restrict__ db) {
+  T mean_, rstd_;
+  row_stats(v, n, mean_, rstd_);
+  const T mean = mean_, rstd = rstd_;
+  for (int64_t j = 0; j < n; ++j) xhat[j] = (v[j] - mean) * rstd;
+  if (db) {
+    add_ln_grads<T>(n, dy, xhat, dg, db);
+  } else {
+    for (int64_t j = 0; j < n; ++j) dg[j] += static_cast<double>(dy[j]) * xhat[j];
+  }
+  const T s1 = lane_sum<T>(n, [&](int64_t j) { return dy[j] * g[j]; }) / static_cast<T>(n);
+  const T s2 = lane_sum<T>(n, [&](int64_t j) { return dy[j] * g[j] * xhat[j]; }) / static_cast<T>(n);
+  for (int64_t j = 0; j < n; ++j) dy[j] = rstd * (dy[j] * g[j] - s1 - xhat[j] * s2);
+}
+
 // one row of the ln_lstm backward; dh (incoming, with zoneout removed) and zh in scratch
 template <typename T>
 __attribute__((noinline)) void ln_lstm_bwd_row(int64_t H, const T* __restrict__ g_hh,
@@ -112,7 +136,9 @@ __attribute__((noinline)) void ln_bwd_prologue(int64_t H, T p, const T* __restri
 
 using namespace deeprnn_scan;
 
-// Returns [dxp, dW_hh, dh0, dc0 or (0,), d_pw...] (pw order).
+// Returns [dxp, dW_hh, dh0, dc0 or (0,), d_pw...] (pw order). With ln_input (pw ends with
+// g_ih, b_ih; xp the raw projections, see ln_scan_forward) dxp is the gradient at the raw
+// projections, LN_ih's backward done in the pass, and d_pw ends with d g_ih, d b_ih.
 std::vector<Tensor> ln_scan_backward(
     const std::string& kind, const Tensor& d_out_, const Tensor& d_hT,
     const c10::optional<Tensor>& d_cT, const Tensor& xp, const Tensor& w_hh_,
@@ -135,12 +161,18 @@ std::vector<Tensor> ln_scan_backward(
   TORCH_CHECK(A == (lstm ? 9 * H + 2 : 7 * H + 1), "deeprnn compiled scan: acts has ", A,
               " columns");
   const int zmode = zoneout > 0 ? (training ? 1 : 2) : 0;
-  const auto pws = pw_ptrs(pw, lstm ? 4 : 2, G);
+  const bool ln_input = has_ln_input(lstm, pw, G, H);
+  const auto pws = pw_ptrs(pw, pw.size(), G);
+  const Tensor xr = ln_input ? xp.contiguous() : Tensor();  // the raw projections, read again
   Tensor dxp = at::empty_like(xp, at::MemoryFormat::Contiguous);
   Tensor dhp = at::empty({T, N, G}, xp.options());  // gradient at W_hh hin, processing order
-  // gradients of the LN gains and shifts, [g_hh | b_hh (| g_c | b_c)], summed over the steps and
-  // rows inside the pass (one double accumulator per thread) instead of over (T, N, G) tensors
-  const int64_t Q = lstm ? H : G, W = 2 * G + (lstm ? 2 * H : 0);
+  // gradients of the LN gains and shifts, [g_hh | b_hh (| g_c | b_c) (| g_ih | b_ih)] (pw
+  // order), summed over the steps and rows inside the pass, one double accumulator per thread,
+  // reduced once at the end: no pass over (T, N, G) tensors. In double, the sums agree whatever
+  // the split of rows over threads far below the float result's rounding. ln_lstm's b_ih
+  // gradient is b_hh's (both shifts add to the same gate pre-activations): copied, not summed.
+  const int64_t Q = lstm ? H : G, W0 = 2 * G + (lstm ? 2 * H : 0);
+  const int64_t W = W0 + (ln_input ? 2 * G : 0);
   const int64_t n_acc = std::max<int64_t>(1, at::get_num_threads());
   Tensor acc = at::zeros({n_acc, W}, xp.options().dtype(at::kDouble));
   Tensor dhd = d_hT.contiguous().clone();
@@ -149,6 +181,7 @@ std::vector<Tensor> ln_scan_backward(
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "deeprnn_ln_scan_backward", [&] {
     using T_ = scalar_t;
     const auto pwp = typed_ptrs<T_>(pws);
+    const T_* g_ih = ln_input ? pwp[lstm ? 4 : 2] : nullptr;
     const T_* rm = ptr<T_>(rec_mask);
     const uint8_t* mk = bptr(mask);
     const uint8_t* kh = bptr(keep_h);
@@ -171,13 +204,15 @@ std::vector<Tensor> ln_scan_backward(
         const uint8_t* mt = mk ? mk + t * N : nullptr;
         const uint8_t* kht = kh ? kh + t * N * H : nullptr;
         const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+        const T_* xrt = ln_input ? xr.data_ptr<T_>() + t * N * G : nullptr;
         rows.each(G, [&](int64_t n0, int64_t n1) {
-          std::vector<T_> scratch(5 * H + Q);
+          std::vector<T_> scratch(5 * H + Q + (ln_input ? G : 0));
           T_* dh_e = scratch.data();
           T_* zh = dh_e + H;
           T_* zc = zh + H;
           T_* tmp = zc + H;      // 2H
           T_* dq = tmp + 2 * H;  // Q: dcn (ln_lstm) / dhn (ln_gru), the LN_c / LN_hh output grad
+          T_* xhat_ih = dq + Q;  // G with ln_input
           double* sums =
               acc.data_ptr<double>() + std::min<int64_t>(at::get_thread_num(), n_acc - 1) * W;
           for (int64_t n = n0; n < n1; ++n) {
@@ -212,6 +247,10 @@ std::vector<Tensor> ln_scan_backward(
               add_ln_grads<T_>(G, dq, a + n * A + 4 * H, sums, sums + G);
               for (int64_t j = 0; j < H; ++j) dh_[j] = zh[j] + dh_e[j];
             }
+            if (ln_input) {  // dx: at LN_ih's output -> at the raw projection
+              ln_input_backward_row<T_>(G, xrt + n * G, g_ih, dx + n * G, xhat_ih, sums + W0,
+                                        lstm ? nullptr : sums + W0 + G);
+            }
           }
         });
         gemm(rows.m(), dp + rows.n0 * G, G, gmp + rows.n0 * H);
@@ -227,6 +266,10 @@ std::vector<Tensor> ln_scan_backward(
   for (int64_t off : {int64_t(0), G}) res.push_back(d_pw.narrow(0, off, G));
   if (lstm) {
     for (int64_t off : {2 * G, 2 * G + H}) res.push_back(d_pw.narrow(0, off, H));
+  }
+  if (ln_input) {
+    res.push_back(d_pw.narrow(0, W0, G));
+    res.push_back(lstm ? d_pw.narrow(0, G, G).clone() : d_pw.narrow(0, W0 + G, G));
   }
   return res;
 }
