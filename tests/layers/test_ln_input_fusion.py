@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import deeprnn
+from _kernel_checks import require_compiled
 from deeprnn.cells import LayerNormLSTMCell
 from deeprnn.kernels import compiled
 from deeprnn.kernels._pointwise import split_ln_input
@@ -40,10 +41,7 @@ TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 
 @pytest.fixture(scope="module", autouse=True)
 def built():
-    if os.environ.get("DEEPRNN_COMPILED") == "0":
-        pytest.skip("DEEPRNN_COMPILED=0 turns the compiled kernels off")
-    if not compiled.available():
-        pytest.skip(f"compiled kernels not built: {compiled._state['error']}")
+    require_compiled()
 
 
 @contextlib.contextmanager

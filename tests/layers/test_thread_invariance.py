@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import deeprnn
+from _kernel_checks import require_compiled
 from deeprnn.kernels import compiled
 
 pytestmark = pytest.mark.skipif(
@@ -40,10 +41,7 @@ TOL = {torch.float64: 1e-12, torch.float32: 1e-6}
 
 @pytest.fixture(scope="module", autouse=True)
 def built():
-    if os.environ.get("DEEPRNN_COMPILED") == "0":
-        pytest.skip("DEEPRNN_COMPILED=0 turns the compiled kernels off")
-    if not compiled.available():
-        pytest.skip(f"compiled kernels not built: {compiled._state['error']}")
+    require_compiled()
 
 
 @contextlib.contextmanager

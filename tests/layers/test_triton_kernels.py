@@ -14,13 +14,11 @@ Without triton the module is skipped.
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+
+from _kernel_checks import run_interpreted
 
 try:  # pytest.importorskip, but a broken install (ImportError) skips too, as the module treats it
     import triton
@@ -56,12 +54,7 @@ def test_interpreter_checks():
     """Run this file's ``check_*`` under ``TRITON_INTERPRET=1`` in a fresh interpreter."""
     if INTERPRETED:
         pytest.skip("this session is interpreted: the checks run in-process")
-    root = Path(__file__).resolve().parents[2]
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__))]
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    run = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, f"{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
-    assert " passed" in run.stdout and " failed" not in run.stdout, run.stdout[-2000:]
+    run_interpreted(__file__)
 
 
 @pytest.fixture
