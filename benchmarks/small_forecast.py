@@ -11,6 +11,7 @@ thread.
 
     PYTHONPATH=src python benchmarks/small_forecast.py                    # both, seeds 0 1 2
     PYTHONPATH=src python benchmarks/small_forecast.py --only airline --seeds 0
+    PYTHONPATH=src python benchmarks/small_forecast.py --ensemble 5   # + model.ensemble: 5
 
 Writes ``benchmarks/results/small_forecast.json`` (cells already there are kept unless rerun).
 """
@@ -47,7 +48,7 @@ def datasets() -> dict[str, dict]:
 KEEP = ("mse", "mase", "mse_scaled")
 
 
-def one(name: str, data: dict, seed: int, runs: Path, cache: dict) -> dict:
+def one(name: str, data: dict, seed: int, runs: Path, cache: dict, ensemble: int = 1) -> dict:
     from deeprnn.tasks.forecast import classical
     from deeprnn.training import fit, run_config_from_dict
 
@@ -64,6 +65,8 @@ def one(name: str, data: dict, seed: int, runs: Path, cache: dict) -> dict:
     run = {"task": "forecast", "seed": seed, "out_dir": str(runs / f"{name}_s{seed}"),
            "data": data, "export": False,
            "trainer": {"num_threads": 1, "progress_bar": False, "tensorboard": False}}  # fmt: skip
+    if ensemble > 1:  # the data keys plus model.ensemble
+        run["model"] = {"ensemble": ensemble}
     start, cpu = time.perf_counter(), time.process_time()
     try:
         result = fit(run_config_from_dict(run))
@@ -114,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--runs", default="/tmp/dr_small_forecast")
     p.add_argument("--refit", action="store_true", help="refit the classical models every run")
-    p.add_argument("--out", default=str(OUT))
+    p.add_argument("--ensemble", type=int, default=1, help="model.ensemble (k networks averaged)")
+    p.add_argument("--out", default=None, help="default: results/small_forecast[_ensembleK].json")
     p.add_argument("--table", action="store_true", help="print the results as markdown rows")
     args = p.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out or OUT)
+    if args.out is None and args.ensemble > 1:
+        out = OUT.with_name(f"small_forecast_ensemble{args.ensemble}.json")
     results = json.loads(out.read_text()) if out.is_file() else {}
     if args.table:
         print(table(results))
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             if args.refit:
                 cache.clear()
-            cell = one(name, data, seed, Path(args.runs), cache)
+            cell = one(name, data, seed, Path(args.runs), cache, args.ensemble)
             results.setdefault(name, {})[str(seed)] = cell
             print(name, seed, json.dumps({k: v for k, v in cell.items() if k.startswith("test")}))
             out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
