@@ -12,8 +12,8 @@ raw outputs :math:`o_j` average before the baseline is added and RevIN is undone
 affine in :math:`o`, so the forecast is the mean of the members' forecasts,
 :math:`\hat y = \frac1k \sum_j \hat y_j` (M4's and N-BEATS' practice, a mean here). Each member
 is trained on its own loss (:func:`deeprnn.models.ensemble.members_loss`), so its gradient is
-the one it would get alone; the RevIN affine parameters are shared and get the sum of the
-members' gradients.
+the one it would get alone; the RevIN affine parameters and the series-id embedding
+(``model.series_embedding``) are shared and get the sum of the members' gradients.
 """
 
 from __future__ import annotations
