@@ -63,7 +63,7 @@ def scores(name: str, values, cut: dict, folder: Path) -> dict:
     out = {}
     for split in ("train", "val", "test"):
         s = baseline_scores(dm.splits[split], cut["input_window"], 1, cut["seasonality"])
-        s.update(classical.val_scores(dm, split))
+        s.update(classical.split_scores(dm, split))
         s.pop("zero")  # 'none' without RevIN; RevIN is the default
         out[split] = {"windows": len(dm.splits[split]), **s}
     return out

@@ -190,17 +190,23 @@ if HAS_TRITON:
         tl.store(d_h0 + rows * H + cols, carry, mask=v)
 
     @triton.jit
+    def _lru_start(lam_re, lam_im, gamma, h0, rows, cols, v, H):
+        """The LRU's per-unit lambda (re, im) and gamma, and h0 (re, im) of a tile."""
+        lr = tl.load(lam_re + cols, mask=cols < H, other=0)
+        li = tl.load(lam_im + cols, mask=cols < H, other=0)
+        ga = tl.load(gamma + cols, mask=cols < H, other=0)
+        re = tl.load(h0 + rows * (2 * H) + cols, mask=v, other=0)
+        im = tl.load(h0 + rows * (2 * H) + H + cols, mask=v, other=0)
+        return lr, li, ga, re, im
+
+    @triton.jit
     def _lru_fwd_kernel(
         xp, h0, mask, lam_re, lam_im, gamma, hs, N, T, H,
         REVERSE: tl.constexpr, HAS_MASK: tl.constexpr,
         BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr,
     ):  # fmt: skip
         rows, cols, v = _tile(N, H, BLOCK_N, BLOCK_H)
-        lr = tl.load(lam_re + cols, mask=cols < H, other=0)
-        li = tl.load(lam_im + cols, mask=cols < H, other=0)
-        ga = tl.load(gamma + cols, mask=cols < H, other=0)
-        re = tl.load(h0 + rows * (2 * H) + cols, mask=v, other=0)
-        im = tl.load(h0 + rows * (2 * H) + H + cols, mask=v, other=0)
+        lr, li, ga, re, im = _lru_start(lam_re, lam_im, gamma, h0, rows, cols, v, H)
         for k in range(0, T):
             t, _ = _step(k, T, REVERSE)
             u = xp + (rows * T + t) * (3 * H) + cols
@@ -220,11 +226,7 @@ if HAS_TRITON:
         BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr,
     ):  # fmt: skip
         rows, cols, v = _tile(N, H, BLOCK_N, BLOCK_H)
-        lr = tl.load(lam_re + cols, mask=cols < H, other=0)
-        li = tl.load(lam_im + cols, mask=cols < H, other=0)
-        ga = tl.load(gamma + cols, mask=cols < H, other=0)
-        first_re = tl.load(h0 + rows * (2 * H) + cols, mask=v, other=0)
-        first_im = tl.load(h0 + rows * (2 * H) + H + cols, mask=v, other=0)
+        lr, li, ga, first_re, first_im = _lru_start(lam_re, lam_im, gamma, h0, rows, cols, v, H)
         zero = first_re * 0
         c_re, c_im, d_lr, d_li, d_ga = zero, zero, zero, zero, zero
         for j in range(0, T):

@@ -127,9 +127,8 @@ def window_forecasts(dm) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def val_scores(dm, split: str = "val") -> dict[str, float]:
-    """The scaled MSE of each classical forecast on the validation windows (observed steps), or
-    on those of ``split``."""
+def split_scores(dm, split: str) -> dict[str, float]:
+    """The scaled MSE of each classical forecast on the windows of ``split`` (observed steps)."""
     forecasts = window_forecasts(dm)[split]
     windows = dm.splits[split]
     _, y = windows.targets(np.arange(len(windows)))  # (N, H, K) with NaN at masked gaps

@@ -406,9 +406,9 @@ class Forecast(ForecastOutputs, TaskModule):
             self.choose_later = False
             why = classical.unavailable(dm) if dm.splits.get("val") else "no validation windows"
             if why is None:
-                art["baseline_val"].update(classical.val_scores(dm))
+                art["baseline_val"].update(classical.split_scores(dm, "val"))
                 if art.get("baseline_train"):
-                    art["baseline_train"].update(classical.val_scores(dm, "train"))
+                    art["baseline_train"].update(classical.split_scores(dm, "train"))
             scores = selection_scores(art)
             m, w = int(art.get("seasonality", 1)), int(art["input_window"])
             self.baseline = resolve_baseline(cfg, m, w, scores)
