@@ -10,6 +10,7 @@ takes the same raw-projection scans; a cell with its own input projection is not
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 
 import pytest
@@ -197,3 +198,25 @@ def test_own_input_projection_is_not_fused():
 def test_wrong_number_of_ln_parameters():
     with pytest.raises(ValueError, match="ln_gru scan takes 2 or 4 layer-norm parameters, got 3"):
         split_ln_input("ln_gru", [torch.ones(3)] * 3)
+
+
+@pytest.mark.parametrize("cls", ["LayerNormLSTMCell", "LayerNormGRUCell"])
+def test_a_cell_with_another_layer_norm_eps_is_not_given_to_the_fused_kernels(cls):
+    """The hand-written kernels normalise with eps 1e-5: a subclass with another eps runs on
+    autograd through its own step (which reads self.eps), in training and in eval; it ran the
+    compiled kernels with 1e-5 before, silently."""
+    import deeprnn.cells as cells
+    from deeprnn.kernels import explain
+    from deeprnn.layers import Recurrent
+
+    wide = type("WideEps", (getattr(cells, cls),), {"eps": 0.5})
+    torch.manual_seed(0)
+    layer = Recurrent(wide(3, 4), return_state=False).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    loop = copy.deepcopy(layer)
+    loop.impl = "loop"
+    for training in (True, False):
+        layer.train(training)
+        assert explain(layer, x)[""].kernel == "autograd"
+        torch.testing.assert_close(layer(x), loop.train(training)(x))
+    assert getattr(cells, cls)(3, 4).fused_kind is not None  # the default eps is fused
