@@ -39,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STEPS_PER_SERIES = 2000
 W, H, BATCH = 96, 24, 32
+MEASURES = ("load", "train", "ddp", "cache", "sharded")
 
 
 def _rss_peak_gb() -> float:
@@ -90,10 +91,8 @@ def write_panel(rows: int, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _data_config(path: str, windows_per_epoch: int | None = None):
-    from deeprnn.tasks.forecast import ForecastDataConfig
-
-    return ForecastDataConfig(
+def _data_keys(path: str, windows_per_epoch: int | None = None, cache: str | None = None):
+    return dict(
         source="csv",
         path=path,
         targets=["target"],
@@ -104,17 +103,25 @@ def _data_config(path: str, windows_per_epoch: int | None = None):
         horizon=H,
         seasonality=24,
         windows_per_epoch=windows_per_epoch,
+        cache=cache,
     )
 
 
-def child_load(path: str) -> dict:
+def _data_config(path: str, windows_per_epoch: int | None = None, cache: str | None = None):
+    from deeprnn.tasks.forecast import ForecastDataConfig
+
+    return ForecastDataConfig(**_data_keys(path, windows_per_epoch, cache))
+
+
+def child_load(path: str, cache: str | None = None) -> dict:
+    """``prepare()`` of the file (with ``cache``: building the cache, or opening it)."""
     import lightning  # noqa: F401
 
     from deeprnn.tasks.forecast import ForecastData
 
     base = _rss_peak_gb()
     t0 = time.perf_counter()
-    dm = ForecastData(_data_config(path), batch_size=BATCH).prepare()
+    dm = ForecastData(_data_config(path, cache=cache), batch_size=BATCH).prepare()
     seconds = time.perf_counter() - t0
     rows = len(dm.panel.values)
     peak = _rss_peak_gb() - base
@@ -222,6 +229,69 @@ def child_ddp(path: str, steps: int, devices: int, out: str) -> None:
     print("{}")
 
 
+def child_sharded(path: str, steps: int, devices: int, folder: str) -> None:
+    """``fit_run`` with ``data.cache`` (built beforehand) on ``devices`` gloo processes: the
+    global batch 32, ``steps`` optimizer steps; each rank writes its peak RSS above import and
+    the series of its training shard, rank 0 the test metrics (``folder/ddp{devices}*.json``)."""
+    import lightning.pytorch as pl
+    import numpy as np
+
+    from deeprnn.training import fit_run, run_config_from_dict
+
+    base = _rss_peak_gb()
+
+    class Shard(pl.Callback):
+        def on_train_start(self, trainer, *args) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_train_end(self, trainer, *args) -> None:
+            dm = trainer.datamodule
+            order = trainer.train_dataloader.sampler
+            rows = getattr(order, "mine", np.arange(len(dm.splits["train"])))
+            seen = np.unique(dm.splits["train"].series[rows])
+            info = {
+                "rank": trainer.global_rank,
+                "train_seconds": time.perf_counter() - self.t0,
+                "peak_above_import_gb": _rss_peak_gb() - base,
+                "train_series": len(seen),
+                "series": len(dm.panel.ids),
+            }
+            Path(folder, f"ddp{devices}_rank{trainer.global_rank}.json").write_text(
+                json.dumps(info)
+            )
+
+    run = run_config_from_dict(
+        {
+            "task": "forecast",
+            "seed": 0,
+            "out_dir": str(Path(folder) / f"run{devices}"),
+            "data": _data_keys(path, steps * BATCH, str(Path(folder) / "cache")),
+            "model": {"rnn": {"hidden_size": 64, "num_layers": 2}},
+            "optim": {"lr": 1e-3, "scheduler": {"name": "none"}},
+            "trainer": {
+                "max_epochs": 1,
+                "batch_size": BATCH // devices,
+                "accelerator": "cpu",
+                "devices": devices,
+                "strategy": "ddp" if devices > 1 else "auto",
+                "num_threads": 1,
+                "early_stopping_patience": None,
+                "progress_bar": False,
+            },
+            "export": False,
+        }
+    )
+    result = fit_run(run, extra_callbacks=[Shard()])
+    if result.metrics:
+        keep = {
+            k: v
+            for k, v in result.metrics.items()
+            if (k.startswith("test_") or "baseline" in k) and isinstance(v, (int, float, str))
+        }
+        Path(folder, f"ddp{devices}_metrics.json").write_text(json.dumps(keep))
+    print("{}")
+
+
 def _run(*args: str) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "2"}
     proc = subprocess.run(
@@ -236,12 +306,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument(
+        "--measures",
+        nargs="+",
+        default=list(MEASURES),
+        choices=MEASURES,
+        help="load / train / ddp: reading the file; cache / sharded: data.cache (building and "
+        "opening it; 1 and 2 gloo processes each training on its own series, 1M rows and less)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, path, *rest = args.child
         if kind == "load":
-            print(json.dumps(child_load(path)))
+            print(json.dumps(child_load(path, *rest)))
+        elif kind == "sharded":
+            child_sharded(path, int(rest[0]), int(rest[1]), rest[2])
         elif kind == "train":
             print(json.dumps(child_train(path, int(rest[0]), int(rest[1]))))
         else:
@@ -257,15 +337,34 @@ def main() -> None:
             print(f"{rows} rows written in {time.perf_counter() - t0:.0f} s ({mb})", flush=True)
             row = {"rows": rows, "file_mb": mb}
             for kind, p in paths.items():
-                row[f"load_{kind}"] = _run("load", str(p))
-                print(kind, row[f"load_{kind}"], flush=True)
-            if rows <= 1_000_000:
-                for threads in (1, 2):
+                if "load" in args.measures:
+                    row[f"load_{kind}"] = _run("load", str(p))
+                    print(kind, row[f"load_{kind}"], flush=True)
+            cache = str(Path(folder) / "cache")
+            if "cache" in args.measures or "sharded" in args.measures:
+                row["cache_build"] = _run("load", str(paths["parquet"]), cache)
+                row["cache_open"] = _run("load", str(paths["parquet"]), cache)
+                row["cache_mb"] = sum(f.stat().st_size for f in Path(cache).iterdir()) / 1e6
+                print("cache", row["cache_build"], row["cache_open"], flush=True)
+            if "sharded" in args.measures and rows <= 1_000_000:
+                for devices in (1, 2):
+                    _run("sharded", str(paths["parquet"]), str(args.steps), str(devices), folder)
+                    f = Path(folder)
+                    row[f"sharded_{devices}"] = {
+                        "metrics": json.loads((f / f"ddp{devices}_metrics.json").read_text()),
+                        "ranks": [
+                            json.loads((f / f"ddp{devices}_rank{r}.json").read_text())
+                            for r in range(devices)
+                        ],
+                    }
+                    print(row[f"sharded_{devices}"], flush=True)
+            if rows <= 1_000_000 and {"train", "ddp"} & set(args.measures):
+                for threads in (1, 2) if "train" in args.measures else ():
                     row[f"train_{threads}"] = _run(
                         "train", str(paths["parquet"]), str(args.steps), str(threads)
                     )
                     print(row[f"train_{threads}"], flush=True)
-                for devices in (1, 2):
+                for devices in (1, 2) if "ddp" in args.measures else ():
                     out = Path(folder) / f"ddp{devices}.json"
                     _run("ddp", str(paths["parquet"]), str(args.steps), str(devices), str(out))
                     row[f"ddp_{devices}"] = json.loads(out.read_text())
@@ -276,7 +375,9 @@ def main() -> None:
     print("|---:|---:|---|---:|---:|---:|")
     for row in rows_out:
         for kind in ("parquet", "csv"):
-            r = row[f"load_{kind}"]
+            r = row.get(f"load_{kind}")
+            if r is None:
+                continue
             print(
                 f"| {row['rows']:,} | {r['series']:,} | {kind} ({row['file_mb'][kind]:.0f} MB) | "
                 f"{r['seconds']:.1f} | {r['peak_above_import_gb']:.3f} GB | "
@@ -305,6 +406,33 @@ def main() -> None:
             r = row.get(f"ddp_{d}")
             if r:
                 print(f"| {row['rows']:,} | {d} | {r['windows_per_s']:.0f} |")
+    _print_cache(rows_out)
+
+
+def _print_cache(rows_out: list[dict]) -> None:
+    print()
+    print("| rows | build s (Parquet -> cache) | open s | peak above import, open | cache MB |")
+    print("|---:|---:|---:|---:|---:|")
+    for row in rows_out:
+        if "cache_open" in row:
+            b, o = row["cache_build"], row["cache_open"]
+            print(
+                f"| {row['rows']:,} | {b['seconds']:.1f} | {o['seconds']:.2f} | "
+                f"{o['peak_above_import_gb']:.3f} GB | {row['cache_mb']:.0f} |"
+            )
+    print()
+    print("| rows | processes | rank | train series | peak above import | test MSE | test MAE |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows_out:
+        for d in (1, 2):
+            r = row.get(f"sharded_{d}")
+            for rank in r["ranks"] if r else ():
+                m = r["metrics"]
+                print(
+                    f"| {row['rows']:,} | {d} | {rank['rank']} | {rank['train_series']} of "
+                    f"{rank['series']} | {rank['peak_above_import_gb']:.3f} GB | "
+                    f"{m['test_mse']:.4f} | {m['test_mae']:.4f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -1304,12 +1304,16 @@ def _(s: Ctx):
     path = hourly(s.dir / "panel.csv", steps=96, series=("a", "b", "c"))
     s.data = {"source": "csv", "path": str(path), "series_column": "id", "targets": ["value"],
               "covariates": ["temp"], "time_column": "time", "input_window": 12, "horizon": 2,
-              "seasonality": 24, "series_scaler": "mean"}  # fmt: skip
+              "seasonality": 24, "series_scaler": "mean",
+              "cache": str(s.dir / "cache")}  # fmt: skip
     s.model = {"rnn": {"hidden_size": 8, "num_layers": 1}, "series_embedding": 3}
     s.csv(history(s.dir / "history.csv", path, "c", last=12), 2)
 
     @s.check
     def _(r):
+        index = json.loads((s.dir / "cache" / "index.json").read_text())  # the prepared panel
+        assert index["ids"] == ["a", "b", "c"] and index["artifacts"]["series_ids"] == r.art[
+            "series_ids"]  # fmt: skip
         assert r.art["series_ids"] == ["a", "b", "c"]
         state = r.art["series_scaler"]
         assert state["kind"] == "mean" and len(state["scale"]) == 3
@@ -1472,6 +1476,7 @@ DATA = {
         "windows_per_epoch": "forecast/no-header-rows",
         "window_sampling": "forecast/no-header-rows",
         "series_scaler": "forecast/global-panel",
+        "cache": "forecast/global-panel",
     },
     "lm": {
         "source": "lm/reader",

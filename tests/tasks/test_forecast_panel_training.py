@@ -76,3 +76,26 @@ def test_two_gloo_processes_draw_halves_of_the_one_process_windows(tmp_path, ext
     assert m2["data"] == m1["data"]  # the same windows, said the same way
     for key in ("test_mse", "test_mae", "test_mase"):
         assert m2[key] == pytest.approx(m1[key], rel=1e-3), key
+
+
+def test_two_gloo_processes_with_a_cache_each_train_on_their_own_series(tmp_path):
+    """``data.cache`` under DDP: rank 0 builds the memory-mapped panel, each rank trains,
+    validates and tests on the windows of its own series (one each here), every rank runs the
+    same number of steps, and the test metrics, reduced over the ranks, are those of the whole
+    test split: one process evaluating the saved weights gets the same."""
+    from deeprnn.training import open_run
+
+    cfg = tiny_config("forecast", tmp_path / "data", tmp_path / "two", max_epochs=2)
+    cfg["data"].update(windows_per_epoch=64, cache=str(tmp_path / "cache"))
+    cfg["trainer"].update(batch_size=8, accelerator="cpu", early_stopping_patience=None)
+    _train_cli(cfg, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert metrics["training"]["optimizer_steps"] == 2 * 4  # 64 windows / 2 ranks / batch 8
+    for split in ("train", "val", "test"):
+        sharded = metrics["data"][split]["sharded"]
+        assert sharded["ranks"] == 2 and sharded["series_per_rank"] == [1, 1], split
+        assert sum(sharded["windows_per_rank"]) == metrics["data"][split]["examples"]
+    assert (tmp_path / "cache" / "index.json").is_file()
+    alone = open_run(tmp_path / "two").evaluate()  # one process, the whole test split
+    for key in ("test_mse", "test_mae", "test_mase"):
+        assert alone[key] == pytest.approx(metrics[key], rel=1e-4), key

@@ -73,10 +73,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from deeprnn._distributed import is_rank_zero
 from deeprnn.data.seasonality import season_length
 from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks._data import EpochShuffle, TaskData, carve_source, split_indices
-from deeprnn.tasks.forecast import columnar, columns, reader
+from deeprnn.tasks.forecast import cache, columnar, columns, reader, shards
 from deeprnn.tasks.forecast.baselines import pool_train_windows
 from deeprnn.tasks.forecast.data_config import ForecastDataConfig
 from deeprnn.tasks.forecast.predict import encode_history
@@ -314,13 +315,24 @@ class ForecastData(TaskData):
 
     def prepare(self) -> ForecastData:
         """:meth:`TaskData.prepare`, then the artifact ``baseline_val`` (unless given): the
-        validation scores of the baselines ``model.baseline: auto`` chooses from."""
+        validation scores of the baselines ``model.baseline: auto`` chooses from. With
+        ``data.cache`` the prepared panel comes memory-mapped from the cache, which the first
+        run (rank 0) writes (:mod:`~deeprnn.tasks.forecast.cache`)."""
+        if self._loaded:
+            return self
+        if self.config.cache and cache.use(self):
+            self._loaded = True
+            if self.batch_size_auto:
+                self.resolve_batch_size()
+            return self
         super().prepare()
         art = self.artifacts
         if "baseline_val" not in art:
             k, w, m = len(art["targets"]), art["input_window"], int(art.get("seasonality", 1))
             art["baseline_val"] = baseline_scores(self.splits["val"], w, k, m)
             pool_train_windows(art, self.splits, lambda ws: baseline_scores(ws, w, k, m))
+        if self.config.cache and not self.cache_skipped and is_rank_zero():
+            cache.build(self)
         return self
 
     def _fit_scaler(self, train_values: np.ndarray) -> None:
@@ -369,6 +381,9 @@ class ForecastData(TaskData):
             codes[used] = series_codes(self.artifacts, ids, f"the {split} split")
             windows.codes = codes
 
+    cache_skipped = False  # data.cache held other artifacts than the ones given
+    shard_owner: np.ndarray | None = None  # series -> DDP rank (data.cache under DDP)
+
     def collate(self, items):
         """A batch ``(x (B, W + H, F), y (B, H, K))`` (and ``base`` (B, H, K) when the windows
         carry a classical forecast): a DataLoader's batch comes stacked
@@ -392,7 +407,20 @@ class ForecastData(TaskData):
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         cfg = self.config
-        if train and cfg.windows_per_epoch:
+        sharded = shards.of_split(self, split, world) if cfg.cache and world > 1 else None
+        if sharded is not None:
+            sampler = shards.ShardOrder(
+                sharded[rank],
+                items.series,
+                rank=rank,
+                world=world,
+                seed=self.seed,
+                train=train and self.shuffle,
+                total=max(len(m) for m in sharded),
+                num=cfg.windows_per_epoch if train else None,
+                sampling=cfg.window_sampling,
+            )
+        elif train and cfg.windows_per_epoch:
             sampler = WindowSample(
                 items.series, cfg.windows_per_epoch, self.seed, cfg.window_sampling, rank, world
             )
@@ -408,6 +436,15 @@ class ForecastData(TaskData):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+
+    def provenance(self) -> dict:
+        """:meth:`TaskData.provenance`, with ``sharded`` on a split the DDP ranks read by
+        series (``data.cache``): the ranks, and the series and windows of each."""
+        out = super().provenance()
+        for split, how in (getattr(self, "sharded", None) or {}).items():
+            if split in out and "fallback" not in out[split]:
+                out[split]["sharded"] = how
+        return out
 
     # -- predict time ----------------------------------------------------------------------------
     def encode_history(self, records: list) -> Iterator[tuple[str, Tensor, Tensor, list | None]]:

@@ -50,6 +50,7 @@ class ForecastDataConfig:
     windows_per_epoch: int | None = None
     window_sampling: Literal["length", "series"] = "length"
     series_scaler: Literal["none", "mean", "standard"] = "none"
+    cache: str | None = None
 
     @property
     def has_time(self) -> bool:
@@ -74,6 +75,12 @@ class ForecastDataConfig:
             if getattr(self, name) is not None:
                 check_positive_int(f"{where}.{name}", getattr(self, name))
         self._column_names_as_text()
+        if self.cache is not None and (self.source != "csv" or not self.path):
+            raise ValueError(
+                f"{where}.cache keeps a prepared table by its file's fingerprint: it needs "
+                f"{where}.source 'csv' with {where}.path (a CSV or Parquet file), got source "
+                f"{self.source!r}"
+            )
         if not self.header and self.source != "csv":
             raise ValueError(f"{where}.header: false is for source 'csv', got {self.source!r}")
         if not self.targets:

@@ -171,7 +171,8 @@ class WindowSample(Sampler[int]):
     sampling over a panel); ``"series"``: a series uniformly, then a window of it (short series
     as often as long ones). Under DDP rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of
     the one global draw, whose size is rounded up to a multiple of ``w`` so every rank runs the
-    same number of steps."""
+    same number of steps. ``key`` (a shard's rank, :mod:`~deeprnn.tasks.forecast.shards`) gives
+    another stream of draws."""
 
     def __init__(
         self,
@@ -181,6 +182,7 @@ class WindowSample(Sampler[int]):
         sampling: str = "length",
         rank: int = 0,
         world: int = 1,
+        key: tuple[int, ...] = (),
     ):
         if sampling not in SAMPLING:
             raise ValueError(f"data.window_sampling must be one of {SAMPLING}, got {sampling!r}")
@@ -188,7 +190,7 @@ class WindowSample(Sampler[int]):
         if not len(self.series):
             raise ValueError("data.windows_per_epoch: the training split has no windows")
         self.num, self.seed, self.sampling = int(num), seed, sampling
-        self.rank, self.world, self.epoch = rank, world, 0
+        self.rank, self.world, self.epoch, self.key = rank, world, 0, tuple(key)
         self.total = -(-self.num // world) * world
 
     def set_epoch(self, epoch: int) -> None:
@@ -199,7 +201,7 @@ class WindowSample(Sampler[int]):
 
     def draw(self) -> np.ndarray:
         """The global draw of this epoch: ``total`` window indices."""
-        rng = np.random.default_rng([self.seed, self.epoch, 29])
+        rng = np.random.default_rng([self.seed, self.epoch, 29, *self.key])
         if self.sampling == "length":
             return rng.integers(0, len(self.series), self.total)
         order = np.argsort(self.series, kind="stable")  # window indices grouped by series

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from deeprnn._distributed import is_rank_zero
 from deeprnn._persist import atomic_write_text, read_checkpoint
 from deeprnn._run_folder import BEST, CSV, LAST, LOGS, TENSORBOARD, RunFolder
 from deeprnn._schema import dump_yaml, to_dict
@@ -47,11 +47,6 @@ from deeprnn.training.runner.config import RunConfig, TrainerConfig
 from deeprnn.training.transfer import check_same_tokens, resolve_export, vocab_path_for
 
 log = logging.getLogger("deeprnn.training")
-
-
-def is_rank_zero() -> bool:
-    """True outside distributed runs and on global rank 0 (read from the launcher's env)."""
-    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
 
 
 def write_config(run: RunConfig, path: str | Path) -> Path:
