@@ -105,7 +105,7 @@ def test_each_series_on_exactly_one_rank_with_equal_steps(table, tmp_path, world
             assert set(owner[windows.series[m]].tolist()) == {r}
         train = split == "train"
         total = max(len(m) for m in mine)
-        for num in (None, 50):
+        for num, shuffle in ((None, True), (None, False), (50, True)):
             orders = [
                 list(
                     shards.ShardOrder(
@@ -117,6 +117,7 @@ def test_each_series_on_exactly_one_rank_with_equal_steps(table, tmp_path, world
                         train=train,
                         total=total,
                         num=num,
+                        shuffle=shuffle,
                     )
                 )
                 for r, m in enumerate(mine)

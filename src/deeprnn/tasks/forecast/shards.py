@@ -52,8 +52,8 @@ def shard_windows(series: np.ndarray, owner: np.ndarray, world: int) -> list[np.
 class ShardOrder(Sampler[int]):
     """The window indices rank ``rank`` visits in an epoch, out of its own ``mine``.
 
-    ``train``: shuffled by ``(seed, epoch, rank)`` and wrapped to ``total`` (the largest shard's
-    size), or with ``num`` (``data.windows_per_epoch``) ``ceil(num / world)`` windows drawn from
+    ``train``: shuffled by ``(seed, epoch, rank)`` (unless ``shuffle`` is false) and wrapped to
+    ``total`` (the largest shard's size), or with ``num`` (``data.windows_per_epoch``) ``ceil(num / world)`` windows drawn from
     the shard by ``sampling``; otherwise ``mine`` in order."""
 
     def __init__(
@@ -68,8 +68,10 @@ class ShardOrder(Sampler[int]):
         total: int,
         num: int | None = None,
         sampling: str = "length",
+        shuffle: bool = True,
     ):
         self.mine, self.rank, self.seed, self.train = np.asarray(mine), rank, seed, train
+        self.shuffle = shuffle
         self.total, self.epoch = int(total), 0
         self.sample = None
         if train and num:
@@ -91,8 +93,10 @@ class ShardOrder(Sampler[int]):
             return iter(self.mine[self.sample.draw()].tolist())
         if not self.train:
             return iter(self.mine.tolist())
-        rng = np.random.default_rng([self.seed, self.epoch, 31, self.rank])
-        order = self.mine[rng.permutation(len(self.mine))]
+        order = self.mine
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, self.epoch, 31, self.rank])
+            order = order[rng.permutation(len(order))]
         reps = -(-self.total // len(order))
         return iter(np.tile(order, reps)[: self.total].tolist())
 
