@@ -229,7 +229,7 @@ def child_ddp(path: str, steps: int, devices: int, out: str) -> None:
     print("{}")
 
 
-def child_sharded(path: str, steps: int, devices: int, folder: str) -> None:
+def child_sharded(path: str, steps: int, devices: int, folder: str, seed: int = 0) -> None:
     """``fit_run`` with ``data.cache`` (built beforehand) on ``devices`` gloo processes: the
     global batch 32, ``steps`` optimizer steps; each rank writes its peak RSS above import and
     the series of its training shard, rank 0 the test metrics (``folder/ddp{devices}*.json``)."""
@@ -263,7 +263,7 @@ def child_sharded(path: str, steps: int, devices: int, folder: str) -> None:
     run = run_config_from_dict(
         {
             "task": "forecast",
-            "seed": 0,
+            "seed": seed,
             "out_dir": str(Path(folder) / f"run{devices}"),
             "data": _data_keys(path, steps * BATCH, str(Path(folder) / "cache")),
             # the network alone (no baseline to fall back on), so the metrics show its training
@@ -315,6 +315,8 @@ def main() -> None:
         help="load / train / ddp: reading the file; cache / sharded: data.cache (building and "
         "opening it; 1 and 2 gloo processes each training on its own series, 1M rows and less)",
     )
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="sharded runs")
+    parser.add_argument("--seed", type=int, default=0, help="of the sharded runs")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -322,7 +324,7 @@ def main() -> None:
         if kind == "load":
             print(json.dumps(child_load(path, *rest)))
         elif kind == "sharded":
-            child_sharded(path, int(rest[0]), int(rest[1]), rest[2])
+            child_sharded(path, int(rest[0]), int(rest[1]), rest[2], int(rest[3]))
         elif kind == "train":
             print(json.dumps(child_train(path, int(rest[0]), int(rest[1]))))
         else:
@@ -348,8 +350,9 @@ def main() -> None:
                 row["cache_mb"] = sum(f.stat().st_size for f in Path(cache).iterdir()) / 1e6
                 print("cache", row["cache_build"], row["cache_open"], flush=True)
             if "sharded" in args.measures and rows <= 1_000_000:
-                for devices in (1, 2):
-                    _run("sharded", str(paths["parquet"]), str(args.steps), str(devices), folder)
+                for devices in args.processes:
+                    where = (str(paths["parquet"]), str(args.steps), str(devices), folder)
+                    _run("sharded", *where, str(args.seed))
                     f = Path(folder)
                     row[f"sharded_{devices}"] = {
                         "metrics": json.loads((f / f"ddp{devices}_metrics.json").read_text()),
