@@ -603,25 +603,28 @@ def _text_folder(root: Path, n: int, seed: int, encoding: str) -> dict[str, int]
     for label, words in (("pos", POS), ("neg", NEG), ("neu", FILLER)):
         (root / label).mkdir(parents=True)
         for i in range(n):
-            text = f"{rng.choice(words)} {rng.choice(FILLER)} café"
+            text = f"{rng.choice(words)}<br /><br />{rng.choice(FILLER)} café"  # IMDB's breaks
             (root / label / f"{i}.txt").write_bytes(text.encode(encoding))
     return {"pos": n, "neg": n, "neu": n}
 
 
 @scenario("classify", "folder")
 def _(s: Ctx):
-    """train/ and test/ folders (latin-1 text), two of three classes, a cap per class."""
+    """train/ and test/ folders (latin-1 text with HTML line breaks, read as spaces), two of
+    three classes, a cap per class."""
     _text_folder(s.dir / "corpus" / "train", 50, 0, "latin-1")
     _text_folder(s.dir / "corpus" / "test", 17, 1, "latin-1")
     s.data = {"source": "folder", "path": str(s.dir / "corpus"), "class_names": ["neg", "pos"],
-              "max_per_class": 40, "encoding": "latin-1", "val_fraction": 0.25}  # fmt: skip
+              "max_per_class": 40, "encoding": "latin-1", "val_fraction": 0.25,
+              "html": True}  # fmt: skip
     s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}}
-    s.lines("great café")
+    s.lines("great<br />café")
 
     @s.check
     def _(r):
-        assert r.art["labels"] == ["neg", "pos"]
+        assert r.art["labels"] == ["neg", "pos"] and r.art["html"] is True
         assert "café" in r.art["vocab"]  # read as latin-1
+        assert not {"<", "br", "/", ">"} & set(r.art["vocab"])  # <br /> read as a space
         assert r.split("train")["examples"] == 60 and r.split("val")["examples"] == 20
         assert r.split("test") == {"source": f"{s.dir / 'corpus'} test/", "examples": 34,
                                    "unit": "examples"}  # fmt: skip
@@ -1425,6 +1428,7 @@ DATA = {
         "reader_args": "classify/reader",
         "level": "classify/csv-files",
         "lower": "classify/csv-path",
+        "html": "classify/folder",
         "max_length": "classify/csv-path",
         "min_freq": "classify/csv-path",
         "max_vocab": "classify/csv-files",

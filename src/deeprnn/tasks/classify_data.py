@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 
 from deeprnn.data.augment import check_augment
+from deeprnn.data.tokenizers import normalize_text
 from deeprnn.data.vocab import read_vocab
 from deeprnn.tasks._data import (
     SPLITS,
@@ -80,6 +81,7 @@ class ClassifyDataConfig:
     reader_args: dict = field(default_factory=dict)
     level: Literal["word", "char", "whitespace"] = "word"
     lower: bool = True
+    html: bool = False  # text: <br /> and other HTML tags become spaces before tokenising
     max_length: int | None = 400
     min_freq: int = 1
     max_vocab: int | None = 20000
@@ -236,6 +238,7 @@ class ClassifyData(TaskData):
             return
         art.setdefault("level", cfg.level)
         art.setdefault("lower", cfg.lower)
+        art.setdefault("html", cfg.html)
         art.setdefault("max_length", cfg.max_length)
         if "vocab" not in art:
             if cfg.vocab_path:
@@ -246,6 +249,8 @@ class ClassifyData(TaskData):
 
     def tokens(self, x) -> list[str]:
         art = self.artifacts
+        if isinstance(x, str) and art.get("html"):
+            x = normalize_text(x, numbers=False, urls=False, html=True)
         toks = tokenize(x, art["level"], art["lower"]) if isinstance(x, str) else list(x)
         return toks[: art["max_length"]] if art.get("max_length") else toks
 
