@@ -134,3 +134,17 @@ def test_each_series_on_exactly_one_rank_with_equal_steps(table, tmp_path, world
 def test_more_ranks_than_series_is_not_sharded():
     series = np.array([0, 0, 1, 1])
     assert shards.shard_windows(series, shards.assign(np.array([2, 2]), 3), 3) is None
+
+
+def test_a_folder_that_is_not_a_cache_is_never_replaced(table, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's file")
+    with pytest.raises(ValueError, match=r"holds files but no index\.json"):
+        _prepare(table, mine)
+    assert (mine / "notes.txt").read_text() == "a user's file"
+    with pytest.raises(ValueError, match="must name a folder"):
+        _prepare(table, mine / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    _prepare(table, tmp_path / "empty")  # an empty folder becomes the cache
+    assert (tmp_path / "empty" / cache.INDEX).is_file()

@@ -112,9 +112,22 @@ def wait_for(directory: Path, fp: dict, rank: str, timeout: float = WAIT_S) -> d
         time.sleep(1.0)
 
 
+def check_replaceable(directory: Path) -> None:
+    """``data.cache`` may name a new or empty folder, or one holding a cache (``index.json``):
+    anything else (a file, a folder of the user's own files) is an error, never replaced."""
+    if directory.is_file():
+        raise ValueError(f"data.cache must name a folder, got the file {directory}")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / INDEX).is_file():
+        raise ValueError(
+            f"data.cache: {directory} holds files but no {INDEX}: it is not a deeprnn cache, "
+            "and building one there would replace them; name a new or empty folder"
+        )
+
+
 def write(directory: Path, fp: dict, dm) -> None:
     """Write the prepared data module ``dm`` (a ForecastData) as the cache in ``directory``."""
     directory = Path(directory)
+    check_replaceable(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
@@ -177,6 +190,7 @@ def use(dm) -> bool:
     rank 0 writes the cache: :func:`build`)."""
     cfg = dm.config
     directory = Path(cfg.cache)
+    check_replaceable(directory)  # before the table is read
     fp = fingerprint(cfg)
     index = read_index(directory)
     if (index is None or index["fingerprint"] != fp) and not is_rank_zero():
