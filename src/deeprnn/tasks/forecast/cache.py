@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprnn._distributed import is_rank_zero, rank_name
+from deeprnn.data.timeseries import Scaler
 from deeprnn.tasks.forecast.windows import Panel, Windows, WindowStarts
 
 log = logging.getLogger("deeprnn.tasks.forecast")
@@ -179,8 +180,6 @@ def load(directory: Path, index: dict, dm) -> None:
         )
         dm.splits[split] = windows
         dm.window_starts[split] = WindowStarts(windows)
-    from deeprnn.data.timeseries import Scaler
-
     dm.scaler = Scaler.from_state_dict(art["scaler"])
 
 

@@ -130,6 +130,10 @@ class ForecastData(TaskData):
     (:func:`~deeprnn.tasks.forecast.columns.features`), scales them with a
     :class:`~deeprnn.data.Scaler` fitted on the train rows and cuts the windows."""
 
+    cache_skipped = False  # data.cache held other artifacts than the ones given
+    shard_owner: np.ndarray | None = None  # series -> DDP rank (data.cache under DDP)
+    sharded: dict | None = None  # split -> its shards, for metrics.json (shards.of_split)
+
     def load(self) -> None:
         cfg = self.config
         w, h = cfg.input_window, cfg.horizon
@@ -381,9 +385,6 @@ class ForecastData(TaskData):
             codes[used] = series_codes(self.artifacts, ids, f"the {split} split")
             windows.codes = codes
 
-    cache_skipped = False  # data.cache held other artifacts than the ones given
-    shard_owner: np.ndarray | None = None  # series -> DDP rank (data.cache under DDP)
-
     def collate(self, items):
         """A batch ``(x (B, W + H, F), y (B, H, K))`` (and ``base`` (B, H, K) when the windows
         carry a classical forecast): a DataLoader's batch comes stacked
@@ -442,7 +443,7 @@ class ForecastData(TaskData):
         """:meth:`TaskData.provenance`, with ``sharded`` on a split the DDP ranks read by
         series (``data.cache``): the ranks, and the series and windows of each."""
         out = super().provenance()
-        for split, how in (getattr(self, "sharded", None) or {}).items():
+        for split, how in (self.sharded or {}).items():
             if split in out and "fallback" not in out[split]:
                 out[split]["sharded"] = how
         return out
