@@ -53,39 +53,37 @@ from deeprnn.kernels import compiled  # noqa: E402
 I, H, L = 64, 256, 2
 SHARED = {"DEEPRNN_ROW_BLOCKS": "0"}
 LN_OUTSIDE = {"DEEPRNN_FUSE_LN_INPUT": "0"}  # the input projection's LN as before issue 31
+ROW_BLOCKS = {"DEEPRNN_UNIT_BLOCKS": "0"}  # never unit blocks: row blocks at every B
+UNIT_BLOCKS = {"DEEPRNN_UNIT_BLOCKS": "threads"}  # always unit blocks, one per thread
+FORCED = (SHARED, ROW_BLOCKS, UNIT_BLOCKS)  # rows only worth running at 2+ threads
+#: the compiled variants: name -> (build(), baseline name)
+ROWS_BASE = {
+    "LSTM recurrent_dropout=0.25": (
+        lambda: deeprnn.LSTM(I, H, L, recurrent_dropout=0.25),
+        "torch nn.LSTM",
+    ),
+    "LSTM zoneout=0.1": (lambda: deeprnn.LSTM(I, H, L, zoneout=0.1), "torch nn.LSTM"),
+    "LSTM layer_norm": (lambda: deeprnn.LSTM(I, H, L, layer_norm=True), "torch nn.LSTM"),
+    "GRU recurrent_dropout=0.25": (
+        lambda: deeprnn.GRU(I, H, L, recurrent_dropout=0.25),
+        "torch nn.GRU",
+    ),
+    "GRU zoneout=0.1": (lambda: deeprnn.GRU(I, H, L, zoneout=0.1), "torch nn.GRU"),
+    "GRU layer_norm": (lambda: deeprnn.GRU(I, H, L, layer_norm=True), "torch nn.GRU"),
+}
+#: the threading schemes forced for an A/B beside the automatic choice (rows "(scheme)")
+SCHEMES = {"shared path": SHARED, "row blocks": ROW_BLOCKS, "unit blocks": UNIT_BLOCKS}
 #: name -> (build(), baseline name, environment while it runs)
 ROWS = {
     "torch nn.LSTM": (lambda: nn.LSTM(I, H, L, batch_first=True), "torch nn.LSTM", {}),
     "torch nn.GRU": (lambda: nn.GRU(I, H, L, batch_first=True), "torch nn.GRU", {}),
-    "LSTM recurrent_dropout=0.25": (
-        lambda: deeprnn.LSTM(I, H, L, recurrent_dropout=0.25),
-        "torch nn.LSTM",
-        {},
-    ),
-    "LSTM zoneout=0.1": (lambda: deeprnn.LSTM(I, H, L, zoneout=0.1), "torch nn.LSTM", {}),
-    "LSTM layer_norm": (lambda: deeprnn.LSTM(I, H, L, layer_norm=True), "torch nn.LSTM", {}),
-    "GRU recurrent_dropout=0.25": (
-        lambda: deeprnn.GRU(I, H, L, recurrent_dropout=0.25),
-        "torch nn.GRU",
-        {},
-    ),
-    "GRU zoneout=0.1": (lambda: deeprnn.GRU(I, H, L, zoneout=0.1), "torch nn.GRU", {}),
-    "GRU layer_norm": (lambda: deeprnn.GRU(I, H, L, layer_norm=True), "torch nn.GRU", {}),
-    "LSTM recurrent_dropout=0.25 (shared path)": (
-        lambda: deeprnn.LSTM(I, H, L, recurrent_dropout=0.25),
-        "torch nn.LSTM",
-        SHARED,
-    ),
-    "LSTM zoneout=0.1 (shared path)": (
-        lambda: deeprnn.LSTM(I, H, L, zoneout=0.1),
-        "torch nn.LSTM",
-        SHARED,
-    ),
-    "LSTM layer_norm (shared path)": (
-        lambda: deeprnn.LSTM(I, H, L, layer_norm=True),
-        "torch nn.LSTM",
-        SHARED,
-    ),
+    **{name: (build, base, {}) for name, (build, base) in ROWS_BASE.items()},
+    **{
+        f"{name} ({how})": (ROWS_BASE[name][0], ROWS_BASE[name][1], env)
+        for name in ROWS_BASE
+        for how, env in SCHEMES.items()
+        if not (how == "unit blocks" and "layer_norm" in name)  # LN kinds: rows or shared only
+    },
     "LSTM layer_norm (LN_ih outside the loop)": (
         lambda: deeprnn.LSTM(I, H, L, layer_norm=True),
         "torch nn.LSTM",
@@ -124,7 +122,8 @@ def timed(names, threads: int, B: int, T: int, repeats: int) -> dict:
     times = {n: {"train": [], "infer": []} for n in names}
     for rep in range(repeats + 1):  # repeat 0 warms up
         for n in names:
-            with environment(ROWS[n][2]):
+            env = {k: str(threads) if v == "threads" else v for k, v in ROWS[n][2].items()}
+            with environment(env):
                 for what, fn in (
                     ("train", lambda n=n: train_step(models[n], opts[n], x, None)),
                     ("infer", lambda n=n: infer(models[n], x, None)),
@@ -148,7 +147,7 @@ def grid(threads_list, batches, lengths, repeats: int, rows: str | None = None) 
     for T in lengths:
         for threads in threads_list:
             for B in batches:
-                names = [n for n in selected(rows) if threads > 1 or ROWS[n][2] != SHARED]
+                names = [n for n in selected(rows) if threads > 1 or ROWS[n][2] not in FORCED]
                 reps = repeats if T <= 100 else max(2, repeats // 2)
                 print(f"threads={threads} B={B} T={T} ...", flush=True)
                 med = timed(names, threads, B, T, reps)

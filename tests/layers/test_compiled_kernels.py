@@ -272,15 +272,20 @@ def two_threads():
     ],
     ids=["lstm", "gru", "ln_lstm", "ln_gru"],
 )
-@pytest.mark.parametrize("blocks", [None, "0"], ids=["row_blocks", "shared_path"])
-def test_rows_split_over_threads_agree(two_threads, monkeypatch, make, dtype, blocks):
-    """400 rows at 2 threads: two row blocks, each with its own time loop (the default), or
-    (DEEPRNN_ROW_BLOCKS=0) past over_rows' grain (65536 / gate width rows) each step's pass on
-    several threads: the same results as the readable loop, with masks."""
-    if blocks is None:
-        monkeypatch.delenv("DEEPRNN_ROW_BLOCKS", raising=False)
-    else:
-        monkeypatch.setenv("DEEPRNN_ROW_BLOCKS", blocks)
+@pytest.mark.parametrize(
+    "scheme",
+    [{}, {"DEEPRNN_ROW_BLOCKS": "2"}, {"DEEPRNN_UNIT_BLOCKS": "2"}],
+    ids=["shared_path", "row_blocks", "unit_blocks"],
+)
+def test_rows_split_over_threads_agree(two_threads, monkeypatch, make, dtype, scheme):
+    """400 rows at 2 threads: the shared path (the default; past over_rows' grain, 65536 / gate
+    width rows, each step's pass on several threads), two row blocks each with its own time
+    loop, or two unit blocks (lstm / gru; the layer-norm kinds keep the shared path): the same
+    results as the readable loop, with masks."""
+    for name in ("DEEPRNN_ROW_BLOCKS", "DEEPRNN_UNIT_BLOCKS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in scheme.items():
+        monkeypatch.setenv(name, value)
     mask = torch.rand(400, 3) > 0.2
     _compare(make, (400, 3, 3), mask, dtype)
 

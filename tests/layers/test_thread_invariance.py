@@ -1,7 +1,8 @@
 """The compiled CPU time loops give the same results, to 1e-6, whatever the thread count and
-threading scheme (issue 31): the row-block scheme (each thread its own time loop over a block of
-batch rows, single-threaded GEMMs), the shared path (every step's GEMM and pass split across
-threads) and one thread. Forward outputs, final states and every gradient, in training (with
+threading scheme (issue 31): the shared path (the default: every step's GEMM split across MKL's
+threads), the row-block scheme (each thread its own time loop over a block of batch rows,
+single-threaded GEMMs), the unit-block scheme (each thread a slice of the hidden units for every
+row, one barrier per step) and one thread. Forward outputs, final states and every gradient, in training (with
 recurrent-dropout masks, zoneout keep-masks and time masks) and in inference, for lstm, gru,
 ln_lstm and ln_gru, at 1, 2 and 4 threads (4 oversubscribes a 2-core machine: nothing in the
 scheme assumes the core count)."""
@@ -29,13 +30,18 @@ MAKERS = {
     "ln_lstm": lambda: deeprnn.LSTM(I, H, layer_norm=True, recurrent_dropout=0.2, zoneout=0.3),
     "ln_gru": lambda: deeprnn.GRU(I, H, 2, layer_norm=True, bidirectional=True, zoneout=0.2),
 }
-#: (torch threads, DEEPRNN_ROW_BLOCKS or None for the automatic choice, the row blocks it runs)
+#: (torch threads, environment, the row blocks and unit blocks the lstm / gru scans run)
 SCHEMES = {
-    "2 threads": (2, None, 2),
-    "4 threads": (4, None, 4),  # oversubscribed on 2 cores
-    "3 blocks on 1 thread": (1, "3", 3),  # the block code path, blocks one after the other
-    "shared path, 2 threads": (2, "0", 1),  # per-step threaded GEMM and pass
+    "2 threads": (2, {}, 1, 1),  # the default: the shared path (per-step threaded GEMM)
+    "4 threads": (4, {}, 1, 1),  # oversubscribed on 2 cores
+    "row blocks, 2 threads": (2, {"DEEPRNN_ROW_BLOCKS": "2"}, 2, 1),
+    "row blocks, 4 threads": (4, {"DEEPRNN_ROW_BLOCKS": "4"}, 4, 1),
+    "3 row blocks on 1 thread": (1, {"DEEPRNN_ROW_BLOCKS": "3"}, 3, 1),  # one after the other
+    "unit blocks, 2 threads": (2, {"DEEPRNN_UNIT_BLOCKS": "2"}, 1, 2),
+    "unit blocks, 4 threads": (4, {"DEEPRNN_UNIT_BLOCKS": "4"}, 1, 4),  # 4 spinning on 2 cores
+    "3 unit blocks on 1 thread": (1, {"DEEPRNN_UNIT_BLOCKS": "3"}, 1, 3),  # the barrier's count
 }
+ENV = ("DEEPRNN_ROW_BLOCKS", "DEEPRNN_UNIT_BLOCKS")
 TOL = {torch.float64: 1e-12, torch.float32: 1e-6}
 
 
@@ -45,22 +51,22 @@ def built():
 
 
 @contextlib.contextmanager
-def threading(threads: int, blocks: str | None):
-    """torch's thread count and DEEPRNN_ROW_BLOCKS for the block, both restored afterwards."""
-    before, env = torch.get_num_threads(), os.environ.get("DEEPRNN_ROW_BLOCKS")
+def threading(threads: int, env: dict[str, str]):
+    """torch's thread count and the scheme's environment for the block, restored afterwards."""
+    before, saved = torch.get_num_threads(), {k: os.environ.get(k) for k in ENV}
     torch.set_num_threads(threads)
-    if blocks is None:
-        os.environ.pop("DEEPRNN_ROW_BLOCKS", None)
-    else:
-        os.environ["DEEPRNN_ROW_BLOCKS"] = blocks
+    for k in ENV:
+        os.environ.pop(k, None)
+    os.environ.update(env)
     try:
         yield
     finally:
         torch.set_num_threads(before)
-        if env is None:
-            os.environ.pop("DEEPRNN_ROW_BLOCKS", None)
-        else:
-            os.environ["DEEPRNN_ROW_BLOCKS"] = env
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _train(layer, x, mask) -> list[torch.Tensor]:
@@ -94,12 +100,13 @@ def test_same_results_at_any_thread_count(kind, scheme, dtype):
     x = torch.randn(N, T, I, dtype=dtype)
     mask = torch.rand(N, T) > 0.2  # holes
     mask[:5, 3:] = False  # and short rows
-    with threading(1, None):  # the reference: one thread, one block
-        assert compiled.row_blocks(N) == 1
+    with threading(1, {}):  # the reference: one thread, one block
+        assert compiled.row_blocks(N) == 1 and compiled.unit_blocks(N, H) == 1
         want = _train(layer, x, mask), _infer(layer, x, mask)
-    threads, env, blocks = SCHEMES[scheme]
+    threads, env, blocks, units = SCHEMES[scheme]
     with threading(threads, env):
         assert compiled.row_blocks(N) == blocks
+        assert compiled.unit_blocks(N, H) == units
         got = _train(layer, x, mask), _infer(layer, x, mask)
     tol = TOL[dtype]
     for what, gots, wants in zip(("training", "inference"), got, want, strict=True):
@@ -111,13 +118,24 @@ def test_same_results_at_any_thread_count(kind, scheme, dtype):
             )
 
 
-def test_row_blocks_follow_threads_and_rows():
-    """The scheme's one choice (row_blocks in csrc/common.h): one block per thread while each
-    gets at least 8 rows, one block (the shared path) at one thread; DEEPRNN_ROW_BLOCKS
-    overrides (0: the shared path; k: k blocks, at most one per row)."""
-    cases = [(1, None, 64, 1), (2, None, 64, 2), (2, None, 15, 1), (2, None, 16, 2)]
-    cases += [(4, None, 64, 4), (4, None, 24, 3), (8, None, 64, 8), (2, "0", 64, 1)]
-    cases += [(1, "5", 64, 5), (2, "5", 3, 3)]
-    for threads, env, rows, blocks in cases:
+def test_scheme_choice():
+    """The scheme's choice (row_blocks / unit_blocks in csrc/common.h): the shared path (one
+    block) at any thread count unless asked; DEEPRNN_ROW_BLOCKS=k gives k row blocks (at most
+    one per row, k <= 0 the shared path), DEEPRNN_UNIT_BLOCKS=k k unit blocks (at most H / 8)."""
+    cases = [(1, {}, 64, 1, 1), (2, {}, 64, 1, 1), (8, {}, 512, 1, 1)]
+    cases += [
+        (2, {"DEEPRNN_ROW_BLOCKS": "0"}, 64, 1, 1),
+        (1, {"DEEPRNN_ROW_BLOCKS": "5"}, 64, 5, 1),
+    ]
+    cases += [
+        (2, {"DEEPRNN_ROW_BLOCKS": "5"}, 3, 3, 1),
+        (2, {"DEEPRNN_UNIT_BLOCKS": "2"}, 64, 1, 2),
+    ]
+    cases += [
+        (2, {"DEEPRNN_UNIT_BLOCKS": "9"}, 64, 1, 5),
+        (2, {"DEEPRNN_UNIT_BLOCKS": "-1"}, 64, 1, 1),
+    ]
+    for threads, env, rows, blocks, units in cases:
         with threading(threads, env):
             assert compiled.row_blocks(rows) == blocks, (threads, env, rows)
+            assert compiled.unit_blocks(rows, H) == units, (threads, env, rows)

@@ -26,14 +26,18 @@ once per scan with ``cblas_sgemm_pack``, so no step repacks it; else BLAS on raw
 and denormals-are-zero set on its threads (restored afterwards): saturated gates produce
 denormal floats, and arithmetic on them is many times slower.
 
-Threads: the recurrence is independent per batch row, so with torch's threads > 1 and at least 8
-rows per thread the rows are split into one contiguous block per thread, and each thread runs
-the whole time loop over its block with single-threaded GEMMs: no barrier per step (forward,
-backward, inference; :func:`row_blocks` says how many blocks, ``DEEPRNN_ROW_BLOCKS`` overrides:
-``0`` the shared path, ``k`` k blocks). Else (the shared path) each step's GEMM runs on MKL's
-threads over all rows and its elementwise pass on the calling thread up to about 64 rows (65536
-gate values), on torch's threads above. Results do not depend on the thread count beyond the
-GEMMs' own rounding (tests/layers/test_thread_invariance.py: 1e-6).
+Threads, three schemes (``csrc/common.h``). The default, chosen by measurement, is the shared
+path: each step's GEMM runs on MKL's threads over all rows, and its elementwise pass on the
+calling thread up to about 64 rows (65536 gate values), on torch's threads above. Two opt-in
+schemes split the loop itself: ``DEEPRNN_ROW_BLOCKS=k`` runs k row blocks (each thread the
+whole time loop over its block of batch rows with single-threaded GEMMs, no barrier per step;
+:func:`row_blocks`), ``DEEPRNN_UNIT_BLOCKS=k`` k unit blocks for ``lstm`` / ``gru`` (each
+thread a slice of the hidden units of every row and its columns of ``W_hh``, one barrier per
+step; :func:`unit_blocks`). On the 2-core machine of docs/results.md ("Thread-count axis") the
+shared path was the fastest of the three for every kind and batch size at 2 threads: with a
+recurrent weight larger than a core's L2, the split schemes make both cores stream it. Results
+do not depend on the thread count or the scheme beyond the GEMMs' own rounding
+(tests/layers/test_thread_invariance.py: 1e-6).
 
 They are built just in time on first use with :func:`torch.utils.cpp_extension.load` (ninja and
 a C++ compiler; about a minute on 2 cores), cached on disk in the per-user torch extensions
@@ -244,10 +248,19 @@ def _reset_for_tests() -> None:
 
 def row_blocks(n_rows: int) -> int:
     """How many row blocks (threads, each running its own time loop) a compiled scan of
-    ``n_rows`` batch rows runs with now: the C++ side's one choice (``row_blocks`` in
-    ``csrc/common.h``), from torch's thread count and ``DEEPRNN_ROW_BLOCKS``; 1 when not built."""
+    ``n_rows`` batch rows runs with now: ``row_blocks`` in ``csrc/common.h``, from
+    ``DEEPRNN_ROW_BLOCKS`` (unset: 1, the shared path); 1 when not built."""
     mod = load()
     return 1 if mod is None else int(mod.row_blocks(int(n_rows)))
+
+
+def unit_blocks(n_rows: int, hidden_size: int) -> int:
+    """How many unit blocks (threads, each owning a slice of the hidden units for all rows, one
+    barrier per step) a compiled ``lstm`` / ``gru`` scan of ``n_rows`` rows and ``hidden_size``
+    units runs with now: ``unit_blocks`` in ``csrc/common.h``, from ``DEEPRNN_UNIT_BLOCKS``
+    (unset: 1, none); 1 when not built."""
+    mod = load()
+    return 1 if mod is None else int(mod.unit_blocks(int(n_rows), int(hidden_size)))
 
 
 def forward(plan, inputs, h0: Tensor, c0: Tensor | None):

@@ -8,11 +8,14 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 #define DEEPRNN_INLINE inline __attribute__((always_inline))
@@ -118,6 +121,7 @@ class Gemm {
     }
 #endif
   }
+  int64_t k() const { return k_; }
   void operator()(int64_t m, const T* a, int64_t lda, T* c) const {
     if (m == 0) return;
 #if AT_MKL_ENABLED()
@@ -212,31 +216,27 @@ class OneBlasThread {
 // The recurrence is independent per batch row: row n's state at step t depends on row n's alone
 // (W_hh is shared, read-only). So the N rows split into P contiguous blocks and each block runs
 // the WHOLE time loop on its own thread: per step a single-threaded GEMM over its M = N / P rows
-// and its rows' elementwise pass. No barrier until the loop ends (oneDNN's RNN primitive scales
-// this way), where the shared path (P = 1) splits every step's small GEMM and pass across the
-// threads and synchronises twice a step. Each row's arithmetic is the same in both (its GEMM row
+// and its rows' elementwise pass. No barrier until the loop ends, where the shared path (P = 1)
+// splits every step's GEMM across MKL's threads (and the pass, above about 64 rows) and
+// synchronises every step. Each row's arithmetic is the same in both (its GEMM row
 // and its pass), so results do not depend on the thread count beyond the GEMM's own rounding.
 //
-// kMinRows: the fewest rows a block gets. A block's fixed costs per step (its GEMM streams all of
-// W_hh for M rows) grow with the blocks: CPU time per row of a one-thread train step (LSTM,
-// H = 256, T = 100, 1 layer) was 9.3 / 6.5 / 5.0 / 4.5 ms at 4 / 8 / 16 / 64 rows, so blocks
-// stop at 8 rows (a B = 16 batch still splits over 2 threads).
-constexpr int64_t kMinRows = 8;
-
-// THE choice of the scheme (every compiled scan asks here): P = min(threads, N / kMinRows)
-// blocks, 1 (the shared path) at one thread or inside another parallel region.
-// DEEPRNN_ROW_BLOCKS=0 forces the shared path, =k forces k blocks even at one thread (tests and
-// benchmarks: at one thread the blocks run one after the other, the same code as P threads).
+// THE choice of the scheme (every compiled scan asks here), made by measurement: the shared path
+// (P = 1). On the 2-core machine this was measured on (AMD EPYC, 512 KB L2 per core; 2 layers,
+// H = 256, B = 16-256, T = 100 and 1000; benchmarks/threads.py, docs/results.md "Thread-count
+// axis") the shared path's train step and inference were faster than row blocks and unit
+// blocks in every cell, for every kind: with W_hh (1 MB for the LSTM) larger than a core's L2,
+// row blocks stream the whole weight from L3 on every thread every step (two threads each running
+// independent single-threaded (B/2, 256) x (256, 1024) GEMMs: 1.15x one thread's rate; MKL's own
+// threaded GEMM: 1.6x). DEEPRNN_ROW_BLOCKS=k runs k row blocks (k <= 0: the shared path), for
+// machines where they pay (many cores, a weight that fits L2): measure with
+// benchmarks/threads.py. At one thread the k blocks run one after the other (the test path).
 inline int64_t row_blocks(int64_t N) {
-  if (const char* env = std::getenv("DEEPRNN_ROW_BLOCKS")) {
-    const int64_t k = std::atoll(env);
-    if (k <= 0) return 1;
-    return std::clamp<int64_t>(k, 1, std::max<int64_t>(N, 1));
-  }
-  if (at::in_parallel_region()) return 1;
-  const int64_t threads = at::get_num_threads();
-  if (threads <= 1) return 1;
-  return std::clamp<int64_t>(N / kMinRows, 1, threads);
+  const char* env = std::getenv("DEEPRNN_ROW_BLOCKS");
+  if (!env) return 1;
+  const int64_t k = std::atoll(env);
+  if (k <= 0) return 1;
+  return std::clamp<int64_t>(k, 1, std::max<int64_t>(N, 1));
 }
 
 // The rows [n0, n1) one time loop runs. split: a block on its own thread (single-threaded BLAS,
@@ -269,6 +269,115 @@ void over_row_blocks(int64_t N, F&& loop) {
     NoDenormals guard;
     OneBlasThread one;
     for (int64_t b = b0; b < b1; ++b) loop(Rows{N * b / P, N * (b + 1) / P, true});
+  });
+}
+
+// -- Threading scheme 2: unit blocks, all rows, one barrier per step ---------------------------
+// The other way to split a step (oneDNN's RNN primitive splits its per-step GEMM by output
+// blocks): P threads each own a contiguous slice [u0, u1) of the H hidden units, of every gate,
+// for ALL N rows. Per step thread b runs a single-threaded GEMM of all N rows against ITS slice
+// of W_hh (packed once, (H, G/H * (u1-u0)): 1/P of the weight, which stays in that core's cache)
+// and the pass over its units; then one barrier, since the next step's GEMM reads every unit of
+// h_t. Row blocks shrink the GEMM's M to N/P rows, where a small-M GEMM streams the whole weight
+// for few rows; unit blocks keep M = N and shrink the weight instead. Each output element is the
+// same dot product (over the same K) either way, so results match the other schemes to the
+// GEMM's rounding. Not for the layer-norm kinds (their row statistics span every unit).
+//
+// Opt-in like row blocks (the shared path was faster here too, see row_blocks):
+// DEEPRNN_UNIT_BLOCKS=k runs k unit blocks (at most H / 8; k <= 0 or unset: none) for the lstm
+// and gru kinds; at one thread the k blocks run one after the other (the test path).
+
+// Sense-counting spin barrier over `n` arrivals (a thread running several blocks arrives with
+// their count). Everything written before arrive() is visible after it returns (acq_rel RMW,
+// release store of the generation, acquire load).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int64_t n) : n_(n) {}
+  void arrive(int64_t count) {
+    const int64_t gen = gen_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(count, std::memory_order_acq_rel) + count == n_) {
+      arrived_.store(0, std::memory_order_relaxed);
+      gen_.store(gen + 1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; gen_.load(std::memory_order_acquire) == gen; ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+      if (spins < 65536) {
+        _mm_pause();
+        continue;
+      }
+#endif
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  const int64_t n_;
+  std::atomic<int64_t> arrived_{0};
+  std::atomic<int64_t> gen_{0};
+};
+
+inline int64_t unit_blocks(int64_t N, int64_t H) {
+  const char* env = std::getenv("DEEPRNN_UNIT_BLOCKS");
+  if (!env || N <= 0) return 1;
+  const int64_t k = std::atoll(env);
+  if (k <= 0) return 1;
+  return std::clamp<int64_t>(k, 1, std::max<int64_t>(H / 8, 1));
+}
+
+// The units [u0, u1) of block b of P over H units, cut at multiples of 8 (a SIMD width).
+struct Units {
+  int64_t u0, u1;
+  int64_t n() const { return u1 - u0; }
+};
+inline Units unit_block(int64_t H, int64_t P, int64_t b) {
+  const auto cut = [&](int64_t i) { return i == P ? H : std::min(H, (H * i / P + 4) / 8 * 8); };
+  return {cut(b), cut(b + 1)};
+}
+
+// The columns of `w` (K, gates * H), gate-major, that produce the units [u0, u1) of every gate:
+// (K, gates * (u1 - u0)), contiguous.
+inline Tensor unit_columns(const Tensor& w, int64_t gates, int64_t H, const Units& u) {
+  std::vector<Tensor> parts;
+  for (int64_t k = 0; k < gates; ++k) parts.push_back(w.narrow(1, k * H + u.u0, u.n()));
+  return at::cat(parts, 1).contiguous();
+}
+
+// The GEMMs of P unit blocks against a fixed right operand w (K, gates * H): block b's
+// columns packed once (unit_columns), gemm(b, a) = a (N, K) times them into the block's own
+// (N, gates * hu) buffer (row stride ld(b)). The backward's dh = dhp W_hh passes gates 1.
+template <typename T>
+struct UnitPlan {
+  UnitPlan(const Tensor& w, int64_t gates, int64_t H, int64_t N, int64_t P) : N_(N) {
+    for (int64_t b = 0; b < P; ++b) {
+      units.push_back(unit_block(H, P, b));
+      gemms.push_back(std::make_unique<Gemm<T>>(unit_columns(w, gates, H, units.back()), true));
+      outs.push_back(w.new_empty({N, gates * units.back().n()}));
+    }
+  }
+  T* gemm(int64_t b, const T* a) const {
+    T* c = outs[b].template data_ptr<T>();
+    (*gemms[b])(N_, a, gemms[b]->k(), c);
+    return c;
+  }
+  int64_t ld(int64_t b) const { return outs[b].size(1); }
+  std::vector<Units> units;
+  std::vector<std::unique_ptr<Gemm<T>>> gemms;
+  std::vector<Tensor> outs;
+
+ private:
+  int64_t N_;
+};
+
+// Runs loop(b0, b1, barrier) on P unit blocks: through at::parallel_for, each thread its blocks
+// [b0, b1) (one each when threads >= P), all sharing one barrier of P arrivals.
+template <typename F>
+void over_unit_blocks(int64_t P, F&& loop) {
+  SpinBarrier barrier(P);
+  at::parallel_for(0, P, 1, [&](int64_t b0, int64_t b1) {
+    NoDenormals guard;
+    OneBlasThread one;
+    loop(b0, b1, barrier);
   });
 }
 

@@ -55,7 +55,7 @@ inline void pass_through(T* dh, const T* gm, const T* rm, int64_t H) {
 
 // one batch row of a step; restrict-qualified parameters so that the loop vectorises
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void lstm_bwd_row(int64_t H, T p, const T* __restrict__ d_o,
+__attribute__((noinline)) void lstm_bwd_row(int64_t H, int64_t sx, T p, const T* __restrict__ d_o,
                                             const T* __restrict__ gm, const T* __restrict__ rm,
                                             T* __restrict__ dhd, T* __restrict__ dcc,
                                             const T* __restrict__ a, const T* __restrict__ cp,
@@ -71,19 +71,19 @@ __attribute__((noinline)) void lstm_bwd_row(int64_t H, T p, const T* __restrict_
     T dc = dcc[j];
     const T zh = zone_grad<Z>(dh, Z == 1 ? kh[j] : uint8_t(0), p);
     const T zc = zone_grad<Z>(dc, Z == 1 ? kc[j] : uint8_t(0), p);
-    const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], tc = a[4 * H + j];
+    const T i = a[j], f = a[sx + j], g = a[2 * sx + j], o = a[3 * sx + j], tc = a[4 * sx + j];
     dc += dh * o * (T(1) - tc * tc);
     dx[j] = dc * g * i * (T(1) - i);
-    dx[H + j] = dc * cp[j] * f * (T(1) - f);
-    dx[2 * H + j] = dc * i * (T(1) - g * g);
-    dx[3 * H + j] = dh * tc * o * (T(1) - o);
+    dx[sx + j] = dc * cp[j] * f * (T(1) - f);
+    dx[2 * sx + j] = dc * i * (T(1) - g * g);
+    dx[3 * sx + j] = dh * tc * o * (T(1) - o);
     dcc[j] = zc + dc * f;
     dhd[j] = zh;
   }
 }
 
 template <int Z, bool RM, typename T>
-__attribute__((noinline)) void gru_bwd_row(int64_t H, T p, const T* __restrict__ d_o,
+__attribute__((noinline)) void gru_bwd_row(int64_t H, int64_t sx, T p, const T* __restrict__ d_o,
                                            const T* __restrict__ gm, const T* __restrict__ rm,
                                            T* __restrict__ dhd, const T* __restrict__ a,
                                            const T* __restrict__ hp, T* __restrict__ dx,
@@ -96,62 +96,72 @@ __attribute__((noinline)) void gru_bwd_row(int64_t H, T p, const T* __restrict__
       dh += gm[j];
     }
     const T zh = zone_grad<Z>(dh, Z == 1 ? kh[j] : uint8_t(0), p);
-    const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
+    const T r = a[j], z = a[sx + j], nn = a[2 * sx + j], hn = a[3 * sx + j];
     const T dn = dh * (T(1) - z) * (T(1) - nn * nn);
     const T dz = dh * (hp[j] - nn) * z * (T(1) - z);
     const T dr = dn * hn * r * (T(1) - r);
     dx[j] = dr;
-    dx[H + j] = dz;
-    dx[2 * H + j] = dn;
+    dx[sx + j] = dz;
+    dx[2 * sx + j] = dn;
     dq[j] = dr;
-    dq[H + j] = dz;
-    dq[2 * H + j] = dn * r;
+    dq[sx + j] = dz;
+    dq[2 * sx + j] = dn * r;
     dhd[j] = zh + dh * z;
   }
 }
 
+// the gates' columns of the units u in row n of a (N, G) gradient set to zero
 template <typename T>
-void lstm_bwd_pass(const Back& s, int64_t n0, int64_t n1, const T* dout, const T* gm, const T* rm,
-                   T* dhd, T* dcc, const T* act, const T* cprev, T* dxp, const uint8_t* mask,
-                   const uint8_t* kh, const uint8_t* kc) {
-  const int64_t H = s.H, G = s.G, A = s.A;
+inline void zero_units(T* row, int64_t gates, int64_t H, const Units& u) {
+  for (int64_t k = 0; k < gates; ++k) std::fill(row + k * H + u.u0, row + k * H + u.u1, T(0));
+}
+
+// The rows [n0, n1) of one step over the units u = [u0, u0 + hu) (all H: u0 0, hu H); gm: the
+// GEMM part of dh for these units, row stride ldm (H, or hu for a unit block).
+template <typename T>
+void lstm_bwd_pass(const Back& s, int64_t n0, int64_t n1, const Units& u, int64_t ldm,
+                   const T* dout, const T* gm, const T* rm, T* dhd, T* dcc, const T* act,
+                   const T* cprev, T* dxp, const uint8_t* mask, const uint8_t* kh,
+                   const uint8_t* kc) {
+  const int64_t H = s.H, G = s.G, A = s.A, hu = u.n();
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
     for (int64_t n = n0; n < n1; ++n) {
-      const int64_t r = n * H;
+      const int64_t r = n * H + u.u0;
       if (mask && !mask[n]) {  // the state passed straight through this step
-        pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
-        std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
+        pass_through<RM>(dhd + r, gm + n * ldm, RM ? rm + r : nullptr, hu);
+        zero_units(dxp + n * G, 4, H, u);
         continue;
       }
-      lstm_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, dcc + r,
-                             act + n * A, cprev + r, dxp + n * G, Z == 1 ? kh + r : nullptr,
-                             Z == 1 ? kc + r : nullptr);
+      lstm_bwd_row<Z, RM, T>(hu, H, p, dout + r, gm + n * ldm, RM ? rm + r : nullptr, dhd + r,
+                             dcc + r, act + n * A + u.u0, cprev + r, dxp + n * G + u.u0,
+                             Z == 1 ? kh + r : nullptr, Z == 1 ? kc + r : nullptr);
     }
   });
 }
 
 template <typename T>
-void gru_bwd_pass(const Back& s, int64_t n0, int64_t n1, const T* dout, const T* gm, const T* rm,
-                  T* dhd, const T* act, const T* hprev, T* dxp, T* dhp, const uint8_t* mask,
-                  const uint8_t* kh) {
-  const int64_t H = s.H, G = s.G, A = s.A;
+void gru_bwd_pass(const Back& s, int64_t n0, int64_t n1, const Units& u, int64_t ldm,
+                  const T* dout, const T* gm, const T* rm, T* dhd, const T* act, const T* hprev,
+                  T* dxp, T* dhp, const uint8_t* mask, const uint8_t* kh) {
+  const int64_t H = s.H, G = s.G, A = s.A, hu = u.n();
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
     for (int64_t n = n0; n < n1; ++n) {
-      const int64_t r = n * H;
+      const int64_t r = n * H + u.u0;
       if (mask && !mask[n]) {
-        pass_through<RM>(dhd + r, gm + r, RM ? rm + r : nullptr, H);
-        std::fill(dxp + n * G, dxp + (n + 1) * G, T(0));
-        std::fill(dhp + n * G, dhp + (n + 1) * G, T(0));
+        pass_through<RM>(dhd + r, gm + n * ldm, RM ? rm + r : nullptr, hu);
+        zero_units(dxp + n * G, 3, H, u);
+        zero_units(dhp + n * G, 3, H, u);
         continue;
       }
-      gru_bwd_row<Z, RM, T>(H, p, dout + r, gm + r, RM ? rm + r : nullptr, dhd + r, act + n * A,
-                            hprev + r, dxp + n * G, dhp + n * G, Z == 1 ? kh + r : nullptr);
+      gru_bwd_row<Z, RM, T>(hu, H, p, dout + r, gm + n * ldm, RM ? rm + r : nullptr, dhd + r,
+                            act + n * A + u.u0, hprev + r, dxp + n * G + u.u0,
+                            dhp + n * G + u.u0, Z == 1 ? kh + r : nullptr);
     }
   });
 }
@@ -200,29 +210,55 @@ std::vector<Tensor> scan_backward(const std::string& kind, const Tensor& d_out_,
     T_* gmp = gm.data_ptr<T_>();
     T_* dhdp = dhd.data_ptr<T_>();
     T_* dccp = lstm ? dcc.data_ptr<T_>() : nullptr;
-    const Gemm<T_> gemm(w_hh, false);  // gm = dhp_t W_hh, (N, G*H) x (G*H, H)
     NoDenormals guard;
-    over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
-      for (int64_t k = T - 1; k >= 0; --k) {
-        const int64_t t = backwards ? T - 1 - k : k;
-        const T_* dout = d_out.data_ptr<T_>() + t * N * H;
-        const T_* a = acts.data_ptr<T_>() + k * N * A;
-        T_* dx = dxp.data_ptr<T_>() + t * N * G;
-        T_* dp = dhp.data_ptr<T_>() + t * N * G;
-        const uint8_t* mt = mk ? mk + t * N : nullptr;
-        const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-        rows.each(G, [&](int64_t n0, int64_t n1) {
-          if (lstm) {
-            lstm_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, dccp, a, sc + k * N * H, dx, mt,
-                              kht, kct);
-          } else {
-            gru_bwd_pass<T_>(s, n0, n1, dout, gmp, rm, dhdp, a, sh + k * N * H, dx, dp, mt, kht);
-          }
-        });
-        gemm(rows.m(), dp + rows.n0 * G, G, gmp + rows.n0 * H);
+    // step k over rows [r0, r1) and units u; g: the units' gm, row stride ldm
+    const auto pass = [&](int64_t k, int64_t r0, int64_t r1, const Units& u, int64_t ldm,
+                          const T_* g) {
+      const int64_t t = backwards ? T - 1 - k : k;
+      const T_* dout = d_out.data_ptr<T_>() + t * N * H;
+      const T_* a = acts.data_ptr<T_>() + k * N * A;
+      T_* dx = dxp.data_ptr<T_>() + t * N * G;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+      if (lstm) {
+        lstm_bwd_pass<T_>(s, r0, r1, u, ldm, dout, g, rm, dhdp, dccp, a, sc + k * N * H, dx, mt,
+                          kht, kct);
+      } else {
+        gru_bwd_pass<T_>(s, r0, r1, u, ldm, dout, g, rm, dhdp, a, sh + k * N * H, dx,
+                         dhp.data_ptr<T_>() + t * N * G, mt, kht);
       }
-    });
+    };
+    const auto dp_at = [&](int64_t k) {
+      return dhp.data_ptr<T_>() + (backwards ? T - 1 - k : k) * N * G;
+    };
+    if (const int64_t P = unit_blocks(N, H); P > 1) {
+      // unit blocks: pass over the block's units, a barrier (the GEMM reads every unit of
+      // dhp_t), then the block's columns of gm = dhp_t W_hh, which only its next pass reads
+      const UnitPlan<T_> plan(w_hh, 1, H, N, P);
+      for (const auto& o : plan.outs) o.zero_();
+      over_unit_blocks(P, [&](int64_t b0, int64_t b1, SpinBarrier& barrier) {
+        for (int64_t k = T - 1; k >= 0; --k) {
+          for (int64_t blk = b0; blk < b1; ++blk) {
+            pass(k, 0, N, plan.units[blk], plan.ld(blk), plan.outs[blk].template data_ptr<T_>());
+          }
+          barrier.arrive(b1 - b0);
+          for (int64_t blk = b0; blk < b1; ++blk) plan.gemm(blk, dp_at(k));
+        }
+      });
+      for (int64_t blk = 0; blk < P; ++blk) {
+        gm.narrow(1, plan.units[blk].u0, plan.units[blk].n()).copy_(plan.outs[blk]);
+      }
+    } else {
+      const Gemm<T_> gemm(w_hh, false);  // gm = dhp_t W_hh, (N, G*H) x (G*H, H)
+      const Units all{0, H};
+      over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
+        for (int64_t k = T - 1; k >= 0; --k) {
+          rows.each(G, [&](int64_t n0, int64_t n1) { pass(k, n0, n1, all, H, gmp); });
+          gemm(rows.m(), dp_at(k) + rows.n0 * G, G, gmp + rows.n0 * H);
+        }
+      });
+    }
   });
   Tensor d_h0 = rec_mask ? dhd + gm * *rec_mask : dhd + gm;
   // weight gradient: one GEMM over all steps, both sides in time order

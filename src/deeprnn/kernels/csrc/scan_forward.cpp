@@ -54,26 +54,29 @@ void keep_mix(int64_t H, const T* __restrict__ hp, T* __restrict__ hn, T* __rest
 // one batch row of a step (the time mask is applied afterwards); restrict-qualified
 // parameters (and noinline, which keeps them restrict) so that the loop vectorises. ACTS false:
 // no backward to come, the activations are not written at all
+// H units of a row; sx: the gate stride of x, b and a (the layer's H), sg: of g (the GEMM
+// output: H, or a unit block's width)
 template <int Z, bool RM, typename T, bool ACTS>
 __attribute__((noinline)) void lstm_fwd_row(
-    int64_t H, T p, const T* __restrict__ x, const T* __restrict__ g, const T* __restrict__ b,
+    int64_t H, int64_t sx, int64_t sg, T p, const T* __restrict__ x, const T* __restrict__ g,
+    const T* __restrict__ b,
     const T* __restrict__ hp, const T* __restrict__ cp, T* __restrict__ hn, T* __restrict__ cn,
     T* __restrict__ a, T* __restrict__ out, const uint8_t* __restrict__ kh,
     const uint8_t* __restrict__ kc, const T* __restrict__ rm, T* __restrict__ hin) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = sigm(x[j] + g[j] + b[j]);
-    const T f = sigm(x[H + j] + g[H + j] + b[H + j]);
-    const T gg = tanh_(x[2 * H + j] + g[2 * H + j] + b[2 * H + j]);
-    const T o = sigm(x[3 * H + j] + g[3 * H + j] + b[3 * H + j]);
+    const T f = sigm(x[sx + j] + g[sg + j] + b[sx + j]);
+    const T gg = tanh_(x[2 * sx + j] + g[2 * sg + j] + b[2 * sx + j]);
+    const T o = sigm(x[3 * sx + j] + g[3 * sg + j] + b[3 * sx + j]);
     T c = f * cp[j] + i * gg;
     const T tc = tanh_(c);
     T h = o * tc;
     if constexpr (ACTS) {
       a[j] = i;
-      a[H + j] = f;
-      a[2 * H + j] = gg;
-      a[3 * H + j] = o;
-      a[4 * H + j] = tc;
+      a[sx + j] = f;
+      a[2 * sx + j] = gg;
+      a[3 * sx + j] = o;
+      a[4 * sx + j] = tc;
     }
     h = zone<Z == 1 ? 0 : Z>(h, hp[j], uint8_t(0), p);
     c = zone<Z == 1 ? 0 : Z>(c, cp[j], uint8_t(0), p);
@@ -88,23 +91,24 @@ __attribute__((noinline)) void lstm_fwd_row(
 }
 
 template <int Z, bool RM, typename T, bool ACTS>
-__attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__ x,
-                                           const T* __restrict__ g, const T* __restrict__ b,
+__attribute__((noinline)) void gru_fwd_row(int64_t H, int64_t sx, int64_t sg, T p,
+                                           const T* __restrict__ x, const T* __restrict__ g,
+                                           const T* __restrict__ b,
                                            const T* __restrict__ hp, T* __restrict__ hn,
                                            T* __restrict__ a, T* __restrict__ out,
                                            const uint8_t* __restrict__ kh, const T* __restrict__ rm,
                                            T* __restrict__ hin) {
   for (int64_t j = 0; j < H; ++j) {
-    const T gn = g[2 * H + j] + b[2 * H + j];
+    const T gn = g[2 * sg + j] + b[2 * sx + j];
     const T r = sigm(x[j] + g[j] + b[j]);
-    const T z = sigm(x[H + j] + g[H + j] + b[H + j]);
-    const T nn = tanh_(x[2 * H + j] + r * gn);
+    const T z = sigm(x[sx + j] + g[sg + j] + b[sx + j]);
+    const T nn = tanh_(x[2 * sx + j] + r * gn);
     T h = nn + z * (hp[j] - nn);
     if constexpr (ACTS) {
       a[j] = r;
-      a[H + j] = z;
-      a[2 * H + j] = nn;
-      a[3 * H + j] = gn;
+      a[sx + j] = z;
+      a[2 * sx + j] = nn;
+      a[3 * sx + j] = gn;
     }
     h = zone<Z == 1 ? 0 : Z>(h, hp[j], uint8_t(0), p);
     hn[j] = h;
@@ -116,48 +120,53 @@ __attribute__((noinline)) void gru_fwd_row(int64_t H, T p, const T* __restrict__
   if constexpr (Z == 1) keep_mix<RM, T>(H, hp, hn, out, kh, rm, hin, nullptr, nullptr, nullptr);
 }
 
-// the rows [n0, n1) of one step; act null: no activations kept (inference)
+// The rows [n0, n1) of one step over the units u = [u0, u0 + hu) (all H: u0 0, hu H); act null:
+// no activations kept (inference). hp: the GEMM output of these units, row stride ldg (G, or a
+// unit block's gates * hu; gate stride ldg / gates). Every other pointer is the layer's own.
 template <typename T>
-void lstm_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* hp, const T* b,
-                   const T* hprev, const T* cprev, T* hnew, T* cnew, T* act, T* out,
-                   const uint8_t* mask, const uint8_t* kh, const uint8_t* kc, const T* rm, T* hin) {
-  const int64_t H = s.H, G = s.G, A = s.A;
+void lstm_fwd_pass(const Step& s, int64_t n0, int64_t n1, const Units& u, int64_t ldg,
+                   const T* xp, const T* hp, const T* b, const T* hprev, const T* cprev, T* hnew,
+                   T* cnew, T* act, T* out, const uint8_t* mask, const uint8_t* kh,
+                   const uint8_t* kc, const T* rm, T* hin) {
+  const int64_t H = s.H, G = s.G, A = s.A, u0 = u.u0, hu = u.n();
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
     const auto row = act ? &lstm_fwd_row<Z, RM, T, true> : &lstm_fwd_row<Z, RM, T, false>;
     for (int64_t n = n0; n < n1; ++n) {
-      const int64_t r = n * H;
-      row(H, p, xp + n * G, hp + n * G, b, hprev + r, cprev + r, hnew + r, cnew + r,
-          act ? act + n * A : nullptr, out + r, Z == 1 ? kh + r : nullptr,
-          Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr, RM ? hin + r : nullptr);
+      const int64_t r = n * H + u0;
+      row(hu, H, ldg / 4, p, xp + n * G + u0, hp + n * ldg, b + u0, hprev + r, cprev + r,
+          hnew + r, cnew + r, act ? act + n * A + u0 : nullptr, out + r,
+          Z == 1 ? kh + r : nullptr, Z == 1 ? kc + r : nullptr, RM ? rm + r : nullptr,
+          RM ? hin + r : nullptr);
       if (mask && !mask[n]) {
-        hold(H, hprev + r, hnew + r, out + r);
-        std::copy(cprev + r, cprev + r + H, cnew + r);
-        if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
+        hold(hu, hprev + r, hnew + r, out + r);
+        std::copy(cprev + r, cprev + r + hu, cnew + r);
+        if (RM) hold_hin(hu, hprev + r, rm + r, hin + r);
       }
     }
   });
 }
 
 template <typename T>
-void gru_fwd_pass(const Step& s, int64_t n0, int64_t n1, const T* xp, const T* hp, const T* b,
-                  const T* hprev, T* hnew, T* act, T* out, const uint8_t* mask, const uint8_t* kh,
-                  const T* rm, T* hin) {
-  const int64_t H = s.H, G = s.G, A = s.A;
+void gru_fwd_pass(const Step& s, int64_t n0, int64_t n1, const Units& u, int64_t ldg,
+                  const T* xp, const T* hp, const T* b, const T* hprev, T* hnew, T* act, T* out,
+                  const uint8_t* mask, const uint8_t* kh, const T* rm, T* hin) {
+  const int64_t H = s.H, G = s.G, A = s.A, u0 = u.u0, hu = u.n();
   const T p = static_cast<T>(s.p);
   with_flags(s.zmode, rm != nullptr, [&](auto Zc, auto RMc) {
     constexpr int Z = decltype(Zc)::value;
     constexpr bool RM = decltype(RMc)::value;
     const auto row = act ? &gru_fwd_row<Z, RM, T, true> : &gru_fwd_row<Z, RM, T, false>;
     for (int64_t n = n0; n < n1; ++n) {
-      const int64_t r = n * H;
-      row(H, p, xp + n * G, hp + n * G, b, hprev + r, hnew + r, act ? act + n * A : nullptr,
-          out + r, Z == 1 ? kh + r : nullptr, RM ? rm + r : nullptr, RM ? hin + r : nullptr);
+      const int64_t r = n * H + u0;
+      row(hu, H, ldg / 3, p, xp + n * G + u0, hp + n * ldg, b + u0, hprev + r, hnew + r,
+          act ? act + n * A + u0 : nullptr, out + r, Z == 1 ? kh + r : nullptr,
+          RM ? rm + r : nullptr, RM ? hin + r : nullptr);
       if (mask && !mask[n]) {
-        hold(H, hprev + r, hnew + r, out + r);
-        if (RM) hold_hin(H, hprev + r, rm + r, hin + r);
+        hold(hu, hprev + r, hnew + r, out + r);
+        if (RM) hold_hin(hu, hprev + r, rm + r, hin + r);
       }
     }
   });
@@ -238,31 +247,50 @@ std::vector<Tensor> scan_forward(const std::string& kind, const Tensor& xp_, con
     T_* sc = lstm ? states_c.data_ptr<T_>() : nullptr;
     T_* hin = rm ? hin_buf.data_ptr<T_>() : nullptr;
     T_* hpp = hp.data_ptr<T_>();
-    const Gemm<T_> gemm(w_t, true);
     NoDenormals guard;
-    over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
-      const int64_t n0 = rows.n0;
-      for (int64_t k = 0; k < T; ++k) {
-        const int64_t t = backwards ? T - 1 - k : k;
-        gemm(rows.m(), (rm ? hin : sh + k * N * H) + n0 * H, H, hpp + n0 * G);
-        const T_* x = xp.data_ptr<T_>() + t * N * G;
-        T_* a = need_acts ? acts.data_ptr<T_>() + k * N * A : nullptr;
-        T_* o = out.data_ptr<T_>() + t * N * H;
-        const uint8_t* mt = mk ? mk + t * N : nullptr;
-        const uint8_t* kht = kh ? kh + t * N * H : nullptr;
-        const uint8_t* kct = kc ? kc + t * N * H : nullptr;
-        rows.each(G, [&](int64_t r0, int64_t r1) {
-          if (lstm) {
-            lstm_fwd_pass<T_>(s, r0, r1, x, hpp, b, sh + k * N * H, sc + k * N * H,
-                              sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm,
-                              hin);
-          } else {
-            gru_fwd_pass<T_>(s, r0, r1, x, hpp, b, sh + k * N * H, sh + (k + 1) * N * H, a, o, mt,
-                             kht, rm, hin);
-          }
-        });
+    const auto pass = [&](int64_t k, int64_t r0, int64_t r1, const Units& u, int64_t ldg,
+                          const T_* g, T_* hin_next) {
+      const int64_t t = backwards ? T - 1 - k : k;
+      const T_* x = xp.data_ptr<T_>() + t * N * G;
+      T_* a = need_acts ? acts.data_ptr<T_>() + k * N * A : nullptr;
+      T_* o = out.data_ptr<T_>() + t * N * H;
+      const uint8_t* mt = mk ? mk + t * N : nullptr;
+      const uint8_t* kht = kh ? kh + t * N * H : nullptr;
+      const uint8_t* kct = kc ? kc + t * N * H : nullptr;
+      if (lstm) {
+        lstm_fwd_pass<T_>(s, r0, r1, u, ldg, x, g, b, sh + k * N * H, sc + k * N * H,
+                          sh + (k + 1) * N * H, sc + (k + 1) * N * H, a, o, mt, kht, kct, rm,
+                          hin_next);
+      } else {
+        gru_fwd_pass<T_>(s, r0, r1, u, ldg, x, g, b, sh + k * N * H, sh + (k + 1) * N * H, a, o,
+                         mt, kht, rm, hin_next);
       }
-    });
+    };
+    if (const int64_t P = unit_blocks(N, H); P > 1) {  // unit blocks, a barrier per step
+      const UnitPlan<T_> plan(w_t, gates, H, N, P);
+      // recurrent dropout: hin in two buffers (step k reads one, writes the other)
+      Tensor hin2 = rm ? at::stack({hin_buf, hin_buf}) : Tensor();
+      T_* h2 = rm ? hin2.data_ptr<T_>() : nullptr;
+      over_unit_blocks(P, [&](int64_t b0, int64_t b1, SpinBarrier& barrier) {
+        for (int64_t k = 0; k < T; ++k) {
+          const T_* src = rm ? h2 + (k % 2) * N * H : sh + k * N * H;
+          for (int64_t blk = b0; blk < b1; ++blk) {
+            T_* g = plan.gemm(blk, src);
+            pass(k, 0, N, plan.units[blk], plan.ld(blk), g, rm ? h2 + ((k + 1) % 2) * N * H : nullptr);
+          }
+          barrier.arrive(b1 - b0);
+        }
+      });
+    } else {
+      const Gemm<T_> gemm(w_t, true);
+      const Units all{0, H};
+      over_row_blocks(N, [&](const Rows& rows) {  // one block per thread, or all rows (common.h)
+        for (int64_t k = 0; k < T; ++k) {
+          gemm(rows.m(), (rm ? hin : sh + k * N * H) + rows.n0 * H, H, hpp + rows.n0 * G);
+          rows.each(G, [&](int64_t r0, int64_t r1) { pass(k, r0, r1, all, G, hpp, hin); });
+        }
+      });
+    }
   });
   return {out, states_h, states_c, need_acts ? acts : xp.new_empty({0})};
 }
@@ -315,23 +343,45 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
         for (int64_t j = 0; j < G; ++j) row[j] += bi[j];
       }
     };
-    const auto step = [&](int64_t k, int64_t t, int64_t t_lo, const Rows& rows) {
+    // step k (time t) of the block starting at t_lo, rows [r0, r1), units u; g: its GEMM output
+    const auto pass = [&](int64_t k, int64_t t, int64_t t_lo, int64_t r0, int64_t r1,
+                          const Units& u, int64_t ldg, const T_* g) {
       const int64_t prev = (k % 2) * N * H, next = ((k + 1) % 2) * N * H;
-      gemm(rows.m(), sh + prev + rows.n0 * H, H, hpp + rows.n0 * G);
       const T_* xt = xb + (t - t_lo) * N * G;
       T_* o = out.data_ptr<T_>() + t * N * H;
       const uint8_t* mt = mk ? mk + t * N : nullptr;
-      rows.each(G, [&](int64_t n0, int64_t n1) {
-        if (lstm) {
-          lstm_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sc + prev, sh + next, sc + next,
-                            nullptr, o, mt, nullptr, nullptr, nullptr, nullptr);
-        } else {
-          gru_fwd_pass<T_>(s, n0, n1, xt, hpp, b, sh + prev, sh + next, nullptr, o, mt, nullptr,
-                           nullptr, nullptr);
-        }
-      });
+      if (lstm) {
+        lstm_fwd_pass<T_>(s, r0, r1, u, ldg, xt, g, b, sh + prev, sc + prev, sh + next,
+                          sc + next, nullptr, o, mt, nullptr, nullptr, nullptr, nullptr);
+      } else {
+        gru_fwd_pass<T_>(s, r0, r1, u, ldg, xt, g, b, sh + prev, sh + next, nullptr, o, mt,
+                         nullptr, nullptr, nullptr);
+      }
     };
-    over_step_blocks(T, N, S, backwards, project, step);
+    if (const int64_t P = unit_blocks(N, H); P > 1) {  // unit blocks, a barrier per step
+      const UnitPlan<T_> plan(w_t, G / H, H, N, P);
+      for (int64_t k0 = 0; k0 < T; k0 += S) {
+        const int64_t steps = std::min(S, T - k0);
+        const int64_t t_lo = backwards ? T - k0 - steps : k0;
+        project(steps, t_lo);
+        over_unit_blocks(P, [&](int64_t b0, int64_t b1, SpinBarrier& barrier) {
+          for (int64_t k = k0; k < k0 + steps; ++k) {
+            for (int64_t blk = b0; blk < b1; ++blk) {
+              const T_* g = plan.gemm(blk, sh + (k % 2) * N * H);
+              pass(k, backwards ? T - 1 - k : k, t_lo, 0, N, plan.units[blk], plan.ld(blk), g);
+            }
+            barrier.arrive(b1 - b0);
+          }
+        });
+      }
+    } else {
+      const Units all{0, H};
+      const auto step = [&](int64_t k, int64_t t, int64_t t_lo, const Rows& rows) {
+        gemm(rows.m(), sh + (k % 2) * N * H + rows.n0 * H, H, hpp + rows.n0 * G);
+        rows.each(G, [&](int64_t n0, int64_t n1) { pass(k, t, t_lo, n0, n1, all, G, hpp); });
+      };
+      over_step_blocks(T, N, S, backwards, project, step);
+    }
   });
   return {out, hs[T % 2].clone(), lstm ? cs[T % 2].clone() : x.new_empty({0})};
 }
@@ -346,4 +396,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("ln_scan_backward", &ln_scan_backward, "time loop backward, BPTT (ln_lstm, ln_gru)");
   m.def("row_blocks", &deeprnn_scan::row_blocks,
         "how many row blocks (threads, each its own time loop) a scan of N rows runs here now");
+  m.def("unit_blocks", &deeprnn_scan::unit_blocks,
+        "how many unit blocks (threads, each a slice of the units, a barrier per step) an lstm or "
+        "gru scan of N rows and H units runs here now (1: the row-block scheme instead)");
 }
