@@ -9,18 +9,18 @@ Grid: per (threads, B, T) one interleaved run (repeat r times every row before r
 the baselines ``nn.LSTM`` / ``nn.GRU`` and deeprnn's LSTM and GRU with recurrent_dropout=0.25,
 zoneout=0.1 and layer_norm (2 layers, I=64, H=256), train step (forward + backward + clipping +
 SGD, as benchmarks/speed.py) and inference (eval, no grad); each cell is "train / inference"
-as a multiple of the baseline's median from the same run. Rows "(shared path)" run the same
-layer with ``DEEPRNN_ROW_BLOCKS=0``: the compiled loop's older threading (each step's GEMM and
-pass split across the threads, a barrier per step) instead of row blocks (each thread its own
-time loop over a block of batch rows), for an A/B in the same run. Rows "(LN_ih outside the
-loop)" run the layer-norm layers with ``DEEPRNN_FUSE_LN_INPUT=0``: the input projection's layer
-norm by ``F.layer_norm`` over all steps and autograd for its backward, as before it moved into
-the compiled loop. ``--rows 'layer_norm$|LN_ih'`` runs only the rows whose name matches the
-regular expression (and their baselines).
+as a multiple of the baseline's median from the same run. The variants run the compiled loop's
+default threading (the shared path: each step's GEMM on MKL's threads). ``--ab`` adds, for an
+A/B in the same run, rows that force a scheme: "(shared path)" ``DEEPRNN_ROW_BLOCKS=0``, "(row
+blocks)" one row block per thread (each thread its own time loop over a block of batch rows,
+single-threaded GEMMs), "(unit blocks)" one unit block per thread (each thread a slice of the
+hidden units and of W_hh, a barrier per step; not the layer-norm kinds), and "(LN_ih outside
+the loop)" ``DEEPRNN_FUSE_LN_INPUT=0`` (the input projection's layer norm by ``F.layer_norm``
+and autograd, as before it moved into the compiled loop). ``--rows REGEX`` runs only the rows
+whose name matches (and their baselines).
 
-Scaling: train step ms at 1, 2 and 4 threads (4 oversubscribes a 2-core machine) for nn.LSTM,
-the row-block scheme and the shared path, LSTM recurrent_dropout=0.25, B=64, T=100, with the
-number of row blocks the scheme chose: the blocks follow the thread count, nothing stops at 2.
+Scaling: train step ms at 1, 2 and 4 threads (4 oversubscribes a 2-core machine) for nn.LSTM
+and LSTM recurrent_dropout=0.25 with each scheme, B=64, T=100: nothing in a scheme stops at 2.
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ from deeprnn.kernels import compiled  # noqa: E402
 I, H, L = 64, 256, 2
 SHARED = {"DEEPRNN_ROW_BLOCKS": "0"}
 LN_OUTSIDE = {"DEEPRNN_FUSE_LN_INPUT": "0"}  # the input projection's LN as before issue 31
-ROW_BLOCKS = {"DEEPRNN_UNIT_BLOCKS": "0"}  # never unit blocks: row blocks at every B
+ROW_BLOCKS = {"DEEPRNN_ROW_BLOCKS": "threads"}  # one row block per thread
 UNIT_BLOCKS = {"DEEPRNN_UNIT_BLOCKS": "threads"}  # always unit blocks, one per thread
 FORCED = (SHARED, ROW_BLOCKS, UNIT_BLOCKS)  # rows only worth running at 2+ threads
+AB = (*FORCED, LN_OUTSIDE)  # the A/B rows, run with --ab
 #: the compiled variants: name -> (build(), baseline name)
 ROWS_BASE = {
     "LSTM recurrent_dropout=0.25": (
@@ -135,19 +136,21 @@ def timed(names, threads: int, B: int, T: int, repeats: int) -> dict:
     return {n: {w: statistics.median(v) for w, v in t.items()} for n, t in times.items()}
 
 
-def selected(text: str | None) -> list[str]:
-    """The rows whose name matches the regular expression ``text`` (all when None), with their
-    baselines."""
-    names = [n for n in ROWS if text is None or re.search(text, n)]
+def selected(text: str | None, ab: bool = False) -> list[str]:
+    """The rows whose name matches the regular expression ``text`` (all when None; the A/B rows
+    only with ``ab``), with their baselines."""
+    names = [
+        n for n in ROWS if (ab or ROWS[n][2] not in AB) and (text is None or re.search(text, n))
+    ]
     return [n for n in ROWS if n in names or any(ROWS[m][1] == n for m in names)]
 
 
-def grid(threads_list, batches, lengths, repeats: int, rows: str | None = None) -> list[dict]:
+def grid(threads_list, batches, lengths, repeats: int, rows=None, ab=False) -> list[dict]:
     out = []
     for T in lengths:
         for threads in threads_list:
             for B in batches:
-                names = [n for n in selected(rows) if threads > 1 or ROWS[n][2] not in FORCED]
+                names = [n for n in selected(rows, ab) if threads > 1 or ROWS[n][2] not in FORCED]
                 reps = repeats if T <= 100 else max(2, repeats // 2)
                 print(f"threads={threads} B={B} T={T} ...", flush=True)
                 med = timed(names, threads, B, T, reps)
@@ -169,19 +172,14 @@ def grid(threads_list, batches, lengths, repeats: int, rows: str | None = None) 
 
 
 def scaling(threads_list, B: int, T: int, repeats: int) -> list[dict]:
-    names = [
-        "torch nn.LSTM",
-        "LSTM recurrent_dropout=0.25",
-        "LSTM recurrent_dropout=0.25 (shared path)",
-    ]
+    names = ["torch nn.LSTM", "LSTM recurrent_dropout=0.25"]
+    names += [f"LSTM recurrent_dropout=0.25 ({how})" for how in ("row blocks", "unit blocks")]
     out = []
     for threads in threads_list:
         print(f"scaling: threads={threads} B={B} T={T} ...", flush=True)
         med = timed(names, threads, B, T, repeats)
-        mod = compiled.load()
-        blocks = mod.row_blocks(B) if mod is not None and hasattr(mod, "row_blocks") else None
         for n in names:
-            out.append(dict(row=n, threads=threads, B=B, T=T, blocks=blocks, **med[n]))
+            out.append(dict(row=n, threads=threads, B=B, T=T, **med[n]))
     return out
 
 
@@ -220,10 +218,10 @@ def markdown(results: list[dict], scale: list[dict], meta: dict) -> str:
     if scale:
         lines += [
             f"Scaling, train step ms (B={scale[0]['B']}, T={scale[0]['T']}; speed-up over 1 thread; "
-            "row blocks chosen):",
+            "the unnamed row: the default, the shared path):",
             "",
-            "| threads | row blocks | " + " | ".join(dict.fromkeys(r["row"] for r in scale)) + " |",
-            "|---:|---:|" + "---:|" * len(dict.fromkeys(r["row"] for r in scale)),
+            "| threads | " + " | ".join(dict.fromkeys(r["row"] for r in scale)) + " |",
+            "|---:|" + "---:|" * len(dict.fromkeys(r["row"] for r in scale)),
         ]
         one = {
             r["row"]: r["train"] for r in scale if r["threads"] == min(x["threads"] for x in scale)
@@ -231,7 +229,7 @@ def markdown(results: list[dict], scale: list[dict], meta: dict) -> str:
         for t in sorted({r["threads"] for r in scale}):
             rs = [r for r in scale if r["threads"] == t]
             cells = [f"{r['train'] * 1e3:.0f} ({one[r['row']] / r['train']:.2f}x)" for r in rs]
-            lines.append(f"| {t} | {rs[0]['blocks']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {t} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -246,6 +244,7 @@ def main(argv=None) -> int:
     p.add_argument("--batches", default="16,32,64")
     p.add_argument("--lengths", default="100,1000")
     p.add_argument("--rows", help="only the rows whose name matches this regex (+ baselines)")
+    p.add_argument("--ab", action="store_true", help="add the rows that force a scheme (A/B)")
     p.add_argument("--no-grid", action="store_true", help="the scaling run only")
     p.add_argument("--no-scaling", action="store_true", help="the grid only")
     p.add_argument("--scaling-shape", default="64,100", help="B,T of the scaling run")
@@ -262,7 +261,7 @@ def main(argv=None) -> int:
     if not compiled.available():
         print(f"compiled kernels not built: {compiled._state['error']}", file=sys.stderr)
     load0 = os.getloadavg()[0]
-    results = [] if a.no_grid else grid(threads, batches, lengths, repeats, a.rows)
+    results = [] if a.no_grid else grid(threads, batches, lengths, repeats, a.rows, a.ab)
     sb, st = (int(v) for v in a.scaling_shape.split(","))
     scale = [] if a.no_scaling else scaling([1, 2, 4], sb, st, repeats)
     meta = dict(
