@@ -326,7 +326,7 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
   const Tensor w_ih_t = w_ih.t().contiguous(), w_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "deeprnn_scan_infer", [&] {
     using T_ = scalar_t;
-    const Gemm<T_> proj(w_ih_t, true), gemm(w_t, true);
+    const Gemm<T_> proj(w_ih_t, true);
     const T_* b = b_hh->data_ptr<T_>();
     const T_* bi = ptr<T_>(b_ih);
     const uint8_t* mk = bptr(mask);
@@ -375,6 +375,7 @@ std::vector<Tensor> scan_infer(const std::string& kind, const Tensor& x_, const 
         });
       }
     } else {
+      const Gemm<T_> gemm(w_t, true);  // the whole weight, packed once (unit blocks pack slices)
       const Units all{0, H};
       const auto step = [&](int64_t k, int64_t t, int64_t t_lo, const Rows& rows) {
         gemm(rows.m(), sh + (k % 2) * N * H + rows.n0 * H, H, hpp + rows.n0 * G);
