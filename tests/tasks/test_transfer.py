@@ -45,6 +45,27 @@ def test_a_run_folder_starts_the_classifier_encoder_with_the_lm_weights_and_voca
             torch.testing.assert_close(mine[k], theirs[k], rtol=0, atol=0, msg=k)
 
 
+def test_the_classifier_encoder_computes_what_the_lm_computed(tmp_path, lm):
+    """Equal weights are not enough: the copied encoder must read the same ids into the same
+    hidden states as the language model (same gate order, embedding, padding), on a padded
+    batch of reviews of different lengths."""
+    run = run_config_from_dict(_classifier(tmp_path, lm))
+    model = build_model(run, build_datamodule(run).prepare().artifacts).eval()
+    lm_model = lm.model.eval()
+    g = torch.Generator().manual_seed(0)
+    n_vocab = len(lm.model.artifacts["vocab"])
+    x = torch.randint(2, n_vocab, (3, 9), generator=g)
+    lengths = torch.tensor([9, 5, 1])
+    x[torch.arange(9)[None] >= lengths[:, None]] = 0  # padding id
+    with torch.no_grad():
+        mine, _, mask = model.encoder(x, lengths)
+        theirs, _ = lm_model.hidden(x, lengths=lengths)
+        alone = [lm_model.hidden(x[i : i + 1, :n])[0][0] for i, n in enumerate(lengths.tolist())]
+    torch.testing.assert_close(mine[mask], theirs[mask], rtol=0, atol=1e-6)
+    for i, n in enumerate(lengths.tolist()):  # each review as the LM read a lone sequence
+        torch.testing.assert_close(mine[i, :n], alone[i], rtol=1e-5, atol=1e-6)
+
+
 def test_init_from_errors_are_loud(tmp_path, lm):
     cfg = _classifier(tmp_path, lm)
     cfg["finetune"]["init_from"] = str(tmp_path / "nowhere")
