@@ -4,6 +4,7 @@ one run on all the training data is tested) and training-only augmentation of se
 
 import json
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,14 @@ from _tiny import QUIET
 from deeprnn.data.augment import AugmentedSeries, window_slice, window_warp
 from deeprnn.tasks.classify_data import ClassifyData
 from deeprnn.training import run_config_from_dict
-from deeprnn.training.runner.kfold import fit_folds, refit_epochs, summary_table
+from deeprnn.training.runner.kfold import (
+    fit_folds,
+    fold_run,
+    refit_epochs,
+    refit_run,
+    summary_table,
+)
+from deeprnn.training.runner.run import fit_run
 
 
 def write_series(folder, n_train=24, n_test=10, steps=12, seed=0):
@@ -72,6 +80,40 @@ def test_refit_trains_on_all_the_training_data_for_the_folds_median_epochs(tmp_p
         torch.testing.assert_close(last["state_dict"][k], v)
 
 
+class _EpochRates(pl.Callback):
+    """The first parameter group's rate at the start of every training epoch, one list per run."""
+
+    def __init__(self):
+        self.runs: list[list[float]] = []
+
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == 0:
+            self.runs.append([])
+        self.runs[-1].append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "slanted_triangular"])
+def test_a_refit_shorter_than_the_folds_trains_at_their_rates(tmp_path, schedule):
+    """The folds' cosine spans their 6 epochs; a 3-epoch refit keeps that horizon (its epoch e
+    at the folds' epoch-e rate) rather than squeezing a whole schedule into 3 epochs."""
+    path = write_series(tmp_path / "Toy")
+    run = _run(path, tmp_path / "cv", folds=3, refit=True)
+    run.optim.scheduler.name = schedule
+    run.trainer.max_epochs = 6
+    rates = _EpochRates()
+    fit_run(fold_run(run, 0), extra_callbacks=[rates])
+    refit = refit_run(run, 3)
+    assert refit.optim.scheduler.horizon_epochs == 6 and refit.trainer.max_epochs == 3
+    fit_run(refit, extra_callbacks=[rates])
+    fold, again = rates.runs
+    assert len(fold) == 6 and len(again) == 3
+    # per-step schedules: the same fraction of the schedule at each epoch start (the refit has
+    # 24 series per epoch to the fold's 16, so its steps differ; torch's -1 offsets aside)
+    exact = schedule == "cosine"
+    assert again == pytest.approx(fold[:3], rel=0 if exact else 0.1)
+    assert again[-1] > 2 * fold[-1]  # not annealed to the end in 3 epochs
+
+
 def test_refit_epochs_is_the_rounded_median():
     assert refit_epochs([3, 9, 4]) == 4 and refit_epochs([1, 2]) == 2 and refit_epochs([0]) == 1
     with pytest.raises(ValueError, match="needs every fold's best epoch"):
@@ -87,6 +129,14 @@ def test_bad_refit_configs_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"optim\.scheduler 'plateau' follows the validation"):
         fit_folds(plateau)
     assert not (tmp_path / "b").exists()  # refused before any fold ran
+    steps = _run(path, tmp_path / "c", folds=2, refit=True)
+    steps.optim.scheduler.name, steps.trainer.max_steps = "cosine", 5
+    with pytest.raises(ValueError, match=r"spans the folds' trainer\.max_epochs.*max_steps=5"):
+        fit_folds(steps)
+    with pytest.raises(ValueError, match=r"horizon_epochs must be an int >= 1 or null, got 0"):
+        bad = _run(path, tmp_path / "d").optim
+        bad.scheduler.horizon_epochs = 0
+        bad.scheduler.validate("optim.scheduler")
 
 
 def test_window_slice_and_warp_keep_the_length_and_are_seeded():

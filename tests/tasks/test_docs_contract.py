@@ -844,11 +844,16 @@ def _(s: Ctx):
               "bucket": True}  # fmt: skip
     s.model = {"input": {"embedding_dim": 8}, "rnn": {"hidden_size": 8}, "crf": True,
                "char_embedding_dim": 6, "char_hidden_size": 5, "head_dropout": 0.1}  # fmt: skip
-    s.optim = {"lr": 0.01, "scheduler": {"name": "cosine", "min_lr": 1e-4, "warmup_steps": 1}}
+    s.optim = {"lr": 0.01, "scheduler": {"name": "cosine", "min_lr": 1e-4, "warmup_steps": 1,
+               "horizon_epochs": 40}}  # fmt: skip
     s.lines("Alice Smith went to Paris", "a dog")
 
     @s.check
     def _(r):
+        import torch
+
+        ckpt = torch.load(r.run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+        assert ckpt["lr_schedulers"][0]["T_max"] == 40  # the cosine spans 40 epochs
         r.carved("train", path, 65, of=100)
         r.carved("val", path, 20, of=100)
         r.carved("test", path, 15, of=100)
@@ -1729,6 +1734,7 @@ SHARED_KEYS = {  # the tables of docs/tasks/index.md: section -> key -> scenario
         "scheduler.patience": "tag/files",
         "scheduler.min_lr": "tag/path",
         "scheduler.warmup_steps": "tag/path",
+        "scheduler.horizon_epochs": "tag/path",
         "scheduler.cut_frac": "classify/finetune-ulmfit",
         "scheduler.ratio": "classify/finetune-ulmfit",
         "layer_lr_decay": "classify/finetune-ulmfit",

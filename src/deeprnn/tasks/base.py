@@ -20,6 +20,7 @@ Keras-style L1/L2 penalties on input/recurrent/bias weights, and epoch-level met
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -178,6 +179,17 @@ class TaskModule(pl.LightningModule):
         per_step = self.optim_config.scheduler.name in ("onecycle", "slanted_triangular")
         if per_step and trainer is not None:
             total = trainer.estimated_stepping_batches
+        horizon = self.optim_config.scheduler.horizon_epochs
+        if horizon is not None:  # the schedule spans `horizon` epochs, not this run's max_epochs
+            if total is not None:
+                if trainer.max_steps not in (-1, None) or not trainer.max_epochs:
+                    raise ValueError(
+                        "optim.scheduler.horizon_epochs counts epochs, and this run's per-step "
+                        f"schedule is bounded by trainer.max_steps={trainer.max_steps!r}: set "
+                        "one of them"
+                    )
+                total = math.ceil(total * horizon / trainer.max_epochs)
+            max_epochs = horizon
         params = self.parameters()
         if self.optim_config.layer_lr_decay != 1.0:  # discriminative rates per layer group
             from deeprnn.tasks.optim import lr_groups

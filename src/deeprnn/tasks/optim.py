@@ -34,7 +34,10 @@ class SchedulerConfig:
     ``lr / ratio``; built as torch's ``OneCycleLR`` with linear annealing, ``pct_start =
     cut_frac``, ``div_factor = ratio``, ``final_div_factor = 1`` and no momentum cycling, which
     is the same shape). Both per-step schedules peak every parameter group at its own rate
-    (``optim.layer_lr_decay``). ``warmup_steps`` multiplies any of them but the per-step ones
+    (``optim.layer_lr_decay``). ``horizon_epochs``: the epochs that ``cosine``, ``onecycle``
+    and ``slanted_triangular`` span (default ``trainer.max_epochs``); a run that stops before
+    it ends with the rates it had reached. A refit (``data.refit``) sets it to the folds'
+    ``trainer.max_epochs``, so its epoch ``e`` trains at the rate the folds' epoch ``e`` did. ``warmup_steps`` multiplies any of them but the per-step ones
     (which warm up themselves) by a linear warm-up over its first optimizer steps:
     :math:`\eta_s = \eta_{\text{schedule}}(e) \cdot \min(1, (s + 1) / W)`.
     The default, ``plateau`` (halve the rate after 2 epochs without improvement), is part of the
@@ -51,8 +54,12 @@ class SchedulerConfig:
     warmup_steps: int = 0
     cut_frac: float = 0.1
     ratio: float = 32.0
+    horizon_epochs: int | None = None
 
     def validate(self, where: str) -> None:
+        h = self.horizon_epochs
+        if h is not None and (isinstance(h, bool) or not isinstance(h, int) or h < 1):
+            raise ValueError(f"{where}.horizon_epochs must be an int >= 1 or null, got {h!r}")
         if not 0.0 < self.cut_frac < 1.0:
             raise ValueError(f"{where}.cut_frac must be in (0, 1), got {self.cut_frac!r}")
         check_finite(where, "ratio", self.ratio, positive=True)

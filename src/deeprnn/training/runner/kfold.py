@@ -14,7 +14,9 @@ epochs (each on its own held-out fold), and one more run trains on all the train
 val) for that many epochs without validating, then tests once: ``OUT/refit/``, the model to
 export and report (its ``metrics.json`` and ``summary.json["refit"]`` say how the epochs were
 chosen). The schedule must not follow validation (``optim.scheduler: plateau`` is refused: the
-refit has none to follow), so the folds and the refit train alike.
+refit has none to follow), so the folds and the refit train alike; a schedule with a horizon
+(``cosine``, ``onecycle``, ``slanted_triangular``) keeps the folds' (``horizon_epochs``), so
+the refit's epoch ``e`` trains at the rate the folds' epoch ``e`` did and stops there.
 
 The summary is rewritten (atomically) after every fold, so a long run shows its progress and
 an interrupted one keeps what it finished. How the data is cut into folds is the task's
@@ -89,13 +91,25 @@ def fold_run(run: RunConfig, fold: int) -> RunConfig:
     return one
 
 
+SPANNING = ("cosine", "onecycle", "slanted_triangular")  # schedules shaped by their horizon
+
+
 def _check_refit(run: RunConfig) -> bool:
     refit = bool(getattr(run.data, "refit", False))
     if refit and run.optim.scheduler.name == "plateau":
         raise ValueError(
             "data.refit: optim.scheduler 'plateau' follows the validation score, and the refit "
-            "run has no validation split; use a schedule by epochs (none, step, exponential) so "
-            "the folds and the refit train alike"
+            "run has no validation split; use a schedule by epochs (none, step, exponential, "
+            "cosine, ...) so the folds and the refit train alike"
+        )
+    t = run.trainer
+    by_steps = t.max_steps not in (-1, None) or not t.max_epochs
+    if refit and run.optim.scheduler.name in SPANNING and by_steps:
+        raise ValueError(
+            f"data.refit: optim.scheduler {run.optim.scheduler.name!r} spans the folds' "
+            f"trainer.max_epochs, and trainer.max_steps={t.max_steps!r} / "
+            f"max_epochs={t.max_epochs!r} bound it otherwise; the refit trains by epochs: set "
+            "trainer.max_steps: -1 and a max_epochs"
         )
     return refit
 
@@ -121,6 +135,9 @@ def refit_run(run: RunConfig, epochs: int) -> RunConfig:
     t.max_epochs, t.max_steps, t.max_time = int(epochs), -1, None
     t.early_stopping_patience, t.monitor, t.mode = None, "step", "max"
     t.limit_val_batches, t.val_check_interval = 0, None
+    sched = one.optim.scheduler
+    if sched.name in SPANNING and sched.horizon_epochs is None:
+        sched.horizon_epochs = run.trainer.max_epochs  # the folds' rates, epoch by epoch
     return one
 
 
