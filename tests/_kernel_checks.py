@@ -1,4 +1,5 @@
-"""Shared by the kernel test files: the Triton interpreter run and the compiled-kernel skip."""
+"""Shared by the kernel test files: the Triton import (or the module's skip), the interpreter
+run and the compiled-kernel skip."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ def require_compiled() -> None:
         pytest.skip("DEEPRNN_COMPILED=0 turns the compiled kernels off")
     if not compiled.available():
         pytest.skip(f"compiled kernels not built: {compiled._state['error']}")
+
+
+def import_triton(what: str):
+    """``triton``, or skip the calling test module, saying that ``what`` is not tested (a broken
+    install, ImportError, skips too, as the kernel modules treat it)."""
+    try:
+        import triton
+    except ImportError as exc:
+        pytest.skip(
+            f"triton is not installed ({exc}): {what} are not tested (GPU extra)",
+            allow_module_level=True,
+        )
+    return triton

@@ -18,18 +18,12 @@ import inspect
 import pytest
 import torch
 
-from _kernel_checks import run_interpreted
+from _kernel_checks import import_triton, run_interpreted
 
-try:  # pytest.importorskip, but a broken install (ImportError) skips too, as the module treats it
-    import triton
-except ImportError as exc:
-    pytest.skip(
-        f"triton is not installed ({exc}): the Triton kernels are not tested (GPU extra)",
-        allow_module_level=True,
-    )
+triton = import_triton("the Triton kernels")
 
-from deeprnn.kernels import _pointwise as pw
-from deeprnn.kernels import fused, triton_pointwise
+from deeprnn.kernels import _pointwise as pw  # noqa: E402 (after the skip)
+from deeprnn.kernels import fused, triton_pointwise  # noqa: E402
 
 #: the kernels were built for the interpreter: this process runs the checks itself (the
 #: subprocess, or a session started with TRITON_INTERPRET=1)

@@ -18,18 +18,12 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from _kernel_checks import run_interpreted
+from _kernel_checks import import_triton, run_interpreted
 
-try:  # a broken install (ImportError) skips too, as the module treats it
-    import triton
-except ImportError as exc:
-    pytest.skip(
-        f"triton is not installed ({exc}): the Triton scans are not tested (GPU extra)",
-        allow_module_level=True,
-    )
+triton = import_triton("the Triton scans")
 
-import deeprnn
-from deeprnn.kernels import compiled, explain, triton_scan
+import deeprnn  # noqa: E402 (after the skip)
+from deeprnn.kernels import compiled, explain, triton_scan  # noqa: E402
 
 INTERPRETED = triton_scan.INTERPRET
 DEVICE = "cpu" if INTERPRETED else "cuda"
