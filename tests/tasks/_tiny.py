@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 NAMES = ["Alice", "Bob", "Carol", "Dave", "Erin"]
@@ -162,3 +165,26 @@ def forecast_reader(form: str = "frame", steps: int = 120) -> object:
                 for s, (a, b) in cuts.items()}  # fmt: skip
     values = [p[["value", "temp"]].to_numpy() for p in parts]
     return {s: [v[a:b] for v in values] for s, (a, b) in cuts.items()}
+
+
+def train_cli(cfg: dict, tmp_path: Path, name: str, *extra: str, timeout: int = 600) -> dict:
+    """``deeprnn train -c NAME.yaml *extra`` in a subprocess (DDP launches its processes from a
+    command line), one thread per process; the state dict of its ``last.ckpt``."""
+    import yaml
+
+    from deeprnn.training import read_checkpoint
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    exe = Path(sys.executable).parent / "deeprnn"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [str(exe), "train", "-c", str(path), *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return read_checkpoint(Path(cfg["out_dir"]) / "checkpoints" / "last.ckpt")["state_dict"]

@@ -2,17 +2,12 @@
 ``data.windows_per_epoch`` across 2 CPU processes (gloo)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from _tiny import tiny_config
+from _tiny import tiny_config, train_cli
 
-from deeprnn.training import fit_run, read_checkpoint, run_config_from_dict
+from deeprnn.training import fit_run, run_config_from_dict
 
 
 def test_max_steps_shorter_than_an_epoch_validates_and_ends_cleanly(tmp_path):
@@ -27,24 +22,6 @@ def test_max_steps_shorter_than_an_epoch_validates_and_ends_cleanly(tmp_path):
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["test_mse"] == result.metrics["test_mse"]
     assert (tmp_path / "run" / "checkpoints" / "best.ckpt").exists()
-
-
-def _train_cli(cfg: dict, tmp_path, name: str, *extra: str) -> dict:
-    """``deeprnn train`` in a subprocess (DDP launches its processes from a command line)."""
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    exe = Path(sys.executable).parent / "deeprnn"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [str(exe), "train", "-c", str(path), *extra],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return read_checkpoint(Path(cfg["out_dir"]) / "checkpoints" / "last.ckpt")["state_dict"]
 
 
 GLOBAL = {"data": {"series_scaler": "mean"}, "model": {"series_embedding": 2}}
@@ -65,8 +42,8 @@ def test_two_gloo_processes_draw_halves_of_the_one_process_windows(tmp_path, ext
     one = dict(cfg, out_dir=str(tmp_path / "one"))
     two = dict(cfg, out_dir=str(tmp_path / "two"))
     two["trainer"] = dict(cfg["trainer"], batch_size=8)
-    a = _train_cli(one, tmp_path, "one")
-    b = _train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    a = train_cli(one, tmp_path, "one")
+    b = train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
@@ -88,7 +65,7 @@ def test_two_gloo_processes_with_a_cache_each_train_on_their_own_series(tmp_path
     cfg = tiny_config("forecast", tmp_path / "data", tmp_path / "two", max_epochs=2)
     cfg["data"].update(windows_per_epoch=64, cache=str(tmp_path / "cache"))
     cfg["trainer"].update(batch_size=8, accelerator="cpu", early_stopping_patience=None)
-    _train_cli(cfg, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    train_cli(cfg, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert metrics["training"]["optimizer_steps"] == 2 * 4  # 64 windows / 2 ranks / batch 8
     for split in ("train", "val", "test"):

@@ -1,15 +1,10 @@
 """torch.compile on the task models, and DDP (2 CPU processes, gloo) against one process."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from _tiny import tiny_config
+from _tiny import tiny_config, train_cli
 
 from deeprnn.tasks import Classify, LanguageModel
 
@@ -49,25 +44,6 @@ def test_torch_compile_matches_eager_forward_and_backward(task):
         torch.testing.assert_close(grads[k], eager_grads[k], rtol=1e-4, atol=1e-5, msg=k)
 
 
-def _train_cli(cfg: dict, tmp_path: Path, name: str, *extra: str) -> dict:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    exe = Path(sys.executable).parent / "deeprnn"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [str(exe), "train", "-c", str(path), *extra],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    from deeprnn.training import read_checkpoint
-
-    return read_checkpoint(Path(cfg["out_dir"]) / "checkpoints" / "last.ckpt")["state_dict"]
-
-
 def test_ddp_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_path):
     cfg = tiny_config("classify_numeric", tmp_path / "data", tmp_path / "one", max_epochs=2)
     cfg["data"]["num_examples"] = 80
@@ -77,8 +53,8 @@ def test_ddp_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_
     two = dict(cfg, out_dir=str(tmp_path / "two"))
     two["trainer"] = dict(cfg["trainer"], batch_size=8)  # per process: 2 x 8 = 16
     # each rank takes every second example of the one global (shuffled) order
-    a = _train_cli(one, tmp_path, "one")
-    b = _train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    a = train_cli(one, tmp_path, "one")
+    b = train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
@@ -116,7 +92,7 @@ def test_ddp_two_processes_train_on_a_split_that_does_not_divide(tmp_path):
         dm = build_datamodule(run_config_from_dict(cfg)).prepare()
         if 1 <= len(dm.splits["train"]) % 8 <= 4:
             break
-    _train_cli(cfg, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    train_cli(cfg, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
 
 
 def test_ddp_entity_f1_is_scored_over_the_whole_split(tmp_path):
@@ -131,8 +107,8 @@ def test_ddp_entity_f1_is_scored_over_the_whole_split(tmp_path):
     one = dict(cfg, out_dir=str(tmp_path / "one"))
     two = dict(cfg, out_dir=str(tmp_path / "two"))
     two["trainer"] = dict(cfg["trainer"], batch_size=8)
-    a = _train_cli(one, tmp_path, "one")
-    b = _train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    a = train_cli(one, tmp_path, "one")
+    b = train_cli(two, tmp_path, "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-8)
     m1 = json.loads((tmp_path / "one" / "metrics.json").read_text())
