@@ -74,6 +74,30 @@ def test_tfidf_reads_the_words_that_decide_the_label(tmp_path):
     assert not any("minirocket" in k for k in out)  # text data: no series baseline
 
 
+def test_a_refit_scores_no_baseline_on_its_training_data_as_val(tmp_path, caplog):
+    """A refit (``data.refit``) trains on train + val: its "val" split is the training data,
+    so no baseline reports a val score there, and TF-IDF's C is chosen by cross-validation of
+    the training split instead of on it."""
+    words = {"pos": "good great film", "neg": "bad awful film"}
+    cfg = ClassifyDataConfig(
+        source="csv",
+        train_path=labelled_csv(tmp_path / "train.csv", ["pos", "neg"] * 20, words),
+        val_path=labelled_csv(tmp_path / "val.csv", ["pos", "neg"] * 5, words),
+        test_path=labelled_csv(tmp_path / "test.csv", ["neg"] * 7 + ["pos"] * 3, words),
+        folds=3,
+        refit=True,
+    )
+    dm = ClassifyData(cfg, batch_size=8).prepare()
+    assert not dm.val_held_out and len(dm.raw_splits["train"]) == 50
+    with caplog.at_level(logging.INFO, logger="deeprnn.baselines"):
+        out = compute("classify", dm, ["majority", "tfidf"])
+    assert out and not [k for k in out if k.startswith("val_")]
+    assert out["test_tfidf_acc"] == 1.0 and out["test_majority_acc"] == pytest.approx(0.7)
+    assert "the best 5-fold accuracy on the training split" in caplog.text
+    held = classify_data(tmp_path, ["pos", "neg"] * 20, ["pos", "neg"] * 5, ["neg"] * 10, words)
+    assert held.val_held_out and "val_majority_acc" in compute("classify", held, ["majority"])
+
+
 def test_minirocket_beats_the_majority_class_on_series():
     pytest.importorskip("aeon")
     cfg = ClassifyDataConfig(source="synthetic", num_examples=200, sequence_length=20)

@@ -373,6 +373,9 @@ class TaskData(pl.LightningDataModule):
         self.artifacts: dict[str, Any] = dict(artifacts or {})
         self.splits: dict[str, list] = {}
         self.split_sources: dict[str, str] = {}  # split -> where it came from (load fills it)
+        # False where the val split is not held out (a refit trains on it): nothing is scored
+        # on it as "val" (the baselines skip it)
+        self.val_held_out = True
         self._loaded = False
 
     # -- to implement ----------------------------------------------------------------------------

@@ -185,6 +185,7 @@ class ClassifyData(TaskData):
         else:
             raw = call_reader(cfg.reader, cfg.reader_args, "data.reader")
             sources.update({s: reader_source(cfg.reader, cfg.reader_args, s) for s in raw})
+        self.val_held_out = not refit
         if refit:
             raw = _refit_splits(raw, own_test, sources)
         elif kfold:
