@@ -28,7 +28,13 @@ import lightning.pytorch as pl
 from torch import Tensor
 
 from deeprnn._schema import from_dict, to_dict
-from deeprnn.tasks.optim import OptimConfig, RegularizerConfig, build_optimizers, weight_penalty
+from deeprnn.tasks.optim import (
+    PER_STEP,
+    OptimConfig,
+    RegularizerConfig,
+    build_optimizers,
+    weight_penalty,
+)
 
 
 def gather_objects(module: pl.LightningModule, items: list) -> list:
@@ -176,7 +182,7 @@ class TaskModule(pl.LightningModule):
         max_epochs = trainer.max_epochs if trainer is not None and trainer.max_epochs else 1
         total = None
         ckpt = trainer.checkpoint_callback if trainer is not None else None
-        per_step = self.optim_config.scheduler.name in ("onecycle", "slanted_triangular")
+        per_step = self.optim_config.scheduler.name in PER_STEP
         if per_step and trainer is not None:
             total = trainer.estimated_stepping_batches
         horizon = self.optim_config.scheduler.horizon_epochs

@@ -159,7 +159,6 @@ def _tfidf(dm, raw: dict, ys: dict, n_classes: int) -> dict:
     C in (0.1, 1, 10, 100) chosen by validation accuracy."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     lower = bool(dm.artifacts.get("lower", True))
     vecs = [
@@ -180,8 +179,7 @@ def _tfidf(dm, raw: dict, ys: dict, n_classes: int) -> dict:
     for s in docs:
         if s != "train":
             feats[s] = hstack([v.transform(docs[s]) for v in vecs]).tocsr()
-    c, how = _tfidf_c(dm, feats, ys)
-    clf = LogisticRegression(C=c, max_iter=2000).fit(feats["train"], ys["train"])
+    c, how, clf = _tfidf_c(dm, feats, ys)
     log.info("baseline tfidf: logistic regression C=%g (%s)", c, how)
     out: dict = {}
     for stage, split in stages(dm).items():
@@ -190,24 +188,28 @@ def _tfidf(dm, raw: dict, ys: dict, n_classes: int) -> dict:
     return out
 
 
-def _tfidf_c(dm, feats: dict, ys: dict) -> tuple[float, str]:
-    """The logistic regression's C in (0.1, 1, 10, 100): the best validation accuracy, or where
-    the val split is not held out (a refit) the best mean accuracy of a stratified k-fold
-    cross-validation (k <= 5) of the training split; the first of ties."""
+def _tfidf_c(dm, feats: dict, ys: dict):
+    """``(C, how it was chosen, the logistic regression fitted on train with it)``, C in (0.1, 1,
+    10, 100): the best validation accuracy, or where the val split is not held out (a refit)
+    the best mean accuracy of a stratified k-fold cross-validation (k <= 5) of the training
+    split; the first of ties."""
     from sklearn.linear_model import LogisticRegression
+
+    def fit(c):
+        return LogisticRegression(C=c, max_iter=2000).fit(feats["train"], ys["train"])
 
     grid = (0.1, 1.0, 10.0, 100.0)
     if getattr(dm, "val_held_out", True):
-        accs = []
-        for c in grid:
-            clf = LogisticRegression(C=c, max_iter=2000).fit(feats["train"], ys["train"])
-            accs.append(float((clf.predict(feats["val"]) == ys["val"]).mean()))
-        return grid[int(np.argmax(accs))], "the best validation accuracy"
+        fitted = [fit(c) for c in grid]
+        accs = [float((clf.predict(feats["val"]) == ys["val"]).mean()) for clf in fitted]
+        best = int(np.argmax(accs))
+        return grid[best], "the best validation accuracy", fitted[best]
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     k = min(5, min(Counter(ys["train"].tolist()).values()))
     if k < 2:
-        return 1.0, "the default: a class has one training example, too few to cross-validate"
+        why = "the default: a class has one training example, too few to cross-validate"
+        return 1.0, why, fit(1.0)
     cv = StratifiedKFold(k, shuffle=True, random_state=0)
     accs = [
         cross_val_score(
@@ -215,7 +217,8 @@ def _tfidf_c(dm, feats: dict, ys: dict) -> tuple[float, str]:
         ).mean()
         for c in grid
     ]
-    return grid[int(np.argmax(accs))], f"the best {k}-fold accuracy on the training split"
+    c = grid[int(np.argmax(accs))]
+    return c, f"the best {k}-fold accuracy on the training split", fit(c)
 
 
 def _padded(series: list, length: int) -> np.ndarray:

@@ -23,6 +23,11 @@ from deeprnn._schema import check_finite
 from deeprnn._validation import is_number
 from deeprnn.layers.regularizers import KINDS, L1L2, Regularizer
 
+#: the schedules that advance every optimizer step over a known total
+PER_STEP = ("onecycle", "slanted_triangular")
+#: the schedules shaped by the number of epochs they span (``horizon_epochs``)
+SPANNING = ("cosine", *PER_STEP)
+
 
 @dataclass
 class SchedulerConfig:
@@ -37,8 +42,8 @@ class SchedulerConfig:
     (``optim.layer_lr_decay``). ``horizon_epochs``: the epochs that ``cosine``, ``onecycle``
     and ``slanted_triangular`` span (default ``trainer.max_epochs``); a run that stops before
     it ends with the rates it had reached. A refit (``data.refit``) sets it to the folds'
-    ``trainer.max_epochs``, so its epoch ``e`` trains at the rate the folds' epoch ``e`` did. ``warmup_steps`` multiplies any of them but the per-step ones
-    (which warm up themselves) by a linear warm-up over its first optimizer steps:
+    ``trainer.max_epochs``, so its epoch ``e`` trains at the rate the folds' epoch ``e`` did.
+    ``warmup_steps`` multiplies any of them but the per-step ones (which warm up themselves) by a linear warm-up over its first optimizer steps:
     :math:`\eta_s = \eta_{\text{schedule}}(e) \cdot \min(1, (s + 1) / W)`.
     The default, ``plateau`` (halve the rate after 2 epochs without improvement), is part of the
     default recipe (:class:`~deeprnn.training.TrainerConfig`)."""
@@ -237,7 +242,7 @@ def build_optimizers(
             opt, mode=mode, factor=sched.factor, patience=sched.patience, min_lr=sched.min_lr
         )  # mode follows trainer.mode: "max" for accuracy or BLEU
         schedulers.append({"scheduler": s, "interval": "epoch", "monitor": monitor})
-    elif sched.name in ("onecycle", "slanted_triangular"):
+    elif sched.name in PER_STEP:
         if not total_steps or total_steps <= 0 or math.isinf(total_steps):
             raise ValueError(
                 f"optim.scheduler.name={sched.name!r} needs a finite number of steps "
@@ -259,7 +264,7 @@ def build_optimizers(
             )
         schedulers.append({"scheduler": s, "interval": "step"})
     if sched.warmup_steps > 0:
-        if sched.name in ("onecycle", "slanted_triangular"):
+        if sched.name in PER_STEP:
             raise ValueError(
                 f"optim.scheduler.warmup_steps does not combine with name={sched.name!r}, which "
                 "warms up itself; set warmup_steps: 0"

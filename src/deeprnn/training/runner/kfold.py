@@ -39,6 +39,7 @@ from pathlib import Path
 from deeprnn._persist import atomic_write_text
 from deeprnn._run_folder import FoldsFolder
 from deeprnn._schema import to_dict
+from deeprnn.tasks.optim import SPANNING
 from deeprnn.training._markdown import markdown_table
 from deeprnn.training.runner.config import RunConfig
 from deeprnn.training.runner.run import FitResult, fit_run, is_rank_zero
@@ -89,9 +90,6 @@ def fold_run(run: RunConfig, fold: int) -> RunConfig:
     one.data.fold = fold
     one.out_dir = str(FoldsFolder(run.out_dir).fold(fold).path)
     return one
-
-
-SPANNING = ("cosine", "onecycle", "slanted_triangular")  # schedules shaped by their horizon
 
 
 def _check_refit(run: RunConfig) -> bool:
